@@ -1,0 +1,8 @@
+"""Compiling graphs: ``function``, ``shared``, ``In``/``Out`` and the linker."""
+
+from nbgrad.compile.function import Function, FunctionMaker, function
+from nbgrad.compile.io import In, Out, Param
+from nbgrad.compile.sharedvalue import SharedVariable, TensorSharedVariable, shared
+
+__all__ = ["Function", "FunctionMaker", "In", "Out", "Param", "SharedVariable",
+           "TensorSharedVariable", "function", "shared"]

@@ -1,0 +1,480 @@
+"""``function``: compile symbolic inputs and outputs into a callable.
+
+Building a Function: normalize inputs/outputs/updates/givens → check update
+types → copy the graph into a FunctionGraph → rewrite it → link it into
+straight-line code. Calling it: bind and check arguments, run the code, then
+assign every update at once (a failing call changes no shared variable).
+"""
+
+import numpy as np
+
+from nbgrad.compile.io import In, Out
+from nbgrad.compile.linker import aliased_outputs, link
+from nbgrad.compile.sharedvalue import SharedVariable
+from nbgrad.config import config
+from nbgrad.graph.basic import Constant, Variable
+from nbgrad.graph.fg import FunctionGraph
+from nbgrad.graph.replace import clone_replace
+from nbgrad.graph.traversal import ancestors
+from nbgrad.tensor.basic import as_tensor_variable
+
+__all__ = ["function", "Function", "FunctionMaker", "UnusedInputError"]
+
+
+class UnusedInputError(ValueError):
+    """An explicit input that the outputs do not depend on."""
+
+
+class CompiledFunctionError(RuntimeError):
+    """A compiled function failed at run time; names the node and the user line that built it."""
+
+
+def function(inputs, outputs=None, mode=None, updates=None, givens=None,
+             no_default_updates=False, accept_inplace=False, name=None,
+             rebuild_strict=True, allow_input_downcast=None, profile=None,
+             on_unused_input=None, backend=None):
+    """Compile a callable from symbolic ``inputs`` to ``outputs``.
+
+    Parameters
+    ----------
+    inputs : list of Variable or In
+    outputs : Variable or list of Variables/Out, optional
+        A single output is returned as one array, a list as a list.
+    updates : dict or list of (shared variable, expression) pairs
+        New values for shared variables, assigned together after each call.
+    givens : dict or list of (variable, replacement) pairs
+        Substitutions made in the graph before compiling.
+    no_default_updates : bool or list of shared variables
+        Skip the default updates (e.g. of random streams).
+    mode : {'FAST_RUN', 'FAST_COMPILE'} or a Mode, optional
+        Which rewrites run (default ``config.mode``).
+    on_unused_input : {'raise', 'warn', 'ignore'}
+    backend : {'cpu', 'gpu'}, optional
+        Array backend (default ``config.backend``).
+
+    Examples
+    --------
+    >>> import nbgrad, nbgrad.tensor as T
+    >>> a, b = T.dmatrices("a", "b")
+    >>> f = nbgrad.function([a, b], [a - b, abs(a - b)])
+    >>> [r.tolist() for r in f([[1, 1]], [[0, 2]])]
+    [[[1.0, -1.0]], [[1.0, 1.0]]]
+    """
+    maker = FunctionMaker(inputs, outputs, mode=mode, updates=updates, givens=givens,
+                          no_default_updates=no_default_updates, name=name,
+                          allow_input_downcast=allow_input_downcast,
+                          on_unused_input=on_unused_input, backend=backend)
+    return maker.create()
+
+
+def _as_in(x, allow_input_downcast):
+    if isinstance(x, In):
+        inp = x
+    elif isinstance(x, Variable):
+        inp = In(x)
+    else:
+        raise TypeError(
+            f"function inputs must be symbolic variables or In(...), got {type(x).__name__} {x!r}"
+        )
+    if isinstance(inp.variable, SharedVariable):
+        raise TypeError(
+            f"{inp.variable} is a shared variable; it cannot be an explicit input of a function "
+            "(its value is used automatically). Use givens=[(shared_var, other_var)] to replace it"
+        )
+    if inp.variable.owner is not None:
+        raise TypeError(
+            f"function input {inp.variable} is computed from other variables; inputs must be "
+            "free variables (e.g. T.dvector('x')). Use givens to substitute values for computed ones"
+        )
+    if inp.allow_downcast is None:
+        inp.allow_downcast = allow_input_downcast
+    return inp
+
+
+def _as_pairs(x, what):
+    if x is None:
+        return []
+    if isinstance(x, dict):
+        return list(x.items())
+    pairs = list(x)
+    for p in pairs:
+        if not (isinstance(p, (tuple, list)) and len(p) == 2):
+            raise TypeError(f"{what} must be a dict or a list of (variable, value) pairs, got {p!r}")
+    return [tuple(p) for p in pairs]
+
+
+def _check_update(var, upd):
+    if not isinstance(var, SharedVariable):
+        raise TypeError(
+            f"updates: {var} is not a shared variable; only shared variables (nbgrad.shared) can be updated"
+        )
+    try:
+        upd = as_tensor_variable(upd)
+    except TypeError as exc:
+        raise TypeError(f"updates: the new value for {var} is not an expression: {exc}") from None
+    vt, ut = var.type, upd.type
+    if ut.dtype != vt.dtype or ut.ndim != vt.ndim:
+        hint = ""
+        if ut.dtype != vt.dtype:
+            if vt.dtype.startswith(("int", "uint")) and ut.dtype.startswith("float"):
+                hint = (
+                    f" The shared variable holds integers: create it with a float value "
+                    f"(e.g. shared(0.0) instead of shared(0)), or cast the update "
+                    f"(T.cast(expr, '{vt.dtype}'))."
+                )
+            else:
+                hint = f" Cast the update (T.cast(expr, '{vt.dtype}')) or create the shared variable with dtype {ut.dtype}."
+        else:
+            hint = " The update must have the same number of dimensions as the shared value."
+        raise TypeError(
+            f"an update must have the same type as its shared variable: "
+            f"{repr(var.name) if var.name else 'the (unnamed) shared variable'} has type "
+            f"{vt} but its update {upd} has type {ut}.{hint}"
+        )
+    for i, (a, b) in enumerate(zip(vt.shape, ut.shape)):
+        if a is not None and b is not None and a != b:
+            raise TypeError(f"update for {var}: static size {b} on axis {i} differs from {a}")
+    return var, upd
+
+
+class FunctionMaker:
+    """Holds the specification of a compiled function (``f.maker``) and builds it."""
+
+    def __init__(self, inputs, outputs=None, mode=None, updates=None, givens=None,
+                 no_default_updates=False, name=None, allow_input_downcast=None,
+                 on_unused_input=None, backend=None):
+        if not isinstance(inputs, (list, tuple)):
+            raise TypeError(
+                f"function: inputs must be a list (e.g. [x, y]), got {type(inputs).__name__}"
+            )
+        self.inputs = [_as_in(i, allow_input_downcast) for i in inputs]
+        seen = set()
+        for i in self.inputs:
+            if i.variable in seen:
+                raise ValueError(f"function: input {i.variable} is given twice")
+            seen.add(i.variable)
+        self.single_output = outputs is not None and not isinstance(outputs, (list, tuple))
+        outs = [] if outputs is None else ([outputs] if self.single_output else list(outputs))
+        self.outputs = [o if isinstance(o, Out) else Out(o) for o in outs]
+        for o in self.outputs:
+            if not isinstance(o.variable, Variable):
+                o.variable = as_tensor_variable(o.variable)
+        self.mode = mode or config.mode
+        self.backend = backend or config.backend
+        self.name = name
+        self.allow_input_downcast = allow_input_downcast
+        self.on_unused_input = on_unused_input or "ignore"
+        self.givens = _as_pairs(givens, "givens")
+        self.no_default_updates = no_default_updates
+        pairs = [_check_update(v, u) for v, u in _as_pairs(updates, "updates")]
+        keys = [v for v, _ in pairs]
+        dup = {v for v in keys if keys.count(v) > 1}
+        if dup:
+            raise ValueError(f"updates: {', '.join(map(str, dup))} is updated more than once")
+        self.user_updates = pairs
+        self._build()
+
+    # -------------------------------------------------------------- building
+    def _build(self):
+        out_vars = [o.variable for o in self.outputs]
+        updates = list(self.user_updates)
+        # default updates of shared variables used by the graph (random streams)
+        if self.no_default_updates is not True:
+            skip = set(self.no_default_updates or [])
+            have = {v for v, _ in updates}
+            frontier = out_vars + [u for _, u in updates]
+            while True:
+                added = False
+                for v in ancestors(frontier):
+                    if (isinstance(v, SharedVariable) and v.default_update is not None
+                            and v not in have and v not in skip):
+                        updates.append(_check_update(v, v.default_update))
+                        have.add(v)
+                        frontier.append(v.default_update)
+                        added = True
+                if not added:
+                    break
+        self.updates = updates
+        self.input_updates = [(k, as_tensor_variable(i.update)) for k, i in enumerate(self.inputs)
+                              if i.update is not None]
+        all_outs = out_vars + [u for _, u in updates] + [u for _, u in self.input_updates]
+        if self.givens:
+            for old, new in self.givens:
+                if not isinstance(old, Variable):
+                    raise TypeError(f"givens: {old!r} is not a symbolic variable")
+            gmap = {}
+            for old, new in self.givens:
+                new = new if isinstance(new, Variable) else as_tensor_variable(new)
+                if new.type != old.type:
+                    if getattr(old.type, "is_compatible", None) and old.type.ndim == new.type.ndim and old.type.dtype == new.type.dtype:
+                        pass
+                    else:
+                        raise TypeError(
+                            f"givens: {old} has type {old.type} but its replacement {new} has type "
+                            f"{new.type}; they must match (e.g. T.scalar(dtype=state.dtype))"
+                        )
+                gmap[old] = new
+            all_outs = clone_replace(all_outs, gmap)
+        user_vars = [i.variable for i in self.inputs]
+        anc = ancestors(all_outs, blockers=user_vars)
+        anc_set = set(anc)
+        for i in self.inputs:
+            if i.variable not in anc_set and self.on_unused_input != "ignore":
+                msg = (
+                    f"function: input {i.variable} is not used to compute any output or update. "
+                    "Remove it, or pass on_unused_input='ignore' (or 'warn')"
+                )
+                if self.on_unused_input == "raise":
+                    raise UnusedInputError(msg)
+                import warnings
+
+                warnings.warn(msg, stacklevel=4)
+        shared_vars = []
+        for v in anc:
+            if isinstance(v, SharedVariable) and v not in shared_vars:
+                shared_vars.append(v)
+        for v, _ in updates:
+            if v not in shared_vars:
+                shared_vars.append(v)
+        free = [v for v in anc if v.owner is None and not isinstance(v, (Constant, SharedVariable))
+                and v not in set(user_vars)]
+        if free:
+            raise MissingInputError(
+                f"function: the outputs depend on {', '.join(map(str, free))}, which "
+                f"{'is' if len(free) == 1 else 'are'} not in the inputs list; add "
+                f"{'it' if len(free) == 1 else 'them'} to inputs or give a value through givens"
+            )
+        self.shared_vars = shared_vars
+        self.n_outputs = len(out_vars)
+        self.fgraph = FunctionGraph(user_vars + shared_vars, all_outs)
+        self.unoptimized_outputs = all_outs
+        self.n_nodes_before = len(self.fgraph.apply_nodes)
+        from nbgrad.rewriting import rewrite_graph
+
+        self.rewrites_applied = rewrite_graph(self.fgraph, self.mode)
+        self.n_nodes_after = len(self.fgraph.apply_nodes)
+
+    def create(self):
+        return Function(self)
+
+
+class MissingInputError(ValueError):
+    """The outputs depend on a free variable that is not among the inputs."""
+
+
+class Function:
+    """A compiled function; call it with values for its inputs.
+
+    Attributes: ``maker`` (spec and rewritten graph, ``f.maker.fgraph``),
+    ``source`` (generated code), ``input_names``.
+    """
+
+    def __init__(self, maker):
+        from nbgrad.backends import get_backend
+
+        self.maker = maker
+        self.name = maker.name
+        self.backend = get_backend(maker.backend)
+        fg = maker.fgraph
+        n_in = len(maker.inputs)
+        self._cells = [v.container for v in maker.shared_vars]
+        # Inputs with defaults/stateful values get storage of their own.
+        self._defaults = []
+        for inp in maker.inputs:
+            self._defaults.append(
+                None if inp.value is None else [inp.variable.type.filter(inp.value, what=f"default of {inp.name}")]
+            )
+        copy_outputs = set(aliased_outputs(fg))
+        # duplicate outputs are copied so that each returned array is distinct
+        seen = set()
+        for k, o in enumerate(fg.outputs[: maker.n_outputs]):
+            if o in seen:
+                copy_outputs.add(k)
+            seen.add(o)
+        self._program = link(fg, n_in, self._cells, self.backend.xp, copy_outputs=copy_outputs)
+        self._fn = self._program.fn
+        self.source = self._program.source
+        self.input_names = [i.name for i in maker.inputs]
+        self._index = {}
+        for k, i in enumerate(maker.inputs):
+            if i.name is not None:
+                self._index.setdefault(i.name, k)
+        self._filters = [self._make_filter(i, k) for k, i in enumerate(maker.inputs)]
+        upd_vars = [v for v, _ in maker.updates]
+        self._update_cells = [v.container for v in upd_vars]
+        self._n_out = maker.n_outputs
+        self._single = maker.single_output
+        self._stateful = [k for k, i in enumerate(maker.inputs) if i.update is not None]
+        for v in upd_vars:
+            if isinstance(v, SharedVariable) and maker.name:
+                v.updated_by.append(maker.name)
+        self._fast = not self._stateful
+
+    def _make_filter(self, inp, k):
+        ttype = inp.variable.type
+        what = f"input {k} ({inp.name!r})" if inp.name else f"input {k}"
+        backend = self.backend
+        strict, allow = inp.strict, inp.allow_downcast
+        ndim, dtype = ttype.ndim, ttype.numpy_dtype
+        static = any(s is not None for s in ttype.shape)
+        ndarray = np.ndarray
+        filt = ttype.filter
+        to_device = backend.to_device
+
+        if backend.name != "cpu":
+            return lambda v: to_device(filt(backend.to_host_if_needed(v), strict, allow, what))
+
+        if static or strict:
+            return lambda v: filt(v, strict, allow, what)
+
+        def check(v):
+            if type(v) is ndarray and v.dtype is dtype and v.ndim == ndim:
+                return v
+            return filt(v, strict, allow, what)
+
+        return check
+
+    # -------------------------------------------------------------- calling
+    def __call__(self, *args, **kwargs):
+        n = len(self._filters)
+        if kwargs or len(args) != n:
+            args = self._bind(args, kwargs)
+        vals = [f(a) for f, a in zip(self._filters, args)]
+        try:
+            results = self._fn(*vals)
+        except Exception as exc:  # noqa: BLE001 - re-raised with graph context
+            raise self._explain(exc) from exc
+        n_out = self._n_out
+        if len(results) > n_out:
+            new = results[n_out:]
+            for cell, v in zip(self._update_cells, new):
+                cell[0] = v
+            for k, v in zip(self._stateful, new[len(self._update_cells):]):
+                self._defaults[k][0] = v
+        if self._single:
+            return results[0]
+        return list(results[:n_out])
+
+    def _bind(self, args, kwargs):
+        n = len(self._filters)
+        if len(args) > n:
+            raise TypeError(
+                f"{self._label()} takes {n} input(s) ({', '.join(map(str, self.input_names))}), "
+                f"got {len(args)} positional argument(s)"
+            )
+        values = list(args) + [_MISSING] * (n - len(args))
+        for key, v in kwargs.items():
+            k = self._index.get(key)
+            if k is None:
+                raise TypeError(
+                    f"{self._label()} got an unexpected keyword argument {key!r}; "
+                    f"its inputs are named {[nm for nm in self.input_names if nm]}"
+                )
+            if values[k] is not _MISSING:
+                raise TypeError(f"{self._label()} got multiple values for input {key!r}")
+            values[k] = v
+        for k, v in enumerate(values):
+            if v is _MISSING:
+                if self._defaults[k] is None:
+                    nm = self.input_names[k]
+                    raise TypeError(
+                        f"{self._label()} is missing a value for input {k}"
+                        + (f" ({nm!r})" if nm else "")
+                        + "; it has no default (give one with In(var, value=...))"
+                    )
+                values[k] = self._defaults[k][0]
+        return values
+
+    def _label(self):
+        return f"function {self.name!r}" if self.name else "the compiled function"
+
+    def _explain(self, exc):
+        import sys
+        import traceback
+
+        tb = sys.exc_info()[2]
+        frame_locals, node = None, None
+        for fr, lineno in traceback.walk_tb(tb):
+            if fr.f_code.co_filename == self._program.filename:
+                node = self._program.line_nodes.get(lineno)
+                frame_locals = dict(fr.f_locals)
+        if node is None:
+            return exc
+        names = self._program.names
+        parts = []
+        for i in node.inputs:
+            nm = names.get(i)
+            val = frame_locals.get(nm) if nm and frame_locals else None
+            if val is None and isinstance(i, Constant):
+                val = i.data
+            desc = f"shape {tuple(val.shape)}, dtype {val.dtype}" if hasattr(val, "shape") else "?"
+            parts.append(f"    {i}: {i.type} — {desc}")
+        trace = node.tag.trace
+        where = ""
+        if trace:
+            import linecache as lc
+
+            fname, line, func = trace
+            src = lc.getline(fname, line).strip()
+            where = f"\nThe node was created at {fname}:{line} (in {func}):\n    {src}"
+        msg = (
+            f"{type(exc).__name__} while computing {node.op} in {self._label()}: {exc}\n"
+            f"  inputs:\n" + "\n".join(parts) + where
+        )
+        err = CompiledFunctionError(msg)
+        err.node = node
+        return err
+
+    # -------------------------------------------------------------- copying
+    def copy(self, share_memory=False, swap=None, delete_updates=False, name=None):
+        """A new function with the same graph.
+
+        ``swap={old_shared: new_shared}`` makes it use (and update) other shared
+        variables; ``delete_updates=True`` drops all updates.
+        """
+        m = self.maker
+        swap = dict(swap or {})
+        for old, new in swap.items():
+            if not isinstance(old, SharedVariable) or not isinstance(new, SharedVariable):
+                raise TypeError("copy(swap=...): keys and values must be shared variables")
+            if old.type.dtype != new.type.dtype or old.type.ndim != new.type.ndim:
+                raise TypeError(f"copy(swap=...): {old} ({old.type}) and {new} ({new.type}) differ in type")
+        outs = [Out(clone_replace(o.variable, swap) if swap else o.variable, o.borrow) for o in m.outputs]
+        updates = []
+        if not delete_updates:
+            for v, u in m.user_updates:
+                updates.append((swap.get(v, v), clone_replace(u, swap) if swap else u))
+        givens = [(swap.get(a, a), clone_replace(b, swap) if swap else b) for a, b in m.givens]
+        maker = FunctionMaker(
+            m.inputs, outs[0].variable if m.single_output else outs, mode=m.mode,
+            updates=updates, givens=givens,
+            no_default_updates=True if delete_updates else m.no_default_updates,
+            name=name or m.name, allow_input_downcast=m.allow_input_downcast,
+            on_unused_input="ignore", backend=m.backend,
+        )
+        return maker.create()
+
+    # -------------------------------------------------------------- display
+    def __repr__(self):
+        ins = ", ".join(f"{i.name or i.variable}: {i.variable.type}" for i in self.maker.inputs)
+        outs = ", ".join(str(o.variable.type) for o in self.maker.outputs)
+        upd = f", updates {len(self.maker.updates)} shared variable(s)" if self.maker.updates else ""
+        nm = f" {self.name}" if self.name else ""
+        return f"<nbgrad.Function{nm} ({ins}) -> ({outs}){upd}, backend={self.maker.backend}>"
+
+    def _repr_html_(self):
+        from nbgrad.printing.html import function_html
+
+        return function_html(self)
+
+    @property
+    def free_shared(self):
+        return list(self.maker.shared_vars)
+
+
+class _Missing:
+    def __repr__(self):
+        return "<missing>"
+
+
+_MISSING = _Missing()

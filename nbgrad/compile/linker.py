@@ -1,0 +1,127 @@
+"""The linker: turns a rewritten FunctionGraph into straight-line Python source.
+
+Each Apply node becomes one line ``v7 = _t3(v2, v5)`` where ``_t3`` is the
+node's thunk (``Op.make_thunk``) for the backend's array module. Values are
+named deterministically so that generated code can be diffed; the source is
+kept on the compiled function (``f.source``).
+"""
+
+import itertools
+import linecache
+
+from nbgrad.graph.basic import Constant
+
+__all__ = ["link", "LinkedProgram", "aliased_outputs"]
+
+_counter = itertools.count()
+
+
+class LinkedProgram:
+    """The generated callable and what is needed to explain its failures."""
+
+    def __init__(self, fn, source, filename, line_nodes, names):
+        self.fn = fn
+        self.source = source
+        self.filename = filename
+        self.line_nodes = line_nodes  # source line number -> Apply node
+        self.names = names  # variable -> name in the source
+
+
+def aliased_outputs(fgraph):
+    """Indices of fgraph outputs whose value may share memory with an input or constant."""
+    roots = {}
+
+    def root_of(v):
+        if v in roots:
+            return roots[v]
+        node = v.owner
+        r = None
+        if node is None:
+            r = v
+        else:
+            vm = node.op.view_map.get(v.index) if hasattr(node.op, "view_map") else None
+            if vm:
+                for i in vm:
+                    r = r or root_of(node.inputs[i])
+        roots[v] = r
+        return r
+
+    out = []
+    for k, o in enumerate(fgraph.outputs):
+        if root_of(o) is not None:
+            out.append(k)
+    return out
+
+
+def link(fgraph, n_inputs, cells, xp, copy_outputs=(), n_outputs=None, input_checks=None):
+    """Compile ``fgraph`` into ``fn(*user_inputs) -> tuple of outputs``.
+
+    ``fgraph.inputs`` are the ``n_inputs`` user inputs followed by one input per
+    entry of ``cells`` (shared storage cells, read at call time). The last
+    ``len(fgraph.outputs) - n_outputs`` outputs are update values written back
+    into ``update_cells`` only after everything has been computed.
+    """
+    names = {}
+    env = {}
+    lines = []
+    user = fgraph.inputs[:n_inputs]
+    for k, v in enumerate(user):
+        names[v] = f"i{k}"
+    for k, (v, cell) in enumerate(zip(fgraph.inputs[n_inputs:], cells)):
+        names[v] = f"s{k}"
+        env[f"_cell{k}"] = cell
+    for k, v in enumerate(fgraph.inputs[n_inputs:]):
+        lines.append(f"    s{k} = _cell{k}[0]")
+    if input_checks:
+        for k, check in input_checks.items():
+            env[f"_chk{k}"] = check
+            lines.append(f"    i{k} = _chk{k}(i{k})")
+    n_const = itertools.count()
+    line_nodes = {}
+    header = 2  # "def" line is 1
+    for k, node in enumerate(fgraph.toposort()):
+        args = []
+        for i in node.inputs:
+            if i not in names:
+                if isinstance(i, Constant):
+                    cname = f"_c{next(n_const)}"
+                    env[cname] = _backend_constant(i.data, xp)
+                    names[i] = cname
+                else:
+                    raise RuntimeError(f"linker: {i} is used before it is computed")
+            args.append(names[i])
+        outs = []
+        for j, o in enumerate(node.outputs):
+            nm = f"v{k}" if len(node.outputs) == 1 else f"v{k}_{j}"
+            names[o] = nm
+            outs.append(nm)
+        env[f"_t{k}"] = node.op.make_thunk(node, xp)
+        target = outs[0] if len(outs) == 1 else ", ".join(outs)
+        line_nodes[header + len(lines)] = node
+        lines.append(f"    {target} = _t{k}({', '.join(args)})")
+    results = []
+    for k, o in enumerate(fgraph.outputs):
+        if o not in names:
+            cname = f"_c{next(n_const)}"
+            env[cname] = _backend_constant(o.data, xp)
+            names[o] = cname
+        expr = names[o]
+        if k in copy_outputs:
+            expr += ".copy()"
+        results.append(expr)
+    sig = ", ".join(f"i{k}" for k in range(n_inputs))
+    body = "\n".join(lines) if lines else "    pass"
+    ret = "(" + "".join(r + ", " for r in results) + ")"
+    source = f"def compiled_function({sig}):\n{body}\n    return {ret}\n"
+    filename = f"<nbgrad-compiled-{next(_counter)}>"
+    code = compile(source, filename, "exec")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(code, env)
+    fn = env["compiled_function"]
+    return LinkedProgram(fn, source, filename, line_nodes, names)
+
+
+def _backend_constant(data, xp):
+    if xp.__name__ == "numpy":
+        return data
+    return xp.asarray(data)

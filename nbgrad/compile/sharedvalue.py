@@ -1,0 +1,141 @@
+"""Shared variables: symbolic variables with a value that persists between calls."""
+
+import copy
+
+import numpy as np
+
+from nbgrad.graph.basic import Variable
+from nbgrad.tensor.type import TensorType
+from nbgrad.tensor.variable import _TensorMethods
+
+__all__ = ["SharedVariable", "TensorSharedVariable", "shared"]
+
+
+class SharedVariable(Variable):
+    """A graph input whose value lives in the variable (``get_value``/``set_value``).
+
+    Compiled functions read the current value at each call and write their
+    ``updates`` back after the call has fully succeeded.
+    """
+
+    def __init__(self, type, value, name=None, strict=False, allow_downcast=None):
+        super().__init__(type, None, None, name)
+        self.strict = strict
+        self.allow_downcast = allow_downcast
+        # One mutable cell: compiled functions hold the cell, not the value.
+        self.container = [type.filter(value, strict=strict, allow_downcast=allow_downcast,
+                                      what=self._what())]
+        self.default_update = None
+        self.updated_by = []  # names of compiled functions that update it (weak info for display)
+
+    def _what(self):
+        return f"shared variable {self.name!r}" if self.name else "shared variable"
+
+    def get_value(self, borrow=False, return_internal_type=False):
+        """The current value: a copy unless ``borrow=True``."""
+        v = self.container[0]
+        if borrow:
+            return v
+        return _to_host(v).copy() if not return_internal_type else copy.deepcopy(v)
+
+    def set_value(self, new_value, borrow=False):
+        """Replace the value (copied unless ``borrow=True``); checked against the type."""
+        v = self.type.filter(new_value, strict=self.strict, allow_downcast=self.allow_downcast,
+                             what=self._what())
+        if not borrow and v is new_value:
+            v = v.copy()
+        self.container[0] = v
+
+    @property
+    def value(self):
+        return self.get_value()
+
+    def clone(self):
+        cp = type(self).__new__(type(self))
+        Variable.__init__(cp, self.type, None, None, self.name)
+        cp.strict, cp.allow_downcast = self.strict, self.allow_downcast
+        cp.container = self.container
+        cp.default_update = self.default_update
+        cp.updated_by = self.updated_by
+        cp.tag = self.tag.copy()
+        return cp
+
+    def __str__(self):
+        return self.name if self.name is not None else f"<{self.type}>"
+
+    def _repr_html_(self):
+        from nbgrad.printing.html import shared_html
+
+        return shared_html(self)
+
+
+def _to_host(v):
+    get = getattr(v, "get", None)
+    if get is not None and not isinstance(v, np.ndarray):
+        return get()
+    return v
+
+
+class TensorSharedVariable(_TensorMethods, SharedVariable):
+    """A shared array; supports all symbolic array operators."""
+
+    def __repr__(self):
+        v = self.container[0]
+        return f"SharedVariable(name={self.name!r}, dtype={v.dtype}, shape={tuple(v.shape)})"
+
+
+def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
+           shape=None, broadcastable=None, target=None):
+    """A shared variable holding ``value`` (copied unless ``borrow=True``).
+
+    Python ints become int64, Python floats float64, arrays keep their dtype.
+
+    >>> import nbgrad
+    >>> w = nbgrad.shared([1.0, 2.0], name="w")
+    >>> w.get_value()
+    array([1., 2.])
+    """
+    from nbgrad.tensor.variable import TensorVariable
+
+    if isinstance(value, Variable):
+        raise TypeError(
+            f"shared() takes a value (number or array), got the symbolic variable {value}; "
+            "use its value, e.g. shared(np.zeros(3))"
+        )
+    if target == "gpu" or (target is None and _gpu_array(value)):
+        from nbgrad.backends import get_backend
+
+        backend = get_backend("gpu")
+        arr = backend.asarray(value)
+        ttype = TensorType(str(arr.dtype), _shared_shape(arr, shape, broadcastable))
+        var = TensorSharedVariable.__new__(TensorSharedVariable)
+        Variable.__init__(var, ttype, None, None, name)
+        var.strict, var.allow_downcast = strict, allow_downcast
+        var.container = [arr if borrow else arr.copy()]
+        var.default_update, var.updated_by = None, []
+        var.tag.backend = "gpu"
+        return var
+    if isinstance(value, np.ndarray):
+        arr = value if borrow else value.copy()
+    else:
+        try:
+            arr = np.array(value)
+        except Exception as exc:  # noqa: BLE001
+            raise TypeError(f"shared(): cannot make an array from {value!r}: {exc}") from exc
+        if arr.dtype == object or arr.dtype.kind in "USV":
+            raise TypeError(f"shared(): {value!r} is not numeric")
+    ttype = TensorType(arr.dtype, _shared_shape(arr, shape, broadcastable))
+    _ = TensorVariable
+    return TensorSharedVariable(ttype, arr, name=name, strict=strict, allow_downcast=allow_downcast)
+
+
+def _shared_shape(arr, shape, broadcastable):
+    if shape is not None:
+        return tuple(shape)
+    if broadcastable is not None:
+        return tuple(1 if b else None for b in broadcastable)
+    return (None,) * arr.ndim
+
+
+def _gpu_array(value):
+    return hasattr(value, "__cuda_array_interface__")

@@ -1,0 +1,186 @@
+"""Variables, constants and Apply nodes: the vertices of an nbgrad graph.
+
+A graph is bipartite: a ``Variable`` is produced by at most one ``Apply`` node
+(its ``owner``), and an ``Apply`` node applies one ``Op`` to input variables
+and produces output variables. Graphs are immutable once built; rewrites work
+on a ``FunctionGraph`` copy.
+"""
+
+import itertools
+import os
+import sys
+
+__all__ = ["Variable", "Constant", "Apply", "Type", "user_trace"]
+
+_ids = itertools.count()
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_trace():
+    """The (filename, lineno, line) of the first frame outside nbgrad, or None.
+
+    Stored on each Apply node so that a run-time error can show the line of
+    user code that built the failing node.
+    """
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PKG_DIR):
+            return (filename, frame.f_lineno, frame.f_code.co_name)
+        frame = frame.f_back
+    return None
+
+
+class Type:
+    """The kind of value a Variable stands for.
+
+    Subclasses define ``filter`` (convert or reject a run-time value),
+    ``__eq__``/``__hash__`` and ``make_variable``.
+    """
+
+    def make_variable(self, name=None):
+        return Variable(self, name=name)
+
+    def __call__(self, name=None):
+        return self.make_variable(name)
+
+    def filter(self, value, strict=False, allow_downcast=None):
+        raise NotImplementedError
+
+    def is_super(self, other):
+        """True if every value of ``other`` is a valid value of ``self``."""
+        return self == other
+
+
+class Variable:
+    """A symbolic value of a given ``type``.
+
+    ``owner`` is the Apply node that computes it (None for graph inputs and
+    constants) and ``index`` its position among the owner's outputs.
+    """
+
+    __array_priority__ = 1000
+
+    def __init__(self, type, owner=None, index=None, name=None):
+        self.type = type
+        self.owner = owner
+        self.index = index
+        self.name = name
+        self.auto_name = f"_{next(_ids)}"
+        self.tag = _Tag()
+
+    def clone(self):
+        """A new, ownerless variable of the same type and name."""
+        cp = type(self)(self.type, None, None, self.name)
+        cp.tag = self.tag.copy()
+        return cp
+
+    def get_parents(self):
+        return [self.owner] if self.owner is not None else []
+
+    def __str__(self):
+        if self.name is not None:
+            return self.name
+        if self.owner is not None:
+            op = str(self.owner.op)
+            if len(self.owner.outputs) == 1:
+                return f"{op}.out"
+            return f"{op}.{self.index}"
+        return f"<{self.type}>"
+
+    def __repr__(self):
+        return str(self)
+
+    def eval(self, inputs_to_values=None):
+        """Compile a function of the graph inputs and evaluate it.
+
+        Compiled functions are cached on the variable by input set, so that
+        calling ``eval`` in a loop does not recompile.
+        """
+        from nbgrad.compile.function import function
+
+        inputs_to_values = dict(inputs_to_values or {})
+        inputs = list(inputs_to_values)
+        key = tuple(id(v) for v in inputs)
+        cache = self.tag.__dict__.setdefault("_eval_cache", {})
+        if key not in cache:
+            cache[key] = function(inputs, self)
+        return cache[key](*[inputs_to_values[v] for v in inputs])
+
+
+class Constant(Variable):
+    """A Variable with a fixed value ``data``; it has no owner."""
+
+    def __init__(self, type, data, name=None):
+        super().__init__(type, None, None, name)
+        self.data = type.filter(data, strict=False, allow_downcast=True)
+
+    def signature(self):
+        return (self.type, _value_key(self.data))
+
+    def clone(self):
+        cp = type(self)(self.type, self.data, self.name)
+        cp.tag = self.tag.copy()
+        return cp
+
+    def __str__(self):
+        if self.name is not None:
+            return self.name
+        return str(self.data)
+
+
+def _value_key(data):
+    try:
+        return (data.dtype.str, data.shape, data.tobytes())
+    except AttributeError:
+        return data
+
+
+class _Tag:
+    """A free-form annotation bag (trace, test values, display hints)."""
+
+    def copy(self):
+        new = _Tag()
+        new.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        )
+        return new
+
+
+class Apply:
+    """One application of ``op`` to ``inputs``, producing ``outputs``."""
+
+    def __init__(self, op, inputs, outputs):
+        self.op = op
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        for i, out in enumerate(self.outputs):
+            out.owner = self
+            out.index = i
+        self.tag = _Tag()
+        self.tag.trace = user_trace()
+
+    @property
+    def out(self):
+        if len(self.outputs) != 1:
+            raise AttributeError(f"{self.op} has {len(self.outputs)} outputs; use .outputs")
+        return self.outputs[0]
+
+    @property
+    def nin(self):
+        return len(self.inputs)
+
+    @property
+    def nout(self):
+        return len(self.outputs)
+
+    def clone_with_new_inputs(self, inputs, strict=True):
+        """Apply the same op to new inputs (through ``make_node``)."""
+        node = self.op.make_node(*inputs)
+        node.tag.trace = self.tag.trace
+        return node
+
+    def __str__(self):
+        return f"{self.op}({', '.join(map(str, self.inputs))})"
+
+    __repr__ = __str__

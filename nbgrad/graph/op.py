@@ -1,0 +1,86 @@
+"""The Op base class: everything nbgrad knows about one operation.
+
+An Op owns, in one class: its identity (``__props__``), how to build its
+outputs from input types (``make_node``), how to compute them on an array
+backend (``perform``), output shapes (``infer_shape``), its vector-Jacobian
+product (``L_op``), its Jacobian-vector product (``R_op``), and how it prints.
+"""
+
+__all__ = ["Op"]
+
+
+class Op:
+    """Base class of all operations.
+
+    Identity is data: two ops are equal iff they are of the same class and
+    their ``__props__`` attributes are equal. Ops are immutable.
+    """
+
+    __props__ = ()
+    #: The output (index) a result aliases or overwrites: {out: [in, ...]}.
+    view_map = {}
+    destroy_map = {}
+
+    def _props(self):
+        return tuple(getattr(self, p) for p in self.__props__)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._props() == other._props()
+
+    def __hash__(self):
+        return hash((type(self), self._props()))
+
+    def __str__(self):
+        name = type(self).__name__
+        if not self.__props__:
+            return name
+        args = ", ".join(str(p) for p in self._props())
+        return f"{name}{{{args}}}"
+
+    __repr__ = __str__
+
+    def __call__(self, *inputs, **kwargs):
+        node = self.make_node(*inputs, **kwargs)
+        if len(node.outputs) == 1:
+            return node.outputs[0]
+        return node.outputs
+
+    def make_node(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__}.make_node")
+
+    def perform(self, node, inputs, xp):
+        """Compute the outputs from input arrays with array module ``xp``.
+
+        Returns one array for a single-output op, else a tuple.
+        """
+        raise NotImplementedError(f"{type(self).__name__}.perform")
+
+    def make_thunk(self, node, xp):
+        """A callable ``f(*input_arrays)`` computing this node's output(s).
+
+        The default binds ``perform``; ops override it to return a faster
+        callable (e.g. a NumPy ufunc directly).
+        """
+        perform = self.perform
+
+        def thunk(*args):
+            return perform(node, args, xp)
+
+        return thunk
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        raise NotImplementedError(f"{type(self).__name__}.infer_shape")
+
+    def L_op(self, inputs, outputs, output_grads):
+        from nbgrad.gradient import grad_not_implemented
+
+        return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
+
+    def R_op(self, inputs, eval_points):
+        from nbgrad.gradient import rop_not_implemented
+
+        return rop_not_implemented(self)
+
+    def connection_pattern(self, node):
+        """[[input i influences output j]] — all True by default."""
+        return [[True] * len(node.outputs) for _ in node.inputs]

@@ -1,0 +1,636 @@
+"""Scalar operations: the elementwise math of nbgrad, each defined once.
+
+A ``ScalarOp`` knows its value (a NumPy/CuPy function), its local partial
+derivatives (from which ``Elemwise`` derives both the vector-Jacobian product
+and the Jacobian-vector product), its text and LaTeX form, and its CUDA
+expression for fused GPU kernels. ``Elemwise`` lifts it to tensors.
+
+Partial derivative rules receive ``m``, a math namespace (``nbgrad.tensor``),
+so that they are written once in terms of whichever front end lifts them.
+A rule returns, per input, a variable, the number ``1`` or ``-1``, or one of
+the sentinels ``ZERO`` (piecewise-constant: zero gradient) and
+``DISCONNECTED`` (the output does not depend on that input differentiably).
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["ScalarOp", "ZERO", "DISCONNECTED", "scalar_ops", "Cast", "upcast"]
+
+
+class _Sentinel:
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+ZERO = _Sentinel("ZERO")
+DISCONNECTED = _Sentinel("DISCONNECTED")
+
+# Precedences shared with the printers (higher binds tighter).
+PREC_OR, PREC_AND, PREC_CMP, PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = (
+    1, 2, 3, 4, 5, 6, 7, 10,
+)
+
+scalar_ops = {}
+
+
+def upcast(*dtypes):
+    return np.result_type(*dtypes).name
+
+
+class ScalarOp:
+    """An elementwise function of ``nin`` scalars.
+
+    Class attributes describe the op; subclasses override ``partials`` (and
+    ``impl`` when the value is not a plain array-module function ``nfunc``).
+    """
+
+    nin = 1
+    name = None
+    nfunc = None  # name of the function in the array module (numpy/cupy)
+    symbol = None  # infix symbol for binary ops, prefix symbol for unary ops
+    precedence = PREC_ATOM
+    latex = None  # template over already-printed operands {0}, {1}, ...
+    cuda = None  # C expression template for CUDA kernels
+    commutative = False
+    associative = False
+    bool_output = False
+
+    __props__ = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.name is not None and not cls.__props__:
+            scalar_ops[cls.name] = cls
+
+    def _props(self):
+        return tuple(getattr(self, p) for p in self.__props__)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._props() == other._props()
+
+    def __hash__(self):
+        return hash((type(self), self._props()))
+
+    def __str__(self):
+        return self.name
+
+    __repr__ = __str__
+
+    def output_dtype(self, *dtypes):
+        if self.bool_output:
+            return "bool"
+        return _probe_dtype(self, dtypes)
+
+    def impl(self, xp):
+        """The array function computing this op on module ``xp``."""
+        return getattr(xp, self.nfunc)
+
+    def partials(self, m, inputs, output):
+        raise NotImplementedError(f"scalar op {self.name} has no derivative rule")
+
+    def c_code(self, *args):
+        return self.cuda.format(*args)
+
+
+_dtype_cache = {}
+
+
+def _probe_dtype(op, dtypes):
+    key = (op, dtypes)
+    if key not in _dtype_cache:
+        with np.errstate(all="ignore"):
+            vals = [np.ones((), dtype=d) for d in dtypes]
+            _dtype_cache[key] = np.asarray(op.impl(np)(*vals)).dtype.name
+    return _dtype_cache[key]
+
+
+def _special(xp):
+    if xp is np:
+        import scipy.special
+
+        return scipy.special
+    import cupyx.scipy.special
+
+    return cupyx.scipy.special
+
+
+def _mask(m, cond, like):
+    return m.cast(cond, like.dtype)
+
+
+# --------------------------------------------------------------------- unary
+class Unary(ScalarOp):
+    nin = 1
+
+    @property
+    def latex(self):
+        return rf"\operatorname{{{self.name}}}\left({{0}}\right)"
+
+    @property
+    def cuda(self):
+        return f"{self.nfunc}({{0}})"
+
+
+class Identity(Unary):
+    name, nfunc = "identity", "positive"
+    cuda = "({0})"
+    latex = "{0}"
+
+    def partials(self, m, inputs, output):
+        return [1]
+
+
+class Neg(Unary):
+    name, nfunc, symbol, precedence = "neg", "negative", "-", PREC_NEG
+    latex, cuda = "-{0}", "(-{0})"
+
+    def partials(self, m, inputs, output):
+        return [-1]
+
+
+class Abs(Unary):
+    name, nfunc = "abs", "abs"
+    latex, cuda = r"\left|{0}\right|", "fabs({0})"
+
+    def partials(self, m, inputs, output):
+        return [m.sign(inputs[0])]
+
+
+class Sqr(Unary):
+    name, nfunc, precedence = "sqr", "square", PREC_POW
+    latex, cuda = "{0}^{{2}}", "(({0})*({0}))"
+
+    def partials(self, m, inputs, output):
+        return [2 * inputs[0]]
+
+
+class Sqrt(Unary):
+    name, nfunc = "sqrt", "sqrt"
+    latex = r"\sqrt{{{0}}}"
+
+    def partials(self, m, inputs, output):
+        return [0.5 / output]
+
+
+class Reciprocal(Unary):
+    name, nfunc = "reciprocal", "reciprocal"
+    latex, cuda = r"\frac{{1}}{{{0}}}", "(1.0/({0}))"
+
+    def partials(self, m, inputs, output):
+        return [-m.sqr(output)]
+
+
+class Exp(Unary):
+    name, nfunc = "exp", "exp"
+    latex = "e^{{{0}}}"
+
+    def partials(self, m, inputs, output):
+        return [output]
+
+
+class Exp2(Unary):
+    name, nfunc = "exp2", "exp2"
+    latex = "2^{{{0}}}"
+
+    def partials(self, m, inputs, output):
+        return [output * math.log(2.0)]
+
+
+class Log(Unary):
+    name, nfunc = "log", "log"
+    latex = r"\log{{\left({0}\right)}}"
+
+    def partials(self, m, inputs, output):
+        return [1.0 / inputs[0]]
+
+
+class Log2(Unary):
+    name, nfunc = "log2", "log2"
+    latex = r"\log_{{2}}{{\left({0}\right)}}"
+
+    def partials(self, m, inputs, output):
+        return [1.0 / (inputs[0] * math.log(2.0))]
+
+
+class Log10(Unary):
+    name, nfunc = "log10", "log10"
+    latex = r"\log_{{10}}{{\left({0}\right)}}"
+
+    def partials(self, m, inputs, output):
+        return [1.0 / (inputs[0] * math.log(10.0))]
+
+
+class Log1p(Unary):
+    name, nfunc = "log1p", "log1p"
+    latex = r"\log{{\left(1 + {0}\right)}}"
+
+    def partials(self, m, inputs, output):
+        return [1.0 / (1.0 + inputs[0])]
+
+
+class Expm1(Unary):
+    name, nfunc = "expm1", "expm1"
+    latex = "e^{{{0}}} - 1"
+
+    def partials(self, m, inputs, output):
+        return [output + 1.0]
+
+
+def _trig(name, latex_name, rule, nfunc=None):
+    cls = type(
+        name.capitalize(),
+        (Unary,),
+        {
+            "name": name,
+            "nfunc": nfunc or name,
+            "latex": latex_name + r"{{\left({0}\right)}}",
+            "partials": lambda self, m, inputs, output: [rule(m, inputs[0], output)],
+        },
+    )
+    cls.__module__ = __name__
+    cls.__qualname__ = cls.__name__
+    return cls
+
+
+Sin = _trig("sin", r"\sin", lambda m, x, z: m.cos(x))
+Cos = _trig("cos", r"\cos", lambda m, x, z: -m.sin(x))
+Tan = _trig("tan", r"\tan", lambda m, x, z: 1.0 + m.sqr(z))
+Arcsin = _trig("arcsin", r"\arcsin", lambda m, x, z: 1.0 / m.sqrt(1.0 - m.sqr(x)))
+Arccos = _trig("arccos", r"\arccos", lambda m, x, z: -1.0 / m.sqrt(1.0 - m.sqr(x)))
+Arctan = _trig("arctan", r"\arctan", lambda m, x, z: 1.0 / (1.0 + m.sqr(x)))
+Sinh = _trig("sinh", r"\sinh", lambda m, x, z: m.cosh(x))
+Cosh = _trig("cosh", r"\cosh", lambda m, x, z: m.sinh(x))
+Tanh = _trig("tanh", r"\tanh", lambda m, x, z: 1.0 - m.sqr(z))
+Arcsinh = _trig(
+    "arcsinh", r"\operatorname{arsinh}", lambda m, x, z: 1.0 / m.sqrt(m.sqr(x) + 1.0)
+)
+Arccosh = _trig(
+    "arccosh", r"\operatorname{arcosh}", lambda m, x, z: 1.0 / m.sqrt(m.sqr(x) - 1.0)
+)
+Arctanh = _trig(
+    "arctanh", r"\operatorname{artanh}", lambda m, x, z: 1.0 / (1.0 - m.sqr(x))
+)
+for _cls, _c in ((Arcsin, "asin"), (Arccos, "acos"), (Arctan, "atan"),
+                 (Arcsinh, "asinh"), (Arccosh, "acosh"), (Arctanh, "atanh")):
+    _cls.cuda = _c + "({0})"
+
+
+class Sigmoid(Unary):
+    name = "sigmoid"
+    latex, cuda = r"\sigma\left({0}\right)", "(1.0/(1.0+exp(-({0}))))"
+
+    def impl(self, xp):
+        return _special(xp).expit
+
+    def partials(self, m, inputs, output):
+        return [output * (1.0 - output)]
+
+
+class Softplus(Unary):
+    name = "softplus"
+    latex = r"\operatorname{{softplus}}\left({0}\right)"
+    cuda = "(({0}) > 0 ? ({0}) + log1p(exp(-({0}))) : log1p(exp({0})))"
+
+    def impl(self, xp):
+        return lambda x, out=None: xp.logaddexp(0, x, out=out)
+
+    def partials(self, m, inputs, output):
+        return [m.sigmoid(inputs[0])]
+
+
+class Erf(Unary):
+    name = "erf"
+    latex = r"\operatorname{{erf}}\left({0}\right)"
+    cuda = "erf({0})"
+
+    def impl(self, xp):
+        return _special(xp).erf
+
+    def partials(self, m, inputs, output):
+        return [(2.0 / math.sqrt(math.pi)) * m.exp(-m.sqr(inputs[0]))]
+
+
+class Erfc(Unary):
+    name = "erfc"
+    latex = r"\operatorname{{erfc}}\left({0}\right)"
+    cuda = "erfc({0})"
+
+    def impl(self, xp):
+        return _special(xp).erfc
+
+    def partials(self, m, inputs, output):
+        return [(-2.0 / math.sqrt(math.pi)) * m.exp(-m.sqr(inputs[0]))]
+
+
+class Relu(Unary):
+    name = "relu"
+    latex = r"\operatorname{{relu}}\left({0}\right)"
+    cuda = "(({0}) > 0 ? ({0}) : 0)"
+
+    def impl(self, xp):
+        return lambda x, out=None: xp.maximum(x, 0, out=out)
+
+    def output_dtype(self, dtype):
+        return dtype
+
+    def partials(self, m, inputs, output):
+        return [_mask(m, m.gt(inputs[0], 0), output)]
+
+
+class _Piecewise(Unary):
+    """Piecewise-constant functions: zero derivative almost everywhere."""
+
+    def partials(self, m, inputs, output):
+        return [ZERO]
+
+
+class Floor(_Piecewise):
+    name, nfunc = "floor", "floor"
+    latex = r"\left\lfloor{{{0}}}\right\rfloor"
+
+
+class Ceil(_Piecewise):
+    name, nfunc = "ceil", "ceil"
+    latex = r"\left\lceil{{{0}}}\right\rceil"
+
+
+class Round(_Piecewise):
+    """Round half to even, as ``numpy.round``."""
+
+    name, nfunc = "round", "rint"
+    cuda = "rint({0})"
+
+
+class Sign(_Piecewise):
+    name, nfunc = "sign", "sign"
+    latex = r"\operatorname{{sgn}}\left({0}\right)"
+    cuda = "(({0}) > 0 ? 1 : (({0}) < 0 ? -1 : 0))"
+
+
+class Invert(Unary):
+    name, nfunc, symbol, precedence = "invert", "invert", "~", PREC_NEG
+    latex, cuda = r"\neg {0}", "(~({0}))"
+
+    def partials(self, m, inputs, output):
+        return [DISCONNECTED]
+
+
+class IsNan(Unary):
+    name, nfunc, bool_output = "isnan", "isnan", True
+    cuda = "isnan({0})"
+
+    def partials(self, m, inputs, output):
+        return [DISCONNECTED]
+
+
+class IsInf(Unary):
+    name, nfunc, bool_output = "isinf", "isinf", True
+    cuda = "isinf({0})"
+
+    def partials(self, m, inputs, output):
+        return [DISCONNECTED]
+
+
+class Cast(Unary):
+    """Conversion to ``dtype`` (``astype``)."""
+
+    __props__ = ("dtype",)
+    nfunc = None
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype).name
+
+    @property
+    def name(self):
+        return f"cast_{self.dtype}"
+
+    @property
+    def latex(self):
+        return "{0}"
+
+    @property
+    def cuda(self):
+        return f"(({_CTYPES.get(self.dtype, self.dtype)})({{0}}))"
+
+    def output_dtype(self, dtype):
+        return self.dtype
+
+    def impl(self, xp):
+        dtype = self.dtype
+
+        def cast(x, out=None):
+            if out is None:
+                return xp.asarray(x).astype(dtype)
+            out[...] = x
+            return out
+
+        return cast
+
+    def partials(self, m, inputs, output):
+        return [1]
+
+
+_CTYPES = {
+    "float64": "double", "float32": "float", "float16": "half",
+    "int64": "long long", "int32": "int", "int16": "short", "int8": "signed char",
+    "uint64": "unsigned long long", "uint32": "unsigned int", "uint16": "unsigned short",
+    "uint8": "unsigned char", "bool": "bool",
+}
+
+
+# -------------------------------------------------------------------- binary
+class Binary(ScalarOp):
+    nin = 2
+
+    @property
+    def cuda(self):
+        return f"(({{0}}) {self.symbol} ({{1}}))"
+
+
+class Add(Binary):
+    name, nfunc, symbol, precedence = "add", "add", "+", PREC_ADD
+    latex = "{0} + {1}"
+    commutative = associative = True
+
+    def partials(self, m, inputs, output):
+        return [1, 1]
+
+
+class Sub(Binary):
+    name, nfunc, symbol, precedence = "sub", "subtract", "-", PREC_ADD
+    latex = "{0} - {1}"
+
+    def partials(self, m, inputs, output):
+        return [1, -1]
+
+
+class Mul(Binary):
+    name, nfunc, symbol, precedence = "mul", "multiply", "*", PREC_MUL
+    latex = r"{0} {1}"
+    commutative = associative = True
+
+    def partials(self, m, inputs, output):
+        x, y = inputs
+        return [y, x]
+
+
+class TrueDiv(Binary):
+    name, nfunc, symbol, precedence = "true_div", "true_divide", "/", PREC_MUL
+    latex = r"\frac{{{0}}}{{{1}}}"
+
+    def partials(self, m, inputs, output):
+        x, y = inputs
+        return [1.0 / y, -output / y]
+
+
+class IntDiv(Binary):
+    name, nfunc, symbol, precedence = "int_div", "floor_divide", "//", PREC_MUL
+    latex = r"\left\lfloor\frac{{{0}}}{{{1}}}\right\rfloor"
+    cuda = "floor(({0}) / ({1}))"
+
+    def partials(self, m, inputs, output):
+        return [ZERO, ZERO]
+
+
+class Mod(Binary):
+    name, nfunc, symbol, precedence = "mod", "mod", "%", PREC_MUL
+    latex = r"{0} \bmod {1}"
+    cuda = "(({0}) - floor(({0}) / ({1})) * ({1}))"
+
+    def partials(self, m, inputs, output):
+        x, y = inputs
+        return [1, -m.floor(x / y)]
+
+
+class Pow(Binary):
+    name, nfunc, symbol, precedence = "pow", "power", "**", PREC_POW
+    latex = "{0}^{{{1}}}"
+    cuda = "pow({0}, {1})"
+
+    def partials(self, m, inputs, output):
+        x, y = inputs
+        return [y * x ** (y - 1), output * m.log(x)]
+
+
+class Maximum(Binary):
+    name, nfunc = "maximum", "maximum"
+    latex = r"\max\left({0}, {1}\right)"
+    cuda = "max({0}, {1})"
+    commutative = associative = True
+
+    def partials(self, m, inputs, output):
+        x, y = inputs
+        return [_mask(m, m.ge(x, y), output), _mask(m, m.lt(x, y), output)]
+
+
+class Minimum(Binary):
+    name, nfunc = "minimum", "minimum"
+    latex = r"\min\left({0}, {1}\right)"
+    cuda = "min({0}, {1})"
+    commutative = associative = True
+
+    def partials(self, m, inputs, output):
+        x, y = inputs
+        return [_mask(m, m.le(x, y), output), _mask(m, m.gt(x, y), output)]
+
+
+class Arctan2(Binary):
+    name, nfunc = "arctan2", "arctan2"
+    latex = r"\operatorname{{atan2}}\left({0}, {1}\right)"
+    cuda = "atan2({0}, {1})"
+
+    def partials(self, m, inputs, output):
+        y, x = inputs
+        r2 = m.sqr(x) + m.sqr(y)
+        return [x / r2, -y / r2]
+
+
+class LogAddExp(Binary):
+    name, nfunc = "logaddexp", "logaddexp"
+    latex = r"\log\left(e^{{{0}}} + e^{{{1}}}\right)"
+    cuda = "(max({0},{1}) + log1p(exp(-fabs(({0})-({1})))))"
+    commutative = True
+
+    def partials(self, m, inputs, output):
+        x, y = inputs
+        return [m.exp(x - output), m.exp(y - output)]
+
+
+class _Logical(Binary):
+    def partials(self, m, inputs, output):
+        return [DISCONNECTED, DISCONNECTED]
+
+
+def _cmp(name, nfunc, symbol, latex, prec=PREC_CMP, bool_output=True):
+    cls = type(
+        name.capitalize(),
+        (_Logical,),
+        {"name": name, "nfunc": nfunc, "symbol": symbol, "precedence": prec,
+         "latex": latex, "bool_output": bool_output},
+    )
+    cls.__module__ = __name__
+    cls.__qualname__ = cls.__name__
+    return cls
+
+
+LT = _cmp("lt", "less", "<", "{0} < {1}")
+GT = _cmp("gt", "greater", ">", "{0} > {1}")
+LE = _cmp("le", "less_equal", "<=", r"{0} \leq {1}")
+GE = _cmp("ge", "greater_equal", ">=", r"{0} \geq {1}")
+EQ = _cmp("eq", "equal", "==", "{0} = {1}")
+NEQ = _cmp("neq", "not_equal", "!=", r"{0} \neq {1}")
+And = _cmp("and_", "bitwise_and", "&", r"{0} \land {1}", PREC_AND, False)
+Or = _cmp("or_", "bitwise_or", "|", r"{0} \lor {1}", PREC_OR, False)
+Xor = _cmp("xor", "bitwise_xor", "^", r"{0} \oplus {1}", PREC_OR, False)
+EQ.cuda = "(({0}) == ({1}))"
+
+
+# ------------------------------------------------------------------- ternary
+class Switch(ScalarOp):
+    """``where(cond, a, b)``."""
+
+    nin = 3
+    name, nfunc = "switch", "where"
+    latex = r"\begin{{cases}} {1} & \text{{if }} {0} \\ {2} & \text{{otherwise}} \end{{cases}}"
+    cuda = "(({0}) ? ({1}) : ({2}))"
+
+    def output_dtype(self, cond, a, b):
+        return upcast(a, b)
+
+    def impl(self, xp):
+        def switch(c, a, b, out=None):
+            r = xp.where(c, a, b)
+            if out is None:
+                return r
+            out[...] = r
+            return out
+
+        return switch
+
+    def partials(self, m, inputs, output):
+        c = inputs[0]
+        return [ZERO, _mask(m, m.neq(c, 0), output), _mask(m, m.eq(c, 0), output)]
+
+
+class Clip(ScalarOp):
+    nin = 3
+    name, nfunc = "clip", "clip"
+    latex = r"\operatorname{{clip}}\left({0}, {1}, {2}\right)"
+    cuda = "min(max({0}, {1}), {2})"
+
+    def output_dtype(self, x, lo, hi):
+        return upcast(x, lo, hi)
+
+    def impl(self, xp):
+        return lambda x, lo, hi, out=None: xp.clip(x, lo, hi, out=out)
+
+    def partials(self, m, inputs, output):
+        x, lo, hi = inputs
+        inside = m.and_(m.ge(x, lo), m.le(x, hi))
+        return [_mask(m, inside, output), _mask(m, m.lt(x, lo), output),
+                _mask(m, m.gt(x, hi), output)]

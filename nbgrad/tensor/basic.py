@@ -1,0 +1,164 @@
+"""Constructors and conversion: symbolic inputs, constants, ``as_tensor_variable``."""
+
+import numbers
+
+import numpy as np
+
+from nbgrad.config import config
+from nbgrad.graph.basic import Variable
+from nbgrad.tensor.type import TensorType
+from nbgrad.tensor.variable import TensorConstant, TensorVariable
+
+__all__ = [
+    "as_tensor_variable", "as_tensor", "constant", "tensor", "scalar", "vector", "matrix",
+    "row", "col", "tensor3", "tensor4", "tensor5", "scalars", "vectors", "matrices",
+    "rows", "cols", "tensor3s", "tensor4s", "TensorType",
+]
+
+
+def constant(value, name=None, dtype=None, ndim=None):
+    """A TensorConstant holding ``value`` (converted with NumPy; ints stay int64, floats float64)."""
+    arr = np.asarray(value, dtype=dtype)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"cannot make a numeric constant from {value!r}")
+    if ndim is not None:
+        if arr.ndim > ndim:
+            raise ValueError(f"constant {value!r} has {arr.ndim} dimensions, expected {ndim}")
+        arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
+    ttype = TensorType(arr.dtype, tuple(arr.shape))
+    return TensorConstant(ttype, arr, name=name)
+
+
+def as_tensor_variable(x, name=None, ndim=None, dtype=None):
+    """Turn ``x`` (a variable, number, list or array) into a symbolic array.
+
+    >>> as_tensor_variable([1.0, 2.0]).type
+    TensorType(float64, shape=(2,))
+    """
+    if isinstance(x, Variable):
+        if not isinstance(x.type, TensorType):
+            raise TypeError(f"{x} of type {x.type} is not a tensor")
+        if ndim is not None and x.ndim != ndim:
+            raise ValueError(f"{x} has {x.ndim} dimensions, expected {ndim}")
+        if dtype is not None and x.dtype != np.dtype(dtype).name:
+            from nbgrad.tensor import cast
+
+            return cast(x, dtype)
+        return x
+    if isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in _flat(x)):
+        from nbgrad.tensor import stack
+
+        return stack([as_tensor_variable(e) for e in x])
+    if hasattr(x, "__cuda_array_interface__"):
+        x = x.get()
+    if dtype is None and isinstance(x, float) and not isinstance(x, np.floating):
+        dtype = config.floatX
+    return constant(x, name=name, dtype=dtype, ndim=ndim)
+
+
+as_tensor = as_tensor_variable
+
+
+def _flat(seq):
+    for e in seq:
+        if isinstance(e, (list, tuple)):
+            yield from _flat(e)
+        else:
+            yield e
+
+
+def as_weak_operand(x, others):
+    """Convert a Python number ``x`` to the dtype NumPy would give it beside ``others``.
+
+    Python scalars are "weak" (NEP 50): ``float32_var * 2`` stays float32.
+    """
+    if isinstance(x, Variable):
+        return x
+    if isinstance(x, (bool, numbers.Number)) and not isinstance(x, np.generic):
+        dtypes = [o.dtype for o in others if isinstance(o, Variable)]
+        if dtypes:
+            try:
+                dt = np.result_type(*dtypes, x)
+            except (OverflowError, TypeError):
+                dt = None
+            if dt is not None:
+                return constant(np.asarray(x, dtype=dt))
+    return as_tensor_variable(x)
+
+
+# --- symbolic inputs ------------------------------------------------------------
+def tensor(dtype=None, shape=None, name=None, broadcastable=None):
+    """A symbolic input of the given dtype and static ``shape`` (ints or None).
+
+    Also accepts Theano's ``tensor(dtype, broadcastable)`` form.
+    """
+    if isinstance(dtype, str) and shape is None and broadcastable is None and name is None:
+        pass
+    if isinstance(shape, str) and name is None:
+        shape, name = None, shape
+    if shape is not None and all(isinstance(b, (bool, np.bool_)) for b in shape) and len(shape) > 0:
+        broadcastable, shape = shape, None
+    if shape is None and broadcastable is None:
+        shape = ()
+    return TensorType(dtype, shape=shape, broadcastable=broadcastable)(name)
+
+
+def _maker(shape, default_dtype=None):
+    def make(name=None, dtype=None, shape_=None):
+        dt = dtype or default_dtype or config.floatX
+        return TensorType(dt, shape if shape_ is None else shape_)(name)
+
+    return make
+
+
+def _plural(single):
+    def many(*names, dtype=None):
+        if len(names) == 1 and isinstance(names[0], int):
+            return [single(dtype=dtype) for _ in range(names[0])]
+        if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
+            names = tuple(n.strip() for n in names[0].split(","))
+        return [single(n, dtype=dtype) for n in names]
+
+    return many
+
+
+_KINDS = {
+    "scalar": (),
+    "vector": (None,),
+    "matrix": (None, None),
+    "row": (1, None),
+    "col": (None, 1),
+    "tensor3": (None,) * 3,
+    "tensor4": (None,) * 4,
+    "tensor5": (None,) * 5,
+}
+_PLURALS = {"scalar": "scalars", "vector": "vectors", "matrix": "matrices", "row": "rows",
+            "col": "cols", "tensor3": "tensor3s", "tensor4": "tensor4s", "tensor5": "tensor5s"}
+_PREFIXES = {
+    "b": "int8", "w": "int16", "i": "int32", "l": "int64",
+    "f": "float32", "d": "float64", "c": "complex64", "z": "complex128",
+    "ub": "uint8", "uw": "uint16", "ui": "uint32", "ul": "uint64", "bool": "bool",
+}
+
+
+def _install_constructors(namespace):
+    for kind, shape in _KINDS.items():
+        namespace[kind] = _doc(_maker(shape), kind, None)
+        namespace[_PLURALS[kind]] = _plural(namespace[kind])
+        for prefix, dtype in _PREFIXES.items():
+            single = _doc(_maker(shape, dtype), kind, dtype)
+            namespace[prefix + kind] = single
+            namespace[prefix + _PLURALS[kind]] = _plural(single)
+
+
+def _doc(fn, kind, dtype):
+    fn.__name__ = kind if dtype is None else f"{dtype}_{kind}"
+    fn.__doc__ = (
+        f"A symbolic {kind} input of dtype {dtype or 'config.floatX'}.\n\n"
+        f"Parameters\n----------\nname : str, optional\ndtype : str, optional\n"
+    )
+    return fn
+
+
+_install_constructors(globals())
+__all__ += [k for k in list(globals()) if any(k.endswith(s) for s in list(_KINDS) + list(_PLURALS.values())) and k not in __all__]

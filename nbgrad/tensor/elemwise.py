@@ -1,0 +1,305 @@
+"""Elemwise (a scalar op lifted to arrays, with broadcasting) and DimShuffle."""
+
+import numpy as np
+
+from nbgrad.graph.basic import Apply, Variable
+from nbgrad.graph.op import Op
+from nbgrad.scalar.basic import DISCONNECTED, ZERO
+from nbgrad.tensor.basic import as_tensor_variable, as_weak_operand
+from nbgrad.tensor.type import TensorType, discrete_dtypes
+
+__all__ = ["Elemwise", "DimShuffle", "broadcast_shapes"]
+
+
+def broadcast_shapes(*shapes, names=None):
+    """The static shape NumPy broadcasting gives; raise if two known sizes clash."""
+    ndim = max((len(s) for s in shapes), default=0)
+    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
+    out = []
+    for axis in range(ndim):
+        sizes = {s[axis] for s in padded} - {1}
+        known = {s for s in sizes if s is not None}
+        if len(known) > 1:
+            raise ValueError(
+                f"shapes {', '.join(map(str, shapes))} cannot be broadcast together: "
+                f"axis {axis} has sizes {sorted(known)}"
+            )
+        if not sizes:
+            out.append(1)
+        elif known and None not in sizes:
+            out.append(known.pop())
+        elif known:
+            out.append(known.pop())
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+class Elemwise(Op):
+    """Apply ``scalar_op`` elementwise with NumPy broadcasting.
+
+    Inputs of lower rank are left-padded with broadcastable dimensions (by a
+    DimShuffle), so every input has the output's rank. The gradient of each
+    input is ``gz * ∂z/∂x`` summed over the dimensions that were broadcast.
+    """
+
+    __props__ = ("scalar_op",)
+
+    def __init__(self, scalar_op, name=None):
+        self.scalar_op = scalar_op
+        self.nin = scalar_op.nin
+        self.name = name or scalar_op.name
+
+    def __str__(self):
+        return self.name
+
+    def make_node(self, *inputs):
+        if len(inputs) != self.nin:
+            raise TypeError(f"{self.name} takes {self.nin} input(s), got {len(inputs)}")
+        inputs = [as_weak_operand(x, inputs) for x in inputs]
+        inputs = [as_tensor_variable(x) for x in inputs]
+        ndim = max(x.ndim for x in inputs)
+        inputs = [
+            x if x.ndim == ndim else DimShuffle(x.ndim, ("x",) * (ndim - x.ndim) + tuple(range(x.ndim)))(x)
+            for x in inputs
+        ]
+        shape = broadcast_shapes(*(x.type.shape for x in inputs))
+        dtype = self.scalar_op.output_dtype(*(x.dtype for x in inputs))
+        return Apply(self, inputs, [TensorType(dtype, shape)()])
+
+    def perform(self, node, inputs, xp):
+        return np.asarray(self.scalar_op.impl(xp)(*inputs))
+
+    def make_thunk(self, node, xp):
+        fn = self.scalar_op.impl(xp)
+        if xp is np and node.outputs[0].ndim == 0:
+            dtype = np.dtype(node.outputs[0].dtype)
+
+            def scalar_thunk(*args):
+                return np.asarray(fn(*args), dtype=dtype)
+
+            return scalar_thunk
+        return fn
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        from nbgrad.tensor.math import maximum
+
+        out = []
+        for axis, size in enumerate(node.outputs[0].type.shape):
+            if size is not None:
+                out.append(size)
+                continue
+            cands = [s[axis] for s, x in zip(input_shapes, node.inputs) if x.type.shape[axis] != 1]
+            if len(cands) == 1:
+                out.append(cands[0])
+            else:
+                r = cands[0]
+                for c in cands[1:]:
+                    r = maximum(r, c)
+                out.append(r)
+        return [tuple(out)]
+
+    # --- derivatives ----------------------------------------------------------
+    def _partials(self, inputs, outputs):
+        import nbgrad.tensor as m
+
+        return self.scalar_op.partials(m, list(inputs), outputs[0])
+
+    def L_op(self, inputs, outputs, output_grads):
+        """x̄ᵢ = sum_to_shape(z̄ · ∂z/∂xᵢ) for each input xᵢ."""
+        from nbgrad.gradient import disconnected_type
+        from nbgrad.tensor.math import zeros_like
+
+        (gz,) = output_grads
+        out = outputs[0]
+        if out.dtype in discrete_dtypes:
+            return [disconnected_type() for _ in inputs]
+        partials = self._partials(inputs, outputs)
+        grads = []
+        for x, p in zip(inputs, partials):
+            if x.dtype in discrete_dtypes or p is DISCONNECTED:
+                grads.append(disconnected_type())
+                continue
+            if p is ZERO:
+                grads.append(zeros_like(x))
+                continue
+            g = gz if p == 1 and not isinstance(p, Variable) else (
+                -gz if p == -1 and not isinstance(p, Variable) else gz * p)
+            g = sum_to(g, x, [o for o in inputs if o is not x])
+            if g.dtype != x.dtype:
+                from nbgrad.tensor.math import cast
+
+                g = cast(g, x.dtype)
+            grads.append(g)
+        return grads
+
+    def R_op(self, inputs, eval_points):
+        """ż = Σᵢ ∂z/∂xᵢ · ẋᵢ."""
+        out = self.make_node(*inputs).outputs[0]
+        if out.dtype in discrete_dtypes:
+            return [None]
+        partials = self._partials(inputs, [out])
+        total = None
+        for x, p, ev in zip(inputs, partials, eval_points):
+            if ev is None or p is DISCONNECTED or p is ZERO or x.dtype in discrete_dtypes:
+                continue
+            term = ev if (p == 1 and not isinstance(p, Variable)) else (
+                -ev if (p == -1 and not isinstance(p, Variable)) else p * ev)
+            total = term if total is None else total + term
+        if total is None:
+            return [None]
+        from nbgrad.tensor.math import cast, zeros_like
+
+        total = total + zeros_like(out) if total.type.shape != out.type.shape else total
+        if total.dtype != out.dtype:
+            total = cast(total, out.dtype)
+        return [total]
+
+
+def sum_to(g, x, others=None):
+    """Sum ``g`` over the axes along which ``x`` was broadcast to ``g``'s shape.
+
+    Axes where ``x`` has static size 1 are summed in the graph. When ``others``
+    (the inputs ``x`` was broadcast against) leave an axis of unknown size
+    ambiguous, a ``SumToShape`` node decides at run time, so that NumPy's
+    run-time broadcasting of size-1 axes also gets correct gradients.
+    """
+    axes = tuple(
+        i for i, (bx, bg) in enumerate(zip(x.type.broadcastable, g.type.broadcastable)) if bx and not bg
+    )
+    if axes:
+        from nbgrad.tensor.math import sum as _sum
+
+        g = _sum(g, axis=axes, keepdims=True)
+    if others:
+        ambiguous = any(
+            sx is None and g.type.shape[d] != 1 and any(o.type.shape[d] != 1 for o in others)
+            for d, sx in enumerate(x.type.shape)
+        )
+        if ambiguous:
+            from nbgrad.tensor.shape import shape
+
+            g = SumToShape()(g, shape(x))
+    return g
+
+
+class SumToShape(Op):
+    """Sum ``g`` over the axes where ``shape`` is 1 and ``g``'s size is not (keeping them).
+
+    The run-time half of broadcasting's gradient (see ``sum_to``).
+    """
+
+    view_map = {0: [0]}
+
+    def make_node(self, g, shp):
+        g, shp = as_tensor_variable(g), as_tensor_variable(shp)
+        return Apply(self, [g, shp], [g.type()])
+
+    def perform(self, node, inputs, xp):
+        g, shp = inputs
+        axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shp)) if b == 1 and a != 1)
+        return g.sum(axis=axes, keepdims=True) if axes else g
+
+    def make_thunk(self, node, xp):
+        def sum_to_shape(g, shp):
+            axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, shp)) if b == 1 and a != 1)
+            return g.sum(axis=axes, keepdims=True) if axes else g
+
+        return sum_to_shape
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        shp = node.inputs[1]
+        return [tuple(shp[i] for i in range(node.outputs[0].ndim))]
+
+    def L_op(self, inputs, outputs, output_grads):
+        from nbgrad.gradient import disconnected_type
+        from nbgrad.tensor.shape import alloc, shape_i
+
+        g = inputs[0]
+        return [alloc(output_grads[0], *[shape_i(g, i) for i in range(g.ndim)]), disconnected_type()]
+
+    def R_op(self, inputs, eval_points):
+        return [None if eval_points[0] is None else self(eval_points[0], inputs[1])]
+
+
+class DimShuffle(Op):
+    """Reorder, insert (``'x'``) and drop (broadcastable only) dimensions.
+
+    ``DimShuffle(2, (1, 'x', 0))`` maps a matrix of shape (a, b) to (b, 1, a).
+    """
+
+    __props__ = ("input_ndim", "new_order")
+
+    def __init__(self, input_ndim, new_order):
+        self.input_ndim = int(input_ndim)
+        self.new_order = tuple(new_order)
+        kept = [d for d in self.new_order if d != "x"]
+        if len(set(kept)) != len(kept) or any(not 0 <= d < self.input_ndim for d in kept):
+            raise ValueError(f"invalid dimshuffle pattern {self.new_order} for {self.input_ndim} dimensions")
+        self.drop = tuple(d for d in range(self.input_ndim) if d not in kept)
+        self.shuffle = tuple(kept)
+        self.augment = tuple(i for i, d in enumerate(self.new_order) if d == "x")
+        self.is_transpose = not self.drop and not self.augment
+        self.view_map = {0: [0]}
+
+    def __str__(self):
+        return "DimShuffle{" + ",".join(map(str, self.new_order)) + "}"
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        if x.ndim != self.input_ndim:
+            raise TypeError(f"{self} expects {self.input_ndim} dimension(s), got {x} with {x.ndim}")
+        for d in self.drop:
+            if x.type.shape[d] != 1:
+                raise ValueError(
+                    f"{self} drops axis {d} of {x} ({x.type}), which is not known to have size 1"
+                )
+        shape = tuple(1 if d == "x" else x.type.shape[d] for d in self.new_order)
+        return Apply(self, [x], [TensorType(x.dtype, shape)()])
+
+    def perform(self, node, inputs, xp):
+        (x,) = inputs
+        res = xp.transpose(x, self.drop + self.shuffle) if x.ndim else x
+        shape = [1 if d == "x" else x.shape[d] for d in self.new_order]
+        return res.reshape(shape)
+
+    def make_thunk(self, node, xp):
+        axes = self.drop + self.shuffle
+        order = self.new_order
+        if self.is_transpose:
+            return lambda x: x.transpose(axes)
+        if not self.shuffle or list(self.shuffle) == sorted(self.shuffle):
+            def reshape_thunk(x):
+                s = x.shape
+                return x.reshape([1 if d == "x" else s[d] for d in order])
+
+            return reshape_thunk
+        return lambda x: self.perform(node, (x,), xp)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        (s,) = input_shapes
+        return [tuple(1 if d == "x" else s[d] for d in self.new_order)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        (gz,) = output_grads
+        (x,) = inputs
+        if x.dtype in discrete_dtypes:
+            from nbgrad.gradient import disconnected_type
+
+            return [disconnected_type()]
+        # Put the kept axes back in input order and re-insert the dropped ones.
+        kept_pos = {d: i for i, d in enumerate(self.new_order) if d != "x"}
+        order = []
+        for d in range(self.input_ndim):
+            order.append(kept_pos[d] if d in kept_pos else "x")
+        g = gz
+        if self.augment:
+            from nbgrad.tensor.math import sum as _sum
+
+            g = _sum(g, axis=self.augment, keepdims=True)
+        return [DimShuffle(gz.ndim, order)(g)]
+
+    def R_op(self, inputs, eval_points):
+        if eval_points[0] is None:
+            return [None]
+        return [self(eval_points[0])]

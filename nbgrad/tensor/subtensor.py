@@ -1,0 +1,345 @@
+"""Indexing: slices, integers, new axes, integer arrays and boolean masks.
+
+One op reads (``Subtensor``) and one writes (``IncSubtensor``) through the
+same index description, so every kind of NumPy index is differentiable:
+x[idx] has x̄ = inc_subtensor(zeros_like(x)[idx], z̄).
+"""
+
+import numpy as np
+
+from nbgrad.graph.basic import Apply, Variable
+from nbgrad.graph.op import Op
+from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.type import TensorType, discrete_dtypes
+
+__all__ = ["Subtensor", "IncSubtensor", "getitem", "set_subtensor", "inc_subtensor", "take"]
+
+_V = "v"  # marks an index component that is a symbolic input
+
+
+def _component(c):
+    """An index component as a static int/None, or a symbolic scalar input."""
+    if c is None:
+        return None, None
+    if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+        return int(c), None
+    v = as_tensor_variable(c)
+    if v.ndim != 0 or v.dtype not in discrete_dtypes or v.dtype == "bool":
+        raise TypeError(f"slice bounds must be integer scalars, got {c} ({v.type})")
+    return _V, v
+
+
+def _parse_index(x, idx):
+    """(index description, symbolic inputs) for ``x[idx]``."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    n_ell = sum(1 for i in idx if i is Ellipsis)
+    if n_ell > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    consumed = 0
+    for i in idx:
+        if i is None or i is Ellipsis:
+            continue
+        if isinstance(i, Variable) and i.dtype == "bool":
+            consumed += i.ndim
+        elif isinstance(i, np.ndarray) and i.dtype == bool:
+            consumed += i.ndim
+        else:
+            consumed += 1
+    if consumed > x.ndim:
+        raise IndexError(f"too many indices for {x} with {x.ndim} dimension(s): {idx}")
+    if n_ell:
+        pos = next(k for k, i in enumerate(idx) if i is Ellipsis)
+        idx = idx[:pos] + (slice(None),) * (x.ndim - consumed) + idx[pos + 1:]
+    desc, inputs = [], []
+    for i in idx:
+        if i is None:
+            desc.append(("none",))
+        elif isinstance(i, slice):
+            parts = []
+            for c in (i.start, i.stop, i.step):
+                s, v = _component(c)
+                parts.append(s)
+                if v is not None:
+                    inputs.append(v)
+            desc.append(("slice",) + tuple(parts))
+        elif isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)):
+            desc.append(("int", int(i)))
+        else:
+            v = as_tensor_variable(i)
+            if v.dtype == "bool":
+                desc.append(("bool",))
+            elif v.dtype not in discrete_dtypes:
+                raise IndexError(f"index arrays must have an integer or boolean dtype, got {v.dtype}")
+            elif v.ndim == 0:
+                desc.append(("int", _V))
+            else:
+                desc.append(("adv",))
+            inputs.append(v)
+    return tuple(desc), inputs
+
+
+def _builder(desc):
+    """A function mapping the symbolic index inputs' values to a NumPy index tuple."""
+
+    def build(vals):
+        it = iter(vals)
+        out = []
+        for d in desc:
+            kind = d[0]
+            if kind == "none":
+                out.append(None)
+            elif kind == "slice":
+                parts = [int(next(it)) if p == _V else p for p in d[1:]]
+                out.append(slice(*parts))
+            elif kind == "int":
+                out.append(int(next(it)) if d[1] == _V else d[1])
+            else:
+                out.append(next(it))
+        return tuple(out)
+
+    return build
+
+
+def _out_shape(x, desc, inputs):
+    """Static shape of ``x[desc]``: exact for basic indexing, rank-only with arrays."""
+    if any(d[0] in ("adv", "bool") for d in desc):
+        dummy = np.zeros((1,) * x.ndim)
+        it = iter(inputs)
+        idx = []
+        for d in desc:
+            if d[0] == "none":
+                idx.append(None)
+            elif d[0] == "slice":
+                for p in d[1:]:
+                    if p == _V:
+                        next(it)
+                idx.append(slice(None))
+            elif d[0] == "int":
+                if d[1] == _V:
+                    next(it)
+                idx.append(0)
+            elif d[0] == "adv":
+                v = next(it)
+                idx.append(np.zeros((1,) * v.ndim, dtype="int64"))
+            else:
+                v = next(it)
+                idx.append(np.ones((1,) * v.ndim, dtype=bool))
+        return (None,) * dummy[tuple(idx)].ndim
+    shape, axis = [], 0
+    for d in desc:
+        if d[0] == "none":
+            shape.append(1)
+            continue
+        size = x.type.shape[axis]
+        axis += 1
+        if d[0] == "int":
+            continue
+        start, stop, step = d[1:]
+        if _V in (start, stop, step) or size is None:
+            full = start is None and stop is None and step in (None, 1)
+            shape.append(size if full else None)
+        else:
+            shape.append(len(range(*slice(start, stop, step).indices(size))))
+    shape.extend(x.type.shape[axis:])
+    return tuple(shape)
+
+
+def _desc_str(desc):
+    parts = []
+    for d in desc:
+        if d[0] == "none":
+            parts.append("None")
+        elif d[0] == "int":
+            parts.append("i" if d[1] == _V else str(d[1]))
+        elif d[0] == "slice":
+            s = ["" if p is None else ("i" if p == _V else str(p)) for p in d[1:]]
+            parts.append(":".join(s[:2]) + (":" + s[2] if d[3] is not None else ""))
+        else:
+            parts.append(d[0])
+    return ", ".join(parts)
+
+
+class Subtensor(Op):
+    """``x[idx]`` for any NumPy index; the index's symbolic parts are extra inputs."""
+
+    __props__ = ("idx",)
+
+    def __init__(self, idx):
+        self.idx = tuple(idx)
+        self._build = _builder(self.idx)
+        self.is_basic = not any(d[0] in ("adv", "bool") for d in self.idx)
+        if self.is_basic:
+            self.view_map = {0: [0]}
+
+    def __str__(self):
+        return f"Subtensor{{{_desc_str(self.idx)}}}"
+
+    def make_node(self, x, *index_inputs):
+        x = as_tensor_variable(x)
+        index_inputs = [as_tensor_variable(i) for i in index_inputs]
+        shape = _out_shape(x, self.idx, index_inputs)
+        return Apply(self, [x] + index_inputs, [TensorType(x.dtype, shape)()])
+
+    def perform(self, node, inputs, xp):
+        x, *vals = inputs
+        return xp.asarray(x[self._build(vals)])
+
+    def make_thunk(self, node, xp):
+        build, asarray = self._build, xp.asarray
+        if not node.inputs[1:] and self.is_basic:
+            index = build(())
+            if node.outputs[0].ndim == 0:
+                return lambda x: asarray(x[index])
+            return lambda x: x[index]
+        return lambda x, *vals: asarray(x[build(vals)])
+
+    def L_op(self, inputs, outputs, output_grads):
+        from nbgrad.gradient import disconnected_type
+        from nbgrad.tensor.math import zeros_like
+
+        x, *idx = inputs
+        if x.dtype in discrete_dtypes:
+            return [disconnected_type() for _ in inputs]
+        gx = IncSubtensor(self.idx)(zeros_like(x), output_grads[0], *idx)
+        return [gx] + [disconnected_type() for _ in idx]
+
+    def R_op(self, inputs, eval_points):
+        if eval_points[0] is None:
+            return [None]
+        return [self(eval_points[0], *inputs[1:])]
+
+
+class IncSubtensor(Op):
+    """A copy of ``x`` with ``x[idx]`` incremented by (or set to) ``y``.
+
+    Repeated integer-array indices accumulate (``numpy.add.at``).
+    """
+
+    __props__ = ("idx", "set_instead_of_inc", "inplace")
+
+    def __init__(self, idx, set_instead_of_inc=False, inplace=False):
+        self.idx = tuple(idx)
+        self.set_instead_of_inc = bool(set_instead_of_inc)
+        self.inplace = bool(inplace)
+        self._build = _builder(self.idx)
+        self.has_adv = any(d[0] in ("adv", "bool") for d in self.idx)
+        if inplace:
+            self.destroy_map = {0: [0]}
+
+    def __str__(self):
+        kind = "Set" if self.set_instead_of_inc else "Inc"
+        extra = ",inplace" if self.inplace else ""
+        return f"{kind}Subtensor{{{_desc_str(self.idx)}{extra}}}"
+
+    def make_node(self, x, y, *index_inputs):
+        from nbgrad.tensor.math import cast
+
+        x = as_tensor_variable(x)
+        y = as_tensor_variable(y)
+        if y.dtype != x.dtype:
+            y = cast(y, x.dtype)
+        index_inputs = [as_tensor_variable(i) for i in index_inputs]
+        target = _out_shape(x, self.idx, index_inputs)
+        if y.ndim > len(target):
+            raise ValueError(
+                f"cannot {'set' if self.set_instead_of_inc else 'increment'} a selection of "
+                f"{len(target)} dimension(s) with a value of {y.ndim} dimension(s)"
+            )
+        return Apply(self, [x, y] + index_inputs, [x.type()])
+
+    def perform(self, node, inputs, xp):
+        x, y, *vals = inputs
+        out = x if self.inplace else x.copy()
+        index = self._build(vals)
+        if self.set_instead_of_inc:
+            out[index] = y
+        elif self.has_adv:
+            _add_at(xp)(out, index, y)
+        else:
+            out[index] += y
+        return out
+
+    def L_op(self, inputs, outputs, output_grads):
+        from nbgrad.gradient import disconnected_type
+        from nbgrad.tensor.elemwise import sum_to
+        from nbgrad.tensor.math import sum as _sum
+
+        x, y, *idx = inputs
+        (gz,) = output_grads
+        if self.set_instead_of_inc:
+            gx = IncSubtensor(self.idx, set_instead_of_inc=True)(gz, 0, *idx)
+        else:
+            gx = gz
+        gy = Subtensor(self.idx)(gz, *idx)
+        extra = gy.ndim - y.ndim
+        if extra:
+            gy = _sum(gy, axis=tuple(range(extra)))
+        gy = sum_to(gy, y)
+        gx = disconnected_type() if x.dtype in discrete_dtypes else gx
+        gy = disconnected_type() if y.dtype in discrete_dtypes else gy
+        return [gx, gy] + [disconnected_type() for _ in idx]
+
+    def R_op(self, inputs, eval_points):
+        from nbgrad.tensor.math import zeros_like
+
+        ex, ey = eval_points[:2]
+        if ex is None and ey is None:
+            return [None]
+        x, y, *idx = inputs
+        ex = zeros_like(x) if ex is None else ex
+        ey = zeros_like(y) if ey is None else ey
+        return [IncSubtensor(self.idx, self.set_instead_of_inc)(ex, ey, *idx)]
+
+
+def _add_at(xp):
+    if xp is np:
+        return np.add.at
+    import cupyx
+
+    return cupyx.scatter_add
+
+
+def getitem(x, idx):
+    """``x[idx]``: the symbolic form of NumPy indexing."""
+    x = as_tensor_variable(x)
+    desc, inputs = _parse_index(x, idx)
+    if all(d == ("slice", None, None, None) for d in desc) and len(desc) == x.ndim:
+        return x
+    return Subtensor(desc)(x, *inputs)
+
+
+def _inc_or_set(x_sub, y, set_):
+    node = getattr(x_sub, "owner", None)
+    if node is None or not isinstance(node.op, Subtensor):
+        what = "set_subtensor" if set_ else "inc_subtensor"
+        raise TypeError(
+            f"{what} takes an indexed variable such as x[2:5] as its first argument, got {x_sub}"
+        )
+    x, *idx = node.inputs
+    return IncSubtensor(node.op.idx, set_instead_of_inc=set_)(x, y, *idx)
+
+
+def set_subtensor(x_sub, y):
+    """A copy of the indexed tensor with the selection ``x_sub`` set to ``y``.
+
+    >>> import nbgrad.tensor as T
+    >>> x = T.dvector("x")
+    >>> T.set_subtensor(x[1:], 0.0).eval({x: [1.0, 2.0, 3.0]})
+    array([1., 0., 0.])
+    """
+    return _inc_or_set(x_sub, y, True)
+
+
+def inc_subtensor(x_sub, y):
+    """A copy of the indexed tensor with ``y`` added to the selection ``x_sub``."""
+    return _inc_or_set(x_sub, y, False)
+
+
+def take(x, indices, axis=None):
+    x = as_tensor_variable(x)
+    if axis is None:
+        return getitem(x.flatten(), indices)
+    idx = [slice(None)] * x.ndim
+    idx[axis] = indices
+    return getitem(x, tuple(idx))
