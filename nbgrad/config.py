@@ -25,11 +25,20 @@ class _Config:
 
     def __init__(self):
         object.__setattr__(self, "_values", {})
-        self.floatX = os.environ.get("NBGRAD_FLOATX", "float64")
-        self.backend = os.environ.get("NBGRAD_BACKEND", "cpu")
-        self.mode = os.environ.get("NBGRAD_MODE", "FAST_RUN")
+        self._from_env("floatX", "NBGRAD_FLOATX", "float64")
+        self._from_env("backend", "NBGRAD_BACKEND", "cpu")
+        self._from_env("mode", "NBGRAD_MODE", "FAST_RUN")
         self.print_rewrites = bool(os.environ.get("NBGRAD_PRINT_REWRITES", ""))
         self.compute_test_value = "off"
+
+    def _from_env(self, name, env, default):
+        value = os.environ.get(env, default)
+        if value not in _CHOICES[name]:
+            raise ValueError(
+                f"the environment variable {env}={value!r} is not a valid nbgrad.config.{name}; "
+                f"expected one of {_CHOICES[name]} (or unset it for {default!r})"
+            )
+        self._values[name] = value
 
     def __getattr__(self, name):
         try:

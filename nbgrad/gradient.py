@@ -18,7 +18,7 @@ import numpy as np
 from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Type, Variable
 from nbgrad.graph.op import Op
-from nbgrad.graph.traversal import io_toposort
+from nbgrad.graph.traversal import ancestors, io_toposort
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
@@ -279,11 +279,11 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
                 "nbgrad.gradient.jacobian for all partial derivatives, or Lop for a "
                 "vector-Jacobian product"
             )
-        if cost.dtype in discrete_dtypes:
-            raise TypeError(f"grad: the cost {cost} has integer dtype {cost.dtype}; it is not differentiable")
         from nbgrad.tensor.math import ones_like
 
-        start[cost] = ones_like(cost)
+        # An integer-valued cost starts from float ones; the ops that made it
+        # integer (argmax, comparisons, casts) report their inputs disconnected.
+        start[cost] = ones_like(cost, dtype=config.floatX if cost.dtype in discrete_dtypes else None)
     for var, g in known_grads.items():
         g = as_tensor_variable(g)
         if g.ndim != var.ndim:
@@ -473,12 +473,20 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
         for o, t in zip(node.outputs, outs):
             if t is not None:
                 tangents[o] = _cast_like(t, o)
+    if disconnected_outputs not in ("raise", "warn", "ignore"):
+        raise ValueError(f"disconnected_outputs must be 'raise', 'warn' or 'ignore', got {disconnected_outputs!r}")
     results = []
     for fi in f_list:
         t = tangents.get(fi)
         if t is None:
-            if disconnected_outputs == "raise" and not any(fi is w for w in wrt_list):
-                pass
+            wrt_ids = set(map(id, wrt_list))
+            if not any(id(a) in wrt_ids for a in ancestors([fi])):
+                msg = (f"Rop: {fi} does not depend on any of {wrt_list}. Pass "
+                       "disconnected_outputs='ignore' to get a zero tangent instead")
+                if disconnected_outputs == "raise":
+                    raise DisconnectedInputError(msg)
+                if disconnected_outputs == "warn":
+                    warnings.warn(msg, stacklevel=2)
             from nbgrad.tensor.math import zeros_like
 
             t = None if return_disconnected == "None" else zeros_like(fi)
@@ -487,25 +495,79 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
 
 
 # ------------------------------------------------------------- Jacobian/Hessian
-def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise", vectorize=True):
-    """The Jacobian of ``expression`` w.r.t. ``wrt``: shape expression.shape + wrt.shape.
+def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise", mode="reverse"):
+    """The Jacobian of ``expression`` w.r.t. ``wrt``.
 
-    Computed in one batched reverse pass (the vector-Jacobian product graph is
-    vectorized over the rows of an identity matrix), not by a loop.
+    Computed in one vectorized pass, not a loop over output elements: in
+    reverse mode the vector-Jacobian product graph is vectorized over the rows
+    of an identity matrix; in forward mode the Jacobian-vector product graph
+    is vectorized over an identity basis of ``wrt`` (cheaper when ``wrt`` has
+    fewer elements than ``expression``).
+
+    Parameters
+    ----------
+    expression : Variable
+        Any shape; a scalar gives the gradient.
+    wrt : Variable or list of Variables
+    consider_constant : list of Variables, optional
+        Gradients do not flow through these (reverse mode).
+    disconnected_inputs : {'raise', 'warn', 'ignore'}
+        What to do when ``expression`` does not depend on a ``wrt`` variable;
+        with 'warn' or 'ignore' its Jacobian is zero.
+    mode : {'reverse', 'forward'}
+
+    Returns
+    -------
+    Variable or list
+        For each ``w``, an array of shape ``expression.shape + w.shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nbgrad.tensor as T
+    >>> A, x = T.dmatrix("A"), T.dvector("x")
+    >>> J = jacobian(T.dot(A, x), x)
+    >>> J.eval({A: [[9.0, 8.0, 7.0], [4.0, 5.0, 6.0]], x: [1.0, 2.0, 3.0]})
+    array([[9., 8., 7.],
+           [4., 5., 6.]])
     """
-    from nbgrad.vectorize import batched_lop
+    from nbgrad.vectorize import batched_lop, batched_rop
 
-    return batched_lop(expression, wrt, consider_constant=consider_constant,
-                       disconnected_inputs=disconnected_inputs)
+    if mode == "reverse":
+        return batched_lop(expression, wrt, consider_constant=consider_constant,
+                           disconnected_inputs=disconnected_inputs)
+    if mode == "forward":
+        if consider_constant:
+            raise ValueError("jacobian: consider_constant applies to mode='reverse' only")
+        return batched_rop(expression, wrt, disconnected_inputs=disconnected_inputs)
+    raise ValueError(f"jacobian: mode must be 'reverse' or 'forward', got {mode!r}")
 
 
 def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
-    """The Hessian of the scalar ``cost`` w.r.t. each ``wrt``: jacobian(grad(cost, wrt), wrt)."""
+    """The Hessian of the scalar ``cost``: ``jacobian(grad(cost, w), w)`` for each ``w``.
+
+    Returns a Variable of shape ``w.shape + w.shape`` for each ``w`` (a list
+    if ``wrt`` is a list).
+
+    Examples
+    --------
+    >>> import nbgrad.tensor as T
+    >>> x = T.dvector("x")
+    >>> hessian((x ** 2).sum() + x[0] * x[1], x).eval({x: [1.0, 2.0]})
+    array([[2., 1.],
+           [1., 2.]])
+    """
+    cost = as_tensor_variable(cost)
+    if cost.ndim != 0:
+        raise TypeError(
+            f"hessian: the cost must be a scalar, but {cost} has {cost.ndim} dimension(s); "
+            "reduce it first (e.g. cost.sum()) or use jacobian of jacobian"
+        )
     wrt_list, is_list = _as_list(wrt)
     out = []
     for w in wrt_list:
         g = grad(cost, w, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
-        out.append(jacobian(g, w, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs))
+        out.append(jacobian(g, w, consider_constant=consider_constant, disconnected_inputs="ignore"))
     return out if is_list else out[0]
 
 
@@ -514,7 +576,7 @@ def numeric_grad(f, pt, eps=None):
     """Central finite differences of the scalar function ``f`` at the arrays ``pt``."""
     pt = [np.array(p, dtype=float if np.asarray(p).dtype.kind != "f" else np.asarray(p).dtype) for p in pt]
     grads = []
-    for i, p in enumerate(pt):
+    for p in pt:
         e = eps or (1e-7 if p.dtype == np.float64 else 3e-3)
         g = np.zeros_like(p, dtype=np.float64)
         flat = p.reshape(-1)
@@ -563,15 +625,15 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
         rel_tol = 1e-2 if low_precision else 1e-4
     f_out = function(inputs, out)
     out_shape = np.shape(f_out(*pt))
+    proj_var = TensorType(out.dtype, (None,) * len(out_shape))("projection")
+    cost = (out * proj_var).sum() if out.ndim else out * proj_var
+    g = grad(cost, inputs, disconnected_inputs="ignore")
+    f_cost = function(inputs + [proj_var], cost)
+    f_grad = function(inputs + [proj_var], g)
     for _ in range(n_tests):
-        proj = rng.random(out_shape) + 0.5
-        proj_var = TensorType(out.dtype, (None,) * len(out_shape))("projection")
-        cost = (out * proj_var).sum() if out.ndim else out * proj_var
-        g = grad(cost, inputs, disconnected_inputs="ignore")
-        f_cost = function(inputs + [proj_var], cost)
-        f_grad = function(inputs + [proj_var], g)
-        analytic = f_grad(*pt, proj.astype(out.dtype))
-        numeric = numeric_grad(lambda *args: f_cost(*args, proj.astype(out.dtype)), pt, eps)
+        proj = (rng.random(out_shape) + 0.5).astype(out.dtype)
+        analytic = f_grad(*pt, proj)
+        numeric = numeric_grad(lambda *args, proj=proj: f_cost(*args, proj), pt, eps)
         for i, (a, n) in enumerate(zip(analytic, numeric)):
             a = np.asarray(a, dtype=np.float64)
             abs_err = np.abs(a - n)

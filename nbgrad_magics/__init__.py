@@ -1,11 +1,61 @@
-"""IPython extension for nbgrad: ``%load_ext nbgrad`` (or ``nbgrad_magics``)."""
+"""IPython extension for nbgrad: ``%load_ext nbgrad`` (or ``nbgrad_magics``).
 
-__all__ = ["load_ipython_extension", "unload_ipython_extension"]
+Loading registers the ``%%symgraph`` cell magic, its option completer and
+display formatters for symbolic variables, shared variables, compiled
+functions and random streams; ``%unload_ext`` removes all of them. Installed
+kernels register ``%%symgraph`` lazily through an IPython startup file, so the
+magic works without ``%load_ext`` and nothing is imported before its first use.
+
+``interact(f, x=(-3, 3))`` gives sliders for any compiled function.
+
+Importing this package is cheap: its modules are imported on first use.
+"""
+
+__all__ = ["interact", "load_ipython_extension", "unload_ipython_extension"]
+
+# what each loaded shell got, so that unloading removes exactly that
+_LOADED = {}
 
 
 def load_ipython_extension(ipython):
-    """Register nbgrad's magics and display formatters."""
+    """Register the ``%%symgraph`` magic, its completer and nbgrad's display formatters.
+
+    Loading again (also through the other module name) changes nothing.
+    """
+    if id(ipython) in _LOADED:
+        return
+    from nbgrad_magics import formatters
+    from nbgrad_magics.magic import SymgraphMagics, complete_symgraph
+
+    magics = SymgraphMagics(ipython)
+    ipython.register_magics(magics)
+    ipython.set_hook("complete_command", complete_symgraph, str_key="%%symgraph")
+    saved = formatters.register(ipython)
+    _LOADED[id(ipython)] = (magics, saved)
 
 
 def unload_ipython_extension(ipython):
-    """Remove what ``load_ipython_extension`` registered."""
+    """Remove what :func:`load_ipython_extension` registered."""
+    entry = _LOADED.pop(id(ipython), None)
+    if entry is None:
+        return
+    from nbgrad_magics import formatters
+
+    magics, saved = entry
+    manager = ipython.magics_manager
+    for kind, table in magics.magics.items():
+        for name in table:
+            manager.magics[kind].pop(name, None)
+    manager.registry.pop(type(magics).__name__, None)
+    dispatcher = ipython.strdispatchers.get("complete_command")
+    if dispatcher is not None:
+        dispatcher.strs.pop("%%symgraph", None)
+    formatters.unregister(ipython, saved)
+
+
+def __getattr__(name):
+    if name == "interact":
+        from nbgrad_magics.widgets import interact
+
+        return interact
+    raise AttributeError(f"module 'nbgrad_magics' has no attribute {name!r}")

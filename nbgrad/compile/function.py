@@ -6,6 +6,8 @@ straight-line code. Calling it: bind and check arguments, run the code, then
 assign every update at once (a failing call changes no shared variable).
 """
 
+import copy as _copy
+
 import numpy as np
 
 from nbgrad.compile.io import In, Out
@@ -26,7 +28,32 @@ class UnusedInputError(ValueError):
 
 
 class CompiledFunctionError(RuntimeError):
-    """A compiled function failed at run time; names the node and the user line that built it."""
+    """A compiled function failed at run time; names the node and the user line that built it.
+
+    The error raised is also an instance of the original exception's class, so
+    ``except ValueError`` still catches a shape mismatch inside a compiled function.
+    """
+
+
+_ERROR_CLASSES = {}
+
+
+def _compiled_error(exc, msg):
+    """A CompiledFunctionError that is also an instance of ``type(exc)``."""
+    base = type(exc)
+    cls = _ERROR_CLASSES.get(base)
+    if cls is None:
+        cls = CompiledFunctionError
+        if not issubclass(base, CompiledFunctionError):
+            try:
+                cls = type("CompiledFunctionError", (CompiledFunctionError, base), {})
+            except TypeError:  # exception classes with an incompatible layout
+                pass
+        _ERROR_CLASSES[base] = cls
+    try:
+        return cls(msg)
+    except Exception:  # noqa: BLE001 - classes whose constructor needs more arguments
+        return CompiledFunctionError(msg)
 
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,
@@ -69,7 +96,7 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
 
 def _as_in(x, allow_input_downcast):
     if isinstance(x, In):
-        inp = x
+        inp = _copy.copy(x)  # the caller's In may serve several functions with other options
     elif isinstance(x, Variable):
         inp = In(x)
     else:
@@ -103,15 +130,37 @@ def _as_pairs(x, what):
     return [tuple(p) for p in pairs]
 
 
+def _shared_label(var):
+    if var.name:
+        return f"shared variable {var.name!r}"
+    value = var.container[0]
+    text = repr(value) if getattr(value, "size", 2) <= 4 else f"an array of shape {tuple(value.shape)}"
+    return f"the unnamed shared variable holding {text} (give it a name with shared(..., name=...))"
+
+
 def _check_update(var, upd):
     if not isinstance(var, SharedVariable):
         raise TypeError(
             f"updates: {var} is not a shared variable; only shared variables (nbgrad.shared) can be updated"
         )
+    if not isinstance(upd, Variable):
+        # A plain value: take the shared variable's type when that loses nothing.
+        try:
+            upd = var.type.filter(upd, what=f"updates: the new value for {_shared_label(var)}")
+        except (TypeError, ValueError):
+            pass
+    if not hasattr(var.type, "broadcastable"):
+        # a non-array state (e.g. a random generator): the update must have its exact type
+        if not isinstance(upd, Variable) or upd.type != var.type:
+            raise TypeError(
+                f"updates: {_shared_label(var)} has type {var.type}; its update must be a "
+                f"symbolic variable of that type, got {upd!r}"
+            )
+        return var, upd
     try:
         upd = as_tensor_variable(upd)
     except TypeError as exc:
-        raise TypeError(f"updates: the new value for {var} is not an expression: {exc}") from None
+        raise TypeError(f"updates: the new value for {_shared_label(var)} is not an expression: {exc}") from None
     vt, ut = var.type, upd.type
     if ut.dtype != vt.dtype or ut.ndim != vt.ndim:
         hint = ""
@@ -128,12 +177,14 @@ def _check_update(var, upd):
             hint = " The update must have the same number of dimensions as the shared value."
         raise TypeError(
             f"an update must have the same type as its shared variable: "
-            f"{repr(var.name) if var.name else 'the (unnamed) shared variable'} has type "
-            f"{vt} but its update {upd} has type {ut}.{hint}"
+            f"{_shared_label(var)} has type {vt} but its update {upd} has type {ut}.{hint}"
         )
     for i, (a, b) in enumerate(zip(vt.shape, ut.shape)):
         if a is not None and b is not None and a != b:
-            raise TypeError(f"update for {var}: static size {b} on axis {i} differs from {a}")
+            raise TypeError(
+                f"updates: the update of {_shared_label(var)} has static size {b} on axis {i}, "
+                f"but the shared variable's type {vt} requires {a}"
+            )
     return var, upd
 
 
@@ -199,7 +250,7 @@ class FunctionMaker:
                               if i.update is not None]
         all_outs = out_vars + [u for _, u in updates] + [u for _, u in self.input_updates]
         if self.givens:
-            for old, new in self.givens:
+            for old, _new in self.givens:
                 if not isinstance(old, Variable):
                     raise TypeError(f"givens: {old!r} is not a symbolic variable")
             gmap = {}
@@ -247,11 +298,17 @@ class FunctionMaker:
         self.shared_vars = shared_vars
         self.n_outputs = len(out_vars)
         self.fgraph = FunctionGraph(user_vars + shared_vars, all_outs)
+        # Inputs whose arrays the compiled code may overwrite (In(mutable=True)); every
+        # other input, and every shared value, must be left untouched by in-place rewrites.
+        self.fgraph.mutable_inputs = frozenset(
+            v for v, i in zip(self.fgraph.inputs, self.inputs) if i.mutable
+        )
         self.unoptimized_outputs = all_outs
         self.n_nodes_before = len(self.fgraph.apply_nodes)
-        from nbgrad.rewriting import rewrite_graph
+        from nbgrad.rewriting import get_mode, rewrite_graph
+        from nbgrad.rewriting.cache import rewrite_cached
 
-        self.rewrites_applied = rewrite_graph(self.fgraph, self.mode)
+        self.fgraph, self.rewrites_applied = rewrite_cached(self.fgraph, get_mode(self.mode), rewrite_graph)
         self.n_nodes_after = len(self.fgraph.apply_nodes)
 
     def create(self):
@@ -280,10 +337,14 @@ class Function:
         self._cells = [v.container for v in maker.shared_vars]
         # Inputs with defaults/stateful values get storage of their own.
         self._defaults = []
-        for inp in maker.inputs:
-            self._defaults.append(
-                None if inp.value is None else [inp.variable.type.filter(inp.value, what=f"default of {inp.name}")]
-            )
+        for k, inp in enumerate(maker.inputs):
+            if inp.value is None:
+                self._defaults.append(None)
+                continue
+            what = f"the default value of input {k}" + (f" ({inp.name!r})" if inp.name else "")
+            value = inp.variable.type.filter(inp.value, allow_downcast=inp.allow_downcast, what=what)
+            # The caller's array stays theirs: later changes to it do not change the default.
+            self._defaults.append([value.copy() if value is inp.value else value])
         copy_outputs = set(aliased_outputs(fg))
         # duplicate outputs are copied so that each returned array is distinct
         seen = set()
@@ -308,7 +369,8 @@ class Function:
         for v in upd_vars:
             if isinstance(v, SharedVariable) and maker.name:
                 v.updated_by.append(maker.name)
-        self._fast = not self._stateful
+        self._n_in = n_in
+        self._has_updates = len(fg.outputs) > maker.n_outputs
 
     def _make_filter(self, inp, k):
         ttype = inp.variable.type
@@ -336,24 +398,30 @@ class Function:
 
     # -------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
-        n = len(self._filters)
-        if kwargs or len(args) != n:
+        if kwargs or len(args) != self._n_in:
             args = self._bind(args, kwargs)
         vals = [f(a) for f, a in zip(self._filters, args)]
         try:
             results = self._fn(*vals)
         except Exception as exc:  # noqa: BLE001 - re-raised with graph context
-            raise self._explain(exc) from exc
-        n_out = self._n_out
-        if len(results) > n_out:
+            err = self._explain(exc)
+            if err is exc:
+                raise
+            raise err from exc
+        # Every update has been computed: assign them all together.
+        if self._has_updates:
+            n_out = self._n_out
             new = results[n_out:]
             for cell, v in zip(self._update_cells, new):
                 cell[0] = v
             for k, v in zip(self._stateful, new[len(self._update_cells):]):
                 self._defaults[k][0] = v
+            if self._single:
+                return results[0]
+            return list(results[:n_out])
         if self._single:
             return results[0]
-        return list(results[:n_out])
+        return list(results)
 
     def _bind(self, args, kwargs):
         n = len(self._filters)
@@ -421,7 +489,7 @@ class Function:
             f"{type(exc).__name__} while computing {node.op} in {self._label()}: {exc}\n"
             f"  inputs:\n" + "\n".join(parts) + where
         )
-        err = CompiledFunctionError(msg)
+        err = _compiled_error(exc, msg)
         err.node = node
         return err
 
@@ -436,17 +504,34 @@ class Function:
         swap = dict(swap or {})
         for old, new in swap.items():
             if not isinstance(old, SharedVariable) or not isinstance(new, SharedVariable):
-                raise TypeError("copy(swap=...): keys and values must be shared variables")
+                raise TypeError(
+                    f"copy(swap=...): keys and values must be shared variables, got "
+                    f"{old!r}: {new!r}; e.g. f.copy(swap={{state: nbgrad.shared(0.0)}})"
+                )
             if old.type.dtype != new.type.dtype or old.type.ndim != new.type.ndim:
-                raise TypeError(f"copy(swap=...): {old} ({old.type}) and {new} ({new.type}) differ in type")
+                raise TypeError(
+                    f"copy(swap=...): {_shared_label(old)} has type {old.type} but its replacement "
+                    f"{_shared_label(new)} has type {new.type}; they must have the same dtype and ndim"
+                )
+            if old not in m.shared_vars:
+                raise ValueError(
+                    f"copy(swap=...): {_shared_label(old)} is not used by {self._label()}; "
+                    f"it uses {[str(v) for v in m.shared_vars] or 'no shared variables'}"
+                )
         outs = [Out(clone_replace(o.variable, swap) if swap else o.variable, o.borrow) for o in m.outputs]
         updates = []
         if not delete_updates:
             for v, u in m.user_updates:
                 updates.append((swap.get(v, v), clone_replace(u, swap) if swap else u))
         givens = [(swap.get(a, a), clone_replace(b, swap) if swap else b) for a, b in m.givens]
+        inputs = []
+        for i in m.inputs:
+            if swap and i.update is not None:
+                i = _copy.copy(i)
+                i.update = clone_replace(i.update, swap)
+            inputs.append(i)
         maker = FunctionMaker(
-            m.inputs, outs[0].variable if m.single_output else outs, mode=m.mode,
+            inputs, outs[0].variable if m.single_output else outs, mode=m.mode,
             updates=updates, givens=givens,
             no_default_updates=True if delete_updates else m.no_default_updates,
             name=name or m.name, allow_input_downcast=m.allow_input_downcast,
@@ -458,7 +543,11 @@ class Function:
     def __repr__(self):
         ins = ", ".join(f"{i.name or i.variable}: {i.variable.type}" for i in self.maker.inputs)
         outs = ", ".join(str(o.variable.type) for o in self.maker.outputs)
-        upd = f", updates {len(self.maker.updates)} shared variable(s)" if self.maker.updates else ""
+        upd = ""
+        if self.maker.updates:
+            upd = ", updates [" + ", ".join(
+                str(v.name) if v.name else f"<unnamed {v.type}>" for v, _ in self.maker.updates
+            ) + "]"
         nm = f" {self.name}" if self.name else ""
         return f"<nbgrad.Function{nm} ({ins}) -> ({outs}){upd}, backend={self.maker.backend}>"
 

@@ -24,6 +24,15 @@ class In:
         Require exactly the right dtype (no conversion).
     allow_downcast : bool, optional
         Allow lossy conversions of this input.
+
+    Examples
+    --------
+    >>> import nbgrad, nbgrad.tensor as T
+    >>> from nbgrad.compile.io import In
+    >>> x, y, w = T.dscalars("x", "y", "w")
+    >>> f = nbgrad.function([x, In(y, value=1), In(w, value=2, name="w_by_name")], (x + y) * w)
+    >>> float(f(33)), float(f(33, 2)), float(f(33, w_by_name=1, y=0))
+    (68.0, 70.0, 33.0)
     """
 
     def __init__(self, variable, name=None, value=None, update=None, mutable=None,
@@ -52,7 +61,14 @@ class In:
 
 
 def Param(variable, default=None, name=None, mutable=False, strict=False, allow_downcast=None):
-    """Theano's old name for ``In(variable, value=default, name=name)``."""
+    """Theano's old name for ``In(variable, value=default, name=name)``.
+
+    >>> import nbgrad, nbgrad.tensor as T
+    >>> x, b = T.dscalars("x", "b")
+    >>> f = nbgrad.function([x, nbgrad.Param(b, default=10.0)], x + b)
+    >>> float(f(1.0))
+    11.0
+    """
     return In(variable, name=name, value=default, mutable=mutable, strict=strict,
               allow_downcast=allow_downcast)
 

@@ -32,17 +32,36 @@ class SharedVariable(Variable):
         return f"shared variable {self.name!r}" if self.name else "shared variable"
 
     def get_value(self, borrow=False, return_internal_type=False):
-        """The current value: a copy unless ``borrow=True``."""
+        """The current value: a copy unless ``borrow=True``.
+
+        With ``borrow=True`` the internal array itself is returned; changing it
+        changes the shared variable's value.
+
+        >>> import nbgrad
+        >>> s = nbgrad.shared([1.0, 2.0])
+        >>> v = s.get_value()
+        >>> v[0] = 5.0
+        >>> s.get_value()
+        array([1., 2.])
+        """
         v = self.container[0]
         if borrow:
             return v
         return _to_host(v).copy() if not return_internal_type else copy.deepcopy(v)
 
     def set_value(self, new_value, borrow=False):
-        """Replace the value (copied unless ``borrow=True``); checked against the type."""
+        """Replace the value (copied unless ``borrow=True``); checked against the type.
+
+        >>> import nbgrad
+        >>> s = nbgrad.shared([[1.0, 2.0], [3.0, 4.0]])
+        >>> s.set_value([[3.0, 4.0], [2.0, 1.0]])
+        >>> s.get_value()
+        array([[3., 4.],
+               [2., 1.]])
+        """
         v = self.type.filter(new_value, strict=self.strict, allow_downcast=self.allow_downcast,
                              what=self._what())
-        if not borrow and v is new_value:
+        if not borrow and isinstance(new_value, np.ndarray) and np.may_share_memory(v, new_value):
             v = v.copy()
         self.container[0] = v
 

@@ -1,5 +1,13 @@
-"""Reading graphs: ``pp`` (infix text), ``debugprint`` (tree) and ``latex``."""
+"""Reading graphs: ``pp`` (infix text), ``debugprint`` (tree) and ``latex``.
 
-from nbgrad.printing.pp import debugprint, latex, pp
+Each format has one printer (``TextPrinter``, ``LatexPrinter``) driven by the
+data ops declare (symbol, precedence, LaTeX template); ``nbgrad.printing.html``
+renders compiled functions, shared variables and random streams.
+"""
 
-__all__ = ["debugprint", "latex", "pp"]
+from nbgrad.printing import html  # noqa: F401  (nbgrad.printing.html as an attribute)
+from nbgrad.printing.debug import debugprint
+from nbgrad.printing.tex import LatexPrinter, latex, latex_name
+from nbgrad.printing.text import TextPrinter, pp
+
+__all__ = ["LatexPrinter", "TextPrinter", "debugprint", "latex", "latex_name", "pp"]

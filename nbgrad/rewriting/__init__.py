@@ -1,15 +1,12 @@
-"""Graph rewrites (placeholder pass list; grows into the full rewrite database)."""
+"""Graph rewrites: the rewrite database, its phases and the families of rewrites.
 
-__all__ = ["rewrite_graph"]
+``rewrite_graph(fgraph, mode)`` runs the rewrites that ``mode`` selects (see
+``nbgrad.rewriting.passes`` for the phase list and ``Mode`` for the queries).
+"""
 
+from nbgrad.rewriting.db import Mode, db, get_mode, graph_rewriter, node_rewriter
+from nbgrad.rewriting import passes  # noqa: F401  (registers every rewrite)
+from nbgrad.rewriting.driver import RewriteWarning, rewrite_graph
 
-def rewrite_graph(fgraph, mode=None):
-    """Rewrite ``fgraph`` in place for ``mode``; returns the names of rewrites applied."""
-    from nbgrad.gradient import _GradientOp
-
-    applied = []
-    for node in list(fgraph.toposort()):
-        if isinstance(node.op, _GradientOp) and node in fgraph.apply_nodes:
-            fgraph.replace(node.outputs[0], node.inputs[0], reason="remove_gradient_ops")
-            applied.append("remove_gradient_ops")
-    return applied
+__all__ = ["rewrite_graph", "Mode", "db", "get_mode", "node_rewriter", "graph_rewriter",
+           "RewriteWarning", "passes"]

@@ -129,7 +129,7 @@ class Unary(ScalarOp):
 
     @property
     def latex(self):
-        return rf"\operatorname{{{self.name}}}\left({{0}}\right)"
+        return rf"\operatorname{{{{{self.name}}}}}\left({{0}}\right)"
 
     @property
     def cuda(self):
@@ -267,13 +267,13 @@ Sinh = _trig("sinh", r"\sinh", lambda m, x, z: m.cosh(x))
 Cosh = _trig("cosh", r"\cosh", lambda m, x, z: m.sinh(x))
 Tanh = _trig("tanh", r"\tanh", lambda m, x, z: 1.0 - m.sqr(z))
 Arcsinh = _trig(
-    "arcsinh", r"\operatorname{arsinh}", lambda m, x, z: 1.0 / m.sqrt(m.sqr(x) + 1.0)
+    "arcsinh", r"\operatorname{{arsinh}}", lambda m, x, z: 1.0 / m.sqrt(m.sqr(x) + 1.0)
 )
 Arccosh = _trig(
-    "arccosh", r"\operatorname{arcosh}", lambda m, x, z: 1.0 / m.sqrt(m.sqr(x) - 1.0)
+    "arccosh", r"\operatorname{{arcosh}}", lambda m, x, z: 1.0 / m.sqrt(m.sqr(x) - 1.0)
 )
 Arctanh = _trig(
-    "arctanh", r"\operatorname{artanh}", lambda m, x, z: 1.0 / (1.0 - m.sqr(x))
+    "arctanh", r"\operatorname{{artanh}}", lambda m, x, z: 1.0 / (1.0 - m.sqr(x))
 )
 for _cls, _c in ((Arcsin, "asin"), (Arccos, "acos"), (Arctan, "atan"),
                  (Arcsinh, "asinh"), (Arccosh, "acosh"), (Arctanh, "atanh")):
@@ -360,10 +360,14 @@ class Ceil(_Piecewise):
 
 
 class Round(_Piecewise):
-    """Round half to even, as ``numpy.round``."""
+    """Round half to even, as ``numpy.round`` (integers stay integers)."""
 
-    name, nfunc = "round", "rint"
+    name, nfunc = "round", "round"
     cuda = "rint({0})"
+    latex = r"\operatorname{{round}}\left({0}\right)"
+
+    def impl(self, xp):
+        return lambda x, out=None: xp.round(x, out=out)
 
 
 class Sign(_Piecewise):

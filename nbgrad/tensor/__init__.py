@@ -26,8 +26,6 @@ from nbgrad.tensor.variable import TensorConstant, TensorVariable
 from nbgrad.tensor import nnet  # noqa: E402
 from nbgrad.tensor.nnet import log_softmax, logsumexp, softmax
 
-pow = __import__("nbgrad.tensor.math", fromlist=["pow"]).pow
-
 from nbgrad.gradient import (  # noqa: E402
     Lop, Rop, consider_constant, disconnected_grad, grad, grad_clip, hessian, jacobian,
     zero_grad,

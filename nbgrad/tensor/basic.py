@@ -7,13 +7,11 @@ import numpy as np
 from nbgrad.config import config
 from nbgrad.graph.basic import Variable
 from nbgrad.tensor.type import TensorType
-from nbgrad.tensor.variable import TensorConstant, TensorVariable
+from nbgrad.tensor.variable import TensorConstant
 
-__all__ = [
-    "as_tensor_variable", "as_tensor", "constant", "tensor", "scalar", "vector", "matrix",
-    "row", "col", "tensor3", "tensor4", "tensor5", "scalars", "vectors", "matrices",
-    "rows", "cols", "tensor3s", "tensor4s", "TensorType",
-]
+# The typed constructors (scalar, dvector, fmatrices, ...) are generated at the end of
+# this module and appended to __all__ there.
+__all__ = ["as_tensor_variable", "as_tensor", "constant", "tensor", "TensorType"]
 
 
 def constant(value, name=None, dtype=None, ndim=None):
@@ -82,41 +80,78 @@ def as_weak_operand(x, others):
             except (OverflowError, TypeError):
                 dt = None
             if dt is not None:
-                return constant(np.asarray(x, dtype=dt))
+                try:
+                    return constant(np.asarray(x, dtype=dt))
+                except OverflowError:
+                    raise OverflowError(
+                        f"the Python number {x!r} does not fit in {dt}, the dtype of the other "
+                        f"operand (Python numbers take the dtype of the array they meet, as in "
+                        f"NumPy); cast the variable first, e.g. x.astype('int64')"
+                    ) from None
     return as_tensor_variable(x)
 
 
 # --- symbolic inputs ------------------------------------------------------------
 def tensor(dtype=None, shape=None, name=None, broadcastable=None):
-    """A symbolic input of the given dtype and static ``shape`` (ints or None).
+    """A symbolic input of the given dtype and static ``shape``.
 
-    Also accepts Theano's ``tensor(dtype, broadcastable)`` form.
+    Parameters
+    ----------
+    dtype : str, optional
+        A NumPy dtype name (default ``config.floatX``).
+    shape : tuple of int or None, optional
+        One entry per dimension: the size where it is known, else None.
+        Theano's ``tensor(dtype, broadcastable)`` form (a tuple of bools) is
+        also accepted. Default ``()`` (a scalar).
+    name : str, optional
+
+    Examples
+    --------
+    >>> import nbgrad.tensor as T
+    >>> T.tensor("float32", (None, 3), name="X").type
+    TensorType(float32, shape=(None, 3))
+    >>> T.tensor("float64", (False, True)).type
+    TensorType(float64, col)
     """
-    if isinstance(dtype, str) and shape is None and broadcastable is None and name is None:
-        pass
     if isinstance(shape, str) and name is None:
         shape, name = None, shape
-    if shape is not None and all(isinstance(b, (bool, np.bool_)) for b in shape) and len(shape) > 0:
+    _check_name(name, "tensor")
+    if isinstance(shape, (list, tuple)) and shape and all(isinstance(b, (bool, np.bool_)) for b in shape):
         broadcastable, shape = shape, None
     if shape is None and broadcastable is None:
         shape = ()
     return TensorType(dtype, shape=shape, broadcastable=broadcastable)(name)
 
 
-def _maker(shape, default_dtype=None):
+def _check_name(name, kind):
+    if name is not None and not isinstance(name, str):
+        raise TypeError(
+            f"T.{kind}(): the name must be a string, got {type(name).__name__} {name!r}; "
+            f"the first argument is the name (T.{kind}('x')); give the dtype by keyword "
+            f"(T.{kind}('x', dtype='float32')), and to make several use the plural form"
+        )
+
+
+def _maker(kind, shape, default_dtype=None):
     def make(name=None, dtype=None, shape_=None):
+        _check_name(name, kind)
         dt = dtype or default_dtype or config.floatX
         return TensorType(dt, shape if shape_ is None else shape_)(name)
 
     return make
 
 
-def _plural(single):
+def _plural(single, kind):
     def many(*names, dtype=None):
-        if len(names) == 1 and isinstance(names[0], int):
-            return [single(dtype=dtype) for _ in range(names[0])]
+        if len(names) == 1 and isinstance(names[0], (int, np.integer)) and not isinstance(names[0], bool):
+            return [single(dtype=dtype) for _ in range(int(names[0]))]
         if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
             names = tuple(n.strip() for n in names[0].split(","))
+        if not names:
+            raise TypeError(
+                f"T.{_PLURALS[kind]}() needs names or a count, e.g. "
+                f"T.{_PLURALS[kind]}('x', 'y') or T.{_PLURALS[kind]}(2)"
+            )
         return [single(n, dtype=dtype) for n in names]
 
     return many
@@ -142,13 +177,17 @@ _PREFIXES = {
 
 
 def _install_constructors(namespace):
+    names = []
     for kind, shape in _KINDS.items():
-        namespace[kind] = _doc(_maker(shape), kind, None)
-        namespace[_PLURALS[kind]] = _plural(namespace[kind])
+        namespace[kind] = _doc(_maker(kind, shape), kind, None)
+        namespace[_PLURALS[kind]] = _plural(namespace[kind], kind)
+        names += [kind, _PLURALS[kind]]
         for prefix, dtype in _PREFIXES.items():
-            single = _doc(_maker(shape, dtype), kind, dtype)
+            single = _doc(_maker(prefix + kind, shape, dtype), kind, dtype)
             namespace[prefix + kind] = single
-            namespace[prefix + _PLURALS[kind]] = _plural(single)
+            namespace[prefix + _PLURALS[kind]] = _plural(single, kind)
+            names += [prefix + kind, prefix + _PLURALS[kind]]
+    return names
 
 
 def _doc(fn, kind, dtype):
@@ -160,5 +199,4 @@ def _doc(fn, kind, dtype):
     return fn
 
 
-_install_constructors(globals())
-__all__ += [k for k in list(globals()) if any(k.endswith(s) for s in list(_KINDS) + list(_PLURALS.values())) and k not in __all__]
+__all__ += _install_constructors(globals())

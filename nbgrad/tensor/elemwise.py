@@ -159,11 +159,17 @@ class Elemwise(Op):
 def sum_to(g, x, others=None):
     """Sum ``g`` over the axes along which ``x`` was broadcast to ``g``'s shape.
 
-    Axes where ``x`` has static size 1 are summed in the graph. When ``others``
-    (the inputs ``x`` was broadcast against) leave an axis of unknown size
-    ambiguous, a ``SumToShape`` node decides at run time, so that NumPy's
-    run-time broadcasting of size-1 axes also gets correct gradients.
+    Axes where ``x`` has static size 1 are summed in the graph. An axis where
+    ``x``'s size is unknown may still have been size 1 at run time (NumPy
+    broadcasts it); a ``SumToShape`` node then decides at run time. ``others``
+    (the inputs ``x`` was broadcast against, when known) rules that out for the
+    axes where none of them can be larger than ``x``.
     """
+    extra = g.ndim - x.ndim
+    if extra > 0:
+        from nbgrad.tensor.math import sum as _sum
+
+        g = _sum(g, axis=tuple(range(extra)))
     axes = tuple(
         i for i, (bx, bg) in enumerate(zip(x.type.broadcastable, g.type.broadcastable)) if bx and not bg
     )
@@ -171,15 +177,16 @@ def sum_to(g, x, others=None):
         from nbgrad.tensor.math import sum as _sum
 
         g = _sum(g, axis=axes, keepdims=True)
-    if others:
-        ambiguous = any(
-            sx is None and g.type.shape[d] != 1 and any(o.type.shape[d] != 1 for o in others)
-            for d, sx in enumerate(x.type.shape)
-        )
-        if ambiguous:
-            from nbgrad.tensor.shape import shape
+    ambiguous = any(
+        sx is None
+        and g.type.shape[d] != 1
+        and (others is None or any(o.type.shape[d] != 1 for o in others))
+        for d, sx in enumerate(x.type.shape)
+    )
+    if ambiguous:
+        from nbgrad.tensor.shape import shape
 
-            g = SumToShape()(g, shape(x))
+        g = SumToShape()(g, shape(x))
     return g
 
 
@@ -192,8 +199,19 @@ class SumToShape(Op):
     view_map = {0: [0]}
 
     def make_node(self, g, shp):
+        from nbgrad.tensor.shape import _static_entries
+
         g, shp = as_tensor_variable(g), as_tensor_variable(shp)
-        return Apply(self, [g, shp], [g.type()])
+        if shp.ndim != 1 or shp.dtype not in discrete_dtypes or shp.type.shape[0] not in (None, g.ndim):
+            raise TypeError(
+                f"SumToShape: expected an integer shape vector of length {g.ndim}, got {shp} ({shp.type})"
+            )
+        target = _static_entries(shp) or (None,) * g.ndim
+        shape = tuple(
+            1 if sg == 1 else (t if t is not None and t >= 0 else None)
+            for sg, t in zip(g.type.shape, target)
+        )
+        return Apply(self, [g, shp], [TensorType(g.dtype, shape)()])
 
     def perform(self, node, inputs, xp):
         g, shp = inputs

@@ -17,6 +17,24 @@ from nbgrad.tensor.basic import as_tensor_variable, constant
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise, sum_to
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
+__all__ = [
+    # elementwise
+    "add", "sub", "mul", "true_div", "int_div", "mod", "pow", "neg", "abs", "sqr", "sqrt",
+    "reciprocal", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sin", "cos",
+    "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
+    "arctanh", "sigmoid", "softplus", "erf", "erfc", "relu", "floor", "ceil", "round",
+    "sign", "maximum", "minimum", "arctan2", "logaddexp", "lt", "gt", "le", "ge", "eq",
+    "neq", "and_", "or_", "xor", "invert", "isnan", "isinf", "switch", "clip",
+    "tensor_copy", "true_divide", "floor_divide", "power", "negative", "where",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "abs_", "sgn", "inv",
+    "iround", "square", "cast", "zeros_like", "ones_like", "full_like", "second",
+    # reductions
+    "CAReduce", "Sum", "Prod", "Max", "Min", "Argmax", "Argmin", "Any", "All", "sum",
+    "prod", "max", "min", "argmax", "argmin", "max_and_argmax", "any", "all", "mean",
+    "var", "std", "norm",
+    # products
+    "Dot", "Matmul", "dot", "matmul", "swapaxes", "outer", "tensordot", "batched_dot",
+]
 # --------------------------------------------------------------- elementwise
 _ELEMWISE = {}
 
@@ -52,11 +70,12 @@ tensor_copy = _lift("identity")
 true_divide, floor_divide, power, negative = true_div, int_div, pow, neg
 where = switch
 bitwise_and, bitwise_or, bitwise_xor, bitwise_not = and_, or_, xor, invert
-neq_ = neq
-deg2rad = None
-abs_ = abs
-iround = round
-inv = reciprocal
+abs_, sgn, inv = abs, sign, reciprocal  # Theano's names
+
+
+def iround(x):
+    """``x`` rounded half to even and cast to int64 (Theano's ``iround``)."""
+    return cast(round(x), "int64")
 
 
 def square(x):
@@ -529,6 +548,23 @@ class Matmul(Op):
 
     def make_thunk(self, node, xp):
         return xp.matmul
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        sa, sb = input_shapes
+        ta, tb = (x.type.shape[:-2] for x in node.inputs)
+        n = builtins.max(len(ta), len(tb))
+        batch = []
+        for k in range(n):
+            cands = [
+                s[k - n + len(s)]
+                for s, t in ((sa[:-2], ta), (sb[:-2], tb))
+                if k - n + len(s) >= 0 and t[k - n + len(t)] != 1
+            ]
+            size = cands[0] if cands else 1
+            for c in cands[1:]:
+                size = maximum(size, c)
+            batch.append(size)
+        return [tuple(batch) + (sa[-2], sb[-1])]
 
     def L_op(self, inputs, outputs, output_grads):
         a, b = inputs

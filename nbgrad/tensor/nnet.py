@@ -4,7 +4,7 @@ from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.math import (
-    log, log1p, exp, mean, mul, neg, relu, sigmoid, softplus, sum, tanh,
+    exp, log, log1p, relu, sigmoid, softplus, sum, tanh,
 )
 from nbgrad.tensor.type import TensorType
 
@@ -170,4 +170,3 @@ def softsign(x):
 
 
 ultra_fast_sigmoid = sigmoid
-_unused = (mean, mul, neg, relu)

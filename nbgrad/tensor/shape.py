@@ -218,8 +218,18 @@ class Reshape(Op):
         return reshape_thunk
 
     def infer_shape(self, fgraph, node, input_shapes):
+        from nbgrad.tensor.math import int_div, maximum, prod, switch
+
         x, shp = node.inputs
-        return [tuple(shp[i] for i in range(self.ndim))]
+        static = _static_entries(shp)
+        if len(static) == self.ndim and all(s is not None and s >= 0 for s in static):
+            return [tuple(constant(np.int64(s)) for s in static)]
+        total = constant(np.int64(1))
+        for s in input_shapes[0]:
+            total = total * s
+        # One entry may be -1: it takes the size the others leave.
+        fill = int_div(total, maximum(-prod(shp), 1))
+        return [tuple(switch(shp[i] < 0, fill, shp[i]) for i in range(self.ndim))]
 
     def L_op(self, inputs, outputs, output_grads):
         x, _ = inputs

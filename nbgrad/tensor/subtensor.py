@@ -145,6 +145,82 @@ def _out_shape(x, desc, inputs):
     return tuple(shape)
 
 
+def _slice_len(n, start, stop, step):
+    """Symbolic ``len(range(*slice(start, stop, step).indices(n)))``."""
+    from nbgrad.tensor.basic import as_tensor_variable as _t
+    from nbgrad.tensor.math import clip, int_div, maximum, switch
+
+    def bound(v, default, lo, hi):
+        if v is None:
+            return _t(np.int64(default)) if isinstance(default, int) else default
+        v = _t(v)
+        return clip(switch(v < 0, v + n, v), lo, hi)
+
+    def forward(st):
+        a, b = bound(start, 0, 0, n), bound(stop, n, 0, n)
+        return maximum(int_div(b - a + st - 1, st), 0)
+
+    def backward(st):
+        a, b = bound(start, n - 1, -1, n - 1), bound(stop, -1, -1, n - 1)
+        return maximum(int_div(a - b - st - 1, -st), 0)
+
+    if step is None or (isinstance(step, int) and step > 0):
+        return forward(_t(np.int64(step or 1)))
+    if isinstance(step, int):
+        return backward(_t(np.int64(step)))
+    step = _t(step)
+    return switch(step > 0, forward(step), backward(step))
+
+
+def _index_shape(desc, inputs, input_shapes):
+    """Symbolic shape of ``x[desc]`` (NumPy's rules, advanced indexing included)."""
+    from nbgrad.tensor.math import cast, maximum, sum as _sum
+
+    xshape = list(input_shapes[0])
+    it = iter(zip(inputs[1:], input_shapes[1:]))
+    advanced = any(d[0] in ("adv", "bool") for d in desc)
+    out, adv_shapes, adv_pos, axis = [], [], [], 0
+    for d in desc:
+        kind = d[0]
+        if kind == "none":
+            out.append(1)
+        elif kind == "slice":
+            parts = [next(it)[0] if p == _V else p for p in d[1:]]
+            out.append(_slice_len(xshape[axis], *parts))
+            axis += 1
+        elif kind == "int":
+            if d[1] == _V:
+                next(it)
+            if advanced:
+                adv_shapes.append(())
+                adv_pos.append(len(out))
+            axis += 1
+        elif kind == "adv":
+            _, shp = next(it)
+            adv_shapes.append(tuple(shp))
+            adv_pos.append(len(out))
+            axis += 1
+        else:
+            mask, shp = next(it)
+            adv_shapes.append((_sum(cast(mask, "int64")),))
+            adv_pos.append(len(out))
+            axis += mask.ndim
+    out.extend(xshape[axis:])
+    if not advanced:
+        return tuple(out)
+    ndim = max(len(s) for s in adv_shapes)
+    bshape = []
+    for a in range(ndim):
+        sizes = [s[a - ndim + len(s)] for s in adv_shapes if a - ndim + len(s) >= 0]
+        size = sizes[0]
+        for other in sizes[1:]:
+            size = maximum(size, other)
+        bshape.append(size)
+    adjacent = all(p == adv_pos[0] for p in adv_pos)
+    pos = adv_pos[0] if adjacent else 0
+    return tuple(out[:pos]) + tuple(bshape) + tuple(out[pos:])
+
+
 def _desc_str(desc):
     parts = []
     for d in desc:
@@ -193,6 +269,9 @@ class Subtensor(Op):
                 return lambda x: asarray(x[index])
             return lambda x: x[index]
         return lambda x, *vals: asarray(x[build(vals)])
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [_index_shape(self.idx, node.inputs, input_shapes)]
 
     def L_op(self, inputs, outputs, output_grads):
         from nbgrad.gradient import disconnected_type
@@ -259,6 +338,9 @@ class IncSubtensor(Op):
         else:
             out[index] += y
         return out
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[0]]
 
     def L_op(self, inputs, outputs, output_grads):
         from nbgrad.gradient import disconnected_type

@@ -45,7 +45,7 @@ class TensorType(Type):
             raise TypeError(f"unknown dtype {dtype!r}; expected a NumPy dtype name such as 'float64'") from None
         if shape is None:
             shape = tuple(1 if b else None for b in (broadcastable or ()))
-        self.shape = tuple(None if s is None else int(s) for s in shape)
+        self.shape = _check_shape(shape)
         self.ndim = len(self.shape)
         self.broadcastable = tuple(s == 1 for s in self.shape)
         self.numpy_dtype = np.dtype(self.dtype)
@@ -171,6 +171,26 @@ class TensorType(Type):
 
     def value_zeros(self, shape):
         return np.zeros(shape, dtype=self.dtype)
+
+
+def _check_shape(shape):
+    if isinstance(shape, (int, np.integer)) or shape is None or isinstance(shape, str):
+        raise TypeError(
+            f"TensorType: shape must be a tuple with one entry per dimension (an int, or None "
+            f"where the size is unknown), got {shape!r}; e.g. shape=(None, 3)"
+        )
+    out = []
+    for s in shape:
+        if s is None:
+            out.append(None)
+        elif isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 0:
+            out.append(int(s))
+        else:
+            raise TypeError(
+                f"TensorType: every entry of shape must be a non-negative int or None "
+                f"(unknown size), got {s!r} in {tuple(shape)!r}"
+            )
+    return tuple(out)
 
 
 def _shape_str(shape):

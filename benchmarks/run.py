@@ -1,0 +1,145 @@
+"""Run the benchmark workloads side by side and print times and ratios.
+
+Usage::
+
+    python benchmarks/run.py              # every workload in benchmarks/workloads/w*.py
+    python benchmarks/run.py w1 w2        # selected workloads (by module name prefix)
+    python benchmarks/run.py --repeat 7   # more timing repeats
+
+Each workload module defines ``TITLE``, ``IMPLS`` and ``setup(impl)``; see
+``benchmarks/README.md``. All implementations run in this one process; their
+results are checked against the first one that runs (NumPy where present).
+"""
+
+import argparse
+import importlib.util
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def load_workloads(names):
+    mods = []
+    for path in sorted((HERE / "workloads").glob("w*.py")):
+        if names and not any(path.stem == n or path.stem.startswith(n + "_") or path.stem.startswith(n)
+                             for n in names):
+            continue
+        spec = importlib.util.spec_from_file_location(f"workloads.{path.stem}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        mods.append((path.stem, mod))
+    return mods
+
+
+def time_call(fn, repeat, min_time=0.2):
+    """Best per-call seconds over ``repeat`` rounds, each long enough to time reliably."""
+    fn()
+    n, t = 1, 0.0
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        t = time.perf_counter() - t0
+        if t >= min_time / 4 or n >= 1 << 20:
+            break
+        n *= 4
+    best = t / n
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best
+
+
+def _fmt(sec):
+    if sec < 1e-3:
+        return f"{sec * 1e6:9.2f} µs"
+    if sec < 1:
+        return f"{sec * 1e3:9.2f} ms"
+    return f"{sec:9.3f} s "
+
+
+def _as_array(r):
+    if hasattr(r, "detach"):
+        r = r.detach()
+    if isinstance(r, (list, tuple)):
+        return [_as_array(x) for x in r]
+    return np.asarray(r)
+
+
+def _agree(a, b, rtol, atol):
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(
+            _agree(x, y, rtol, atol) for x, y in zip(a, b))
+    return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def run_workload(name, mod, repeat):
+    print(f"\n{name}: {mod.TITLE}")
+    rows, ref, ref_impl = [], None, None
+    rtol = getattr(mod, "RTOL", 1e-6)
+    atol = getattr(mod, "ATOL", 1e-8)
+    for impl in mod.IMPLS:
+        try:
+            fn = mod.setup(impl)
+        except Exception as exc:  # noqa: BLE001 - a broken peer must not stop the table
+            rows.append((impl, None, f"setup failed: {type(exc).__name__}: {exc}"))
+            continue
+        if fn is None:
+            rows.append((impl, None, "not available"))
+            continue
+        try:
+            res = _as_array(fn())
+        except Exception as exc:  # noqa: BLE001
+            rows.append((impl, None, f"failed: {type(exc).__name__}: {exc}"))
+            continue
+        check = getattr(mod, "CHECK", True) and impl not in getattr(mod, "UNCHECKED", ())
+        note = ""
+        if check:
+            if ref is None:
+                ref, ref_impl = res, impl
+                note = "reference"
+            elif _agree(res, ref, rtol, atol):
+                note = f"agrees with {ref_impl}"
+            else:
+                note = f"DISAGREES with {ref_impl}"
+        rows.append((impl, time_call(fn, getattr(mod, "REPEAT", repeat),
+                                     getattr(mod, "MIN_TIME", 0.2)), note))
+    base = next((t for impl, t, _ in rows if impl == "nbgrad" and t is not None), None)
+    print(f"  {'implementation':<18}{'time':>13}  {'vs nbgrad':>10}  check")
+    for impl, t, note in rows:
+        if t is None:
+            print(f"  {impl:<18}{'-':>13}  {'-':>10}  {note}")
+            continue
+        ratio = f"{t / base:9.2f}×" if base else "-"
+        print(f"  {impl:<18}{_fmt(t):>13}  {ratio:>10}  {note}")
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help="workload names or prefixes (w1, w2_elemwise, ...)")
+    p.add_argument("--repeat", type=int, default=5)
+    args = p.parse_args(argv)
+    mods = load_workloads(args.names)
+    if not mods:
+        print(f"no workload matches {args.names}", file=sys.stderr)
+        return 2
+    print("ratios: time / nbgrad's time (above 1: slower than nbgrad)")
+    bad = False
+    for name, mod in mods:
+        rows = run_workload(name, mod, args.repeat)
+        bad |= any("DISAGREES" in note for _, _, note in rows)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

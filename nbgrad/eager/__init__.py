@@ -1,0 +1,60 @@
+"""Define-by-run tensors (PyTorch-like) on the engine's ops and gradients.
+
+>>> import nbgrad.eager as ne
+>>> x = ne.arange(4.0, requires_grad=True)
+>>> y = 2 * ne.dot(x, x)
+>>> y.backward()
+>>> bool((x.grad == 4 * x).all())
+True
+
+Design notes
+------------
+One set of derivative rules. An eager call such as ``ne.exp(x)`` is the
+symbolic function ``T.exp`` applied to symbolic *stand-ins* for its tensor
+arguments (typed by dtype, with static size 1 exactly where the argument has
+size 1). That small graph is compiled once with ``nbgrad.function`` into a
+``Primitive`` and cached under the call's signature (function, argument
+dtypes and broadcast pattern, and the non-tensor parameters); later calls run
+the compiled code directly on the arrays. Calls that involve a tensor with
+``requires_grad`` append a ``Node`` (primitive, input tensors, outputs, and the
+version numbers of all of them) to the tape.
+
+``backward`` sorts the nodes reachable from the output topologically and walks
+them in reverse (the micrograd loop). For each node it asks the primitive for
+its VJP primitive: ``nbgrad.gradient.Lop`` of the same symbolic graph with
+respect to the inputs that need a gradient — that is, each op's own ``L_op`` —
+with the forward outputs replaced by stand-ins so that saved values are read
+rather than recomputed. It is compiled once per (signature, set of inputs
+needing a gradient) and evaluated on the saved arrays. An op added to the
+engine therefore works here without a line of eager code.
+
+Higher derivatives. The VJP primitive is itself a Primitive: with
+``create_graph=True``, ``backward`` applies it through the same eager path as
+any other call, so the backward pass is recorded on the tape and can be
+differentiated again, to any order.
+
+Errors. A node's saved version numbers are compared with the current ones
+before its VJP runs (only for the values that VJP reads), which detects an
+in-place change of a needed tensor; nodes are marked freed after a backward
+without ``retain_graph``.
+
+Tracing. Under ``ne.trace(fn, *inputs)`` each call also substitutes its
+arguments' symbolic values into the primitive's graph, giving the whole
+computation as one symbolic graph for the control path taken (branches on
+tensor values become guards checked at call time).
+
+Per-call overhead (one small elementwise call on a 0-d tensor, measured with
+``python benchmarks/workloads/w3_mlp.py --eager-overhead``): see the report in
+that file's docstring.
+"""
+
+from nbgrad.eager.functions import *  # noqa: F403
+from nbgrad.eager.functions import FUNCTIONS, __all__ as _fn_all, eager_function, grad, norm
+from nbgrad.eager.tape import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from nbgrad.eager.tensor import Tensor, as_tensor
+from nbgrad.eager.trace import ControlPathError, Traced, trace
+
+__all__ = sorted(set(_fn_all) | {
+    "Tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "trace", "Traced", "ControlPathError", "eager_function", "grad", "norm", "FUNCTIONS",
+})

@@ -1,0 +1,389 @@
+"""Eager functions, generated from the functions of ``nbgrad.tensor``.
+
+``eager_function(fn)`` turns a symbolic function (``T.exp``, ``T.sum``,
+``T.nnet.softmax``, ...) into one that runs on tensors: the first call with a
+given signature (the dtype of each tensor argument, which of its dimensions
+have size 1, and the values of the other arguments) builds ``fn`` on symbolic
+stand-ins and compiles it into a ``Primitive``; later calls only look the
+primitive up and run it. Python numbers given to an elementwise function are
+operands (with NumPy's weak-scalar dtype rule); given to other functions they
+are parameters (``axis=1``) and part of the signature.
+"""
+
+import importlib
+import types
+
+import numpy as np
+
+import nbgrad.tensor as T
+from nbgrad.config import config
+from nbgrad.eager import tape as _tape
+from nbgrad.eager.primitive import Primitive, standin_type
+from nbgrad.eager.tensor import Tensor, _check_requires_grad, _wrap
+from nbgrad.tensor.elemwise import Elemwise
+
+__all__ = [
+    "eager_function", "apply_primitive", "tensor", "arange", "zeros", "ones", "full", "randn",
+    "rand", "zeros_like", "ones_like", "randn_like", "eye", "manual_seed", "grad", "FUNCTIONS",
+]
+
+_PH = object()  # where a tensor argument sits in a signature
+_TRACE = [None]  # the active tracer (nbgrad.eager.trace), if any
+
+
+def apply_primitive(prim, tensors):
+    """Run ``prim`` on ``tensors`` and return the output tensors (recorded on the tape)."""
+    outs = prim.run([t.data for t in tensors])
+    outs = [a if type(a) is np.ndarray else np.asarray(a) for a in outs]
+    res = _tape.record(prim, tensors, None, outs, Tensor._make)
+    tracer = _TRACE[0]
+    if tracer is not None:
+        tracer.follow(prim, tensors, res)
+    return res
+
+
+def _signature(obj, tensors):
+    """A hashable description of ``obj`` in which tensors are replaced by a marker."""
+    if isinstance(obj, Tensor):
+        tensors.append(obj)
+        return _PH
+    if isinstance(obj, np.ndarray):
+        tensors.append(_wrap(obj))
+        return _PH
+    if isinstance(obj, (list, tuple)):
+        return (type(obj), tuple(_signature(o, tensors) for o in obj))
+    if isinstance(obj, slice):
+        return (slice, _signature(obj.start, tensors), _signature(obj.stop, tensors),
+                _signature(obj.step, tensors))
+    if isinstance(obj, dict):
+        return (dict, tuple((k, _signature(v, tensors)) for k, v in sorted(obj.items())))
+    try:
+        hash(obj)
+    except TypeError:
+        raise TypeError(f"cannot pass {type(obj).__name__} {obj!r} to an eager function") from None
+    return (type(obj), obj)
+
+
+def _rebuild(obj, standins):
+    if isinstance(obj, (Tensor, np.ndarray)):
+        return next(standins)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_rebuild(o, standins) for o in obj)
+    if isinstance(obj, slice):
+        return slice(_rebuild(obj.start, standins), _rebuild(obj.stop, standins),
+                     _rebuild(obj.step, standins))
+    if isinstance(obj, dict):
+        return {k: _rebuild(v, standins) for k, v in obj.items()}
+    return obj
+
+
+def _weak_operands(args):
+    """Elementwise operands: Python numbers become 0-d arrays of NumPy's result dtype."""
+    dtypes = [a.data.dtype if isinstance(a, Tensor) else a.dtype for a in args
+              if isinstance(a, (Tensor, np.ndarray))]
+    out = []
+    for a in args:
+        if isinstance(a, (Tensor, np.ndarray)):
+            out.append(a)
+        elif isinstance(a, (bool, int, float, complex, np.generic)):
+            if dtypes:
+                dt = np.result_type(*dtypes, a)
+            elif isinstance(a, float):
+                dt = np.dtype(config.floatX)
+            else:
+                dt = None
+            out.append(np.asarray(a, dtype=dt))
+        elif isinstance(a, (list, tuple)):
+            out.append(np.asarray(a, dtype=config.floatX if _has_float(a) else None))
+        else:
+            out.append(a)
+    return out
+
+
+def _has_float(seq):
+    return any(_has_float(e) if isinstance(e, (list, tuple)) else isinstance(e, float) for e in seq)
+
+
+def eager_function(fn, name=None, elemwise=None):
+    """The eager version of the symbolic function ``fn`` of ``nbgrad.tensor``.
+
+    Parameters
+    ----------
+    fn : callable
+        Builds symbolic outputs from symbolic inputs (and plain parameters).
+    name : str, optional
+    elemwise : bool, optional
+        Treat every positional argument as an operand (default: true for
+        ``Elemwise`` ops).
+
+    Examples
+    --------
+    >>> import nbgrad.tensor as T, nbgrad.eager as ne
+    >>> softplus = ne.eager_function(lambda x: T.log1p(T.exp(x)), "softplus")
+    >>> x = ne.tensor([0.0], requires_grad=True)
+    >>> softplus(x).sum().backward()
+    >>> x.grad
+    tensor([0.5])
+    """
+    name = name or getattr(fn, "__name__", None) or str(fn)
+    if elemwise is None:
+        elemwise = isinstance(fn, Elemwise)
+    cache = {}
+
+    def eager(*args, **kwargs):
+        if elemwise:
+            if not kwargs:
+                # fast path: only tensors, so the signature is their types
+                for a in args:
+                    if type(a) is not Tensor:
+                        break
+                else:
+                    key = tuple([(a.data.dtype, tuple([s == 1 for s in a.data.shape])) for a in args])
+                    entry = cache.get(key)
+                    if entry is None:
+                        entry = cache[key] = _build(fn, name, args, kwargs, list(args))
+                    res = apply_primitive(entry[0], args)
+                    return res[0] if entry[1] else res
+            args = _weak_operands(args)
+        tensors = []
+        sig = _signature(args, tensors)
+        if kwargs:
+            sig = (sig, _signature(kwargs, tensors))
+        key = (sig, tuple([(t.data.dtype, tuple([s == 1 for s in t.data.shape])) for t in tensors]))
+        entry = cache.get(key)
+        if entry is None:
+            entry = cache[key] = _build(fn, name, args, kwargs, tensors)
+        prim, single = entry
+        res = apply_primitive(prim, tensors)
+        return res[0] if single else res
+
+    eager.__name__ = name
+    eager.__qualname__ = name
+    eager.__doc__ = (
+        f"Eager version of ``nbgrad.tensor.{name}`` (the same op and gradient).\n\n"
+        + (getattr(fn, "__doc__", None) or "")
+    )
+    eager.symbolic = fn
+    eager.cache = cache
+    return eager
+
+
+def _build(fn, name, args, kwargs, tensors):
+    standins = [standin_type(t.data)(f"x{k}") for k, t in enumerate(tensors)]
+    it = iter(standins)
+    sargs = _rebuild(args, it)
+    skwargs = _rebuild(kwargs, it) if kwargs else {}
+    out = fn(*sargs, **skwargs)
+    single = not isinstance(out, (list, tuple))
+    outs = [out] if single else list(out)
+    outs = [T.as_tensor_variable(o) for o in outs]
+    return Primitive(standins, outs, name), single
+
+
+# ---------------------------------------------------------------- the function set
+def _engine_functions():
+    """Name -> symbolic function: every elementwise op and every public function of
+    the math, shape, indexing and nnet modules of ``nbgrad.tensor``."""
+    found = {}
+    for modname in ("math", "shape", "nnet", "subtensor"):
+        mod = importlib.import_module(f"nbgrad.tensor.{modname}")
+        names = getattr(mod, "__all__", None) or [n for n in vars(mod) if not n.startswith("_")]
+        names = list(names) + [n for n, v in vars(mod).items()
+                               if not n.startswith("_") and isinstance(v, Elemwise)]
+        for n in names:
+            v = getattr(mod, n, None)
+            if isinstance(v, Elemwise) or (
+                    isinstance(v, types.FunctionType) and v.__module__ == mod.__name__):
+                found.setdefault(n, v)
+    return found
+
+
+# Built here from NumPy values instead (they take ``requires_grad``) or not array functions.
+_CONSTRUCTORS = {"arange", "zeros", "ones", "full", "eye", "zeros_like", "ones_like", "tensor",
+                 "identity_like", "constant", "alloc", "make_vector", "as_tensor_variable",
+                 "shape", "shape_i", "set_subtensor", "inc_subtensor"}
+
+FUNCTIONS = {n: eager_function(f, n) for n, f in sorted(_engine_functions().items())
+             if n not in _CONSTRUCTORS}
+globals().update(FUNCTIONS)
+__all__ += sorted(FUNCTIONS)
+
+
+def norm(x, p=2, axis=None):
+    """The ``p``-norm of ``x`` (all elements, or along ``axis``)."""
+    return FUNCTIONS["norm"](x, p, axis=axis)
+
+
+# ------------------------------------------------------------------- constructors
+_rng = [np.random.default_rng()]
+
+
+def manual_seed(seed):
+    """Seed the generator behind ``randn`` and ``rand``."""
+    _rng[0] = np.random.default_rng(seed)
+
+
+def _size(size, shape_args):
+    if size is not None:
+        return tuple(size) if isinstance(size, (tuple, list)) else (int(size),)
+    if len(shape_args) == 1 and isinstance(shape_args[0], (tuple, list)):
+        return tuple(shape_args[0])
+    return tuple(int(s) for s in shape_args)
+
+
+def _leaf(arr, requires_grad):
+    _check_requires_grad(arr, requires_grad)
+    return Tensor._make(arr, bool(requires_grad), None, 0)
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A tensor holding a copy of ``data``; Python floats give ``config.floatX``.
+
+    >>> import nbgrad.eager as ne
+    >>> ne.tensor([[1, 2], [3, 4]]).shape
+    (2, 2)
+    """
+    return Tensor(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad, dtype=dtype)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+    """Evenly spaced values in [start, stop), like ``numpy.arange``.
+
+    >>> import nbgrad.eager as ne
+    >>> ne.arange(4.0)
+    tensor([0., 1., 2., 3.])
+    """
+    arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if dtype is not None:
+        arr = arr.astype(dtype)
+    elif arr.dtype.kind == "f":
+        arr = arr.astype(config.floatX)
+    return _leaf(arr, requires_grad)
+
+
+def _filled(fill, shape_args, size, dtype, requires_grad):
+    return _leaf(np.full(_size(size, shape_args), fill, dtype=dtype or config.floatX), requires_grad)
+
+
+def zeros(*shape, size=None, dtype=None, requires_grad=False):
+    """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
+    return _filled(0, shape, size, dtype, requires_grad)
+
+
+def ones(*shape, size=None, dtype=None, requires_grad=False):
+    """A tensor of ones: ``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``."""
+    return _filled(1, shape, size, dtype, requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False):
+    return _filled(fill_value, (shape,), None, dtype, requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    return _leaf(np.eye(n, m, dtype=dtype or config.floatX), requires_grad)
+
+
+def randn(*shape, size=None, dtype=None, requires_grad=False):
+    """Standard normal samples; ``size=()`` gives a scalar.
+
+    >>> import nbgrad.eager as ne
+    >>> ne.randn(size=(2, 3)).shape
+    (2, 3)
+    """
+    arr = np.asarray(_rng[0].standard_normal(_size(size, shape)), dtype=dtype or config.floatX)
+    return _leaf(arr, requires_grad)
+
+
+def rand(*shape, size=None, dtype=None, requires_grad=False):
+    """Uniform samples in [0, 1)."""
+    arr = np.asarray(_rng[0].random(_size(size, shape)), dtype=dtype or config.floatX)
+    return _leaf(arr, requires_grad)
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    return _leaf(np.zeros(np.shape(x.data if isinstance(x, Tensor) else x), dtype=dtype or _dt(x)),
+                 requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    return _leaf(np.ones(np.shape(x.data if isinstance(x, Tensor) else x), dtype=dtype or _dt(x)),
+                 requires_grad)
+
+
+def randn_like(x, requires_grad=False):
+    return randn(size=x.shape, dtype=_dt(x), requires_grad=requires_grad)
+
+
+def _dt(x):
+    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
+# ------------------------------------------------------------------- functional grad
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not stored in ``.grad``).
+
+    Parameters
+    ----------
+    outputs : Tensor or list of Tensors
+    inputs : Tensor or list of Tensors
+    grad_outputs : list, optional
+        One gradient per output (required for non-scalar outputs).
+    retain_graph, create_graph : bool
+        As in ``Tensor.backward``; with ``create_graph`` the results can be
+        differentiated again.
+    allow_unused : bool
+        Return None for an input the outputs do not depend on, instead of raising.
+
+    Returns
+    -------
+    tuple of Tensors
+
+    Examples
+    --------
+    >>> import nbgrad.eager as ne
+    >>> x = ne.tensor(3.0, requires_grad=True)
+    >>> (dx,) = ne.grad(x ** 3, x, create_graph=True)
+    >>> (d2x,) = ne.grad(dx, x)
+    >>> dx.item(), d2x.item()
+    (27.0, 18.0)
+    """
+    outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    seeds = []
+    for o, g in zip(outs, grad_outputs):
+        if not o.requires_grad:
+            raise RuntimeError("grad(): an output does not require a gradient (no input of it "
+                               "has requires_grad=True)")
+        if g is None:
+            if o.data.size != 1:
+                raise RuntimeError(
+                    f"grad(): an output of shape {o.shape} is not a scalar; pass grad_outputs")
+            g = np.ones(o.shape, dtype=o.dtype)
+        seeds.append(g)
+    if retain_graph is None:
+        retain_graph = create_graph
+    from nbgrad.eager.tensor import _seed
+
+    if create_graph:
+        seeds = [g if isinstance(g, Tensor) else _wrap(_seed(g, o)) for g, o in zip(seeds, outs)]
+        with _tape.enable_grad():
+            res = _tape.run_backward(outs, seeds, retain_graph, True, capture=ins, wrap=_wrap)
+    else:
+        seeds = [_seed(g, o) for g, o in zip(seeds, outs)]
+        res = _tape.run_backward(outs, seeds, retain_graph, False, capture=ins, wrap=_wrap)
+    out = []
+    for t, g in zip(ins, res):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    "grad(): one of the inputs is not used to compute the outputs; pass "
+                    "allow_unused=True to get None for it")
+            out.append(None)
+        else:
+            out.append(g if isinstance(g, Tensor) else _wrap(g))
+    return tuple(out)

@@ -1,0 +1,116 @@
+"""Primitives: the unit the eager tape records.
+
+A ``Primitive`` is a small symbolic graph, built once by calling a function of
+``nbgrad.tensor`` on symbolic stand-ins, and compiled once with
+``nbgrad.function``. Its vector-Jacobian product is another Primitive, built
+from the same graph with ``nbgrad.gradient.Lop`` (so from each op's own
+``L_op``) and compiled once per set of inputs that need a gradient. The VJP of
+a VJP is again a Primitive, which is what makes ``create_graph=True`` work to
+any order.
+"""
+
+import numpy as np
+
+from nbgrad.graph.replace import clone_replace
+from nbgrad.graph.traversal import ancestors
+from nbgrad.tensor.type import TensorType, discrete_dtypes
+
+__all__ = ["Primitive", "standin_type"]
+
+
+def standin_type(array):
+    """The symbolic type standing for ``array``: its dtype, and size 1 where it has size 1.
+
+    Every other dimension is unknown, so one compiled primitive serves all
+    sizes that broadcast the same way.
+    """
+    return TensorType(array.dtype, tuple(1 if s == 1 else None for s in array.shape))
+
+
+class Primitive:
+    """A compiled symbolic graph from ``inputs`` (stand-ins) to ``outputs``.
+
+    Parameters
+    ----------
+    inputs : list of Variable
+        Free symbolic variables, one per eager tensor argument.
+    outputs : list of Variable
+    label : str
+        The name shown in errors and in ``Tensor.grad_fn``.
+    """
+
+    def __init__(self, inputs, outputs, label):
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.label = label
+        self.differentiable = [o.dtype not in discrete_dtypes for o in self.outputs]
+        self._fn = None
+        self._vjps = {}
+
+    def __repr__(self):
+        return f"<Primitive {self.label}>"
+
+    def run(self, arrays):
+        """The output arrays for input ``arrays`` (a list, one per input)."""
+        fn = self._fn
+        if fn is None:
+            fn = self._fn = self._compile()
+        return fn(*arrays)
+
+    def _compile(self):
+        from nbgrad.compile.function import function
+
+        f = function(self.inputs, list(self.outputs), on_unused_input="ignore",
+                     name=self.label)
+        raw = f._fn
+        n_out = len(self.outputs)
+
+        # The eager front end builds every argument itself with the exact dtype
+        # of its stand-in, so the checked entry point is only used to explain
+        # a failure.
+        def call(*arrays):
+            try:
+                res = raw(*arrays)
+            except Exception:  # noqa: BLE001 - re-run through the checked path for context
+                res = f(*arrays)
+            return res[:n_out] if len(res) != n_out else res
+
+        return call
+
+    def vjp(self, needs):
+        """The Primitive computing the input gradients flagged in ``needs``.
+
+        Its inputs are this primitive's inputs, then its outputs, then one
+        output gradient per differentiable output; its outputs are the
+        gradients of the inputs with ``needs[i]`` true, in order. The
+        attribute ``uses`` says which of its inputs the gradients read (so
+        that only those are checked for in-place changes).
+        """
+        key = tuple(needs)
+        prim = self._vjps.get(key)
+        if prim is None:
+            prim = self._vjps[key] = self._build_vjp(key)
+        return prim
+
+    def _build_vjp(self, needs):
+        from nbgrad.gradient import Lop
+
+        outs = [o for o, d in zip(self.outputs, self.differentiable) if d]
+        out_standins = [o.type() for o in self.outputs]
+        gouts = [o.type() for o in outs]
+        wrt = [x for x, n in zip(self.inputs, needs) if n]
+        grads = Lop(outs, wrt, gouts, disconnected_inputs="ignore") if outs else []
+        if not isinstance(grads, list):
+            grads = [grads]
+        # Read the forward outputs from the tape instead of recomputing them.
+        grads = clone_replace(grads, dict(zip(self.outputs, out_standins))) if grads else []
+        inputs = self.inputs + out_standins + gouts
+        used = {id(v) for v in ancestors(grads)} if grads else set()
+        prim = Primitive(inputs, grads, f"{self.label}_backward")
+        prim.uses = [id(v) in used for v in inputs]
+        return prim
+
+
+def zeros_for(array):
+    """A zero output gradient for ``array``."""
+    return np.zeros(array.shape, dtype=array.dtype)

@@ -1,0 +1,537 @@
+"""The eager ``Tensor``: a NumPy array that remembers how it was computed."""
+
+import numpy as np
+
+from nbgrad.config import config
+from nbgrad.eager import tape as _tape
+from nbgrad.tensor.type import float_dtypes
+
+__all__ = ["Tensor", "as_tensor"]
+
+_F = None  # nbgrad.eager.functions, bound on first use (it imports this module)
+
+
+def _f():
+    global _F
+    if _F is None:
+        from nbgrad.eager import functions
+
+        _F = functions
+    return _F
+
+
+def _to_array(data, dtype=None):
+    if isinstance(data, Tensor):
+        arr = data.data
+        return arr if dtype is None else arr.astype(dtype)
+    if dtype is None and _is_python_float(data):
+        dtype = config.floatX
+    arr = np.array(data, dtype=dtype)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"cannot make a numeric tensor from {type(data).__name__} {data!r}")
+    return arr
+
+
+def _is_python_float(data):
+    if isinstance(data, float):
+        return True
+    if isinstance(data, (list, tuple)) and data:
+        return any(_is_python_float(d) for d in data) and not any(isinstance(d, np.ndarray) for d in data)
+    return False
+
+
+def _check_requires_grad(arr, flag):
+    if flag and arr.dtype.name not in float_dtypes:
+        raise RuntimeError(
+            f"only tensors of a floating dtype can require gradients, got dtype {arr.dtype}; "
+            "create it with floats (e.g. ne.tensor([1.0, 2.0])) or convert it with .float()"
+        )
+
+
+class Tensor:
+    """An array computed immediately, with the history needed for ``backward``.
+
+    Create tensors with ``ne.tensor``, ``ne.arange``, ``ne.zeros``, ``ne.ones``
+    or ``ne.randn``. Every operation on tensors that require a gradient is
+    recorded; ``y.backward()`` then fills the ``.grad`` of the leaf tensors.
+
+    Examples
+    --------
+    >>> import nbgrad.eager as ne
+    >>> x = ne.arange(4.0, requires_grad=True)
+    >>> y = 2 * ne.dot(x, x)
+    >>> y.backward()
+    >>> x.grad
+    tensor([ 0.,  4.,  8., 12.])
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_index", "_version", "_retains_grad",
+                 "_sym", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        arr = _to_array(data, dtype)
+        _check_requires_grad(arr, requires_grad)
+        self.data = arr
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._node = None
+        self._index = 0
+        self._version = [0]
+        self._retains_grad = False
+        self._sym = None
+
+    @classmethod
+    def _make(cls, array, requires_grad, node, index):
+        t = object.__new__(cls)
+        t.data = array
+        t.requires_grad = requires_grad
+        t.grad = None
+        t._node = node
+        t._index = index
+        t._version = [0]
+        t._retains_grad = False
+        t._sym = None
+        return t
+
+    # --- attributes ----------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def size(self, dim=None):
+        """The shape (or the size of dimension ``dim``), as in PyTorch."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self):
+        return self.data.size
+
+    def dim(self):
+        return self.data.ndim
+
+    @property
+    def is_leaf(self):
+        """True for tensors not computed by a recorded operation."""
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """The recorded operation that computed this tensor (None for leaves)."""
+        return self._node
+
+    @property
+    def version(self):
+        """How many times this tensor was changed in place."""
+        return self._version[0]
+
+    @property
+    def T(self):
+        return _f().transpose(self)
+
+    # --- gradients ------------------------------------------------------------
+    def requires_grad_(self, requires_grad=True):
+        """Start (or stop) recording operations on this leaf tensor; returns it."""
+        if self._node is not None and not requires_grad:
+            raise RuntimeError(
+                "requires_grad_(False) only applies to leaf tensors; use .detach() to cut a "
+                "computed tensor from the graph"
+            )
+        _check_requires_grad(self.data, requires_grad)
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after ``backward``."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require a gradient")
+        self._retains_grad = True
+        return self
+
+    def detach(self):
+        """A tensor with the same values (and memory) cut from the graph."""
+        t = Tensor._make(self.data, False, None, 0)
+        t._version = self._version
+        return t
+
+    def detach_(self):
+        """Cut this tensor from the graph, in place."""
+        self._node = None
+        self.requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate the gradient of this tensor into the ``.grad`` of the leaves.
+
+        Parameters
+        ----------
+        gradient : array-like or Tensor, optional
+            The gradient of some scalar with respect to this tensor (the vector
+            of a vector-Jacobian product). Required unless this is a scalar.
+        retain_graph : bool, optional
+            Keep the recorded values so that ``backward`` can run again
+            (default: ``create_graph``).
+        create_graph : bool
+            Record the backward pass itself, so that the gradients can be
+            differentiated again (higher derivatives).
+
+        Examples
+        --------
+        >>> import nbgrad.eager as ne
+        >>> x = ne.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).backward(ne.ones(2))
+        >>> x.grad
+        tensor([2., 4.])
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require a gradient: no input of its "
+                "computation has requires_grad=True (create inputs with requires_grad=True, and "
+                "compute outside ne.no_grad())"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient only works for scalar outputs, but this "
+                    f"tensor has shape {self.shape}; reduce it first (y.sum().backward()) or pass "
+                    "the vector of a vector-Jacobian product (y.backward(ne.ones_like(y)))"
+                )
+            seed = np.ones(self.shape, dtype=self.dtype)
+        else:
+            seed = _seed(gradient, self)
+        if retain_graph is None:
+            retain_graph = create_graph
+        if create_graph:
+            seed = Tensor._make(seed, False, None, 0) if not isinstance(gradient, Tensor) else gradient
+            with _tape.enable_grad():
+                _tape.run_backward([self], [seed], retain_graph, True, wrap=_wrap)
+        else:
+            _tape.run_backward([self], [seed], retain_graph, False, wrap=_wrap)
+
+    # --- conversion -------------------------------------------------------------
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self):
+        """The values as a NumPy array (sharing memory)."""
+        if self.requires_grad and _tape.is_grad_enabled() and self._sym is None:
+            pass
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use .any() or .all()"
+            )
+        value = bool(self.data)
+        if self._sym is not None:
+            from nbgrad.eager.trace import note_branch
+
+            note_branch(self, value)
+        return value
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu":
+            raise TypeError("only integer tensors can be used as an index")
+        return int(self.item())
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype.name not in (config.floatX, "int64", "bool"):
+            extra += f", dtype={self.data.dtype.name}"
+        if self._node is not None and self.requires_grad:
+            extra += f", grad_fn=<{self._node.prim.label}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    __str__ = __repr__
+
+    # --- in-place changes --------------------------------------------------------
+    def _inplace(self, fn, other):
+        """``self = fn(self, other)`` in place, recorded when a gradient flows."""
+        F = _f()
+        recording = _tape.is_grad_enabled() and (
+            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
+        if recording:
+            if self._node is None and self.requires_grad:
+                raise RuntimeError(
+                    "a leaf tensor that requires grad is used in an in-place operation; wrap "
+                    "parameter updates in `with ne.no_grad():`"
+                )
+            import weakref
+
+            old = Tensor._make(self.data, self.requires_grad, self._node, self._index)
+            # ``old`` takes over the unchanged value: the node that computed it now
+            # refers to it (with its version), while ``self`` gets the new value.
+            old._version = [self._version[0]]
+            if self._node is not None:
+                n = self._node
+                self._node.out_refs[self._index] = weakref.ref(old)
+                k = len(n.inputs) + self._index
+                n.versions[k] = (old._version, n.versions[k][1])
+            old._retains_grad = self._retains_grad
+            res = fn(old, other)
+            res_node = res._node
+            if res_node is not None:
+                res_node.out_refs[res._index] = weakref.ref(self)
+            self.data, self._node, self._index = res.data, res_node, res._index
+            self.requires_grad = res.requires_grad
+            self._version[0] += 1
+            res_node_versions = res_node.versions if res_node is not None else []
+            for k, (cell, _v) in enumerate(res_node_versions):
+                if cell is res._version:
+                    res_node_versions[k] = (self._version, self._version[0])
+            return self
+        with _tape.no_grad():
+            res = fn(self.detach(), other)
+        if res.data.shape != self.data.shape:
+            raise RuntimeError(
+                f"an in-place operation cannot change the shape {self.shape} of a tensor "
+                f"(the result has shape {res.shape})"
+            )
+        np.copyto(self.data, res.data, casting="same_kind")
+        self._version[0] += 1
+        return self
+
+    def add_(self, other):
+        return self._inplace(_f().add, other)
+
+    def sub_(self, other):
+        return self._inplace(_f().sub, other)
+
+    def mul_(self, other):
+        return self._inplace(_f().mul, other)
+
+    def div_(self, other):
+        return self._inplace(_f().true_div, other)
+
+    def copy_(self, other):
+        return self._inplace(lambda a, b: _f().second(a, b), other)
+
+    def zero_(self):
+        """Set every element to zero, in place (e.g. ``x.grad.zero_()``)."""
+        with _tape.no_grad():
+            self.data[...] = 0
+        self._version[0] += 1
+        return self
+
+    def fill_(self, value):
+        self.data[...] = value
+        self._version[0] += 1
+        return self
+
+    def __iadd__(self, other): return self._inplace(_f().add, other)
+    def __isub__(self, other): return self._inplace(_f().sub, other)
+    def __imul__(self, other): return self._inplace(_f().mul, other)
+    def __itruediv__(self, other): return self._inplace(_f().true_div, other)
+
+    def __setitem__(self, idx, value):
+        if _tape.is_grad_enabled() and self.requires_grad:
+            raise RuntimeError(
+                "item assignment into a tensor that requires a gradient is not recorded; build "
+                "the new tensor out of place (ne.where(mask, value, x)), or assign inside "
+                "ne.no_grad()"
+            )
+        if isinstance(idx, Tensor):
+            idx = idx.data
+        self.data[idx] = value.data if isinstance(value, Tensor) else value
+        self._version[0] += 1
+
+    # --- operators -----------------------------------------------------------------
+    def __add__(self, o): return _f().add(self, o)
+    def __radd__(self, o): return _f().add(o, self)
+    def __sub__(self, o): return _f().sub(self, o)
+    def __rsub__(self, o): return _f().sub(o, self)
+    def __mul__(self, o): return _f().mul(self, o)
+    def __rmul__(self, o): return _f().mul(o, self)
+    def __truediv__(self, o): return _f().true_div(self, o)
+    def __rtruediv__(self, o): return _f().true_div(o, self)
+    def __floordiv__(self, o): return _f().int_div(self, o)
+    def __rfloordiv__(self, o): return _f().int_div(o, self)
+    def __mod__(self, o): return _f().mod(self, o)
+    def __rmod__(self, o): return _f().mod(o, self)
+    def __pow__(self, o): return _f().pow(self, o)
+    def __rpow__(self, o): return _f().pow(o, self)
+    def __matmul__(self, o): return _f().matmul(self, o)
+    def __rmatmul__(self, o): return _f().matmul(o, self)
+    def __neg__(self): return _f().neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _f().abs(self)
+    def __invert__(self): return _f().invert(self)
+    def __and__(self, o): return _f().and_(self, o)
+    def __or__(self, o): return _f().or_(self, o)
+    def __xor__(self, o): return _f().xor(self, o)
+    def __lt__(self, o): return _f().lt(self, o)
+    def __le__(self, o): return _f().le(self, o)
+    def __gt__(self, o): return _f().gt(self, o)
+    def __ge__(self, o): return _f().ge(self, o)
+    def __eq__(self, o): return _f().eq(self, o)
+    def __ne__(self, o): return _f().neq(self, o)
+    __hash__ = object.__hash__
+
+    def __getitem__(self, idx):
+        return _f().getitem(self, idx)
+
+    # --- methods ---------------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        return _f().sum(self, axis=_axis(axis, dim), keepdims=keepdims or bool(keepdim))
+
+    def mean(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        return _f().mean(self, axis=_axis(axis, dim), keepdims=keepdims or bool(keepdim))
+
+    def prod(self, axis=None, keepdims=False, dim=None):
+        return _f().prod(self, axis=_axis(axis, dim), keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False, dim=None):
+        return _f().max(self, axis=_axis(axis, dim), keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False, dim=None):
+        return _f().min(self, axis=_axis(axis, dim), keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False, dim=None):
+        return _f().argmax(self, axis=_axis(axis, dim), keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims=False, dim=None):
+        return _f().argmin(self, axis=_axis(axis, dim), keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _f().var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _f().std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def any(self, axis=None):
+        return _f().any(self, axis=axis)
+
+    def all(self, axis=None):
+        return _f().all(self, axis=axis)
+
+    def norm(self, p=2, axis=None):
+        """The ``p``-norm (2 by default) of all elements, or along ``axis``."""
+        return _f().norm(self, p, axis=axis)
+
+    def dot(self, other):
+        return _f().dot(self, other)
+
+    def exp(self): return _f().exp(self)
+    def log(self): return _f().log(self)
+    def sqrt(self): return _f().sqrt(self)
+    def abs(self): return _f().abs(self)
+    def tanh(self): return _f().tanh(self)
+    def sigmoid(self): return _f().sigmoid(self)
+    def relu(self): return _f().relu(self)
+    def sin(self): return _f().sin(self)
+    def cos(self): return _f().cos(self)
+
+    def clamp(self, min=None, max=None):
+        F = _f()
+        out = self
+        if min is not None:
+            out = F.maximum(out, min)
+        if max is not None:
+            out = F.minimum(out, max)
+        return out
+
+    clip = clamp
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        return _f().reshape(self, tuple(int(s) for s in shape))
+
+    view = reshape
+
+    def flatten(self):
+        return _f().flatten(self)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _f().transpose(self, axes or None)
+
+    def t(self):
+        return _f().transpose(self)
+
+    def squeeze(self, axis=None):
+        return _f().squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        return _f().expand_dims(self, axis)
+
+    def astype(self, dtype):
+        return _f().cast(self, np.dtype(dtype).name)
+
+    def float(self):
+        return self.astype("float32")
+
+    def double(self):
+        return self.astype("float64")
+
+    def long(self):
+        return self.astype("int64")
+
+    def clone(self):
+        """A recorded copy (gradients flow through it)."""
+        return _f().tensor_copy(self)
+
+
+def _axis(axis, dim):
+    return dim if axis is None else axis
+
+
+def _wrap(array):
+    return Tensor._make(array, False, None, 0)
+
+
+def _seed(gradient, like):
+    arr = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=like.dtype)
+    if arr.shape != like.shape:
+        raise RuntimeError(
+            f"backward(gradient): the gradient has shape {arr.shape} but the tensor has shape "
+            f"{like.shape}; they must match"
+        )
+    if arr.dtype != like.dtype:
+        arr = arr.astype(like.dtype)
+    return np.array(arr, copy=True)
+
+
+def as_tensor(data, dtype=None):
+    """``data`` as a Tensor (returned as is when it already is one, with a matching dtype)."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return data
+    return Tensor(data, dtype=dtype)

@@ -1,0 +1,173 @@
+"""The printer driver shared by every output format.
+
+A ``Printer`` walks a graph once, remembers what it printed for each variable
+(shared subexpressions are printed once and reused), and dispatches on the op
+class: ``_print_Sum`` handles ``Sum`` nodes, ``_print_CAReduce`` every other
+reduction, ``_print_Op`` everything else. Each result is a ``Printed``: the
+string, its precedence (from the one table in ``nbgrad.scalar.basic``) and a
+short ``kind`` tag; ``parenthesize`` is the only place that adds parentheses.
+
+Fused ``Composite`` scalar ops are printed inline: the inner graph is printed
+with its inputs bound to what was printed for the outer inputs.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from nbgrad.scalar.basic import (
+    PREC_ADD, PREC_AND, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_OR, PREC_POW, ScalarOp,
+)
+
+__all__ = [
+    "Printed", "Printer", "parenthesize", "scalar_op_of", "inner_graph",
+    "PREC_OR", "PREC_AND", "PREC_CMP", "PREC_ADD", "PREC_MUL", "PREC_NEG", "PREC_POW", "PREC_ATOM",
+]
+
+
+class Printed(NamedTuple):
+    """What was printed for one variable: text, precedence and a kind tag."""
+
+    s: str
+    prec: int = PREC_ATOM
+    kind: str = ""
+
+
+def parenthesize(p, parent_prec, strict=False, left="(", right=")"):
+    """``p.s`` wrapped in ``left``/``right`` when it binds looser than ``parent_prec``.
+
+    With ``strict`` an operand of equal precedence is wrapped too (the right
+    operand of ``-``, the base of ``**``).
+
+    >>> parenthesize(Printed("x + 1", PREC_ADD), PREC_MUL)
+    '(x + 1)'
+    >>> parenthesize(Printed("x * 2", PREC_MUL), PREC_MUL)
+    'x * 2'
+    """
+    if p.prec < parent_prec or (strict and p.prec == parent_prec):
+        return f"{left}{p.s}{right}"
+    return p.s
+
+
+def scalar_op_of(node):
+    """The scalar op an Apply node applies elementwise, or None."""
+    op = node.op
+    if isinstance(op, ScalarOp):
+        return op
+    return getattr(op, "scalar_op", None)
+
+
+def inner_graph(sop):
+    """``(inputs, outputs)`` of a fused scalar op's inner graph, or None."""
+    fg = getattr(sop, "fgraph", None)
+    inputs = getattr(sop, "inputs", None)
+    outputs = getattr(sop, "outputs", None)
+    if (inputs is None or outputs is None) and fg is not None:
+        inputs, outputs = fg.inputs, fg.outputs
+    if isinstance(inputs, (list, tuple)) and isinstance(outputs, (list, tuple)) and outputs:
+        return list(inputs), list(outputs)
+    return None
+
+
+def number_str(v):
+    """The shortest text of a NumPy scalar that reads back to the same value (``2.0`` → ``2``)."""
+    v = np.asarray(v)
+    if v.dtype == bool:
+        return str(bool(v))
+    if v.dtype.kind in "iu":
+        return str(int(v))
+    if v.dtype.kind == "c":
+        return str(complex(v))
+    s = str(v[()])
+    if s.endswith(".0"):
+        s = s[:-2]
+    return s
+
+
+class Printer:
+    """Base class: graph walk, memo, names, constants, Composite inlining.
+
+    Subclasses define the format: ``print_name``, ``print_constant``,
+    ``print_scalar`` (one elementwise application) and ``_print_<OpClass>``
+    methods, with ``_print_Op`` as the fallback.
+    """
+
+    def __init__(self):
+        self._memo = {}
+        self._bound = {}
+        self._in_composite = 0
+
+    # --- entry -----------------------------------------------------------------
+    def doprint(self, var):
+        """The text of ``var``; the top-level variable is always expanded, never named."""
+        return self.print_var(var, top=True).s
+
+    def print_var(self, var, top=False):
+        if var in self._bound:
+            return self._bound[var]
+        if not top and var in self._memo:
+            return self._memo[var]
+        if var.owner is None:
+            if hasattr(var, "data") and var.name is None:
+                p = self.print_constant(var)
+            else:
+                p = self.print_name(var)
+        elif var.name is not None and not top and not self._in_composite:
+            p = self.print_name(var)
+        else:
+            p = self.print_output(var)
+        if not top:
+            self._memo[var] = p
+        return p
+
+    def print_output(self, var):
+        node = var.owner
+        sop = scalar_op_of(node)
+        if sop is not None:
+            graph = inner_graph(sop)
+            if graph is not None:
+                return self.print_composite(node, var, graph)
+            args = [self.print_var(i) for i in node.inputs]
+            return self.print_scalar(sop, args, node)
+        for cls in type(node.op).__mro__:
+            method = getattr(self, f"_print_{cls.__name__}", None)
+            if method is not None:
+                p = method(node, var)
+                if p is not None:
+                    return p
+        return self._print_Op(node, var)
+
+    def print_composite(self, node, var, graph):
+        inner_in, inner_out = graph
+        saved = self._bound
+        self._bound = dict(saved)
+        for inner, outer in zip(inner_in, node.inputs):
+            self._bound[inner] = self.print_var(outer)
+        self._in_composite += 1
+        try:
+            return self.print_var(inner_out[var.index or 0], top=True)
+        finally:
+            self._in_composite -= 1
+            self._bound = saved
+
+    def args(self, node):
+        return [self.print_var(i) for i in node.inputs]
+
+    # --- to be defined by each format ---------------------------------------------
+    def print_name(self, var):
+        raise NotImplementedError
+
+    def print_constant(self, var):
+        raise NotImplementedError
+
+    def print_scalar(self, sop, args, node):
+        raise NotImplementedError
+
+    def _print_Op(self, node, var):
+        raise NotImplementedError
+
+
+def index_letters(ndim):
+    """Index names for the axes of an array: ``i, j, k, l, m, n``, then ``i_6``, ..."""
+    base = "ijklmn"
+    return [base[a] if a < len(base) else f"i_{{{a}}}" for a in range(ndim)]

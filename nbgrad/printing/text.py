@@ -1,0 +1,207 @@
+"""``pp``: graphs as infix text, parenthesized by precedence only where needed."""
+
+import numpy as np
+
+from nbgrad.printing.printer import (
+    PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer, number_str, parenthesize,
+)
+
+__all__ = ["TextPrinter", "pp", "index_text"]
+
+_MAX_ELEMENTS = 16
+
+
+class TextPrinter(Printer):
+    """Python-like text: ``x ** 2 + 3 * x``, ``sum(x, axis=1)``, ``W.T @ h``, ``x[1:, 0]``."""
+
+    # --- leaves ------------------------------------------------------------------
+    def print_name(self, var):
+        if var.name is not None:
+            return Printed(var.name)
+        return Printed(f"<{var.type}>")
+
+    def print_constant(self, var):
+        data = np.asarray(var.data)
+        if data.ndim == 0:
+            s = number_str(data)
+            return Printed(s, PREC_NEG if s.startswith("-") else PREC_ATOM)
+        if data.size <= _MAX_ELEMENTS:
+            return Printed(_nested(data))
+        return Printed(f"Constant{{{data.dtype}, shape={data.shape}}}")
+
+    # --- elementwise ---------------------------------------------------------------
+    def print_scalar(self, sop, args, node):
+        name = sop.name
+        symbol = getattr(sop, "symbol", None)
+        prec = getattr(sop, "precedence", PREC_ATOM)
+        if name == "identity":
+            return args[0]
+        if name == "sqr":
+            return Printed(f"{parenthesize(args[0], PREC_POW, strict=True)} ** 2", PREC_POW, "pow")
+        if name.startswith("cast_"):
+            return Printed(f"{sop.dtype}({args[0].s})")
+        if symbol and len(args) == 1:
+            a = args[0]
+            inner = f"({a.s})" if a.prec < prec or a.s.startswith(("-", "~")) else a.s
+            return Printed(f"{symbol}{inner}", prec, name)
+        if symbol and len(args) == 2:
+            return _infix(args[0], args[1], symbol, prec, name, getattr(sop, "associative", False))
+        return Printed(f"{name}({', '.join(a.s for a in args)})")
+
+    # --- structure -----------------------------------------------------------------
+    def _print_DimShuffle(self, node, var):
+        op = node.op
+        (x,) = self.args(node)
+        if op.is_transpose:
+            if op.input_ndim == 2 and op.new_order == (1, 0):
+                return Printed(f"{parenthesize(x, PREC_ATOM)}.T")
+            if op.new_order == tuple(range(op.input_ndim)):
+                return x
+            return Printed(f"{parenthesize(x, PREC_ATOM)}.transpose{op.new_order}")
+        kept = [d for d in op.new_order if d != "x"]
+        if not op.drop and kept == sorted(kept):
+            lead = len(op.new_order) - op.input_ndim
+            if all(d == "x" for d in op.new_order[:lead]) and kept == list(op.new_order[lead:]):
+                return x  # left padding: NumPy broadcasting does this implicitly
+            idx = ", ".join("None" if d == "x" else ":" for d in op.new_order)
+            return Printed(f"{parenthesize(x, PREC_ATOM)}[{idx}]")
+        pattern = ", ".join(repr(d) for d in op.new_order)
+        return Printed(f"{parenthesize(x, PREC_ATOM)}.dimshuffle({pattern})")
+
+    def _print_CAReduce(self, node, var):
+        op = node.op
+        (x,) = self.args(node)
+        name = type(op).__name__.lower()
+        ndim = node.inputs[0].ndim
+        if len(op.axis) == ndim or not op.axis:
+            return Printed(f"{name}({x.s})")
+        axis = op.axis[0] if len(op.axis) == 1 else op.axis
+        return Printed(f"{name}({x.s}, axis={axis})")
+
+    def _print_Dot(self, node, var):
+        a, b = self.args(node)
+        return _infix(a, b, "@", PREC_MUL, "dot", False)
+
+    _print_Matmul = _print_Dot
+
+    def _print_Subtensor(self, node, var):
+        x, *idx = self.args(node)
+        return Printed(f"{parenthesize(x, PREC_ATOM)}[{index_text(node.op.idx, idx)}]")
+
+    def _print_IncSubtensor(self, node, var):
+        x, y, *idx = self.args(node)
+        fn = "set_subtensor" if node.op.set_instead_of_inc else "inc_subtensor"
+        return Printed(f"{fn}({parenthesize(x, PREC_ATOM)}[{index_text(node.op.idx, idx)}], {y.s})")
+
+    def _print_Shape(self, node, var):
+        return Printed(f"{parenthesize(self.print_var(node.inputs[0]), PREC_ATOM)}.shape")
+
+    def _print_ShapeI(self, node, var):
+        return Printed(f"{parenthesize(self.print_var(node.inputs[0]), PREC_ATOM)}.shape[{node.op.i}]")
+
+    def _print_MakeVector(self, node, var):
+        return Printed("[" + ", ".join(a.s for a in self.args(node)) + "]")
+
+    def _print_Reshape(self, node, var):
+        x, shp = self.args(node)
+        return Printed(f"reshape({x.s}, {shp.s})")
+
+    def _print_Alloc(self, node, var):
+        value, *dims = self.args(node)
+        if not dims:
+            return value
+        return Printed(f"alloc({value.s}, {', '.join(d.s for d in dims)})")
+
+    def _print_Join(self, node, var):
+        args = self.args(node)
+        return Printed(f"concatenate([{', '.join(a.s for a in args)}], axis={node.op.axis})")
+
+    def _print_Softmax(self, node, var):
+        name = "log_softmax" if type(node.op).__name__ == "LogSoftmax" else "softmax"
+        (x,) = self.args(node)
+        axis = getattr(node.op, "axis", -1)
+        last = axis in (-1, None, node.inputs[0].ndim - 1)
+        return Printed(f"{name}({x.s})" if last else f"{name}({x.s}, axis={axis})")
+
+    _print_LogSoftmax = _print_Softmax
+
+    def _print_Op(self, node, var):
+        s = f"{node.op}({', '.join(a.s for a in self.args(node))})"
+        if len(node.outputs) > 1:
+            s += f"[{var.index}]"
+        return Printed(s)
+
+
+def _infix(a, b, symbol, prec, kind, associative):
+    if symbol == "**":
+        left = parenthesize(a, prec, strict=True)
+        right = parenthesize(b, prec, strict=True)
+    else:
+        if prec < PREC_CMP:  # & | ^ bind tighter than comparisons in Python: always group
+            left, right = (parenthesize(p, PREC_ATOM) for p in (a, b))
+            return Printed(f"{left} {symbol} {right}", prec, kind)
+        left = parenthesize(a, prec, strict=prec == PREC_CMP)
+        same = associative and b.kind == kind
+        right = parenthesize(b, prec, strict=not same)
+        if right.startswith("-"):
+            right = f"({right})"
+    return Printed(f"{left} {symbol} {right}", prec, kind)
+
+
+def index_text(desc, inputs):
+    """An index description (``Subtensor.idx``) as NumPy index text, e.g. ``1:, 0``."""
+    it = iter(inputs)
+    parts = []
+    for d in desc:
+        kind = d[0]
+        if kind == "none":
+            parts.append("None")
+        elif kind == "int":
+            parts.append(next(it).s if d[1] == "v" else str(d[1]))
+        elif kind == "slice":
+            s = ["" if c is None else (next(it).s if c == "v" else str(c)) for c in d[1:]]
+            parts.append(":".join(s[:2]) + (":" + s[2] if d[3] is not None else ""))
+        else:
+            parts.append(next(it).s)
+    return ", ".join(parts) if parts else "()"
+
+
+def _nested(data):
+    if data.ndim == 0:
+        return number_str(data)
+    return "[" + ", ".join(_nested(row) for row in data) + "]"
+
+
+def pp(var):
+    """Infix text of a graph, parenthesized by precedence.
+
+    Named intermediate variables print as their names (the top-level variable
+    is always expanded); constants print compactly; broadcasting that NumPy
+    does implicitly is not shown. Fused elementwise (Composite) nodes print as
+    their inner expression with the inputs substituted.
+
+    Parameters
+    ----------
+    var : Variable or list of Variable
+        A list (or tuple) prints one expression per line.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import nbgrad.tensor as T
+    >>> x = T.dscalar("x")
+    >>> pp(x ** 2 + 3 * x)
+    'x ** 2 + 3 * x'
+    >>> pp((x + 1) * -x)
+    '(x + 1) * (-x)'
+    >>> A, v = T.dmatrix("A"), T.dvector("v")
+    >>> pp(T.sum(A.T @ v, axis=0) + v[1:].sum())
+    'sum(A.T @ v) + sum(v[1:])'
+    """
+    if isinstance(var, (list, tuple)):
+        printer = TextPrinter()
+        return "\n".join(printer.doprint(v) for v in var)
+    return TextPrinter().doprint(var)

@@ -1,0 +1,58 @@
+"""Constant folding: a node whose inputs are all constants becomes a constant."""
+
+import numpy as np
+
+from nbgrad.graph.basic import Constant
+from nbgrad.rewriting.db import node_rewriter
+from nbgrad.tensor.shape import Alloc, Shape, ShapeI
+from nbgrad.tensor.type import TensorType
+from nbgrad.tensor.variable import TensorConstant
+
+#: Folded results larger than this stay computed at run time (constants live in memory).
+MAX_FOLDED_SIZE = 10_000
+
+
+def _as_constant(value, like):
+    arr = np.asarray(value, dtype=like.dtype)
+    if arr.ndim != like.ndim:
+        return None
+    return TensorConstant(TensorType(arr.dtype, arr.shape), arr)
+
+
+@node_rewriter(("constant_fold", "simplify", "specialize"))
+def constant_folding(fgraph, node):
+    """f(c1, c2, ...) → the constant f(c1, c2, ...)."""
+    if not all(isinstance(i, Constant) for i in node.inputs):
+        return None
+    if not all(isinstance(o.type, TensorType) for o in node.outputs):
+        return None
+    if getattr(node.op, "fold", True) is False or node.op.destroy_map:
+        return None
+    if isinstance(node.op, Alloc):
+        size = int(np.prod([int(np.asarray(s.data)) for s in node.inputs[1:]], dtype=np.int64))
+        if size > MAX_FOLDED_SIZE:
+            return None
+    with np.errstate(all="ignore"):
+        res = node.op.make_thunk(node, np)(*[i.data for i in node.inputs])
+    res = [res] if len(node.outputs) == 1 else list(res)
+    out = []
+    for r, o in zip(res, node.outputs):
+        if np.size(r) > MAX_FOLDED_SIZE:
+            return None
+        c = _as_constant(r, o)
+        if c is None:
+            return None
+        out.append(c)
+    return out
+
+
+@node_rewriter(("constant_fold", "simplify"), tracks=(Shape, ShapeI))
+def shape_static(fgraph, node):
+    """shape(x) and shape_i(x, i) → constants when the static shape of ``x`` knows them."""
+    x = node.inputs[0]
+    if isinstance(node.op, ShapeI):
+        s = x.type.shape[node.op.i]
+        return None if s is None else [_as_constant(np.int64(s), node.outputs[0])]
+    if None in x.type.shape:
+        return None
+    return [_as_constant(np.asarray(x.type.shape, dtype="int64"), node.outputs[0])]

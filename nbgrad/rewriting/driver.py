@@ -1,0 +1,170 @@
+"""Running the selected rewrites over a FunctionGraph, phase by phase.
+
+Node rewrites of a phase run from a work queue seeded with the graph in
+topological order; when a rewrite replaces a node, the nodes it created and the
+clients of the replaced values are queued again, so a phase reaches its fixed
+point in time proportional to the graph plus the changes made.
+
+A rewrite that raises is a bug in that rewrite, not in the user's program: by
+default it is reported as a ``RewriteWarning`` naming the rewrite and the node
+and skipped (the graph it was looking at is unchanged, so the result stays
+correct). ``nbgrad.config.on_rewrite_error = 'raise'`` raises instead.
+"""
+
+import warnings
+from collections import deque
+
+from nbgrad.config import config
+from nbgrad.rewriting.db import db, get_mode, report
+
+__all__ = ["rewrite_graph", "RewriteWarning", "replace_node"]
+
+
+class RewriteWarning(UserWarning):
+    """A rewrite failed and was skipped."""
+
+
+def _on_error(rewrite, where, exc):
+    if getattr(config, "on_rewrite_error", "warn") == "raise":
+        raise
+    warnings.warn(
+        f"rewrite {rewrite.name} failed on {where} and was skipped: {type(exc).__name__}: {exc}",
+        RewriteWarning, stacklevel=4,
+    )
+
+
+def _new_nodes(fgraph, variables):
+    """Apply nodes computing ``variables`` that are not yet in ``fgraph``, inputs first."""
+    out, seen = [], set()
+    stack = [(v, False) for v in variables]
+    known = fgraph.variables
+    while stack:
+        v, done = stack.pop()
+        node = v.owner
+        if node is None or node in seen or v in known:
+            continue
+        if done:
+            seen.add(node)
+            out.append(node)
+            continue
+        stack.append((v, True))
+        for i in node.inputs:
+            if i not in known and i.owner is not None and i.owner not in seen:
+                stack.append((i, False))
+    return out
+
+
+def replace_node(fgraph, node, new_outputs, reason):
+    """Replace each output of ``node`` by its entry in ``new_outputs``; return the new nodes.
+
+    New nodes inherit the user trace of the node they replace, so run-time
+    errors still point at the line of user code behind them.
+    """
+    created = _new_nodes(fgraph, [v for v in new_outputs if v is not None])
+    trace = getattr(node.tag, "trace", None)
+    for n in created:
+        n.tag.trace = trace
+    for old, new in zip(node.outputs, new_outputs):
+        if new is not None and new is not old:
+            fgraph.replace(old, new, reason=reason)
+    return created
+
+
+class _Dispatch:
+    """Rewrites applicable to a node, cached by (op class, scalar-op class)."""
+
+    def __init__(self, rewrites):
+        self.rewrites = rewrites
+        self.cache = {}
+
+    def __call__(self, node):
+        op = node.op
+        sop = getattr(op, "scalar_op", None)
+        key = (type(op), type(sop))
+        sel = self.cache.get(key)
+        if sel is None:
+            sel = [
+                r for r in self.rewrites
+                if not r.tracks or any(isinstance(op, t) or (sop is not None and isinstance(sop, t))
+                                       for t in r.tracks)
+            ]
+            self.cache[key] = sel
+        return sel
+
+
+def _run_node_phase(fgraph, rewrites, applied, verbose):
+    dispatch = _Dispatch(rewrites)
+    queue = deque(fgraph.toposort())
+    queued = set(queue)
+    budget = 50 * len(queue) + 1000
+    while queue:
+        node = queue.popleft()
+        queued.discard(node)
+        if node not in fgraph.apply_nodes:
+            continue
+        for r in dispatch(node):
+            try:
+                new = r.fn(fgraph, node)
+            except Exception as exc:  # noqa: BLE001 - reported, see module docstring
+                _on_error(r, node, exc)
+                continue
+            if not new:
+                continue
+            if all(n is o for n, o in zip(new, node.outputs)):
+                continue
+            try:
+                created = replace_node(fgraph, node, new, r.name)
+            except Exception as exc:  # noqa: BLE001
+                _on_error(r, node, exc)
+                continue
+            applied.append(r.name)
+            if verbose:
+                report(r.name, node, ", ".join(map(str, new)))
+            budget -= 1
+            if budget < 0:
+                warnings.warn("rewriting stopped: too many replacements (a rewrite cycle?)",
+                              RewriteWarning, stacklevel=3)
+                return
+            touched = list(created)
+            for v in new:
+                if v is not None:
+                    touched.extend(c for c, _ in fgraph.clients.get(v, ()) if c != "output")
+            for n in touched:
+                if n not in queued:
+                    queue.append(n)
+                    queued.add(n)
+            break
+
+
+def rewrite_graph(fgraph, mode=None):
+    """Rewrite ``fgraph`` in place for ``mode``; returns the names of the rewrites that fired.
+
+    Examples
+    --------
+    >>> import nbgrad.tensor as T
+    >>> from nbgrad.graph.fg import FunctionGraph
+    >>> x = T.dvector("x")
+    >>> fg = FunctionGraph([x], [(x * 1) ** 2])
+    >>> rewrite_graph(fg, "FAST_RUN")
+    ['mul_by_one', 'pow_specialize']
+    """
+    mode = get_mode(mode)
+    verbose = bool(config.print_rewrites)
+    applied = []
+    for _phase, rewrites in db.query(mode):
+        node_rw = [r for r in rewrites if r.kind == "node"]
+        if node_rw:
+            _run_node_phase(fgraph, node_rw, applied, verbose)
+        for r in rewrites:
+            if r.kind != "graph":
+                continue
+            try:
+                n = r.fn(fgraph)
+            except Exception as exc:  # noqa: BLE001
+                _on_error(r, fgraph, exc)
+                continue
+            if n:
+                applied.append(r.name)
+                if verbose:
+                    report(r.name, f"{n} change(s)", fgraph)
+    return applied

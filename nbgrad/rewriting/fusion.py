@@ -1,0 +1,110 @@
+"""Elementwise fusion: connected Elemwise nodes of one loop shape become one Composite node."""
+
+import numpy as np
+
+from nbgrad.graph.basic import Constant
+from nbgrad.rewriting.db import graph_rewriter
+from nbgrad.rewriting.driver import replace_node
+from nbgrad.scalar.composite import Composite
+from nbgrad.tensor.elemwise import Elemwise
+from nbgrad.tensor.type import TensorType
+from nbgrad.tensor.variable import TensorConstant
+
+
+def _fusable(node):
+    return isinstance(node.op, Elemwise) and type(node.op) is Elemwise
+
+
+def _cluster(fgraph, root):
+    """Nodes fused with ``root``: producers used only inside the cluster, with root's loop shape."""
+    bc = root.outputs[0].type.broadcastable
+    members = {root}
+    order = [root]
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for v in node.inputs:
+            p = v.owner
+            if p is None or p in members or not _fusable(p) or p not in fgraph.apply_nodes:
+                continue
+            if v.type.broadcastable != bc:
+                continue
+            if not all(c in members for c, _ in fgraph.clients.get(v, ()) if c != "output") or any(
+                    c == "output" for c, _ in fgraph.clients.get(v, ())):
+                continue
+            members.add(p)
+            order.append(p)
+            stack.append(p)
+    return members
+
+
+def _inner_constant(c):
+    return TensorConstant(TensorType(c.dtype, ()), np.asarray(c.data).reshape(()))
+
+
+@graph_rewriter("fusion", tags=("fast_run", "fusion"))
+def fuse_elemwise(fgraph):
+    """Replace each maximal group of two or more fusable Elemwise nodes by one Composite node."""
+    done = set()
+    n = 0
+    for root in reversed(fgraph.toposort()):
+        if root in done or root not in fgraph.apply_nodes or not _fusable(root):
+            continue
+        members = _cluster(fgraph, root)
+        done |= members
+        if len(members) < 2:
+            continue
+        nodes = [nd for nd in fgraph.toposort() if nd in members] if len(members) > 64 else \
+            _topo(members)
+        outer, inner_of, inner_inputs = [], {}, []
+        for nd in nodes:
+            for v in nd.inputs:
+                if v in inner_of or (v.owner in members):
+                    continue
+                if isinstance(v, Constant) and np.size(v.data) == 1:
+                    inner_of[v] = _inner_constant(v)
+                    continue
+                iv = TensorType(v.dtype, ())()
+                inner_of[v] = iv
+                inner_inputs.append(iv)
+                outer.append(v)
+        if not outer:
+            continue
+        traces = []
+        for nd in nodes:
+            ins = [inner_of[v] for v in nd.inputs]
+            sop = nd.op.scalar_op
+            if isinstance(sop, Composite):
+                from nbgrad.graph.replace import clone_replace
+
+                res = clone_replace(sop.outputs[0], dict(zip(sop.inputs, ins)))
+                traces.extend(sop.traces)
+            else:
+                res = Elemwise(sop).make_node(*ins).outputs[0]
+            inner_of[nd.outputs[0]] = res
+            traces.append(getattr(nd.tag, "trace", None))
+        comp = Composite(inner_inputs, [inner_of[root.outputs[0]]], traces=traces)
+        new = Elemwise(comp)(*outer)
+        if new.type.broadcastable != root.outputs[0].type.broadcastable:
+            continue
+        replace_node(fgraph, root, [new], "fuse_elemwise")
+        n += 1
+    return n
+
+
+def _topo(members):
+    """Members ordered inputs first (the cluster is small)."""
+    order, seen = [], set()
+
+    def visit(nd):
+        if nd in seen:
+            return
+        seen.add(nd)
+        for v in nd.inputs:
+            if v.owner in members:
+                visit(v.owner)
+        order.append(nd)
+
+    for nd in members:
+        visit(nd)
+    return order

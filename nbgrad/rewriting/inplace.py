@@ -1,0 +1,65 @@
+"""Buffer reuse: an elementwise result written into an input buffer nobody needs any more.
+
+An input buffer may be overwritten only if it was allocated during the call by
+an Elemwise or Alloc node (never a user input, a constant, a shared variable's
+value or a view of one), this node is its only user, and it is not an output.
+At run time, when broadcasting makes the result larger than that buffer, the
+node computes into a fresh array instead.
+"""
+
+from nbgrad.rewriting.db import graph_rewriter
+from nbgrad.rewriting.driver import replace_node
+from nbgrad.tensor.elemwise import Elemwise
+from nbgrad.tensor.shape import Alloc
+
+
+class InplaceElemwise(Elemwise):
+    """``Elemwise`` whose result overwrites input ``inplace`` (see ``destroy_map``)."""
+
+    __props__ = ("scalar_op", "inplace")
+
+    def __init__(self, scalar_op, inplace):
+        super().__init__(scalar_op)
+        self.inplace = int(inplace)
+        self.destroy_map = {0: [self.inplace]}
+        self.name = f"{scalar_op.name}_inplace"
+
+    def make_thunk(self, node, xp):
+        fn = self.scalar_op.impl(xp)
+        k = self.inplace
+
+        def inplace_thunk(*args):
+            try:
+                return fn(*args, out=args[k])
+            except ValueError:  # broadcasting made the result larger than the buffer
+                return fn(*args)
+
+        return inplace_thunk
+
+
+def _fresh(v):
+    node = v.owner
+    if node is None:
+        return False
+    return (isinstance(node.op, Elemwise) and v.ndim > 0) or isinstance(node.op, Alloc)
+
+
+@graph_rewriter("inplace", tags=("fast_run", "inplace"))
+def elemwise_inplace(fgraph):
+    """Elemwise nodes write into a dead input buffer of the same dtype and shape."""
+    n = 0
+    for node in fgraph.toposort():
+        if type(node.op) is not Elemwise or node.outputs[0].ndim == 0:
+            continue
+        out = node.outputs[0]
+        for k, v in enumerate(node.inputs):
+            if not _fresh(v) or v.dtype != out.dtype or v.type.broadcastable != out.type.broadcastable:
+                continue
+            clients = fgraph.clients.get(v, ())
+            if len(clients) != 1 or clients[0][0] is not node:
+                continue
+            new = InplaceElemwise(node.op.scalar_op, k).make_node(*node.inputs).outputs[0]
+            replace_node(fgraph, node, [new], "elemwise_inplace")
+            n += 1
+            break
+    return n

@@ -1,0 +1,103 @@
+"""Small queries that rewrites share: which op a node applies, constant values, shapes."""
+
+import numpy as np
+
+from nbgrad.graph.basic import Constant
+from nbgrad.scalar import basic as ps
+from nbgrad.tensor.elemwise import Elemwise
+from nbgrad.tensor.shape import ShapeI
+
+__all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite"]
+
+S = ps.scalar_ops  # scalar op classes by name: S["mul"], S["exp"], ...
+
+
+def sop(node):
+    """The scalar op of an Elemwise node, else None."""
+    op = node.op if node is not None else None
+    return op.scalar_op if isinstance(op, Elemwise) else None
+
+
+def is_op(var, name):
+    """True if ``var`` is computed by the Elemwise scalar op called ``name``."""
+    s = sop(var.owner) if var.owner is not None else None
+    return s is not None and type(s) is S[name]
+
+
+def scalar_const(var):
+    """The value of a constant whose elements are all equal, else None."""
+    if not isinstance(var, Constant):
+        return None
+    d = np.asarray(var.data)
+    if d.size == 0:
+        return None
+    first = d.flat[0]
+    if d.size == 1 or (d == first).all():
+        return first.item() if hasattr(first, "item") else first
+    return None
+
+
+def _dim(var, d):
+    """A key for axis ``d``'s size of ``var``: an int, or ('dim', var, d)."""
+    s = var.type.shape[d]
+    if s is not None:
+        return s
+    node = var.owner
+    if node is not None and isinstance(node.op, Elemwise):
+        # the size of an elementwise result follows its inputs that are not broadcast there
+        cands = {_dim(i, d) for i in node.inputs if i.type.shape[d] != 1}
+        if len(cands) == 1:
+            return cands.pop()
+    return ("dim", var, d)
+
+
+def dim_key(var, d):
+    return _dim(var, d)
+
+
+def shape_entry_key(s):
+    """The key of an Alloc shape argument (a constant, or ShapeI of some variable)."""
+    v = scalar_const(s)
+    if v is not None:
+        return int(v)
+    if s.owner is not None and isinstance(s.owner.op, ShapeI):
+        return _dim(s.owner.inputs[0], s.owner.op.i)
+    return ("entry", s)
+
+
+def same_shape(a, b):
+    """True if ``a`` and ``b`` provably have the same shape at run time."""
+    if a.ndim != b.ndim:
+        return False
+    return all(_dim(a, d) == _dim(b, d) for d in range(a.ndim))
+
+
+def only_client(fgraph, var, node):
+    """True if ``node`` is the only user of ``var`` (and it is not a graph output)."""
+    cl = fgraph.clients.get(var, ())
+    return bool(cl) and all(c is node for c, _ in cl)
+
+
+_FINITE_OPS = ("sigmoid", "tanh", "sin", "cos", "erf", "erfc", "sign", "arctan", "relu")
+
+
+def known_finite(var, depth=3):
+    """True if every element of ``var`` is provably finite (no NaN, no inf)."""
+    if var.dtype.startswith(("int", "uint", "bool")):
+        return True
+    if isinstance(var, Constant):
+        return bool(np.isfinite(np.asarray(var.data)).all())
+    node = var.owner
+    if node is None or depth == 0:
+        return False
+    s = sop(node)
+    if s is not None and s.name in _FINITE_OPS:
+        return all(known_finite(i, depth - 1) for i in node.inputs) or s.name in ("sigmoid", "tanh", "sign")
+    if s is not None and type(s) is ps.Cast:
+        return known_finite(node.inputs[0], depth - 1)
+    from nbgrad.tensor.elemwise import DimShuffle
+    from nbgrad.tensor.shape import Alloc
+
+    if isinstance(node.op, (Alloc, DimShuffle)):
+        return known_finite(node.inputs[0], depth - 1)
+    return False

@@ -1,0 +1,221 @@
+"""Specialization: faster or numerically safer forms of common expressions."""
+
+import numpy as np
+
+from nbgrad.rewriting.db import node_rewriter
+from nbgrad.rewriting.patterns import S, is_op, same_shape, scalar_const
+from nbgrad.tensor import math as tm
+from nbgrad.tensor.elemwise import DimShuffle, SumToShape
+from nbgrad.tensor.math import Sum
+from nbgrad.tensor.nnet import LogSoftmax, Softmax
+from nbgrad.tensor.shape import Shape
+
+
+def _const_exp(e):
+    c = scalar_const(e)
+    if c is None or not all(s == 1 for s in e.type.shape):
+        return None
+    return c
+
+
+def _same(new, out):
+    if new.ndim != out.ndim:
+        return None
+    return new if new.dtype == out.dtype else tm.cast(new, out.dtype)
+
+
+@node_rewriter("specialize", tracks=(S["pow"],))
+def pow_specialize(fgraph, node):
+    """x**2 → sqr(x), x**0.5 → sqrt(x), x**-1 → 1/x, x**0 → 1 (NumPy gives 1 for every x)."""
+    x, e = node.inputs
+    c = _const_exp(e)
+    out = node.outputs[0]
+    if c is None or not same_shape(x, out) or x.dtype != out.dtype:
+        return None
+    if c == 2:
+        return [tm.sqr(x)]
+    if c == 0.5:
+        return [tm.sqrt(x)]
+    if c == -1 and out.dtype.startswith("float"):
+        return [tm.reciprocal(x)]
+    if c == 1:
+        return [x]
+    return None
+
+
+def _exp_neg_arg(v):
+    """x if ``v`` is exp(-x); ('neg', x) if ``v`` is exp(x)."""
+    if not is_op(v, "exp"):
+        return None
+    a = v.owner.inputs[0]
+    if is_op(a, "neg"):
+        return a.owner.inputs[0]
+    return ("neg", a)
+
+
+def _one_plus_exp(d):
+    """x such that d = 1 + exp(-x), else None."""
+    if not is_op(d, "add"):
+        return None
+    a, b = d.owner.inputs
+    for one, e in ((a, b), (b, a)):
+        if scalar_const(one) == 1 and all(s == 1 for s in one.type.shape):
+            r = _exp_neg_arg(e)
+            if r is not None:
+                return r
+    return None
+
+
+def _sigmoid_of(r):
+    if isinstance(r, tuple):
+        return tm.sigmoid(tm.neg(r[1]))
+    return tm.sigmoid(r)
+
+
+@node_rewriter("specialize", tracks=(S["true_div"],))
+def sigmoid_specialize(fgraph, node):
+    """a / (1 + exp(-x)) → a · sigmoid(x) (1/(1+exp(-x)) → sigmoid(x))."""
+    a, d = node.inputs
+    r = _one_plus_exp(d)
+    out = node.outputs[0]
+    if r is None or not out.dtype.startswith("float"):
+        return None
+    s = _sigmoid_of(r)
+    if scalar_const(a) == 1 and all(n == 1 for n in a.type.shape):
+        return [_same(s, out)] if same_shape(s, out) else None
+    return [_same(tm.mul(a, s), out)]
+
+
+@node_rewriter("specialize", tracks=(S["reciprocal"],))
+def sigmoid_reciprocal(fgraph, node):
+    """1 / (1 + exp(-x)) written with reciprocal → sigmoid(x)."""
+    r = _one_plus_exp(node.inputs[0])
+    if r is None:
+        return None
+    return [_same(_sigmoid_of(r), node.outputs[0])]
+
+
+def _factors(fgraph, v, root):
+    """Leaves of the product tree under ``v`` (through mul nodes used only inside it)."""
+    if is_op(v, "mul") and (v is root or len(fgraph.clients.get(v, ())) == 1):
+        res = []
+        for i in v.owner.inputs:
+            res.extend(_factors(fgraph, i, root))
+        return res
+    return [v]
+
+
+def _sig_exp_pair(s, e):
+    """True if s = sigmoid(x) and e = exp(-x)."""
+    if not is_op(s, "sigmoid"):
+        return False
+    x = s.owner.inputs[0]
+    r = _exp_neg_arg(e)
+    return r is x
+
+
+@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["mul"],))
+def sigmoid_exp_product(fgraph, node):
+    """sigmoid(x) · exp(-x) → sigmoid(-x) inside a product (the logistic gradient)."""
+    out = node.outputs[0]
+    leaves = _factors(fgraph, out, out)
+    for i, s in enumerate(leaves):
+        for j, e in enumerate(leaves):
+            if i != j and _sig_exp_pair(s, e):
+                x = s.owner.inputs[0]
+                rest = [v for k, v in enumerate(leaves) if k not in (i, j)]
+                new = tm.sigmoid(tm.neg(x))
+                for v in rest:
+                    new = tm.mul(new, v)
+                if not same_shape(new, out):
+                    return None
+                return [_same(new, out)]
+    return None
+
+
+@node_rewriter("specialize", tracks=(S["log"],))
+def log1p_specialize(fgraph, node):
+    """log(1 + x) → log1p(x)."""
+    a = node.inputs[0]
+    if not is_op(a, "add"):
+        return None
+    p, q = a.owner.inputs
+    for one, x in ((p, q), (q, p)):
+        if scalar_const(one) == 1 and all(s == 1 for s in one.type.shape) and same_shape(x, a):
+            return [_same(tm.log1p(x), node.outputs[0])]
+    return None
+
+
+@node_rewriter("specialize", tracks=(S["sub"],))
+def expm1_specialize(fgraph, node):
+    """exp(x) - 1 → expm1(x)."""
+    a, one = node.inputs
+    if is_op(a, "exp") and scalar_const(one) == 1 and all(s == 1 for s in one.type.shape):
+        return [_same(tm.expm1(a.owner.inputs[0]), node.outputs[0])]
+    return None
+
+
+def _keepdims_sum_of(v):
+    """(x, axis) if ``v`` is sum(x, axis, keepdims=True) over one axis."""
+    node = v.owner
+    if node is None or not isinstance(node.op, DimShuffle):
+        return None
+    inner = node.inputs[0].owner
+    if inner is None or not isinstance(inner.op, Sum) or len(inner.op.axis) != 1:
+        return None
+    axis = inner.op.axis[0]
+    x = inner.inputs[0]
+    expect = list(range(x.ndim - 1))
+    expect.insert(axis, "x")
+    if tuple(node.op.new_order) != tuple(expect):
+        return None
+    return x, axis
+
+
+@node_rewriter("specialize", tracks=(S["true_div"],))
+def softmax_specialize(fgraph, node):
+    """exp(x) / sum(exp(x), axis, keepdims=True) → softmax(x, axis) (stable)."""
+    e, s = node.inputs
+    r = _keepdims_sum_of(s)
+    if r is None or r[0] is not e or not is_op(e, "exp"):
+        return None
+    x = e.owner.inputs[0]
+    return [_same(Softmax(r[1])(x), node.outputs[0])]
+
+
+@node_rewriter("specialize", tracks=(S["log"],))
+def log_softmax_specialize(fgraph, node):
+    """log(softmax(x)) → log_softmax(x): stable, and softmax cross-entropy with it."""
+    a = node.inputs[0]
+    if a.owner is None or not isinstance(a.owner.op, Softmax):
+        return None
+    return [_same(LogSoftmax(a.owner.op.axis)(a.owner.inputs[0]), node.outputs[0])]
+
+
+@node_rewriter("specialize", tracks=(S["sub"],))
+def log_softmax_from_logsumexp(fgraph, node):
+    """x - log(sum(exp(x), axis, keepdims=True)) → log_softmax(x, axis)."""
+    x, l = node.inputs
+    if not is_op(l, "log"):
+        return None
+    r = _keepdims_sum_of(l.owner.inputs[0])
+    if r is None or not is_op(r[0], "exp") or r[0].owner.inputs[0] is not x:
+        return None
+    return [_same(LogSoftmax(r[1])(x), node.outputs[0])]
+
+
+@node_rewriter(("canonicalize", "specialize"), tracks=(SumToShape,))
+def sum_to_shape_useless(fgraph, node):
+    """SumToShape(g, shape(x)) → g when g provably has x's shape (nothing to sum)."""
+    g, shp = node.inputs
+    if shp.owner is not None and isinstance(shp.owner.op, Shape):
+        x = shp.owner.inputs[0]
+        if same_shape(g, x):
+            return [g]
+        return None
+    c = scalar_const(shp) if shp.ndim == 0 else None
+    data = getattr(shp, "data", None)
+    if data is not None and c is None:
+        ok = all(gs == int(s) for gs, s in zip(g.type.shape, np.asarray(data)))
+        return [g] if ok else None
+    return None

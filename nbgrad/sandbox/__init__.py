@@ -1,0 +1,1 @@
+"""Theano's ``sandbox`` import paths (``nbgrad.sandbox.rng_mrg.MRG_RandomStreams``)."""

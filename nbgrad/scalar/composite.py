@@ -1,0 +1,335 @@
+"""``Composite``: a chain of elementwise operations fused into one scalar op.
+
+The fusion rewrite replaces a connected group of ``Elemwise`` nodes by one
+``Elemwise(Composite(...))`` node. A Composite holds its *inner graph*: the
+public attributes ``inputs`` (0-d symbolic variables standing for the outer
+inputs, in order) and ``outputs`` (a list with one 0-d variable computed from
+``inputs`` by ``Elemwise`` nodes), so printers can show the fused formula by
+substituting the outer inputs for ``inputs``.
+
+How it runs on the CPU (chosen by measurement, see ``benchmarks/README.md``):
+the inner ops are NumPy ufuncs called with ``out=`` buffers on blocks of
+``BLOCK`` elements, so every temporary stays in the CPU cache and the big
+arrays are read and written once; the blocks are shared among ``NUM_THREADS``
+threads (NumPy releases the GIL inside ufunc loops). Small arrays skip the
+blocking and call the ufuncs directly. On the GPU the inner graph becomes one
+CuPy ``ElementwiseKernel`` built from each scalar op's CUDA template.
+"""
+
+import itertools
+import os
+import threading
+
+import numpy as np
+
+from nbgrad.graph.basic import Constant
+from nbgrad.graph.traversal import io_toposort
+from nbgrad.scalar.basic import _CTYPES, PREC_ATOM, ScalarOp
+
+__all__ = ["Composite", "BLOCK", "NUM_THREADS", "MIN_BLOCKED_SIZE"]
+
+#: Elements per block: 4 temporaries of float64 blocks fit in a 1 MiB L2 cache.
+BLOCK = 1 << 15
+#: Arrays smaller than this are evaluated without blocking or threads.
+MIN_BLOCKED_SIZE = 1 << 17
+#: Threads sharing the blocks of one large evaluation.
+NUM_THREADS = max(1, min(int(os.environ.get("NBGRAD_NUM_THREADS", os.cpu_count() or 1)), 16))
+
+_pool = None
+_pool_lock = threading.Lock()
+_ids = itertools.count()
+
+
+def _executor():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(max_workers=max(NUM_THREADS - 1, 1),
+                                       thread_name_prefix="nbgrad-composite")
+    return _pool
+
+
+def _const_text(c, exact):
+    v = np.asarray(c.data).reshape(-1)[0]
+    if exact:
+        return f"{c.dtype}:{v!r}"
+    return f"{v:g}" if isinstance(v, np.floating) else str(v)
+
+
+def _expr(var, names, exact):
+    """Infix text of the inner graph, with inner inputs named by ``names``."""
+    memo = {}
+
+    def walk(v):
+        if v in memo:
+            return memo[v]
+        if v in names:
+            s = names[v]
+        elif isinstance(v, Constant):
+            s = _const_text(v, exact)
+        else:
+            sop = v.owner.op.scalar_op
+            args = [walk(i) for i in v.owner.inputs]
+            if sop.symbol and len(args) == 2:
+                s = f"({args[0]} {sop.symbol} {args[1]})"
+            elif sop.symbol and len(args) == 1:
+                s = f"({sop.symbol}{args[0]})"
+            else:
+                s = f"{sop.name}({', '.join(args)})"
+        memo[v] = s
+        return s
+
+    return walk(var)
+
+
+class Composite(ScalarOp):
+    """One scalar op computing a whole elementwise expression.
+
+    Parameters
+    ----------
+    inputs : list of 0-d TensorVariables without owner
+        The inner inputs, one per input of the fused node.
+    outputs : list of one 0-d TensorVariable
+        The inner result, computed from ``inputs`` (and constants) by Elemwise nodes.
+    traces : tuple
+        The user-code traces ``(file, line, function)`` of the fused nodes, so
+        that a run-time error can show every line the fused formula came from.
+
+    Examples
+    --------
+    >>> import numpy as np, nbgrad.tensor as T
+    >>> a, b = T.dscalar(), T.dscalar()
+    >>> comp = Composite([a, b], [T.exp(a) * b + 1])
+    >>> comp.name
+    'Composite{((exp(i0) * i1) + 1)}'
+    >>> comp.impl(np)(np.zeros(3), np.full(3, 2.0))
+    array([3., 3., 3.])
+    """
+
+    __props__ = ("key",)
+    precedence = PREC_ATOM
+
+    def __init__(self, inputs, outputs, traces=()):
+        if len(outputs) != 1:
+            raise ValueError(f"Composite computes one output, got {len(outputs)}")
+        for v in list(inputs) + list(outputs):
+            if v.ndim != 0:
+                raise TypeError(f"Composite: inner variables must be 0-d, {v} has type {v.type}")
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.nin = len(self.inputs)
+        self.nodes = io_toposort(self.inputs, self.outputs)
+        names = {v: f"i{k}" for k, v in enumerate(self.inputs)}
+        self.expr = _expr(self.outputs[0], names, exact=False)
+        self.key = (_expr(self.outputs[0], names, exact=True),
+                    tuple(v.dtype for v in self.inputs), self.outputs[0].dtype)
+        self.name = f"Composite{{{self.expr}}}"
+        self.traces = tuple(t for t in traces if t)
+        self._impls = {}
+
+    def output_dtype(self, *dtypes):
+        return self.outputs[0].dtype
+
+    def impl(self, xp):
+        fn = self._impls.get(xp.__name__)
+        if fn is None:
+            if xp is np:
+                fn = _numpy_evaluator(self)
+            else:
+                fn = _cuda_evaluator(self, xp)
+            self._impls[xp.__name__] = fn
+        return fn
+
+    def partials(self, m, inputs, output):
+        """∂z/∂xᵢ from the inner graph's own derivative rules, written over ``inputs``."""
+        from nbgrad.gradient import DisconnectedType, grad
+        from nbgrad.graph.replace import clone_replace
+        from nbgrad.scalar.basic import DISCONNECTED
+
+        gs = grad(self.outputs[0], self.inputs, disconnected_inputs="ignore",
+                  return_disconnected="Disconnected")
+        out = []
+        for g in gs:
+            if isinstance(g.type, DisconnectedType):
+                out.append(DISCONNECTED)
+            else:
+                out.append(clone_replace(g, dict(zip(self.inputs, inputs))))
+        return out
+
+    def c_code(self, *args):
+        memo = dict(zip(self.inputs, args))
+
+        def walk(v):
+            if v in memo:
+                return memo[v]
+            if isinstance(v, Constant):
+                val = np.asarray(v.data).reshape(-1)[0]
+                s = f"(({_CTYPES[v.dtype]}){val!r})" if v.dtype != "bool" else ("true" if val else "false")
+            else:
+                s = v.owner.op.scalar_op.c_code(*[walk(i) for i in v.owner.inputs])
+            memo[v] = s
+            return s
+
+        return walk(self.outputs[0])
+
+    @property
+    def cuda(self):
+        return self.c_code(*[f"{{{k}}}" for k in range(self.nin)])
+
+
+def _program(comp):
+    """Straight-line calls of the inner graph: (env, lines, temp slots, dtypes)."""
+    env = {}
+    names = {v: f"a{k}" for k, v in enumerate(comp.inputs)}
+    calls = []
+    for k, node in enumerate(comp.nodes):
+        env[f"f{k}"] = node.op.scalar_op.impl(np)
+        args = []
+        for i in node.inputs:
+            if i not in names:
+                cname = f"c{len(env)}"
+                env[cname] = np.asarray(i.data).reshape(())[()]
+                names[i] = cname
+            args.append(names[i])
+        names[node.outputs[0]] = f"t{k}"
+        calls.append((f"t{k}", f"f{k}", args, node.outputs[0]))
+    return env, calls
+
+
+def _numpy_evaluator(comp):
+    env, calls = _program(comp)
+    nin = comp.nin
+    params = ", ".join(f"a{k}" for k in range(nin))
+    out_var = comp.outputs[0]
+    # direct form: for small arrays
+    small = [f"def small({params}, out=None):"]
+    for t, f, args, _ in calls[:-1]:
+        small.append(f"    {t} = {f}({', '.join(args)})")
+    t, f, args, _ = calls[-1]
+    small.append(f"    return {f}({', '.join(args)}, out=out)")
+    # blocked form: temporaries in reusable buffers, assigned by liveness
+    last_use = {}
+    for k, (_, _, args, _) in enumerate(calls):
+        for a in args:
+            last_use[a] = k
+    free, slot_of, slot_dtypes = {}, {}, []
+    block = [f"def block({params}, o, bufs):"]
+    for k, (t, f, args, var) in enumerate(calls):
+        for a in args:
+            if a in slot_of and last_use[a] == k:
+                free.setdefault(slot_dtypes[slot_of[a]], []).append(slot_of[a])
+        if k == len(calls) - 1:
+            block.append(f"    {f}({', '.join(args)}, out=o)")
+            continue
+        pool = free.get(var.dtype)
+        if pool:
+            s = pool.pop()
+        else:
+            s = len(slot_dtypes)
+            slot_dtypes.append(var.dtype)
+        slot_of[t] = s
+        block.append(f"    {t} = {f}({', '.join(args)}, out=bufs[{s}])")
+    source = "\n".join(small) + "\n\n" + "\n".join(block) + "\n"
+    filename = f"<nbgrad-composite-{next(_ids)}>"
+    exec(compile(source, filename, "exec"), env)
+    small_fn, block_fn = env["small"], env["block"]
+    out_dtype = np.dtype(out_var.dtype)
+    slot_np = [np.dtype(d) for d in slot_dtypes]
+
+    def run_part(views, o, lo, hi):
+        bufs = [np.empty(BLOCK, dtype=d) for d in slot_np]
+        while lo < hi:
+            end = min(lo + BLOCK, hi)
+            if end - lo != BLOCK:
+                bufs = [b[: end - lo] for b in bufs]
+            block_fn(*[v[lo:end] for v in views], o[lo:end], bufs)
+            lo = end
+
+    def big(args, out):
+        shape = np.broadcast_shapes(*[np.shape(a) for a in args])
+        if out is None:
+            out = np.empty(shape, dtype=out_dtype)
+        if not out.flags.c_contiguous or out.shape != shape:
+            return small_fn(*args, out=out)
+        n = out.size
+        views = []
+        for a in args:
+            a = np.asarray(a)
+            if a.shape == shape and a.flags.c_contiguous:
+                views.append(a.reshape(-1))
+            elif a.size == 1:
+                views.append(np.broadcast_to(a.reshape(()), (n,)))
+            else:
+                return small_fn(*args, out=out)
+        o = out.reshape(-1)
+        parts = min(NUM_THREADS, -(-n // BLOCK))
+        if parts <= 1:
+            run_part(views, o, 0, n)
+            return out
+        step = -(-n // parts // BLOCK) * BLOCK
+        bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+        ex = _executor()
+        futures = [ex.submit(run_part, views, o, lo, hi) for lo, hi in bounds[1:]]
+        run_part(views, o, *bounds[0])
+        for fut in futures:
+            fut.result()
+        return out
+
+    threshold = MIN_BLOCKED_SIZE
+    if nin == 1:
+        def evaluate(a0, out=None):
+            if np.size(a0) < threshold:
+                return small_fn(a0, out=out)
+            return big((a0,), out)
+    elif nin == 2:
+        def evaluate(a0, a1, out=None):
+            if np.size(a0) < threshold and np.size(a1) < threshold:
+                return small_fn(a0, a1, out=out)
+            return big((a0, a1), out)
+    else:
+        def evaluate(*args, out=None):
+            if max(np.size(a) for a in args) < threshold:
+                return small_fn(*args, out=out)
+            return big(args, out)
+
+    evaluate.source = source
+    evaluate.small = small_fn
+    return evaluate
+
+
+def _cuda_evaluator(comp, xp):
+    """One CuPy ElementwiseKernel for the whole inner graph (direct calls if a template is missing)."""
+    try:
+        body = comp.cuda.format(*[f"i{k}" for k in range(comp.nin)])
+    except (AttributeError, KeyError, TypeError):
+        return _direct(comp, xp)
+    params = ", ".join(f"{_CTYPES[v.dtype]} i{k}" for k, v in enumerate(comp.inputs))
+    otype = _CTYPES[comp.outputs[0].dtype]
+    kernel = xp.ElementwiseKernel(params, f"{otype} out", f"out = {body};",
+                                  f"nbgrad_composite_{next(_ids)}")
+
+    def evaluate(*args, out=None):
+        if out is None:
+            return kernel(*args)
+        return kernel(*args, out)
+
+    return evaluate
+
+
+def _direct(comp, xp):
+    fns = [node.op.scalar_op.impl(xp) for node in comp.nodes]
+
+    def evaluate(*args, out=None):
+        vals = dict(zip(comp.inputs, args))
+        for fn, node in zip(fns, comp.nodes):
+            ins = [vals[i] if i in vals else xp.asarray(i.data).reshape(()) for i in node.inputs]
+            vals[node.outputs[0]] = fn(*ins)
+        res = vals[comp.outputs[0]]
+        if out is not None:
+            out[...] = res
+            return out
+        return res
+
+    return evaluate

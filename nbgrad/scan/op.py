@@ -1,0 +1,320 @@
+"""The Scan op: a loop whose body is a compiled inner graph.
+
+Outer inputs, in order::
+
+    n_steps, *sequences, *state_inits, *opaque_inits, *non_sequences
+
+Outer outputs, in order::
+
+    *state_buffers, *nitsot_outputs, *opaque_finals
+
+A *state* (recurrent output) with taps ``(-2, -1)`` has ``L = 2`` initial rows
+(``state_init`` has shape ``(L, ...)``). Its buffer holds the initial rows and
+then one row per step (shape ``(L + n, ...)``) when the state is *kept*; a state
+that is not kept (an accumulator, a shared variable updated in the loop)
+returns only its last ``L`` rows. A *nitsot* output is not fed back: one row
+per step. An *opaque* state is any non-array value carried from step to step
+(a random generator): only its final value is returned.
+
+Inner inputs: one per tap of each sequence, one per tap of each state, one per
+opaque state, one per non-sequence. Inner outputs: the new row of each state,
+each nitsot row, each opaque state's new value, and (for a loop with an
+until-condition) a boolean scalar that stops the loop when true.
+"""
+
+import numpy as np
+
+from nbgrad.graph.basic import Apply, Variable
+from nbgrad.graph.op import Op
+from nbgrad.tensor.type import TensorType, discrete_dtypes
+
+__all__ = ["Scan", "ScanInfo"]
+
+
+class ScanInfo:
+    """The static structure of a Scan node (hashable, immutable)."""
+
+    __slots__ = ("seq_taps", "state_taps", "keep", "n_nitsot", "n_opaque", "n_nonseq",
+                 "as_while", "truncate_gradient", "name")
+
+    def __init__(self, seq_taps, state_taps, keep, n_nitsot, n_opaque, n_nonseq,
+                 as_while=False, truncate_gradient=-1, name=None):
+        self.seq_taps = tuple(tuple(int(t) for t in taps) for taps in seq_taps)
+        self.state_taps = tuple(tuple(int(t) for t in taps) for taps in state_taps)
+        self.keep = tuple(bool(k) for k in keep)
+        self.n_nitsot = int(n_nitsot)
+        self.n_opaque = int(n_opaque)
+        self.n_nonseq = int(n_nonseq)
+        self.as_while = bool(as_while)
+        self.truncate_gradient = int(truncate_gradient)
+        self.name = name
+
+    def _key(self):
+        return tuple(getattr(self, s) for s in self.__slots__)
+
+    def __eq__(self, other):
+        return type(other) is ScanInfo and other._key() == self._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def replace(self, **kw):
+        d = {s: getattr(self, s) for s in self.__slots__}
+        d.update(kw)
+        return ScanInfo(**d)
+
+    @property
+    def n_seqs(self):
+        return len(self.seq_taps)
+
+    @property
+    def n_states(self):
+        return len(self.state_taps)
+
+    def lags(self):
+        """L = number of initial rows of each state."""
+        return [-min(t) for t in self.state_taps]
+
+    def seq_offsets(self):
+        """Per sequence: (span, offsets of each tap from the step index)."""
+        out = []
+        for taps in self.seq_taps:
+            lo = min(taps)
+            out.append((max(taps) - lo, [t - lo for t in taps]))
+        return out
+
+
+class Scan(Op):
+    """A loop over an inner graph (built by :func:`nbgrad.scan`).
+
+    The inner graph is compiled once per compiled function, then run once per
+    step with NumPy views of the sequences and state buffers as arguments.
+    """
+
+    __props__ = ("info", "inner_id")
+
+    def __init__(self, inner_inputs, inner_outputs, info):
+        self.inner_inputs = list(inner_inputs)
+        self.inner_outputs = list(inner_outputs)
+        self.info = info
+        # Identity of the inner graph: two Scan ops are equal only if they share it.
+        self.inner_id = id(self.inner_outputs)
+        self._keepalive = self.inner_outputs
+        self._compiled = {}
+
+    def __str__(self):
+        return f"Scan{{{self.info.name or 'scan'}}}" if self.info.name else "Scan"
+
+    # ---------------------------------------------------------------- layout
+    def _split(self, seq):
+        """Split a list laid out like the outer inputs (minus n_steps) into groups."""
+        info = self.info
+        a = info.n_seqs
+        b = a + info.n_states
+        c = b + info.n_opaque
+        return list(seq[:a]), list(seq[a:b]), list(seq[b:c]), list(seq[c:])
+
+    def _split_outputs(self, seq):
+        info = self.info
+        a = info.n_states
+        b = a + info.n_nitsot
+        return list(seq[:a]), list(seq[a:b]), list(seq[b:b + info.n_opaque])
+
+    # ------------------------------------------------------------ make_node
+    def make_node(self, n_steps, *inputs):
+        from nbgrad.tensor.basic import as_tensor_variable
+
+        info = self.info
+        n_steps = as_tensor_variable(n_steps)
+        expected = info.n_seqs + info.n_states + info.n_opaque + info.n_nonseq
+        if len(inputs) != expected:
+            raise ValueError(f"{self}: expected {expected} inputs after n_steps, got {len(inputs)}")
+        seqs, inits, opaque, nonseqs = self._split(list(inputs))
+        outs = []
+        n_inner_out = 0
+        for k, init in enumerate(inits):
+            it = init.type
+            lag = info.lags()[k]
+            if info.keep[k]:
+                outs.append(TensorType(it.dtype, (None,) + it.shape[1:])())
+            else:
+                outs.append(TensorType(it.dtype, (lag,) + it.shape[1:])())
+            n_inner_out += 1
+        state_outs_inner = self.inner_outputs[: info.n_states]
+        nit_inner = self.inner_outputs[info.n_states: info.n_states + info.n_nitsot]
+        _ = state_outs_inner
+        for o in nit_inner:
+            ot = o.type
+            outs.append(TensorType(ot.dtype, (None,) + ot.shape)())
+        for o in opaque:
+            outs.append(o.type())
+        return Apply(self, [n_steps] + list(inputs), outs)
+
+    # -------------------------------------------------------------- compile
+    def _inner_fn(self, xp):
+        fn = self._compiled.get(xp.__name__)
+        if fn is None:
+            from nbgrad.compile.linker import link
+            from nbgrad.graph.fg import FunctionGraph
+            from nbgrad.rewriting import rewrite_graph
+
+            fg = FunctionGraph(self.inner_inputs, self.inner_outputs)
+            rewrite_graph(fg)
+            fn = link(fg, len(self.inner_inputs), [], xp).fn
+            self._compiled[xp.__name__] = fn
+        return fn
+
+    def make_thunk(self, node, xp):
+        fn = self._inner_fn(xp)
+        info = self.info
+        lags = info.lags()
+        seq_off = info.seq_offsets()
+        state_taps = info.state_taps
+        keep = info.keep
+        n_seqs, n_states, n_nit, n_opaque = info.n_seqs, info.n_states, info.n_nitsot, info.n_opaque
+        as_while = info.as_while
+        n_args = len(self.inner_inputs)
+        label = f"scan {info.name!r}" if info.name else "scan"
+        state_dtypes = [o.type.dtype for o in node.outputs[:n_states]]
+        nit_dtypes = [o.type.dtype for o in node.outputs[n_states:n_states + n_nit]]
+
+        def thunk(n_steps, *inputs):
+            n = int(n_steps)
+            seqs = inputs[:n_seqs]
+            inits = inputs[n_seqs:n_seqs + n_states]
+            opaque = list(inputs[n_seqs + n_states:n_seqs + n_states + n_opaque])
+            nonseqs = inputs[n_seqs + n_states + n_opaque:]
+            if n < 0:
+                raise ValueError(f"{label}: n_steps must be >= 0, got {n}")
+            for j, s in enumerate(seqs):
+                span = seq_off[j][0]
+                if s.shape[0] - span < n:
+                    raise ValueError(
+                        f"{label}: sequence {j} has {s.shape[0]} rows, too few for {n} steps "
+                        f"with taps {list(info.seq_taps[j])} (needs {n + span}); give a longer "
+                        "sequence or a smaller n_steps"
+                    )
+            args = [None] * n_args
+            # fixed argument slots: non-sequences
+            base = n_args - len(nonseqs)
+            for k, v in enumerate(nonseqs):
+                args[base + k] = v
+            # state storage: buffers of size L+n (kept) or a ring of size L+1
+            bufs, sizes = [], []
+            for k, init in enumerate(inits):
+                L = lags[k]
+                if init.shape[0] != L:
+                    raise ValueError(
+                        f"{label}: the initial value of output {k} needs {L} row(s) for taps "
+                        f"{list(state_taps[k])}, got shape {init.shape}"
+                    )
+                size = L + n if keep[k] else L + 1
+                buf = xp.empty((size,) + init.shape[1:], dtype=state_dtypes[k])
+                buf[:L] = init
+                bufs.append(buf)
+                sizes.append(size)
+            nits = [None] * n_nit
+            # slot plans
+            seq_slots = []
+            pos = 0
+            for j, s in enumerate(seqs):
+                for off in seq_off[j][1]:
+                    seq_slots.append((pos, s, off))
+                    pos += 1
+            state_slots = []
+            for k in range(n_states):
+                L = lags[k]
+                for tap in state_taps[k]:
+                    state_slots.append((pos, bufs[k], L + tap, sizes[k]))
+                    pos += 1
+            opaque_pos = pos
+            done = n
+            for t in range(n):
+                for p, s, off in seq_slots:
+                    args[p] = s[t + off]
+                for p, buf, off, size in state_slots:
+                    args[p] = buf[(t + off) % size]
+                for k in range(n_opaque):
+                    args[opaque_pos + k] = opaque[k]
+                outs = fn(*args)
+                for k in range(n_states):
+                    row = (t + lags[k]) % sizes[k]
+                    try:
+                        bufs[k][row] = outs[k]
+                    except ValueError:
+                        raise ValueError(
+                            f"{label}: step {t} returned shape {np.shape(outs[k])} for output {k}, "
+                            f"but its initial value (outputs_info) has rows of shape "
+                            f"{bufs[k].shape[1:]}; make fn return the shape of outputs_info"
+                        ) from None
+                for k in range(n_nit):
+                    v = outs[n_states + k]
+                    if nits[k] is None:
+                        nits[k] = xp.empty((n,) + np.shape(v), dtype=nit_dtypes[k])
+                    try:
+                        nits[k][t] = v
+                    except ValueError:
+                        raise ValueError(
+                            f"{label}: step {t} returned shape {np.shape(v)} for output "
+                            f"{n_states + k}, but earlier steps returned {nits[k].shape[1:]}; "
+                            "every step must return the same shape"
+                        ) from None
+                for k in range(n_opaque):
+                    opaque[k] = outs[n_states + n_nit + k]
+                if as_while and bool(outs[-1]):
+                    done = t + 1
+                    break
+            results = []
+            for k in range(n_states):
+                L = lags[k]
+                if keep[k]:
+                    results.append(bufs[k][: L + done])
+                else:
+                    idx = [(done + i) % sizes[k] for i in range(L)]
+                    results.append(bufs[k][idx])
+            for k in range(n_nit):
+                if nits[k] is None:
+                    shape = tuple(0 if s is None else s for s in
+                                  node.outputs[n_states + k].type.shape)
+                    nits[k] = xp.zeros(shape, dtype=nit_dtypes[k])
+                results.append(nits[k][:done])
+            results.extend(opaque)
+            return tuple(results) if single is False else results[0]
+
+        single = len(node.outputs) == 1
+        return thunk
+
+    def perform(self, node, inputs, xp):
+        return self.make_thunk(node, xp)(*inputs)
+
+    # ------------------------------------------------------------ gradients
+    def connection_pattern(self, node):
+        info = self.info
+        n_out = len(node.outputs)
+        pat = [[False] * n_out]  # n_steps
+        n_in = len(node.inputs) - 1
+        for i in range(n_in):
+            row = [True] * n_out
+            pat.append(row)
+        # opaque inputs only connect to opaque outputs (no gradient flows through them)
+        b = 1 + info.n_seqs + info.n_states
+        for i in range(b, b + info.n_opaque):
+            pat[i] = [False] * (n_out - info.n_opaque) + [True] * info.n_opaque
+        return pat
+
+    def L_op(self, inputs, outputs, output_grads):
+        from nbgrad.scan.grad import scan_lop
+
+        return scan_lop(self, inputs, outputs, output_grads)
+
+    def R_op(self, inputs, eval_points):
+        from nbgrad.scan.grad import scan_rop
+
+        return scan_rop(self, inputs, eval_points)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        raise NotImplementedError(f"{self}.infer_shape")
+
+
+def _is_differentiable(v):
+    return isinstance(v, Variable) and isinstance(v.type, TensorType) and v.type.dtype not in discrete_dtypes

@@ -1,0 +1,435 @@
+"""Running a ``%%symgraph`` cell: plain Python over a namespace, no IPython here.
+
+``run_cell(source, namespace, options)`` executes the cell with nbgrad's names
+available, finds the symbolic results it defined, compiles them into one
+function and returns a :class:`CellResult` with what to bind and what to show.
+The namespace is only changed once everything succeeded.
+"""
+
+import ast
+import builtins
+import itertools
+import linecache
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import nbgrad
+import nbgrad.tensor as T
+from nbgrad.compile import SharedVariable, TensorSharedVariable
+from nbgrad.graph import Constant, Variable, graph_inputs
+
+from nbgrad_magics.errors import OptionError, SymgraphError
+
+__all__ = ["CellOptions", "CellResult", "cell_names", "parse_ranges", "run_and_show", "run_cell"]
+
+SHOW_CHOICES = ("formula", "graph", "source", "none")
+
+_cell_ids = itertools.count(1)
+
+
+@dataclass
+class CellOptions:
+    """What ``%%symgraph`` was asked to do (the magic's options, parsed).
+
+    Parameters
+    ----------
+    name : str, optional
+        Bind the compiled function to this name.
+    backend : {'cpu', 'gpu'}, optional
+    outputs : list of str, optional
+        Names of the results to compile (default: every derived quantity the cell assigned).
+    optimize : bool
+        Apply the graph rewrites (``False`` compiles with ``mode='FAST_COMPILE'`` and shows
+        the formulas as written).
+    show : list of str
+        Any of ``formula``, ``graph``, ``source``; ``none`` shows nothing.
+    widgets : bool
+        Add sliders for the scalar inputs and the random seeds.
+    ranges : dict
+        ``{input name: (low, high)}`` for the sliders.
+    """
+
+    name: str = None
+    backend: str = None
+    outputs: list = None
+    optimize: bool = True
+    show: list = field(default_factory=lambda: ["formula"])
+    widgets: bool = False
+    ranges: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.name is not None and not self.name.isidentifier():
+            raise OptionError(f"the function name {self.name!r} is not a valid Python identifier")
+        if self.backend not in (None, "cpu", "gpu"):
+            raise OptionError(f"--backend must be 'cpu' or 'gpu', got {self.backend!r}")
+        if isinstance(self.show, str):
+            self.show = [s.strip() for s in self.show.split(",") if s.strip()]
+        bad = [s for s in self.show if s not in SHOW_CHOICES]
+        if bad:
+            raise OptionError(f"--show takes {', '.join(SHOW_CHOICES)} (comma-separated), got {bad[0]!r}")
+        if "none" in self.show:
+            self.show = []
+        if isinstance(self.outputs, str):
+            self.outputs = [s.strip() for s in self.outputs.split(",") if s.strip()]
+            if not self.outputs:
+                raise OptionError("--outputs needs at least one name, e.g. --outputs y,gy")
+        if isinstance(self.ranges, (list, tuple)):
+            self.ranges = parse_ranges(self.ranges)
+
+
+def parse_ranges(specs):
+    """Parse slider ranges written as ``name=low:high``.
+
+    Examples
+    --------
+    >>> parse_ranges(["x=-3:3", "t=0:1.5"])
+    {'x': (-3.0, 3.0), 't': (0.0, 1.5)}
+    """
+    out = {}
+    for spec in specs or ():
+        name, eq, rng = spec.partition("=")
+        lo, colon, hi = rng.partition(":")
+        try:
+            if not (eq and colon and name.strip().isidentifier()):
+                raise ValueError
+            low, high = float(lo), float(hi)
+        except ValueError:
+            raise OptionError(f"--range takes name=low:high (e.g. x=-3:3), got {spec!r}") from None
+        if not low < high:
+            raise OptionError(f"--range {spec!r}: low must be smaller than high")
+        out[name.strip()] = (low, high)
+    return out
+
+
+def cell_names():
+    """The names a ``%%symgraph`` cell can use without importing them.
+
+    Every public name of ``nbgrad.tensor`` except those that would hide a Python
+    builtin (``sum``, ``max``, ``abs``, ... stay Python's; use ``T.sum``), plus
+    ``T``, ``nbgrad``, ``grad``, ``jacobian``, ``hessian``, ``Rop``, ``Lop``,
+    ``shared``, ``function``, ``In``, ``Out``, ``pp``, ``latex``, ``scan`` and
+    ``RandomStreams`` (the last two when available).
+
+    Examples
+    --------
+    >>> names = cell_names()
+    >>> all(n in names for n in ("dscalar", "exp", "grad", "hessian", "shared", "function"))
+    True
+    >>> "sum" in names
+    False
+    """
+    from nbgrad.gradient import Lop, Rop, grad, hessian, jacobian
+    from nbgrad.printing import latex, pp
+
+    names = {
+        n: getattr(T, n) for n in dir(T)
+        if not n.startswith("_") and not hasattr(builtins, n)
+        and not isinstance(getattr(T, n), types.ModuleType)
+    }
+    names.update(
+        T=T, nbgrad=nbgrad, grad=grad, jacobian=jacobian, hessian=hessian, Rop=Rop, Lop=Lop,
+        shared=nbgrad.shared, function=nbgrad.function, In=nbgrad.In, Out=nbgrad.Out,
+        pp=pp, latex=latex,
+    )
+    try:
+        names["scan"] = nbgrad.scan
+    except (ImportError, AttributeError):
+        pass
+    streams = random_streams_class()
+    if streams is not None:
+        names["RandomStreams"] = streams
+    return names
+
+
+def random_streams_class():
+    """``nbgrad.random.RandomStreams``, or None where the random module is not available."""
+    try:
+        from nbgrad.random import RandomStreams
+    except ImportError:
+        return None
+    return RandomStreams
+
+
+@dataclass
+class CellResult:
+    """What a ``%%symgraph`` cell produced.
+
+    Attributes
+    ----------
+    function : nbgrad Function or None
+        The compiled function of the inputs to the outputs (None if the cell defined no results).
+    inputs, outputs : list of (name, Variable)
+        In definition order; ``outputs`` as written by the user.
+    assigned : dict
+        Every name the cell bound (to commit into the namespace), in the order bound.
+    deleted : list of str
+        Names the cell deleted.
+    shared : list of (name, SharedVariable)
+        Shared variables the cell created, changed or compiled against.
+    streams : list of (name, RandomStreams)
+        Random streams the cell created or used.
+    """
+
+    function: object = None
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+    assigned: dict = field(default_factory=dict)
+    deleted: list = field(default_factory=list)
+    shared: list = field(default_factory=list)
+    streams: list = field(default_factory=list)
+    options: CellOptions = None
+
+    def commit(self, namespace):
+        """Bind the cell's names (and the compiled function) into ``namespace``."""
+        for k in self.deleted:
+            namespace.pop(k, None)
+        namespace.update(self.assigned)
+        if self.function is not None and self.options.name:
+            namespace[self.options.name] = self.function
+
+
+def run_cell(source, namespace, options=None):
+    """Run the source of a ``%%symgraph`` cell against ``namespace`` and compile its results.
+
+    The cell sees ``namespace`` plus :func:`cell_names`; the names it binds are
+    returned (``result.assigned``) and written to ``namespace`` only by
+    ``result.commit``. If the cell or compilation fails, shared variables get
+    their values back and :class:`SymgraphError` is raised.
+
+    Examples
+    --------
+    >>> ns = {}
+    >>> res = run_cell("x = dscalar('x')\\ny = x ** 2\\ngy = grad(y, x)", ns, CellOptions(name="f"))
+    >>> [n for n, _ in res.inputs], [n for n, _ in res.outputs]
+    (['x'], ['y', 'gy'])
+    >>> ns
+    {}
+    >>> res.commit(ns)
+    >>> [float(v) for v in ns["f"](x=3.0)]
+    [9.0, 6.0]
+    >>> sorted(ns)
+    ['f', 'gy', 'x', 'y']
+    """
+    options = options or CellOptions()
+    before = dict(namespace)
+    saved = _save_shared(before.values())
+    filename = f"<symgraph-cell-{next(_cell_ids)}>"
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    injected = cell_names()
+    ns = dict(injected)
+    ns.update(namespace)
+    ns.setdefault("__builtins__", builtins)
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError as exc:
+        raise SymgraphError("in the cell", exc, exc.lineno, exc.text) from exc
+    try:
+        exec(compile(tree, filename, "exec"), ns)
+        result = _collect(ns, before, injected, tree, options, saved)
+    except SymgraphError:
+        _restore_shared(saved)
+        raise
+    except Exception as exc:
+        _restore_shared(saved)
+        lineno = _cell_lineno(exc, filename)
+        stage = "in the cell" if lineno is not None else "while compiling the cell's results"
+        line = lines[lineno - 1] if lineno is not None and lineno <= len(lines) else None
+        raise SymgraphError(stage, exc, lineno, line) from exc
+    return result
+
+
+def _cell_lineno(exc, filename):
+    lineno = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    if lineno is None:
+        # errors raised while building a node carry the user's line in its trace
+        trace = getattr(getattr(exc, "node", None), "tag", None)
+        trace = getattr(trace, "trace", None)
+        if trace and trace[0] == filename:
+            lineno = trace[1]
+    return lineno
+
+
+def _save_shared(values):
+    return [(v, v.get_value()) for v in values if isinstance(v, SharedVariable)]
+
+
+def _restore_shared(saved):
+    for v, value in saved:
+        v.set_value(value)
+
+
+def _store_order(tree):
+    """Names in the order the cell first binds them."""
+    order = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            key = (node.lineno, node.col_offset)
+            if node.id not in order or key < order[node.id]:
+                order[node.id] = key
+    return order
+
+
+def _collect(ns, before, injected, tree, options, saved):
+    order = _store_order(tree)
+    missing = object()
+    assigned = {}
+    for k, v in ns.items():
+        if k == "__builtins__":
+            continue
+        old = before.get(k, missing)
+        if old is v or (old is missing and injected.get(k, missing) is v):
+            continue
+        assigned[k] = v
+    deleted = [k for k in before if k not in ns]
+    names_in_order = sorted(assigned, key=lambda k: order.get(k, (float("inf"), 0)))
+    assigned = {k: assigned[k] for k in names_in_order}
+
+    if options.outputs is not None:
+        outputs = []
+        for k in options.outputs:
+            v = ns.get(k)
+            if not isinstance(v, Variable) or isinstance(v, (Constant, SharedVariable)):
+                what = "not defined" if k not in ns else f"a {type(v).__name__}, not a symbolic result"
+                raise SymgraphError(f"--outputs names {k!r}, which is {what}")
+            outputs.append((k, v))
+    else:
+        outputs = [(k, v) for k, v in assigned.items()
+                   if isinstance(v, Variable) and v.owner is not None]
+
+    # random generator states are shown with their RandomStreams, not as shared arrays
+    shared = [(k, v) for k, v in assigned.items() if isinstance(v, TensorSharedVariable)]
+    changed = {id(v) for v, old in saved
+               if isinstance(old, np.ndarray) and not np.array_equal(v.get_value(), old)}
+    shared += [(k, v) for k, v in before.items()
+               if id(v) in changed and k not in assigned and isinstance(v, SharedVariable)]
+    streams_cls = random_streams_class()
+    streams = []
+    if streams_cls is not None:
+        streams = [(k, v) for k, v in ns.items()
+                   if isinstance(v, streams_cls) and (k in assigned or _uses_stream(v, outputs))]
+
+    result = CellResult(inputs=[], outputs=outputs, assigned=assigned, deleted=deleted,
+                        shared=shared, streams=streams, options=options)
+    if not outputs:
+        if options.name:
+            raise SymgraphError(
+                f"the cell defines no symbolic results to compile into {options.name!r}; "
+                "assign one, e.g. y = x ** 2"
+            )
+        return result
+
+    result.inputs = _infer_inputs([v for _, v in outputs], ns, assigned, before)
+    ins = [nbgrad.In(v, name=n) for n, v in result.inputs]
+    outs = [v for _, v in outputs]
+    result.function = nbgrad.function(
+        ins, outs[0] if len(outs) == 1 else outs,
+        mode=None if options.optimize else "FAST_COMPILE",
+        backend=options.backend, name=options.name, on_unused_input="ignore",
+    )
+    for v in result.function.maker.shared_vars:
+        if isinstance(v, TensorSharedVariable) and all(v is not s for _, s in shared):
+            result.shared.append((_name_of(v, ns), v))
+    return result
+
+
+def _uses_stream(stream, outputs):
+    states = _stream_states(stream)
+    if not states:
+        return False
+    from nbgrad.graph import ancestors
+
+    anc = set(ancestors([v for _, v in outputs]))
+    return any(s in anc for s in states)
+
+
+def _stream_states(stream):
+    """The shared random states of a RandomStreams, as far as its API tells."""
+    states = []
+    for u in getattr(stream, "state_updates", None) or ():
+        s = u[0] if isinstance(u, (tuple, list)) else u
+        states.append(s)
+    return states
+
+
+def _name_of(var, ns):
+    for k, v in ns.items():
+        if v is var:
+            return k
+    return str(var)
+
+
+def _infer_inputs(outputs, ns, assigned, before):
+    roots = [v for v in graph_inputs(outputs)
+             if not isinstance(v, (Constant, SharedVariable))]
+    pos = {}
+    for rank, (k, v) in enumerate(itertools.chain(assigned.items(), before.items())):
+        if isinstance(v, Variable):
+            pos.setdefault(v, (rank, k))
+    ranked = sorted(range(len(roots)), key=lambda i: (pos.get(roots[i], (len(pos) + i,))[0], i))
+    inputs = []
+    for i in ranked:
+        v = roots[i]
+        name = v.name if v.name is not None else pos.get(v, (None, None))[1]
+        inputs.append((name, v))
+    return inputs
+
+
+def run_and_show(source, namespace, options):
+    """Run a cell, commit its names, and return ``[(object, raw)]`` to display.
+
+    ``raw=True`` items are MIME bundles, the others objects with their own display
+    (the widgets). Raises :class:`SymgraphError` or :class:`OptionError`, with
+    ``namespace`` untouched.
+
+    Examples
+    --------
+    >>> ns = {}
+    >>> shown = run_and_show("x = dscalar('x')\\ny = 3 * x", ns, CellOptions(name="f"))
+    >>> shown[0][0]["text/plain"]
+    'y = x * 3'
+    >>> float(ns["f"](2.0))
+    6.0
+    """
+    from nbgrad_magics.display import result_bundles
+
+    result = run_cell(source, namespace, options)
+    shown = [(b, True) for b in result_bundles(result)]
+    widget = None
+    if options.widgets:
+        widget = _explorer(result)
+    elif options.ranges:
+        raise OptionError("--range sets slider ranges; add --widgets to get sliders")
+    result.commit(namespace)
+    if widget is not None:
+        shown.append((widget, False))
+    return shown
+
+
+def _explorer(result):
+    from nbgrad_magics.widgets import interact
+
+    f = result.function
+    if f is None:
+        raise OptionError("--widgets needs a symbolic result to evaluate; the cell defines none")
+    scalar = {n for n, v in result.inputs if v.type.ndim == 0}
+    for name in result.options.ranges:
+        if name not in scalar:
+            raise OptionError(
+                f"--range {name}=...: {name!r} is not a scalar input of the cell's results "
+                f"(those are {sorted(scalar)})"
+            )
+    names = [n for n, _ in result.outputs]
+    scalar_outputs = all(v.type.ndim == 0 for _, v in result.outputs)
+    plot = None
+    if scalar_outputs and not result.streams and result.inputs and result.inputs[0][1].type.ndim == 0:
+        plot = result.inputs[0][0]
+    return interact(f, streams=result.streams or None, plot=plot, names=names,
+                    **result.options.ranges)

@@ -1,0 +1,91 @@
+"""Eager tensors: values, constructors, operators and the generated function set."""
+
+import numpy as np
+import pytest
+
+import nbgrad.eager as ne
+
+
+def test_constructors():
+    assert ne.arange(4.0).tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert ne.arange(4).dtype == np.int64
+    assert ne.zeros(2, 3).shape == (2, 3)
+    assert ne.ones((2, 3)).numpy().sum() == 6
+    assert ne.zeros(size=(2,)).tolist() == [0.0, 0.0]
+    assert ne.randn(size=()).shape == ()
+    ne.manual_seed(3)
+    a = ne.randn(5).numpy().copy()
+    ne.manual_seed(3)
+    np.testing.assert_array_equal(ne.randn(5).numpy(), a)
+    assert ne.tensor([1, 2]).dtype == np.int64
+    assert ne.tensor([1.0, 2]).dtype == np.float64
+
+
+def test_requires_grad_only_for_floats():
+    with pytest.raises(RuntimeError, match="floating dtype"):
+        ne.tensor([1, 2], requires_grad=True)
+    x = ne.tensor([1.0]).requires_grad_()
+    assert x.requires_grad and x.is_leaf
+
+
+def test_arithmetic_matches_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    x, y = ne.tensor(a), ne.tensor(b)
+    np.testing.assert_allclose((x + y).numpy(), a + b)
+    np.testing.assert_allclose((2 - x * y / 3).numpy(), 2 - a * b / 3)
+    np.testing.assert_allclose((x ** 2).numpy(), a ** 2)
+    np.testing.assert_allclose((x @ y).numpy(), a @ b)
+    np.testing.assert_allclose(ne.dot(y, y).numpy(), b @ b)
+    np.testing.assert_allclose(ne.exp(x).numpy(), np.exp(a))
+    np.testing.assert_allclose(x.sum(axis=0).numpy(), a.sum(axis=0))
+    np.testing.assert_allclose(x.mean().item(), a.mean())
+    np.testing.assert_allclose(x.max(axis=1).numpy(), a.max(axis=1))
+    np.testing.assert_allclose(x.norm().item(), np.linalg.norm(a))
+    np.testing.assert_allclose(x[1:, ::2].numpy(), a[1:, ::2])
+    np.testing.assert_allclose(x[ne.tensor([2, 0])].numpy(), a[[2, 0]])
+    np.testing.assert_allclose(ne.softmax(x).numpy().sum(axis=1), np.ones(3))
+    np.testing.assert_allclose(x.reshape(4, 3).numpy(), a.reshape(4, 3))
+    np.testing.assert_allclose(x.T.numpy(), a.T)
+    assert (x > 0).dtype == np.bool_
+
+
+def test_weak_python_scalars_keep_dtype():
+    x = ne.ones(3, dtype="float32")
+    assert (x * 2.5).dtype == np.float32
+    assert (1 - x).dtype == np.float32
+    assert (ne.arange(3) * 0.5).dtype == np.float64
+
+
+def test_function_set_is_generated_from_the_engine():
+    import nbgrad.tensor as T
+    from nbgrad.tensor.elemwise import Elemwise
+
+    elemwise = {n for n, v in vars(T.math).items() if isinstance(v, Elemwise) and not n.startswith("_")}
+    assert elemwise <= set(ne.FUNCTIONS)
+    for n in ("sum", "mean", "max", "dot", "matmul", "reshape", "softmax", "log_softmax", "getitem"):
+        assert n in ne.FUNCTIONS
+    assert ne.FUNCTIONS["exp"].symbolic is T.exp
+
+
+def test_comparisons_in_python_control_flow():
+    x = ne.tensor(3.0)
+    n = 0
+    while x < 100:
+        x = x * 2
+        n += 1
+    assert n == 6 and x.item() == 192.0
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(ne.ones(3) > 0)
+
+
+def test_item_and_errors():
+    assert ne.tensor([[2.5]]).item() == 2.5
+    with pytest.raises(ValueError, match="one element"):
+        ne.ones(2).item()
+
+
+def test_repr_shows_grad_fn():
+    x = ne.tensor([1.0], requires_grad=True)
+    assert "requires_grad=True" in repr(x)
+    assert "grad_fn=<mul>" in repr(x * 2)

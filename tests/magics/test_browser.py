@@ -1,0 +1,127 @@
+"""End to end: JupyterLab in headless Chromium runs a %%symgraph cell and its sliders.
+
+Needs the Debian ``chromium`` package at /usr/bin/chromium (CI installs it); the
+browser is never downloaded.
+"""
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason=f"{CHROMIUM} is missing: install the Debian package (apt-get install chromium)",
+)
+
+CELLS = [
+    "%load_ext nbgrad",
+    "%%symgraph f --widgets --range x=-2:2\n"
+    "srng = RandomStreams(seed=1)\n"
+    "x = dscalar('x')\n"
+    "y = x ** 2 + srng.uniform(())\n",
+]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _notebook(path):
+    nb = {
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                   "source": src} for src in CELLS],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb))
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server on 127.0.0.1 with a token, a fixed port and fresh settings."""
+    root = tmp_path / "root"
+    root.mkdir()
+    _notebook(root / "demo.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipython"),
+               JUPYTER_PLATFORM_DIRS="1")
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+         f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+         "--allow-root", "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                log.close()
+                pytest.fail("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
+            time.sleep(0.5)
+    yield url, token
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_symgraph_cell_renders_formula_and_seed_slider_changes_output(lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, token = lab
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{url}/lab/tree/demo.ipynb?token={token}")
+            cells = page.locator(".jp-Notebook .jp-CodeCell")
+            expect(cells).to_have_count(2)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+            for k in range(2):
+                cells.nth(k).locator(".jp-InputArea-editor").click()
+                page.keyboard.press("Shift+Enter")
+            out = cells.nth(1).locator(".jp-OutputArea")
+            # the formula, typeset by MathJax
+            formula = out.locator("mjx-container").first
+            formula.wait_for(state="attached")
+            values = out.locator(".nbgrad-values")
+            expect(values).to_contain_text("y")
+            before = values.inner_text()
+            sliders = out.locator(".widget-slider")
+            expect(sliders).to_have_count(2)  # x and the seed of srng
+            expect(sliders.nth(1)).to_contain_text("seed")
+            handle = sliders.nth(1).locator(".noUi-handle")
+            handle.focus()
+            page.keyboard.press("ArrowRight")
+            expect(sliders.nth(1).locator(".widget-readout")).to_contain_text("2")
+            expect(values).not_to_have_text(before)
+        finally:
+            browser.close()

@@ -1,0 +1,298 @@
+"""%%symgraph through a real InteractiveShell: options, namespace, displays, errors."""
+
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+
+import nbgrad
+from nbgrad.backends import available_backends
+from nbgrad_magics.errors import SymgraphError
+
+CELL = """%%symgraph f
+x = dscalar("x")
+y = x ** 2 + x ** 3 + x ** 4
+gy = grad(y, x)
+"""
+
+
+def widget_instances():
+    from ipywidgets.widgets import widget
+
+    return widget._instances
+
+
+def latex_of(bundles):
+    return [b["text/latex"] for b in bundles if "text/latex" in b]
+
+
+# ---------------------------------------------------------------- binding and namespace
+def test_cell_binds_function_callable_positionally_and_by_name(ip):
+    ip.run(CELL)
+    f = ip.ns["f"]
+    assert isinstance(f, nbgrad.compile.Function)
+    y, gy = f(2.0)
+    assert float(y) == 28.0 and float(gy) == 48.0
+    assert [float(v) for v in f(x=2.0)] == [28.0, 48.0]
+    assert [i.name for i in f.maker.inputs] == ["x"]
+
+
+def test_only_names_the_cell_assigns_reach_the_namespace(ip):
+    before = set(ip.ns)
+    ip.run(CELL)
+    assert set(ip.ns) - before == {"f", "x", "y", "gy"}
+    for injected in ("dscalar", "grad", "hessian", "jacobian", "Rop", "Lop", "shared", "function", "T"):
+        assert injected not in ip.ns
+
+
+def test_constructors_math_and_derivatives_available_without_imports(ip):
+    ip.run("%%symgraph h\n"
+           "v = dvector('v')\n"
+           "c = T.sum(exp(v) * tanh(v))\n"
+           "J = jacobian(exp(v), v)\n"
+           "H = hessian(c, v)\n"
+           "u = dvector('u')\n"
+           "jv = Rop(exp(v), v, u)\n"
+           "vj = Lop(exp(v), v, u)\n")
+    c, J, H, jv, vj = ip.ns["h"]([0.0, 1.0], [1.0, 2.0])
+    e = np.exp([0.0, 1.0])
+    np.testing.assert_allclose(J, np.diag(e))
+    np.testing.assert_allclose(jv, e * [1.0, 2.0])
+    np.testing.assert_allclose(vj, e * [1.0, 2.0])
+    assert H.shape == (2, 2)
+
+
+def test_user_names_win_over_provided_names_and_cell_sees_the_namespace(ip):
+    ip.run("scale = 3.0\nexp = 'mine'")
+    ip.run("%%symgraph f\nx = dscalar('x')\ny = scale * x")
+    assert float(ip.ns["f"](2.0)) == 6.0
+    assert ip.ns["exp"] == "mine"
+
+
+def test_inputs_in_definition_order(ip):
+    ip.run("%%symgraph f\nb = dscalar('b')\na = dscalar('a')\nz = a - b")
+    f = ip.ns["f"]
+    assert [i.name for i in f.maker.inputs] == ["b", "a"]
+    assert float(f(1.0, 5.0)) == 4.0
+    assert float(f(a=5.0, b=1.0)) == 4.0
+
+
+def test_inputs_from_an_earlier_cell_and_unnamed_variables(ip):
+    ip.run("import nbgrad.tensor as TT\nt = TT.dscalar()")
+    ip.run("%%symgraph g\ny = 2 * t")
+    g = ip.ns["g"]
+    assert [i.name for i in g.maker.inputs] == ["t"]
+    assert float(g(t=4.0)) == 8.0
+
+
+def test_no_name_compiles_but_binds_no_function(ip):
+    before = set(ip.ns)
+    bundles = ip.run("%%symgraph\nx = dscalar('x')\ny = x * 2")
+    assert set(ip.ns) - before == {"x", "y"}
+    assert latex_of(bundles)
+
+
+# ---------------------------------------------------------------- displays
+def test_formulas_are_displayed_as_latex_with_text_fallback(ip):
+    bundles = ip.run(CELL)
+    formulas = [b for b in bundles if "text/latex" in b]
+    assert len(formulas) == 2
+    for b in formulas:
+        assert b["text/latex"].startswith("$\\displaystyle ") and b["text/latex"].endswith("$")
+        assert "0x" not in b["text/plain"]
+    assert formulas[0]["text/plain"].startswith("y = ")
+    assert formulas[1]["text/plain"].startswith("gy = ")
+    # the displayed form is the compiled (rewritten) graph, not the raw gradient graph
+    f = ip.ns["f"]
+    assert formulas[1]["text/plain"] == "gy = " + nbgrad.pp(f.maker.fgraph.outputs[1])
+    assert "x" in formulas[1]["text/latex"]
+
+
+def test_no_optimize_compiles_fast_and_shows_the_graph_as_written(ip):
+    bundles = ip.run("%%symgraph f --no-optimize\nx = dscalar('x')\ny = x * 1 + 0")
+    assert ip.ns["f"].maker.mode == "FAST_COMPILE"
+    assert latex_of(bundles)
+    assert [b["text/plain"] for b in bundles] == ["y = " + nbgrad.pp(ip.ns["y"])]
+    ip.run("%%symgraph g\nx = dscalar('x')\ny = x * 1 + 0")
+    assert ip.ns["g"].maker.mode == nbgrad.config.mode
+
+
+def test_outputs_option_selects_results(ip):
+    ip.run("%%symgraph f --outputs gy\nx = dscalar('x')\ny = x ** 3\ngy = grad(y, x)")
+    out = ip.ns["f"](2.0)
+    assert np.ndim(out) == 0 and float(out) == 12.0
+    ip.run("%%symgraph f2 --outputs gy,y\nx = dscalar('x')\ny = x ** 3\ngy = grad(y, x)")
+    assert [float(v) for v in ip.ns["f2"](2.0)] == [12.0, 8.0]
+
+
+def test_outputs_option_naming_nothing_is_an_error(ip):
+    err, _ = ip.run_failing("%%symgraph f --outputs nope\nx = dscalar('x')\ny = x * 2")
+    assert isinstance(err, SymgraphError)
+    assert "nope" in str(err)
+    assert "f" not in ip.ns and "x" not in ip.ns
+
+
+def test_show_graph_source_and_none(ip):
+    graph = ip.run("%%symgraph f --show graph\nx = dscalar('x')\ny = exp(x) * 2")
+    assert not latex_of(graph)
+    assert graph == [{"text/plain": nbgrad.debugprint(ip.ns["f"], file="str")}]
+    source = ip.run("%%symgraph f --show source\nx = dscalar('x')\ny = exp(x) * 2")
+    assert source[0]["text/plain"] == ip.ns["f"].source
+    both = ip.run("%%symgraph f --show formula,source\nx = dscalar('x')\ny = exp(x) * 2")
+    assert len(latex_of(both)) == 1 and both[-1]["text/plain"] == ip.ns["f"].source
+    assert ip.run("%%symgraph f --show none\nx = dscalar('x')\ny = exp(x) * 2") == []
+    assert "f" in ip.ns
+
+
+def test_backend_option(ip):
+    ip.run("%%symgraph f --backend cpu\nx = dscalar('x')\ny = x + 1")
+    assert ip.ns["f"].maker.backend == "cpu"
+    ip.ns.pop("f")
+    cell = "%%symgraph f --backend gpu\nx = dscalar('x')\ny = x + 1"
+    if "gpu" in available_backends():
+        ip.run(cell)
+        assert float(ip.ns["f"](1.0)) == 2.0
+    else:
+        err, shown = ip.run_failing(cell)
+        assert isinstance(err, SymgraphError)
+        assert isinstance(err.original, nbgrad.backends.BackendUnavailable)
+        assert "f" not in ip.ns
+
+
+def test_shared_variables_touched_by_the_cell_show_their_state(ip):
+    ip.run("import numpy as np, nbgrad\nw = nbgrad.shared(np.array([1.0, 2.0]), name='w')\n"
+           "b = nbgrad.shared(0.5, name='b')\nunused = nbgrad.shared(7.0, name='unused')")
+    bundles = ip.run("%%symgraph step\n"
+                     "x = dscalar('x')\n"
+                     "cost = T.sum(w * x) + b\n"
+                     "train = function([x], cost, updates=[(w, w - x)], name='train')\n"
+                     "train(1.0)\n")
+    shown = [b for b in bundles if "text/html" in b]
+    text = "\n".join(b["text/plain"] for b in shown)
+    assert "w" in text and "b" in text and "unused" not in text
+    html = "\n".join(b["text/html"] for b in shown)
+    assert "train" in html  # the function that updates w
+    np.testing.assert_allclose(ip.ns["w"].get_value(), [0.0, 1.0])
+
+
+def test_formatters_for_symbolic_shared_and_function(ip):
+    ip.run(CELL)
+    fmt = ip.ip.display_formatter.format
+    data, _ = fmt(ip.ns["gy"])
+    assert data["text/latex"].startswith("$\\displaystyle ")
+    assert data["text/plain"] == nbgrad.pp(ip.ns["gy"])
+    assert "0x" not in data["text/plain"]
+    ip.run("import nbgrad\nw = nbgrad.shared([1.0, 2.0], name='w')")
+    data, _ = fmt(ip.ns["w"])
+    assert "text/html" in data and "w" in data["text/html"]
+    assert "0x" not in data["text/plain"]
+    data, _ = fmt(ip.ns["f"])
+    assert "text/html" in data and "0x" not in data["text/plain"]
+
+
+# ---------------------------------------------------------------- errors
+def test_error_in_the_cell_shows_the_users_line_and_binds_nothing(ip):
+    ip.run("x = 'kept'")
+    err, printed = ip.run_failing("%%symgraph f\nx = dscalar('x')\ny = x + undefined_name\n")
+    assert isinstance(err, SymgraphError) and isinstance(err.original, NameError)
+    assert err.lineno == 2
+    assert "cell line 2: y = x + undefined_name" in printed
+    assert "Traceback" not in printed
+    assert ip.ns["x"] == "kept" and "f" not in ip.ns and "y" not in ip.ns
+    ip.run(CELL)  # the shell keeps working
+    assert "f" in ip.ns
+
+
+def test_graph_type_error_renders_short(ip):
+    err, printed = ip.run_failing("%%symgraph f\nm = dmatrix('m')\ng = grad(m, m)\n")
+    assert isinstance(err, SymgraphError)
+    assert isinstance(err.original, TypeError)
+    assert printed.count("\n") <= 3
+    assert "cell line 2: g = grad(m, m)" in printed
+    assert "m" not in ip.ns
+
+
+def test_shape_error_while_compiling_or_evaluating_is_short(ip):
+    err, printed = ip.run_failing(
+        "%%symgraph f\nv = dvector('v')\nm = dmatrix('m')\ny = dot(m, v)\nf2 = function([v], y)\n")
+    assert isinstance(err, SymgraphError)
+    assert "MissingInputError" in printed or "m" in printed
+    assert "Traceback" not in printed
+
+
+def test_syntax_error_shows_line(ip):
+    err, printed = ip.run_failing("%%symgraph f\nx = dscalar('x'\ny = 2\n")
+    assert isinstance(err, SymgraphError) and isinstance(err.original, SyntaxError)
+    assert "cell line" in printed
+
+
+def test_failing_cell_leaves_shared_state_untouched(ip):
+    ip.run("import nbgrad\nw = nbgrad.shared(1.0, name='w')")
+    err, _ = ip.run_failing("%%symgraph\n"
+                            "double = function([], [], updates=[(w, w * 2)])\n"
+                            "double()\n"
+                            "raise ValueError('boom')\n")
+    assert isinstance(err.original, ValueError) and err.lineno == 3
+    assert float(ip.ns["w"].get_value()) == 1.0
+    assert "double" not in ip.ns
+
+
+def test_a_cell_without_results_cannot_bind_a_function(ip):
+    err, printed = ip.run_failing("%%symgraph f\nx = dscalar('x')\n")
+    assert "no symbolic results" in printed
+    assert "x" not in ip.ns
+
+
+@pytest.mark.parametrize("line, message", [
+    ("--show bogus", "--show"),
+    ("--backend tpu", "--backend"),
+    ("--range x=3", "--range"),
+    ("--range x=3:1", "low must be smaller"),
+    ("--frobnicate", "unrecognized"),
+    ("f g", "unrecognized"),
+    ("1f", "identifier"),
+    ("--range x=-3:3", "--widgets"),
+])
+def test_bad_options_raise_usage_error_with_usage_line(ip, line, message):
+    err, printed = ip.run_failing(f"%%symgraph {line}\nx = dscalar('x')\ny = x * 2\n")
+    assert isinstance(err, UsageError)
+    assert "usage: %%symgraph [--backend {cpu,gpu}]" in str(err) and message in str(err)
+    assert "x" not in ip.ns and "y" not in ip.ns
+
+
+def test_help_shows_usage_with_every_option(ip):
+    doc = ip.ip.find_cell_magic("symgraph").__doc__
+    for opt in ("--backend", "--outputs", "--no-optimize", "--show", "--widgets", "--range", "name"):
+        assert opt in doc
+    with pytest.raises(UsageError):
+        ip.ip.run_cell_magic("symgraph", "--help", "x = 1")
+
+
+def test_option_names_and_values_complete(ip):
+    complete = ip.ip.complete
+    assert complete("--ba", "%%symgraph --ba")[1] == ["--backend"]
+    names = complete("--", "%%symgraph f --")[1]
+    for opt in ("--backend", "--outputs", "--no-optimize", "--show", "--widgets", "--range"):
+        assert opt in names
+    assert complete("", "%%symgraph --show ")[1] == ["formula", "graph", "source", "none"]
+    assert complete("g", "%%symgraph --backend g")[1] == ["gpu"]
+
+
+# ---------------------------------------------------------------- widgets through the magic
+def test_widgets_option_displays_sliders_with_ranges(ip):
+    ip.run("%%symgraph f --widgets --range x=-2:2 --range a=0:1\n"
+           "x = dscalar('x')\na = dscalar('a')\ny = a * x ** 2")
+    widgets = [o for o in ip.captured.outputs if "application/vnd.jupyter.widget-view+json" in o.data]
+    assert len(widgets) == 1
+    model_id = widgets[0].data["application/vnd.jupyter.widget-view+json"]["model_id"]
+    explorer = widget_instances()[model_id]
+    assert (explorer.sliders["x"].min, explorer.sliders["x"].max) == (-2, 2)
+    assert (explorer.sliders["a"].min, explorer.sliders["a"].max) == (0, 1)
+    explorer.sliders["a"].value = 0.5
+    explorer.sliders["x"].value = 2.0
+    assert float(explorer.values[0]) == 2.0
+
+
+def test_range_for_a_non_input_is_a_usage_error(ip):
+    err, _ = ip.run_failing("%%symgraph f --widgets --range q=0:1\nx = dscalar('x')\ny = x * 2")
+    assert isinstance(err, UsageError) and "'q'" in str(err)
+    assert "f" not in ip.ns

@@ -1,0 +1,329 @@
+"""One table, a row per op: the data that drives the generic op tests (``test_ops.py``).
+
+A row names a function built from nbgrad's public API, its NumPy/SciPy reference, the
+input shapes to try (broadcasting included), each input's domain, the dtypes to check
+values in, whether it is differentiable (L_op and R_op are then checked against finite
+differences) and twice differentiable. Adding an op is one class plus one row here;
+``test_every_op_has_a_row`` fails for an op without one.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.special
+
+import nbgrad.tensor as T
+from nbgrad.tensor.elemwise import SumToShape
+
+__all__ = ["Domain", "OpRow", "ROWS", "REAL", "POS", "UNIT", "GT1", "NONZERO"]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where an input's random values are drawn from.
+
+    Floats are uniform in ``[lo, hi]`` (with ``avoid_zero``: ``|x|`` in ``[lo, hi]`` with a
+    random sign, to keep off a kink at zero); integer dtypes draw integers in the same
+    range. ``dtype`` fixes the input's dtype (indices, sizes, masks) whatever dtype the row
+    is being checked in; such inputs are held constant when differentiating.
+    """
+
+    lo: float
+    hi: float
+    avoid_zero: bool = False
+    dtype: str = None
+
+    def sample(self, rng, shape, dtype):
+        dtype = np.dtype(self.dtype or dtype)
+        if dtype.kind == "b":
+            return rng.integers(0, 2, size=shape).astype(bool)
+        if dtype.kind in "iu":
+            lo, hi = int(np.ceil(self.lo)), int(np.floor(self.hi))
+            vals = rng.integers(lo, hi + 1, size=shape)
+            if self.avoid_zero:
+                vals = np.where(vals == 0, hi, vals) * rng.choice([-1, 1], size=shape)
+            return np.asarray(vals, dtype=dtype)
+        vals = rng.uniform(self.lo, self.hi, size=shape)
+        if self.avoid_zero:
+            vals = vals * rng.choice([-1.0, 1.0], size=shape)
+        return np.asarray(vals, dtype=dtype)
+
+
+REAL = Domain(-2.0, 2.0)
+POS = Domain(0.5, 2.0)
+UNIT = Domain(-0.9, 0.9)
+GT1 = Domain(1.2, 3.0)
+NONZERO = Domain(0.3, 2.0, avoid_zero=True)
+MASK = Domain(0, 1, dtype="bool")
+
+
+def index(lo, hi):
+    """An int64 index (or size) input drawn from ``[lo, hi]``."""
+    return Domain(lo, hi, dtype="int64")
+
+
+FLOATS = ("float64", "float32")
+NUMBERS = ("float64", "float32", "int64", "int32")
+INTS = ("int64", "int32", "int8")
+
+
+@dataclass(frozen=True)
+class OpRow:
+    """One op (or public function) and everything the generic tests need to check it.
+
+    ``shapes`` is a list of cases, each a tuple with one shape per input. ``dtypes``
+    entries are a dtype for every input, or a tuple with one dtype per input (mixed
+    dtypes). ``grad`` marks a differentiable op (its L_op and R_op must exist and agree
+    with finite differences); ``second`` a twice-differentiable one.
+    """
+
+    name: str
+    fn: object
+    ref: object
+    shapes: tuple
+    domain: tuple
+    dtypes: tuple = FLOATS
+    grad: bool = True
+    second: bool = True
+    rtol: float = None
+    prints_inputs: bool = True  # False: the printed form rightly leaves the inputs out
+
+    @property
+    def nin(self):
+        return len(self.domain)
+
+    def fixed(self, i):
+        """Whether input ``i`` has a fixed (non-differentiable) dtype."""
+        return self.domain[i].dtype is not None
+
+    def input_dtypes(self, dtype):
+        per = dtype if isinstance(dtype, tuple) else (dtype,) * self.nin
+        return tuple(self.domain[i].dtype or per[i] for i in range(self.nin))
+
+
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _inc_at(x, idx, y):
+    out = x.copy()
+    np.add.at(out, idx, y)
+    return out
+
+
+def _set_at(x, idx, y):
+    out = x.copy()
+    out[idx] = y
+    return out
+
+
+M = (((3, 4),),)
+BIN = (((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((), (2, 3)))
+UNARY = (((3, 4),), ((),), ((2, 1, 3),))
+
+
+def _binary(name, fn, ref, dom=(REAL, REAL), dtypes=NUMBERS + (("float32", "int64"), ("int8", "float64")), **kw):
+    return OpRow(name, fn, ref, BIN, dom, dtypes, **kw)
+
+
+def _unary(name, fn, ref, dom=REAL, dtypes=NUMBERS, **kw):
+    return OpRow(name, fn, ref, UNARY, (dom,), dtypes, **kw)
+
+
+_special = scipy.special
+
+ROWS = [
+    # ------------------------------------------------------------ arithmetic operators
+    _binary("add", lambda x, y: x + y, np.add),
+    _binary("sub", lambda x, y: x - y, np.subtract),
+    _binary("mul", lambda x, y: x * y, np.multiply),
+    _binary("true_div", lambda x, y: x / y, np.true_divide, (REAL, NONZERO)),
+    _binary("int_div", lambda x, y: x // y, np.floor_divide, (REAL, NONZERO), second=False),
+    _binary("mod", lambda x, y: x % y, np.mod, (REAL, POS), second=False),
+    _binary("pow", lambda x, y: x ** y, np.power, (POS, REAL),
+            dtypes=("float64", "float32", ("float32", "int64"))),
+    _binary("pow_int", lambda x, y: x ** y, np.power, (POS, POS), dtypes=INTS, grad=False),
+    _binary("maximum", T.maximum, np.maximum, second=False),
+    _binary("minimum", T.minimum, np.minimum, second=False),
+    _binary("arctan2", T.arctan2, np.arctan2, (NONZERO, NONZERO), dtypes=FLOATS),
+    _binary("logaddexp", T.logaddexp, np.logaddexp, dtypes=FLOATS),
+    _unary("neg", lambda x: -x, np.negative),
+    _unary("identity", lambda x: x.copy(), np.copy),
+    # -------------------------------------------------------------------- comparisons
+    _binary("lt", lambda x, y: x < y, np.less, grad=False),
+    _binary("gt", lambda x, y: x > y, np.greater, grad=False),
+    _binary("le", lambda x, y: x <= y, np.less_equal, grad=False),
+    _binary("ge", lambda x, y: x >= y, np.greater_equal, grad=False),
+    _binary("eq", T.eq, np.equal, grad=False),
+    _binary("neq", T.neq, np.not_equal, grad=False),
+    _binary("and", lambda x, y: x & y, np.bitwise_and, dtypes=("bool",) + INTS, grad=False),
+    _binary("or", lambda x, y: x | y, np.bitwise_or, dtypes=("bool",) + INTS, grad=False),
+    _binary("xor", lambda x, y: x ^ y, np.bitwise_xor, dtypes=("bool",) + INTS, grad=False),
+    _unary("invert", lambda x: ~x, np.invert, dtypes=("bool",) + INTS, grad=False),
+    _unary("isnan", T.isnan, np.isnan, grad=False),
+    _unary("isinf", T.isinf, np.isinf, grad=False),
+    # ------------------------------------------------------------ elementwise functions
+    _unary("abs", abs, np.abs, NONZERO, second=False),
+    _unary("sqr", T.sqr, np.square),
+    _unary("sqrt", T.sqrt, np.sqrt, POS),
+    _unary("reciprocal", T.reciprocal, np.reciprocal, NONZERO, dtypes=FLOATS),
+    _unary("exp", T.exp, np.exp),
+    _unary("exp2", T.exp2, np.exp2),
+    _unary("log", T.log, np.log, POS),
+    _unary("log2", T.log2, np.log2, POS),
+    _unary("log10", T.log10, np.log10, POS),
+    _unary("log1p", T.log1p, np.log1p, Domain(-0.5, 2.0)),
+    _unary("expm1", T.expm1, np.expm1),
+    _unary("sin", T.sin, np.sin),
+    _unary("cos", T.cos, np.cos),
+    _unary("tan", T.tan, np.tan, Domain(-1.2, 1.2)),
+    _unary("arcsin", T.arcsin, np.arcsin, UNIT, dtypes=FLOATS),
+    _unary("arccos", T.arccos, np.arccos, UNIT, dtypes=FLOATS),
+    _unary("arctan", T.arctan, np.arctan),
+    _unary("sinh", T.sinh, np.sinh),
+    _unary("cosh", T.cosh, np.cosh),
+    _unary("tanh", T.tanh, np.tanh),
+    _unary("arcsinh", T.arcsinh, np.arcsinh),
+    _unary("arccosh", T.arccosh, np.arccosh, GT1),
+    _unary("arctanh", T.arctanh, np.arctanh, UNIT, dtypes=FLOATS),
+    _unary("sigmoid", T.nnet.sigmoid, _special.expit),
+    _unary("softplus", T.nnet.softplus, lambda x: np.logaddexp(0, x)),
+    _unary("erf", T.erf, _special.erf),
+    _unary("erfc", T.erfc, _special.erfc),
+    _unary("relu", T.nnet.relu, lambda x: np.maximum(x, np.zeros((), x.dtype)), NONZERO, second=False),
+    _unary("floor", T.floor, np.floor, dtypes=FLOATS, second=False),
+    _unary("ceil", T.ceil, np.ceil, dtypes=FLOATS, second=False),
+    _unary("round", T.round, np.round, dtypes=NUMBERS, second=False),
+    _unary("sign", T.sign, np.sign, NONZERO, second=False),
+    _unary("cast_float32", lambda x: x.astype("float32"), lambda x: x.astype("float32")),
+    _unary("cast_int32", lambda x: T.cast(x, "int32"), lambda x: x.astype("int32"), grad=False),
+    OpRow("switch", T.switch, np.where,
+          (((3, 4), (3, 4), (3, 4)), ((3, 1), (4,), ()), ((), (2,), (2,))),
+          (MASK, REAL, REAL), NUMBERS),
+    OpRow("where_int_cond", lambda c, x, y: T.where(c > 0, x, y), lambda c, x, y: np.where(c > 0, x, y),
+          (((3, 4), (3, 4), (4,)),), (index(-2, 2), REAL, REAL), FLOATS),
+    OpRow("clip", T.clip, np.clip, (((3, 4), (3, 4), (3, 4)), ((3, 4), (), (4,))),
+          (REAL, Domain(-1.5, -0.5), Domain(0.5, 1.5)), NUMBERS, second=False),
+    OpRow("clip_const", lambda x: T.clip(x, -0.5, 0.5), lambda x: np.clip(x, -0.5, 0.5),
+          UNARY, (REAL,), FLOATS, second=False),
+    # --------------------------------------------------------------------- reductions
+    OpRow("sum", T.sum, np.sum, (((3, 4, 2),), ((),)), (REAL,), NUMBERS + ("bool",)),
+    OpRow("sum_axis", lambda x: x.sum(axis=1), lambda x: x.sum(axis=1), (((3, 4, 2),),), (REAL,), NUMBERS),
+    OpRow("sum_axes_keepdims", lambda x: T.sum(x, axis=(0, 2), keepdims=True),
+          lambda x: np.sum(x, axis=(0, 2), keepdims=True), (((3, 4, 2),),), (REAL,), NUMBERS),
+    OpRow("prod", lambda x: T.prod(x, axis=0), lambda x: np.prod(x, axis=0), (((3, 4),),), (NONZERO,), NUMBERS),
+    OpRow("prod_all", T.prod, np.prod, (((2, 3),),), (NONZERO,), FLOATS),
+    OpRow("max", lambda x: T.max(x, axis=1), lambda x: np.max(x, axis=1), (((3, 4, 2),),), (REAL,), NUMBERS,
+          second=False),
+    OpRow("max_all_keepdims", lambda x: T.max(x, keepdims=True), lambda x: np.max(x, keepdims=True),
+          (((3, 4),),), (REAL,), NUMBERS, second=False),
+    OpRow("min", lambda x: x.min(axis=(0, 1)), lambda x: x.min(axis=(0, 1)), (((3, 4, 2),),), (REAL,),
+          NUMBERS, second=False),
+    OpRow("argmax", lambda x: T.argmax(x, axis=1), lambda x: np.argmax(x, axis=1), (((3, 4),),), (REAL,),
+          NUMBERS, grad=False),
+    OpRow("argmax_all", T.argmax, np.argmax, (((3, 4),),), (REAL,), NUMBERS, grad=False),
+    OpRow("argmin", lambda x: x.argmin(axis=0, keepdims=True), lambda x: x.argmin(axis=0, keepdims=True),
+          (((3, 4),),), (REAL,), NUMBERS, grad=False),
+    OpRow("any", lambda x: T.any(x, axis=0), lambda x: np.any(x, axis=0), (((3, 4),),), (MASK,), ("bool",),
+          grad=False),
+    OpRow("all", lambda x: T.all(x > 0), lambda x: np.all(x > 0), (((3, 4),),), (REAL,), NUMBERS, grad=False),
+    OpRow("mean", lambda x: T.mean(x, axis=0), lambda x: np.mean(x, axis=0), (((3, 4),),), (REAL,), NUMBERS),
+    OpRow("mean_all", lambda x: x.mean(), lambda x: x.mean(), (((3, 4),), ((),)), (REAL,), NUMBERS),
+    OpRow("var", lambda x: T.var(x, axis=1, keepdims=True), lambda x: np.var(x, axis=1, keepdims=True),
+          (((3, 4),),), (REAL,), FLOATS),
+    OpRow("std_ddof", lambda x: T.std(x, ddof=1), lambda x: np.std(x, ddof=1), (((3, 4),),), (REAL,), FLOATS),
+    # ----------------------------------------------------------------------- products
+    OpRow("dot", T.dot, np.dot, (((3, 4), (4, 2)), ((3, 4), (4,)), ((4,), (4, 2)), ((4,), (4,)), ((), (3,))),
+          (REAL, REAL), NUMBERS + (("float32", "float64"),)),
+    OpRow("matmul", lambda a, b: a @ b, np.matmul,
+          (((3, 4), (4, 2)), ((2, 3, 4), (4, 5)), ((1, 3, 4), (2, 4, 5)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,))),
+          (REAL, REAL), NUMBERS),
+    OpRow("outer", T.outer, np.outer, (((3,), (4,)),), (REAL, REAL), NUMBERS),
+    OpRow("tensordot", lambda a, b: T.tensordot(a, b, [[0, 2], [1, 0]]),
+          lambda a, b: np.tensordot(a, b, [[0, 2], [1, 0]]), (((2, 3, 4), (4, 2, 5)),), (REAL, REAL), FLOATS),
+    OpRow("tensordot_int", lambda a, b: T.tensordot(a, b, 1), lambda a, b: np.tensordot(a, b, 1),
+          (((2, 3), (3, 4, 2)),), (REAL, REAL), FLOATS),
+    OpRow("batched_dot", T.batched_dot, lambda a, b: np.einsum("bij,bjk->bik", a, b),
+          (((2, 3, 4), (2, 4, 5)),), (REAL, REAL), FLOATS),
+    OpRow("batched_dot_vectors", T.batched_dot, lambda a, b: np.einsum("bi,bi->b", a, b),
+          (((3, 4), (3, 4)),), (REAL, REAL), FLOATS),
+    # ------------------------------------------------------------------ shape and layout
+    OpRow("shape", lambda x: x.shape, lambda x: np.asarray(x.shape, dtype="int64"), (((3, 4),), ((),)), (REAL,), NUMBERS,
+          grad=False),
+    OpRow("shape_i", lambda x: x.shape[1], lambda x: np.asarray(x.shape[1]), (((3, 4),),), (REAL,), FLOATS,
+          grad=False),
+    OpRow("transpose", lambda x: x.T, np.transpose, (((3, 4),), ((2, 3, 4),)), (REAL,), NUMBERS),
+    OpRow("transpose_axes", lambda x: x.transpose(1, 2, 0), lambda x: x.transpose(1, 2, 0),
+          (((2, 3, 4),),), (REAL,), FLOATS),
+    OpRow("dimshuffle", lambda x: x.dimshuffle(1, "x", 0), lambda x: x.T[:, None, :], M, (REAL,), NUMBERS),
+    OpRow("swapaxes", lambda x: T.swapaxes(x, 0, 2), lambda x: np.swapaxes(x, 0, 2), (((2, 3, 4),),), (REAL,)),
+    OpRow("reshape", lambda x: x.reshape((2, 6)), lambda x: x.reshape((2, 6)), M, (REAL,), NUMBERS),
+    OpRow("reshape_symbolic", lambda x, n: T.reshape(x, (n, -1)), lambda x, n: x.reshape((int(n), -1)),
+          (((3, 4), ()),), (REAL, index(2, 2)), FLOATS),
+    OpRow("flatten", lambda x: x.flatten(), lambda x: x.flatten(), (((2, 3, 4),),), (REAL,), NUMBERS),
+    OpRow("flatten_ndim2", lambda x: T.flatten(x, 2), lambda x: x.reshape(x.shape[0], -1),
+          (((2, 3, 4),),), (REAL,), FLOATS),
+    OpRow("concatenate", lambda x, y: T.concatenate([x, y, x], axis=1),
+          lambda x, y: np.concatenate([x, y, x], axis=1), (((3, 4), (3, 2)),), (REAL, REAL),
+          NUMBERS + (("float32", "int64"),)),
+    OpRow("stack", lambda x, y: T.stack([x, y], axis=1), lambda x, y: np.stack([x, y], axis=1),
+          (((3, 4), (3, 4)), ((4,), (4,))), (REAL, REAL), NUMBERS),
+    OpRow("stack_scalars", lambda x, y: T.stack([x, y, x]), lambda x, y: np.stack([x, y, x]),
+          (((), ()),), (REAL, REAL), NUMBERS),
+    OpRow("arange", lambda n: T.arange(n), np.arange, (((),),), (index(0, 6),), ("int64",), grad=False),
+    OpRow("arange_float", lambda a, b: T.arange(a, b, 0.5), lambda a, b: np.arange(a, b, 0.5),
+          (((), ()),), (index(-2, 1), index(2, 4)), ("int64",), grad=False),
+    OpRow("eye", lambda n, k: T.eye(n, n + 1, k), lambda n, k: np.eye(n, n + 1, k), (((), ()),),
+          (index(1, 4), index(-1, 1)), ("int64",), grad=False),
+    # Filled arrays print as their fill value: their inputs only give the shape.
+    OpRow("zeros", lambda n: T.zeros((n, 2)), lambda n: np.zeros((n, 2)), (((),),), (index(0, 3),), ("int64",),
+          grad=False, prints_inputs=False),
+    OpRow("ones", lambda n: T.ones(n, dtype="int32"), lambda n: np.ones(n, dtype="int32"), (((),),),
+          (index(0, 3),), ("int64",), grad=False, prints_inputs=False),
+    OpRow("zeros_like", T.zeros_like, np.zeros_like, M, (REAL,), NUMBERS, grad=False, prints_inputs=False),
+    OpRow("ones_like", T.ones_like, np.ones_like, M, (REAL,), NUMBERS, grad=False, prints_inputs=False),
+    OpRow("alloc", lambda x: T.alloc(x, 2, 3, 4), lambda x: np.broadcast_to(x, (2, 3, 4)),
+          (((4,),), ((3, 1),), ((),)), (REAL,), NUMBERS),
+    OpRow("sum_to_shape", lambda x: SumToShape()(x, T.as_tensor([3, 1])),
+          lambda x: x.sum(axis=1, keepdims=True), M, (REAL,), FLOATS),
+    # ----------------------------------------------------------------------- indexing
+    OpRow("slice", lambda x: x[1:, ::2], lambda x: x[1:, ::2], M, (REAL,), NUMBERS),
+    OpRow("slice_negative", lambda x: x[-1, -3:-1], lambda x: x[-1, -3:-1], M, (REAL,), FLOATS),
+    OpRow("int_index", lambda x: x[1], lambda x: x[1], (((3, 4),), ((3,),)), (REAL,), NUMBERS),
+    OpRow("symbolic_index", lambda x, i: x[i, 1:i + 2], lambda x, i: x[i, 1:i + 2], (((3, 4), ()),),
+          (REAL, index(0, 2)), FLOATS),
+    OpRow("newaxis_ellipsis", lambda x: x[None, ..., 0], lambda x: x[None, ..., 0], (((2, 3, 4),),), (REAL,)),
+    OpRow("int_array_index", lambda x: x[[0, 2, 2, 1]], lambda x: x[[0, 2, 2, 1]], M, (REAL,), NUMBERS),
+    OpRow("int_array_symbolic", lambda x, i: x[:, i], lambda x, i: x[:, i], (((3, 4), (5,)),),
+          (REAL, index(0, 3)), FLOATS),
+    OpRow("int_arrays_pair", lambda x: x[[0, 1, 1], [3, 0, 3]], lambda x: x[[0, 1, 1], [3, 0, 3]], M, (REAL,)),
+    OpRow("bool_mask", lambda x, m: x[m], lambda x, m: x[m], (((3, 4), (3, 4)), ((3, 4), (3,))),
+          (REAL, MASK), NUMBERS),
+    OpRow("bool_mask_of_x", lambda x: x[x > 0], lambda x: x[x > 0], M, (REAL,), NUMBERS),
+    OpRow("set_subtensor", lambda x, y: T.set_subtensor(x[1:], y), lambda x, y: _set_at(x, np.s_[1:], y),
+          (((3, 4), (2, 4)), ((3, 4), (4,)), ((3, 4), ())), (REAL, REAL), NUMBERS),
+    OpRow("inc_subtensor", lambda x, y: T.inc_subtensor(x[:, 1], y), lambda x, y: _inc_at(x, np.s_[:, 1], y),
+          (((3, 4), (3,)), ((3, 4), ())), (REAL, REAL), NUMBERS),
+    OpRow("inc_subtensor_repeated", lambda x, y: T.inc_subtensor(x[[0, 2, 0]], y),
+          lambda x, y: _inc_at(x, [0, 2, 0], y), (((3, 4), (3, 4)), ((3, 4), (4,))), (REAL, REAL), NUMBERS),
+    OpRow("set_subtensor_mask", lambda x, m, y: T.set_subtensor(x[m], y), lambda x, m, y: _set_at(x, m, y),
+          (((3, 4), (3, 4), ()),), (REAL, MASK, REAL), NUMBERS),
+    OpRow("set_subtensor_symbolic", lambda x, i, y: T.set_subtensor(x[i:, i], y),
+          lambda x, i, y: _set_at(x, np.s_[int(i):, int(i)], y), (((3, 4), (), ()),), (REAL, index(0, 2), REAL)),
+    # -------------------------------------------------------------------------- nnet
+    OpRow("softmax", T.nnet.softmax, _softmax, (((3, 4),), ((5,),)), (REAL,), FLOATS),
+    OpRow("softmax_axis0", lambda x: T.nnet.softmax(x, axis=0), lambda x: _softmax(x, 0), M, (REAL,), FLOATS),
+    OpRow("log_softmax", T.nnet.log_softmax, lambda x: np.log(_softmax(x)), (((3, 4),), ((2, 3, 4),)),
+          (REAL,), FLOATS),
+    OpRow("logsumexp", lambda x: T.nnet.logsumexp(x, axis=1), lambda x: _special.logsumexp(x, axis=1),
+          M, (REAL,), FLOATS),
+    OpRow("categorical_crossentropy", T.nnet.categorical_crossentropy,
+          lambda p, t: -np.sum(t * np.log(p), axis=1), (((3, 4), (3, 4)),), (POS, POS), FLOATS),
+    OpRow("binary_crossentropy", T.nnet.binary_crossentropy,
+          lambda o, t: -(t * np.log(o) + (1 - t) * np.log1p(-o)), (((3, 4), (3, 4)),),
+          (Domain(0.1, 0.9), Domain(0.0, 1.0)), FLOATS),
+]
+
+ROWS_BY_NAME = {row.name: row for row in ROWS}
+assert len(ROWS_BY_NAME) == len(ROWS), "duplicate row names in the op table"
