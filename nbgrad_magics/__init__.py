@@ -20,7 +20,20 @@ _LOADED = {}
 def load_ipython_extension(ipython):
     """Register the ``%%symgraph`` magic, its completer and nbgrad's display formatters.
 
-    Loading again (also through the other module name) changes nothing.
+    Called by ``%load_ext nbgrad`` (or ``%load_ext nbgrad_magics``). Loading again,
+    also through the other module name, changes nothing.
+
+    Examples
+    --------
+    >>> from IPython.core.interactiveshell import InteractiveShell
+    >>> ip = InteractiveShell.instance()
+    >>> ip.run_line_magic("load_ext", "nbgrad")
+    >>> ip.run_cell_magic("symgraph", "f --show none", "x = dscalar('x')\\ny = 2 * x")
+    >>> float(ip.user_ns["f"](x=3.0))
+    6.0
+    >>> ip.run_line_magic("unload_ext", "nbgrad")
+    >>> "symgraph" in ip.magics_manager.magics["cell"]
+    False
     """
     if id(ipython) in _LOADED:
         return

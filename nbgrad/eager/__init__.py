@@ -43,16 +43,19 @@ arguments' symbolic values into the primitive's graph, giving the whole
 computation as one symbolic graph for the control path taken (branches on
 tensor values become guards checked at call time).
 
-Per-call overhead (one small elementwise call on a 0-d tensor, measured with
-``python benchmarks/workloads/w3_mlp.py --eager-overhead``): see the report in
-that file's docstring.
+Per-call overhead, measured with ``python benchmarks/workloads/w3_mlp.py``
+on a shared 2-core CPU (0-d operands, best of 5): ``x + x`` costs about 11 us
+unrecorded and 15 us recorded (PyTorch: 4.4 and 5.0 us); a small
+forward-and-backward, ``(x*x + x).backward()``, about 80 us (PyTorch: 105 us).
+The cost is the signature lookup and the compiled function call, independent
+of array size.
 """
 
 from nbgrad.eager.functions import *  # noqa: F403
-from nbgrad.eager.functions import FUNCTIONS, __all__ as _fn_all, eager_function, grad, norm
-from nbgrad.eager.tape import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from nbgrad.eager.tensor import Tensor, as_tensor
-from nbgrad.eager.trace import ControlPathError, Traced, trace
+from nbgrad.eager.functions import FUNCTIONS, __all__ as _fn_all, eager_function, grad, norm  # noqa: F401
+from nbgrad.eager.tape import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from nbgrad.eager.tensor import Tensor, as_tensor  # noqa: F401
+from nbgrad.eager.trace import ControlPathError, Traced, trace  # noqa: F401
 
 __all__ = sorted(set(_fn_all) | {
     "Tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

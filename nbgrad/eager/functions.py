@@ -377,7 +377,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         seeds = [_seed(g, o) for g, o in zip(seeds, outs)]
         res = _tape.run_backward(outs, seeds, retain_graph, False, capture=ins, wrap=_wrap)
     out = []
-    for t, g in zip(ins, res):
+    for g in res:
         if g is None:
             if not allow_unused:
                 raise RuntimeError(

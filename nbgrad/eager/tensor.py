@@ -224,8 +224,6 @@ class Tensor:
 
     def numpy(self):
         """The values as a NumPy array (sharing memory)."""
-        if self.requires_grad and _tape.is_grad_enabled() and self._sym is None:
-            pass
         return self.data
 
     def tolist(self):
@@ -284,7 +282,6 @@ class Tensor:
     # --- in-place changes --------------------------------------------------------
     def _inplace(self, fn, other):
         """``self = fn(self, other)`` in place, recorded when a gradient flows."""
-        F = _f()
         recording = _tape.is_grad_enabled() and (
             self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
         if recording:
@@ -405,7 +402,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __getitem__(self, idx):
-        return _f().getitem(self, idx)
+        return _f().getitem(self, _dynamic_index(idx))
 
     # --- methods ---------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
@@ -508,6 +505,17 @@ class Tensor:
     def clone(self):
         """A recorded copy (gradients flow through it)."""
         return _f().tensor_copy(self)
+
+
+def _dynamic_index(idx):
+    """Integers of an index as 0-d operands, so that ``x[i]`` compiles once for every ``i``."""
+    if isinstance(idx, tuple):
+        return tuple(_dynamic_index(i) for i in idx)
+    if isinstance(idx, slice):
+        return slice(*(_dynamic_index(c) for c in (idx.start, idx.stop, idx.step)))
+    if isinstance(idx, (int, np.integer)) and not isinstance(idx, (bool, np.bool_)):
+        return np.asarray(idx, dtype=np.int64)
+    return idx
 
 
 def _axis(axis, dim):

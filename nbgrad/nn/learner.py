@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 
-import nbgrad.tensor as T
 from nbgrad.compile.function import function
 from nbgrad.gradient import grad
 from nbgrad.tensor.type import TensorType

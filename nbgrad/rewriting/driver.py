@@ -143,7 +143,7 @@ def rewrite_graph(fgraph, mode=None):
     --------
     >>> import nbgrad.tensor as T
     >>> from nbgrad.graph.fg import FunctionGraph
-    >>> x = T.dvector("x")
+    >>> x = T.dscalar("x")
     >>> fg = FunctionGraph([x], [(x * 1) ** 2])
     >>> rewrite_graph(fg, "FAST_RUN")
     ['mul_by_one', 'pow_specialize']

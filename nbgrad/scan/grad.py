@@ -241,7 +241,7 @@ def scan_lop(op, inputs, outputs, output_grads):
                     for p in parts[1:]:
                         r = r + p
                     rows.append(T.cast(r, C.dtype) if r.dtype != C.dtype else r)
-            outs.append(T.stack(rows))
+            outs.append(T.expand_dims(rows[0], 0) if L == 1 else T.stack(rows))
         for i, k in enumerate(diff_nonseqs):
             acc = carries[len(diff_states) + i]
             g = step_grads.get(nonseq_ph[k])

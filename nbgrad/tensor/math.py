@@ -74,7 +74,13 @@ abs_, sgn, inv = abs, sign, reciprocal  # Theano's names
 
 
 def iround(x):
-    """``x`` rounded half to even and cast to int64 (Theano's ``iround``)."""
+    """``x`` rounded half to even and cast to int64 (Theano's ``iround``).
+
+    >>> import nbgrad.tensor as T
+    >>> x = T.dvector("x")
+    >>> T.iround(x).eval({x: [0.5, 1.5, -2.7]})
+    array([ 0,  2, -3])
+    """
     return cast(round(x), "int64")
 
 
@@ -339,24 +345,64 @@ def sum(x, axis=None, dtype=None, keepdims=False, acc_dtype=None):
 
 
 def prod(x, axis=None, dtype=None, keepdims=False, acc_dtype=None, no_zeros_in_input=False):
+    """Product of elements over ``axis`` (all axes when None).
+
+    The gradient is z̄·z/x, so it is nan where an input is zero.
+
+    >>> import nbgrad.tensor as T
+    >>> x = T.dmatrix("x")
+    >>> T.prod(x, axis=1).eval({x: [[1.0, 2.0], [3.0, 4.0]]})
+    array([ 2., 12.])
+    """
     return _reduce(Prod, x, axis, keepdims, dtype)
 
 
 def max(x, axis=None, keepdims=False):
+    """Largest element over ``axis``; ties share the gradient equally.
+
+    >>> import nbgrad.tensor as T
+    >>> x = T.dmatrix("x")
+    >>> T.max(x, axis=0).eval({x: [[1.0, 5.0], [3.0, 4.0]]})
+    array([3., 5.])
+    """
     return _reduce(Max, x, axis, keepdims)
 
 
 def min(x, axis=None, keepdims=False):
+    """Smallest element over ``axis``; ties share the gradient equally.
+
+    >>> import nbgrad.tensor as T
+    >>> x = T.dmatrix("x")
+    >>> T.min(x, axis=1, keepdims=True).eval({x: [[1.0, 5.0], [3.0, 4.0]]})
+    array([[1.],
+           [3.]])
+    """
     return _reduce(Min, x, axis, keepdims)
 
 
 def argmax(x, axis=None, keepdims=False):
+    """Index of the largest element (of the flattened array when ``axis`` is None).
+
+    Not differentiable: gradients through it are disconnected.
+
+    >>> import nbgrad.tensor as T
+    >>> x = T.dmatrix("x")
+    >>> T.argmax(x, axis=1).eval({x: [[1.0, 5.0], [3.0, 2.0]]})
+    array([1, 0])
+    """
     x = as_tensor_variable(x)
     out = _ArgHelper(Argmax, x, axis)
     return _keep(out, x, axis, keepdims)
 
 
 def argmin(x, axis=None, keepdims=False):
+    """Index of the smallest element (of the flattened array when ``axis`` is None).
+
+    >>> import nbgrad.tensor as T
+    >>> x = T.dmatrix("x")
+    >>> T.argmin(x).eval({x: [[1.0, 5.0], [0.0, 2.0]]})
+    array(2)
+    """
     x = as_tensor_variable(x)
     out = _ArgHelper(Argmin, x, axis)
     return _keep(out, x, axis, keepdims)
@@ -415,7 +461,13 @@ def mean(x, axis=None, dtype=None, keepdims=False, acc_dtype=None):
 
 
 def var(x, axis=None, ddof=0, keepdims=False, corrected=False):
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom."""
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (as ``numpy.var``).
+
+    >>> import nbgrad.tensor as T
+    >>> x = T.dmatrix("x")
+    >>> T.var(x, axis=1).eval({x: [[1.0, 3.0], [2.0, 2.0]]})
+    array([1., 0.])
+    """
     x = as_tensor_variable(x)
     if corrected:
         ddof = 1
@@ -428,6 +480,13 @@ def var(x, axis=None, ddof=0, keepdims=False, corrected=False):
 
 
 def std(x, axis=None, ddof=0, keepdims=False, corrected=False):
+    """Standard deviation over ``axis`` (as ``numpy.std``).
+
+    >>> import nbgrad.tensor as T
+    >>> x = T.dmatrix("x")
+    >>> T.std(x, ddof=1).eval({x: [[1.0, 3.0]]})
+    array(1.41421356)
+    """
     return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected))
 
 
@@ -606,7 +665,16 @@ def swapaxes(x, a1, a2):
 
 
 def matmul(a, b):
-    """Matrix product with ``numpy.matmul`` semantics (the ``@`` operator)."""
+    """Matrix product with ``numpy.matmul`` semantics (the ``@`` operator).
+
+    Leading axes are batch axes and broadcast; a vector operand is promoted and
+    the added axis removed again.
+
+    >>> import nbgrad.tensor as T
+    >>> m, v = T.dmatrix("m"), T.dvector("v")
+    >>> (m @ v).eval({m: [[1.0, 2.0], [3.0, 4.0]], v: [1.0, 1.0]})
+    array([3., 7.])
+    """
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: operands must not be scalars (use * to scale)")
@@ -620,7 +688,14 @@ def matmul(a, b):
 
 
 def outer(x, y):
-    """Outer product of two vectors."""
+    """Outer product of two vectors (other shapes are flattened first, as ``numpy.outer``).
+
+    >>> import nbgrad.tensor as T
+    >>> v = T.dvector("v")
+    >>> T.outer(v, v).eval({v: [1.0, 2.0]})
+    array([[1., 2.],
+           [2., 4.]])
+    """
     x, y = as_tensor_variable(x), as_tensor_variable(y)
     if x.ndim != 1 or y.ndim != 1:
         x, y = x.flatten(), y.flatten()
@@ -628,7 +703,17 @@ def outer(x, y):
 
 
 def tensordot(a, b, axes=2):
-    """``numpy.tensordot``: contract ``axes`` of ``a`` with those of ``b``."""
+    """``numpy.tensordot``: contract ``axes`` of ``a`` with those of ``b``.
+
+    ``axes`` is an int (the last ``axes`` axes of ``a`` with the first of ``b``) or a
+    pair of axis lists.
+
+    >>> import nbgrad.tensor as T
+    >>> a, b = T.dmatrices("a", "b")
+    >>> T.tensordot(a, b, [[0], [0]]).eval({a: [[1.0, 2.0]], b: [[3.0, 4.0]]})
+    array([[3., 4.],
+           [6., 8.]])
+    """
     from nbgrad.tensor.shape import reshape, shape_i
 
     a, b = as_tensor_variable(a), as_tensor_variable(b)
@@ -665,7 +750,13 @@ def _prod_shapes(shapes):
 
 
 def batched_dot(a, b):
-    """Per-example products: (B, n, m)·(B, m, p) -> (B, n, p); (B, n)·(B, n) -> (B,)."""
+    """Per-example products: (B, n, m)·(B, m, p) -> (B, n, p); (B, n)·(B, n) -> (B,).
+
+    >>> import nbgrad.tensor as T
+    >>> a, b = T.dmatrices("a", "b")
+    >>> T.batched_dot(a, b).eval({a: [[1.0, 2.0], [3.0, 4.0]], b: [[1.0, 1.0], [2.0, 0.0]]})
+    array([3., 6.])
+    """
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     if a.ndim == 2 and b.ndim == 2:
         return sum(a * b, axis=1)

@@ -89,3 +89,13 @@ def test_repr_shows_grad_fn():
     x = ne.tensor([1.0], requires_grad=True)
     assert "requires_grad=True" in repr(x)
     assert "grad_fn=<mul>" in repr(x * 2)
+
+
+def test_integer_indices_are_operands_not_recompiled():
+    x = ne.tensor(np.arange(12.0).reshape(3, 4))
+    cache = ne.FUNCTIONS["getitem"].cache
+    x[0, 1:2]
+    n = len(cache)
+    for i in range(3):
+        np.testing.assert_array_equal(x[i, 1:i + 2].numpy(), np.arange(12.0).reshape(3, 4)[i, 1:i + 2])
+    assert len(cache) == n

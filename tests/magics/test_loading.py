@@ -10,7 +10,6 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-import nbgrad
 import nbgrad_magics
 
 REPO = Path(__file__).resolve().parents[2]

@@ -187,6 +187,17 @@ def test_formatters_for_symbolic_shared_and_function(ip):
     assert "0x" not in data["text/plain"]
     data, _ = fmt(ip.ns["f"])
     assert "text/html" in data and "0x" not in data["text/plain"]
+    ip.run("from nbgrad.random import RandomStreams\nsrng = RandomStreams(seed=12)")
+    data, _ = fmt(ip.ns["srng"])
+    assert "12" in data["text/html"] and "12" in data["text/plain"] and "0x" not in data["text/plain"]
+
+
+def test_cell_with_random_streams_shows_the_streams_not_their_states(ip):
+    bundles = ip.run("%%symgraph f\nsrng = RandomStreams(seed=4)\nx = dscalar('x')\n"
+                     "y = x + srng.normal(())")
+    html = [b["text/html"] for b in bundles if "text/html" in b]
+    assert len(html) == 1 and "nbgrad-random-streams" in html[0]
+    assert "srng" in ip.ns and "RandomStreams" not in ip.ns
 
 
 # ---------------------------------------------------------------- errors
@@ -211,12 +222,18 @@ def test_graph_type_error_renders_short(ip):
     assert "m" not in ip.ns
 
 
-def test_shape_error_while_compiling_or_evaluating_is_short(ip):
+def test_compile_and_shape_errors_are_short_and_name_the_line(ip):
     err, printed = ip.run_failing(
         "%%symgraph f\nv = dvector('v')\nm = dmatrix('m')\ny = dot(m, v)\nf2 = function([v], y)\n")
-    assert isinstance(err, SymgraphError)
-    assert "MissingInputError" in printed or "m" in printed
+    assert type(err.original).__name__ == "MissingInputError"
+    assert "cell line 4: f2 = function([v], y)" in printed and "Traceback" not in printed
+    err, printed = ip.run_failing(
+        "%%symgraph\nv = dvector('v')\nm = dmatrix('m')\nf2 = function([v, m], dot(m, v))\n"
+        "f2([1.0, 2.0], [[1.0, 2.0, 3.0]])\n")
+    assert "shapes (1,3) and (2,) not aligned" in printed
+    assert "cell line 4: f2([1.0, 2.0], [[1.0, 2.0, 3.0]])" in printed
     assert "Traceback" not in printed
+    assert not {"f", "f2", "v", "m"} & set(ip.ns)
 
 
 def test_syntax_error_shows_line(ip):

@@ -1,0 +1,185 @@
+"""Each rewrite fires where it should (expected graph, same values) and nowhere else."""
+
+import numpy as np
+import pytest
+
+import nbgrad.tensor as T
+from nbgrad.gradient import grad_clip, zero_grad
+from nbgrad.rewriting import Mode, db
+from nbgrad.scalar import basic as ps
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
+from nbgrad.tensor.nnet import LogSoftmax, Softmax
+from nbgrad.tensor.shape import shape, shape_i
+from tests.rewriting.helpers import rewritten, same_graph, values_agree
+
+rng = np.random.default_rng(0)
+V = rng.uniform(0.2, 2.0, size=4)
+M = rng.uniform(-2.0, 2.0, size=(3, 4))
+
+
+def vec():
+    return T.dvector("x")
+
+
+def _fires():
+    x, y = T.dvector("x"), T.dvector("y")
+    s = T.dscalar("s")
+    m = T.dmatrix("m")
+    e = T.exp
+    rows = {
+        "remove_gradient_ops": ([x], zero_grad(x) * 2 + grad_clip(x, -1, 1), x * 2 + x),
+        "dimshuffle_identity": ([x], DimShuffle(1, (0,))(x) + 1, x + 1),
+        "dimshuffle_dimshuffle": ([m], T.exp(m.T.T), T.exp(m)),
+        "alloc_useless": ([s], T.alloc(T.exp(s)) + s, T.exp(s) + s),
+        "cast_useless": ([x], Elemwise(ps.Cast("float64"))(x) * 3, x * 3),
+        "commutative_order": ([x], 2 * T.exp(x), T.exp(x) * 2),
+        "constant_folding": ([x], x + T.exp(T.constant(1.0)) * 2, x + np.exp(1.0) * 2),
+        "shape_static": ([], T.shape(T.constant(np.ones((2, 3)))) + 0 * 1, T.constant(np.array([2, 3]))),
+        "merge": ([x], T.exp(x) + T.exp(x), None),
+        "mul_by_one": ([x], x * 1, x),
+        "add_zero": ([x], 0 + x * 3, x * 3),
+        "sub_zero": ([x], x * 3 - 0, x * 3),
+        "div_by_one": ([x], T.exp(x) / 1, T.exp(x)),
+        "pow_one": ([x], x ** 1, x),
+        "mul_by_minus_one": ([x], T.exp(x) * -1, -T.exp(x)),
+        "neg_neg": ([x], -(-T.exp(x)), T.exp(x)),
+        "sub_neg": ([x, y], x - (-y), x + y),
+        "add_neg": ([x, y], x + (-y), x - y),
+        "neg_sub": ([x, y], -(x - y), y - x),
+        "mul_neg": ([x, y], x * (-y), -(x * y)),
+        "log_exp": ([x], T.log(T.exp(x)), x),
+        "mul_by_zero": ([x], T.tanh(x) * 0, None),
+        "sub_self": ([x], T.sin(x) - T.sin(x), None),
+        "div_self": ([], T.constant(3.0) / T.constant(3.0), None),
+        "elemwise_alloc": ([x], x * T.alloc(1.5, shape_i(x, 0)), x * 1.5),
+        "mul_powers": ([x], x ** 2 * x ** 3, x ** 5.0),
+        "sum_alloc": ([s], T.sum(T.alloc(s, 3, 4)), s * 12.0),
+        "pow_specialize": ([x], T.exp(x) ** 2, T.sqr(T.exp(x))),
+        "sigmoid_specialize": ([x], 1 / (1 + T.exp(-x)), T.sigmoid(x)),
+        "sigmoid_reciprocal": ([x], T.reciprocal(1 + T.exp(-x)), T.sigmoid(x)),
+        "sigmoid_exp_product": ([x], T.sigmoid(x) * T.exp(-x), T.sigmoid(-x)),
+        "log1p_specialize": ([x], T.log(1 + x), T.log1p(x)),
+        "expm1_specialize": ([x], T.exp(x) - 1, T.expm1(x)),
+        "softmax_specialize": ([m], T.exp(m) / T.sum(T.exp(m), axis=1, keepdims=True), Softmax(1)(m)),
+        "log_softmax_specialize": ([m], T.log(Softmax(1)(m)), LogSoftmax(1)(m)),
+        "log_softmax_from_logsumexp": (
+            [m], m - T.log(T.sum(T.exp(m), axis=1, keepdims=True)), LogSoftmax(1)(m)),
+        "sum_to_shape_useless": ([x], SumToShape()(T.exp(x), shape(x)), T.exp(x)),
+    }
+    return rows
+
+
+FIRES = _fires()
+
+
+def _values(inputs):
+    out = []
+    for v in inputs:
+        out.append({0: np.float64(0.7), 1: V, 2: M}[v.ndim])
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(FIRES))
+def test_rewrite_fires(name):
+    inputs, out, expected = FIRES[name]
+    fg, applied = rewritten(inputs, out, Mode(excluding=["fusion", "inplace"]))
+    assert name in applied
+    if expected is not None:
+        assert same_graph(fg, inputs, expected), (name, fg.outputs)
+    assert values_agree(inputs, out, _values(inputs))
+
+
+def test_every_rewrite_has_a_firing_test():
+    tested = set(FIRES) | set(LEAVES) | {"fuse_elemwise", "elemwise_inplace"}
+    tested |= {"unsafe_mul_by_zero", "unsafe_sub_self", "unsafe_div_self"}
+    assert set(db.by_name) <= tested, set(db.by_name) - tested
+
+
+def _leaves():
+    x, y = T.dvector("x"), T.dvector("y")
+    s = T.dscalar("s")
+    m = T.dmatrix("m")
+    return {
+        # would drop the broadcast of a scalar against a vector of ones
+        "mul_by_one": ([s], s * T.constant(np.ones(3)),),
+        "add_zero": ([x], x + T.constant(np.array([0.0, 1.0, 0.0, 0.0])),),
+        "sub_zero": ([x], 0 - x,),
+        "div_by_one": ([x], 1 / T.exp(x),),
+        "pow_one": ([x], 1 ** x,),
+        "neg_neg": ([x], -T.exp(x),),
+        "log_exp": ([x], T.exp(T.log(x)),),
+        # x may be inf or nan: x*0 is nan there, not 0
+        "mul_by_zero": ([x], x * 0,),
+        "sub_self": ([x], x - x,),
+        "div_self": ([x], x / x,),
+        # the alloc widens x (a vector of unknown length against 5)
+        "elemwise_alloc": ([x], x * T.alloc(1.5, 5),),
+        # negative exponents: 0**-1 * 0**2 is nan, 0**1 is 0
+        "mul_powers": ([x], x ** -1.0 * x ** 2,),
+        "sum_alloc": ([m], T.sum(T.alloc(T.sum(m), 3, 4), axis=0),),
+        "pow_specialize": ([x], x ** 3,),
+        "sigmoid_specialize": ([x], 1 / (2 + T.exp(-x)),),
+        "sigmoid_exp_product": ([x, y], T.sigmoid(x) * T.exp(-y),),
+        "log1p_specialize": ([x], T.log(2 + x),),
+        "expm1_specialize": ([x], T.exp(x) - 2,),
+        "softmax_specialize": ([m], T.exp(m) / T.sum(T.exp(m), axis=0, keepdims=True).sum(),),
+        "log_softmax_from_logsumexp": ([m, T.dmatrix("k")], m - T.log(T.sum(T.exp(m), axis=1, keepdims=True)) * 2,),
+        # y may be broadcast against x at run time: its gradient needs the sum
+        "sum_to_shape_useless": ([x, y], SumToShape()(x * y, shape(y)),),
+        "commutative_order": ([x], T.exp(x) * 2,),
+        "constant_folding": ([x], x + 1,),
+        "merge": ([x, y], T.exp(x) + T.exp(y),),
+        "remove_gradient_ops": ([x], x * 2,),
+        "cast_useless": ([x], T.cast(x, "float32"),),
+        "alloc_useless": ([s], T.alloc(s, 3),),
+        "dimshuffle_identity": ([m], m.T,),
+        "dimshuffle_dimshuffle": ([m], T.exp(m.T),),
+        "shape_static": ([x], T.shape(x),),
+        "mul_by_minus_one": ([x], x * -2,),
+        "sub_neg": ([x, y], x - y,),
+        "add_neg": ([x, y], -x + y,),
+        "neg_sub": ([x, y], -(x + y),),
+        "mul_neg": ([x, y], x * y,),
+        "sigmoid_reciprocal": ([x], T.reciprocal(1 + x),),
+        "log_softmax_specialize": ([m], T.log(T.exp(m)) * 2,),
+    }
+
+
+LEAVES = _leaves()
+
+
+@pytest.mark.parametrize("name", sorted(LEAVES))
+def test_rewrite_leaves_alone(name):
+    inputs, out = LEAVES[name][:2]
+    fg, applied = rewritten(inputs, out, Mode(excluding=["fusion", "inplace"]))
+    assert name not in applied
+    assert values_agree(inputs, out, _values(inputs)) if all(v.ndim < 3 for v in inputs) else True
+
+
+def test_unsafe_rewrites_only_on_request():
+    x = T.dvector("x")
+    for name, out in (("mul_by_zero", x * 0), ("sub_self", x - x), ("div_self", x / x)):
+        _, applied = rewritten([x], out, Mode(including=["unsafe"]))
+        assert "unsafe_" + name in applied
+        _, applied = rewritten([x], out)
+        assert "unsafe_" + name not in applied
+
+
+def test_excluding_by_name_and_tag():
+    x = T.dvector("x")
+    out = T.log(T.exp(x)) * 1
+    _, applied = rewritten([x], out, Mode(excluding=["log_exp"]))
+    assert "log_exp" not in applied and "mul_by_one" in applied
+    _, applied = rewritten([x], out, Mode(excluding=["stability", "simplify"]))
+    assert applied == [] or all(a in ("constant_folding", "commutative_order") for a in applied)
+
+
+def test_fast_compile_only_removes_gradient_ops():
+    x = T.dvector("x")
+    _, applied = rewritten([x], zero_grad(x) * 1 + 0, Mode("FAST_COMPILE"))
+    assert applied == ["remove_gradient_ops"]
+
+
+def test_unknown_rewrite_name_is_an_error():
+    with pytest.raises(ValueError, match="no rewrite or tag"):
+        Mode(excluding=["no_such_rewrite"])
