@@ -10,7 +10,9 @@ provably finite (and nonzero); their unconditional forms are tagged ``unsafe``.
 import numpy as np
 
 from nbgrad.rewriting.db import node_rewriter
-from nbgrad.rewriting.patterns import S, is_op, known_finite, only_client, same_shape, scalar_const, sop
+from nbgrad.rewriting.patterns import (
+    S, is_op, known_finite, known_nonzero, only_client, same_shape, scalar_const, sop,
+)
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
 from nbgrad.tensor.elemwise import Elemwise
@@ -47,11 +49,6 @@ def _finite(node, safe):
     return not safe or all(known_finite(i) for i in node.inputs)
 
 
-def _nonzero_const(x):
-    v = scalar_const(x)
-    return v is not None and v != 0 and np.isfinite(v)
-
-
 # name, scalar op, test(node) -> operands or None, build(out, *operands) -> variable
 IDENTITIES = [
     ("mul_by_one", "mul", lambda n: _unit(n, 1), lambda out, x: _cast_like(x, out)),
@@ -79,7 +76,7 @@ GUARDED = [
     ("sub_self", "sub", lambda n, safe: (n.inputs[0],) if n.inputs[0] is n.inputs[1] and _finite(n, safe)
      else None, lambda out, like: _fill(0, out, like)),
     ("div_self", "true_div", lambda n, safe: (n.inputs[0],) if n.inputs[0] is n.inputs[1] and (
-        not safe or _nonzero_const(n.inputs[0])) else None, lambda out, like: _fill(1, out, like)),
+        not safe or known_finite(n.inputs[0]) and known_nonzero(n.inputs[0])) else None, lambda out, like: _fill(1, out, like)),
 ]
 # stability: the result can be finite where the original overflowed
 STABILITY = {"log_exp"}
@@ -189,7 +186,11 @@ def sum_alloc(fgraph, node):
     if a.owner is None or not isinstance(a.owner.op, Alloc) or node.outputs[0].ndim != 0:
         return None
     v, *shape = a.owner.inputs
-    if v.ndim != 0 or not shape or not known_finite(v) or not only_client(fgraph, a, node):
+    if v.ndim != 0 or not shape or not only_client(fgraph, a, node):
+        return None
+    # v·n equals the sum for every v (inf and nan included) unless n can be 0
+    sizes = [scalar_const(s) for s in shape]
+    if not known_finite(v) and not all(n is not None and n > 0 for n in sizes):
         return None
     count = shape[0]
     for s in shape[1:]:

@@ -5,9 +5,10 @@ import numpy as np
 from nbgrad.graph.basic import Constant
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.elemwise import Elemwise
-from nbgrad.tensor.shape import ShapeI
+from nbgrad.tensor.shape import Alloc, ShapeI
 
-__all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite"]
+__all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
+           "known_nonzero"]
 
 S = ps.scalar_ops  # scalar op classes by name: S["mul"], S["exp"], ...
 
@@ -43,6 +44,8 @@ def _dim(var, d):
     if s is not None:
         return s
     node = var.owner
+    if node is not None and isinstance(node.op, Alloc) and len(node.inputs) == var.ndim + 1:
+        return shape_entry_key(node.inputs[1 + d])
     if node is not None and isinstance(node.op, Elemwise):
         # the size of an elementwise result follows its inputs that are not broadcast there
         cands = {_dim(i, d) for i in node.inputs if i.type.shape[d] != 1}
@@ -78,7 +81,20 @@ def only_client(fgraph, var, node):
     return bool(cl) and all(c is node for c, _ in cl)
 
 
-_FINITE_OPS = ("sigmoid", "tanh", "sin", "cos", "erf", "erfc", "sign", "arctan", "relu")
+# finite for every finite input
+_FINITE_OPS = ("sigmoid", "tanh", "erf", "erfc", "sign", "arctan", "relu", "neg", "abs")
+
+
+def known_nonzero(var):
+    """True if no element of ``var`` is zero (a nonzero constant, possibly broadcast)."""
+    if isinstance(var, Constant):
+        return bool((np.asarray(var.data) != 0).all())
+    node = var.owner
+    from nbgrad.tensor.elemwise import DimShuffle
+
+    if node is not None and isinstance(node.op, (Alloc, DimShuffle)):
+        return known_nonzero(node.inputs[0])
+    return False
 
 
 def known_finite(var, depth=3):
@@ -92,11 +108,10 @@ def known_finite(var, depth=3):
         return False
     s = sop(node)
     if s is not None and s.name in _FINITE_OPS:
-        return all(known_finite(i, depth - 1) for i in node.inputs) or s.name in ("sigmoid", "tanh", "sign")
+        return all(known_finite(i, depth - 1) for i in node.inputs)
     if s is not None and type(s) is ps.Cast:
         return known_finite(node.inputs[0], depth - 1)
     from nbgrad.tensor.elemwise import DimShuffle
-    from nbgrad.tensor.shape import Alloc
 
     if isinstance(node.op, (Alloc, DimShuffle)):
         return known_finite(node.inputs[0], depth - 1)

@@ -2,8 +2,6 @@
 
 import inspect
 
-import numpy as np
-
 from nbgrad.compile.sharedvalue import SharedVariable
 from nbgrad.graph.basic import Constant, Variable
 from nbgrad.graph.replace import clone_get_equiv
@@ -264,7 +262,7 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
             continue
         rows = e[1]
         phs = []
-        for t in e[2]:
+        for _t in e[2]:
             ph = _placeholder(_row_type(rows.type), None)
             phs.append(ph)
             args.append(ph)

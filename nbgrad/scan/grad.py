@@ -110,8 +110,7 @@ def scan_lop(op, inputs, outputs, output_grads):
                   return_disconnected="None", null_gradients="return")
     else:
         gl = [None] * len(wrt)
-    inner_grad = dict(zip(wrt, gl))
-    for v, g in inner_grad.items():
+    for g in gl:
         if g is not None and not _usable(g):
             return [_disc()] + [g if _is_differentiable(x) else _disc() for x in inputs[1:]]
     needed = [g for g in gl if g is not None]
@@ -143,7 +142,7 @@ def scan_lop(op, inputs, outputs, output_grads):
         b_seqs.append(y[::-1])
     for k in diff_states:
         b_seqs.append(gB[k][::-1])
-    for k, y in enumerate(nits):
+    for k in range(len(nits)):
         if g_ph_nit[k] is not None:
             b_seqs.append(gY[k][::-1])
     # ---- carries
@@ -336,7 +335,7 @@ def scan_rop(op, inputs, eval_points):
     j_seqs = []
     for j, s in enumerate(seqs):
         j_seqs.append(dict(input=s, taps=list(info.seq_taps[j])))
-    for j, s in enumerate(seqs):
+    for j in range(len(seqs)):
         if t_seqs[j] is not None:
             j_seqs.append(dict(input=t_seqs[j], taps=list(info.seq_taps[j])))
     j_info = [dict(initial=inits[k], taps=list(info.state_taps[k])) for k in range(info.n_states)]

@@ -292,10 +292,7 @@ class Scan(Op):
         info = self.info
         n_out = len(node.outputs)
         pat = [[False] * n_out]  # n_steps
-        n_in = len(node.inputs) - 1
-        for i in range(n_in):
-            row = [True] * n_out
-            pat.append(row)
+        pat += [[True] * n_out for _ in node.inputs[1:]]
         # opaque inputs only connect to opaque outputs (no gradient flows through them)
         b = 1 + info.n_seqs + info.n_states
         for i in range(b, b + info.n_opaque):

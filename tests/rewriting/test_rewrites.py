@@ -25,16 +25,17 @@ def _fires():
     x, y = T.dvector("x"), T.dvector("y")
     s = T.dscalar("s")
     m = T.dmatrix("m")
-    e = T.exp
+    i = T.vector("i", dtype="int64")
+    f = T.tensor("float64", shape=(3, 4), name="f")
     rows = {
         "remove_gradient_ops": ([x], zero_grad(x) * 2 + grad_clip(x, -1, 1), x * 2 + x),
         "dimshuffle_identity": ([x], DimShuffle(1, (0,))(x) + 1, x + 1),
         "dimshuffle_dimshuffle": ([m], T.exp(m.T.T), T.exp(m)),
         "alloc_useless": ([s], T.alloc(T.exp(s)) + s, T.exp(s) + s),
         "cast_useless": ([x], Elemwise(ps.Cast("float64"))(x) * 3, x * 3),
-        "commutative_order": ([x], 2 * T.exp(x), T.exp(x) * 2),
+        "commutative_order": ([s], T.mul(T.constant(2.0), T.exp(s)), T.exp(s) * 2),
         "constant_folding": ([x], x + T.exp(T.constant(1.0)) * 2, x + np.exp(1.0) * 2),
-        "shape_static": ([], T.shape(T.constant(np.ones((2, 3)))) + 0 * 1, T.constant(np.array([2, 3]))),
+        "shape_static": ([f], T.shape(f) * 1, T.constant(np.array([3, 4]))),
         "merge": ([x], T.exp(x) + T.exp(x), None),
         "mul_by_one": ([x], x * 1, x),
         "add_zero": ([x], 0 + x * 3, x * 3),
@@ -48,9 +49,9 @@ def _fires():
         "neg_sub": ([x, y], -(x - y), y - x),
         "mul_neg": ([x, y], x * (-y), -(x * y)),
         "log_exp": ([x], T.log(T.exp(x)), x),
-        "mul_by_zero": ([x], T.tanh(x) * 0, None),
-        "sub_self": ([x], T.sin(x) - T.sin(x), None),
-        "div_self": ([], T.constant(3.0) / T.constant(3.0), None),
+        "mul_by_zero": ([i], T.tanh(T.cast(i, "float64")) * 0, None),
+        "sub_self": ([i], T.tanh(T.cast(i, "float64")) - T.tanh(T.cast(i, "float64")), None),
+        "div_self": ([x], T.alloc(3.0, shape_i(x, 0)) / T.alloc(3.0, shape_i(x, 0)) * x, None),
         "elemwise_alloc": ([x], x * T.alloc(1.5, shape_i(x, 0)), x * 1.5),
         "mul_powers": ([x], x ** 2 * x ** 3, x ** 5.0),
         "sum_alloc": ([s], T.sum(T.alloc(s, 3, 4)), s * 12.0),
@@ -75,7 +76,10 @@ FIRES = _fires()
 def _values(inputs):
     out = []
     for v in inputs:
-        out.append({0: np.float64(0.7), 1: V, 2: M}[v.ndim])
+        if v.dtype == "int64":
+            out.append(np.arange(4))
+        else:
+            out.append({0: np.float64(0.7), 1: V, 2: M}[v.ndim])
     return out
 
 
@@ -113,7 +117,7 @@ def _leaves():
         "sub_self": ([x], x - x,),
         "div_self": ([x], x / x,),
         # the alloc widens x (a vector of unknown length against 5)
-        "elemwise_alloc": ([x], x * T.alloc(1.5, 5),),
+        "elemwise_alloc": ([x], x * T.alloc(1.5, 4),),
         # negative exponents: 0**-1 * 0**2 is nan, 0**1 is 0
         "mul_powers": ([x], x ** -1.0 * x ** 2,),
         "sum_alloc": ([m], T.sum(T.alloc(T.sum(m), 3, 4), axis=0),),
@@ -127,7 +131,7 @@ def _leaves():
         # y may be broadcast against x at run time: its gradient needs the sum
         "sum_to_shape_useless": ([x, y], SumToShape()(x * y, shape(y)),),
         "commutative_order": ([x], T.exp(x) * 2,),
-        "constant_folding": ([x], x + 1,),
+        "constant_folding": ([s], s + 1,),
         "merge": ([x, y], T.exp(x) + T.exp(y),),
         "remove_gradient_ops": ([x], x * 2,),
         "cast_useless": ([x], T.cast(x, "float32"),),
@@ -137,7 +141,7 @@ def _leaves():
         "shape_static": ([x], T.shape(x),),
         "mul_by_minus_one": ([x], x * -2,),
         "sub_neg": ([x, y], x - y,),
-        "add_neg": ([x, y], -x + y,),
+        "add_neg": ([x, y], x + T.exp(-y),),
         "neg_sub": ([x, y], -(x + y),),
         "mul_neg": ([x, y], x * y,),
         "sigmoid_reciprocal": ([x], T.reciprocal(1 + x),),
@@ -170,7 +174,7 @@ def test_excluding_by_name_and_tag():
     out = T.log(T.exp(x)) * 1
     _, applied = rewritten([x], out, Mode(excluding=["log_exp"]))
     assert "log_exp" not in applied and "mul_by_one" in applied
-    _, applied = rewritten([x], out, Mode(excluding=["stability", "simplify"]))
+    _, applied = rewritten([x], out, Mode(excluding=["stability", "simplify", "fusion", "inplace"]))
     assert applied == [] or all(a in ("constant_folding", "commutative_order") for a in applied)
 
 

@@ -172,8 +172,10 @@ def test_seed_hessian_recipe():
     H2, _ = nbgrad.scan(lambda i, g, x: T.grad(g[i], x), sequences=T.arange(g2.shape[0]),
                         non_sequences=[g2, x])
     xv = np.array([1.0, 2.0, 3.0])
-    num = np.array([numeric_grad(lambda a: np.array([2 * a[0] * a[1], a[0] ** 2 + 2 * a[1] * a[2],
-                                                       a[1] ** 2])[i], xv) for i in range(3)])
+    def grad_i(a, i):
+        return np.array([2 * a[0] * a[1], a[0] ** 2 + 2 * a[1] * a[2], a[1] ** 2])[i]
+
+    num = np.array([numeric_grad(lambda a, i=i: grad_i(a, i), xv) for i in range(3)])
     np.testing.assert_allclose(nbgrad.function([x], H2)(xv), num, atol=1e-6)
 
 

@@ -1,0 +1,190 @@
+"""Elementwise fusion, buffer reuse, the seed formulas and a fuzz test of every rewrite."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nbgrad
+import nbgrad.tensor as T
+from nbgrad.rewriting import Mode
+from nbgrad.rewriting.inplace import InplaceElemwise
+from nbgrad.scalar.composite import MIN_BLOCKED_SIZE, Composite
+from nbgrad.tensor.elemwise import Elemwise
+from tests.rewriting.helpers import same_values
+
+
+def _composites(f):
+    return [n for n in f.maker.fgraph.apply_nodes
+            if isinstance(n.op, Elemwise) and isinstance(n.op.scalar_op, Composite)]
+
+
+def test_chain_fuses_into_one_composite():
+    x = T.dvector("x")
+    f = nbgrad.function([x], T.tanh(x) * T.exp(-x ** 2) + 1 / (1 + T.exp(-x)))
+    assert len(f.maker.fgraph.apply_nodes) == 1
+    (node,) = _composites(f)
+    assert node.inputs == [x] or [str(i) for i in node.inputs] == ["x"]
+    comp = node.op.scalar_op
+    assert len(comp.inputs) == 1 and comp.outputs[0].ndim == 0
+    v = np.linspace(-3, 3, 7)
+    np.testing.assert_allclose(f(v), np.tanh(v) * np.exp(-v ** 2) + 1 / (1 + np.exp(-v)))
+
+
+def test_shared_intermediate_is_not_duplicated():
+    x = T.dvector("x")
+    e = T.exp(x)
+    f = nbgrad.function([x], [e * 2, e + 1])  # e has two users, each an output
+    assert "fuse_elemwise" not in f.maker.rewrites_applied
+    g = nbgrad.function([x], T.exp(x), mode=Mode(excluding=["fusion"]))
+    assert not _composites(g)
+
+
+def test_fusion_excluded_by_name():
+    x = T.dvector("x")
+    f = nbgrad.function([x], T.exp(x) * 2 + 1, mode=Mode(excluding=["fusion"]))
+    assert not _composites(f)
+    np.testing.assert_allclose(f(np.ones(3)), np.exp(1) * 2 + 1)
+
+
+def test_large_arrays_blocked_and_threaded_paths_agree_with_numpy():
+    x, y = T.dvector("x"), T.dscalar("y")
+    f = nbgrad.function([x, y], T.sin(x) * y + T.sqr(x) - y)
+    n = MIN_BLOCKED_SIZE * 3 + 17
+    v = np.random.default_rng(1).standard_normal(n)
+    np.testing.assert_allclose(f(v, 1.5), np.sin(v) * 1.5 + v ** 2 - 1.5)
+    strided = np.random.default_rng(2).standard_normal(2 * n)[::2]  # not contiguous
+    np.testing.assert_allclose(f(strided, 0.5), np.sin(strided) * 0.5 + strided ** 2 - 0.5)
+    m = T.dmatrix("m")
+    r = T.dvector("r")  # broadcast along rows
+    g = nbgrad.function([m, r], T.exp(m) * r + 1)
+    mv = np.ones((MIN_BLOCKED_SIZE // 8, 16))
+    rv = np.arange(16.0)
+    np.testing.assert_allclose(g(mv, rv), np.exp(mv) * rv + 1)
+
+
+def test_composite_gradient_matches_unfused():
+    x = T.dscalar("x")
+    a = T.dscalar()
+    comp = Composite([a], [T.sin(a) * a])
+    y = Elemwise(comp)(x)
+    g = nbgrad.function([x], T.grad(y, x))
+    assert np.isclose(g(0.3), np.cos(0.3) * 0.3 + np.sin(0.3))
+
+
+def test_inplace_reuses_dead_intermediates_only():
+    x = T.dvector("x")
+    s = nbgrad.shared(np.arange(3.0), name="s")
+    big = T.exp(x) + s  # exp(x) is dead after the add: the add may overwrite it
+    f = nbgrad.function([x], [T.dot(big, big), big * 0 + x], mode=Mode(excluding=["fusion"]))
+    v = np.array([0.5, 1.0, 2.0])
+    keep, shared_keep = v.copy(), s.get_value().copy()
+    r1 = f(v)
+    r2 = f(v)
+    np.testing.assert_array_equal(v, keep)
+    np.testing.assert_array_equal(s.get_value(), shared_keep)
+    np.testing.assert_allclose(r1[0], r2[0])
+    assert any(isinstance(n.op, InplaceElemwise) for n in f.maker.fgraph.apply_nodes)
+    for n in f.maker.fgraph.apply_nodes:
+        if isinstance(n.op, InplaceElemwise):
+            target = n.inputs[n.op.inplace]
+            assert target.owner is not None and target not in f.maker.fgraph.outputs
+
+
+def test_inplace_with_runtime_broadcast_falls_back():
+    x, y = T.dvector("x"), T.dvector("y")
+    f = nbgrad.function([x, y], T.exp(x) * y, mode=Mode(excluding=["fusion"]))
+    np.testing.assert_allclose(f(np.array([1.0]), np.array([1.0, 2.0])), np.exp(1.0) * np.array([1.0, 2.0]))
+
+
+def test_seed_polynomial_gradient_reads_as_one_folded_expression():
+    x = T.dscalar("x")
+    gy = T.grad(x ** 2 + x ** 3 + x ** 4, x)
+    f = nbgrad.function([x], gy)
+    out = f.maker.fgraph.outputs[0]
+    assert out.owner is not None and isinstance(out.owner.op.scalar_op, Composite)
+    assert len(f.maker.fgraph.apply_nodes) == 1
+    text = nbgrad.pp(out)
+    assert "Alloc" not in text and "- 1" not in text and "fill" not in text
+    comp = out.owner.op.scalar_op
+    consts = sorted(float(np.asarray(c.data)) for c in _constants(comp))
+    assert consts == [2.0, 3.0, 4.0]
+    for v in (-1.5, 0.0, 2.0):
+        assert np.isclose(f(v), 2 * v + 3 * v ** 2 + 4 * v ** 3)
+
+
+def _constants(comp):
+    from nbgrad.graph.basic import Constant
+
+    seen = []
+    for n in comp.nodes:
+        seen += [i for i in n.inputs if isinstance(i, Constant) and i not in seen]
+    return seen
+
+
+def test_seed_logistic_gradient_is_sigmoid_times_sigmoid_of_minus_x():
+    x = T.dscalar("x")
+    gy = T.grad(1 / (1 + T.exp(-x)), x)
+    f = nbgrad.function([x], gy)
+    out = f.maker.fgraph.outputs[0]
+    comp = out.owner.op.scalar_op
+    names = sorted(n.op.scalar_op.name for n in comp.nodes)
+    assert names == ["mul", "neg", "sigmoid", "sigmoid"]
+    text = nbgrad.pp(out)
+    assert text.count("sigmoid") == 2 and "exp" not in text
+    for v in (-3.0, 0.0, 0.5):
+        s = 1 / (1 + np.exp(-v))
+        assert np.isclose(f(v), s * (1 - s))
+
+
+# --------------------------------------------------------------------------- fuzz
+UNARY = {
+    "neg": (T.neg, np.negative), "exp": (T.exp, np.exp), "tanh": (T.tanh, np.tanh),
+    "sqr": (lambda a: a ** 2, lambda a: a ** 2), "log": (T.log, np.log), "abs": (abs, np.abs),
+    "sigm": (lambda a: 1 / (1 + T.exp(-a)), lambda a: 1 / (1 + np.exp(-a))),
+    "log1": (lambda a: T.log(1 + a), lambda a: np.log(1 + a)),
+}
+BINARY = {
+    "add": (lambda a, b: a + b, np.add), "sub": (lambda a, b: a - b, np.subtract),
+    "mul": (lambda a, b: a * b, np.multiply), "div": (lambda a, b: a / b, np.divide),
+}
+CONSTS = [0.0, 1.0, 2.0, -1.0]
+
+leaf = st.sampled_from(["x", "y"] + [("c", c) for c in CONSTS])
+exprs = st.recursive(
+    leaf,
+    lambda kids: st.one_of(
+        st.tuples(st.sampled_from(sorted(UNARY)), kids),
+        st.tuples(st.sampled_from(sorted(BINARY)), kids, kids),
+    ),
+    max_leaves=6,
+)
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, np.inf, -np.inf, np.nan]
+
+
+def _build(e, env, sym):
+    if isinstance(e, str):
+        return env[e]
+    if e[0] == "c":
+        return T.constant(e[1]) if sym else np.float64(e[1])
+    k = 0 if sym else 1
+    if len(e) == 2:
+        return UNARY[e[0]][k](_build(e[1], env, sym))
+    return BINARY[e[0]][k](_build(e[1], env, sym), _build(e[2], env, sym))
+
+
+@settings(max_examples=60, deadline=None)
+@given(exprs, st.lists(st.sampled_from(SPECIAL), min_size=4, max_size=4),
+       st.lists(st.sampled_from(SPECIAL), min_size=4, max_size=4))
+def test_fuzz_rewrites_on_off_and_numpy_agree(expr, xs, ys):
+    x, y = T.dvector("x"), T.dvector("y")
+    out = _build(expr, {"x": x, "y": y}, True)
+    out = T.as_tensor_variable(out) + T.zeros_like(x)  # always a function of x's shape
+    xv, yv = np.array(xs), np.array(ys)
+    with np.errstate(all="ignore"):
+        # 'stability' rewrites turn overflows into finite values on purpose
+        on = nbgrad.function([x, y], out, mode=Mode(excluding=["stability"]),
+                             on_unused_input="ignore")(xv, yv)
+        off = nbgrad.function([x, y], out, mode=Mode("NONE"), on_unused_input="ignore")(xv, yv)
+        ref = np.asarray(_build(expr, {"x": xv, "y": yv}, False)) + np.zeros_like(xv)
+    assert same_values(on, off), (expr, on, off)
+    assert same_values(off, ref), (expr, off, ref)
