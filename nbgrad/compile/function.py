@@ -485,6 +485,12 @@ class Function:
             fname, line, func = trace
             src = lc.getline(fname, line).strip()
             where = f"\nThe node was created at {fname}:{line} (in {func}):\n    {src}"
+        fused = getattr(getattr(node.op, "scalar_op", None), "traces", ())
+        if len(set(fused)) > 1:
+            import linecache as lc
+
+            where += "\nIt fuses elementwise operations created at:" + "".join(
+                f"\n    {t[0]}:{t[1]}: {lc.getline(t[0], t[1]).strip()}" for t in dict.fromkeys(fused))
         msg = (
             f"{type(exc).__name__} while computing {node.op} in {self._label()}: {exc}\n"
             f"  inputs:\n" + "\n".join(parts) + where

@@ -300,22 +300,16 @@ def _numpy_evaluator(comp):
 
 
 def _cuda_evaluator(comp, xp):
-    """One CuPy ElementwiseKernel for the whole inner graph (direct calls if a template is missing)."""
+    """One cached CuPy ElementwiseKernel for the whole inner graph (``nbgrad.backends.cuda_codegen``).
+
+    Direct per-op calls are used only when an inner op has no CUDA translation.
+    """
+    from nbgrad.backends.cuda_codegen import CudaCodegenError, elementwise_evaluator
+
     try:
-        body = comp.cuda.format(*[f"i{k}" for k in range(comp.nin)])
-    except (AttributeError, KeyError, TypeError):
+        return elementwise_evaluator(comp, xp)
+    except CudaCodegenError:
         return _direct(comp, xp)
-    params = ", ".join(f"{_CTYPES[v.dtype]} i{k}" for k, v in enumerate(comp.inputs))
-    otype = _CTYPES[comp.outputs[0].dtype]
-    kernel = xp.ElementwiseKernel(params, f"{otype} out", f"out = {body};",
-                                  f"nbgrad_composite_{next(_ids)}")
-
-    def evaluate(*args, out=None):
-        if out is None:
-            return kernel(*args)
-        return kernel(*args, out)
-
-    return evaluate
 
 
 def _direct(comp, xp):

@@ -1,0 +1,76 @@
+"""The linker's generated code, run-time error reports, and the compile cache."""
+
+import numpy as np
+import pytest
+
+import nbgrad
+import nbgrad.tensor as T
+from nbgrad.compile.function import CompiledFunctionError
+from nbgrad.rewriting import Mode, cache
+
+
+def test_source_is_straight_line_one_line_per_node():
+    x, y = T.dvector("x"), T.dvector("y")
+    f = nbgrad.function([x, y], [T.dot(x, y), T.exp(x) + y], mode=Mode(excluding=["fusion"]))
+    body = f.source.splitlines()[1:-1]
+    assert len(body) == len(f.maker.fgraph.apply_nodes)
+    assert not any(w in f.source for w in ("for ", "while ", "if "))
+    assert f(np.ones(2), np.ones(2))[0] == 2.0
+
+
+def test_error_in_fused_node_names_node_shapes_and_user_lines():
+    x, y = T.dvector("x"), T.dvector("y")
+    a = T.exp(x) * 2  # line A
+    out = a + T.sin(y)  # line B
+    f = nbgrad.function([x, y], out)
+    with pytest.raises(CompiledFunctionError) as info:
+        f(np.ones(3), np.ones(4))
+    msg = str(info.value)
+    assert "Composite" in msg
+    assert "shape (3,), dtype float64" in msg and "shape (4,), dtype float64" in msg
+    assert "test_linker.py" in msg
+    assert "a = T.exp(x) * 2  # line A" in msg and "out = a + T.sin(y)  # line B" in msg
+
+
+def test_same_structure_compiles_once():
+    cache.clear()
+
+    def build():
+        x = T.dvector("x")
+        return nbgrad.function([x], T.tanh(x) * 2 + T.exp(-x))
+
+    f1 = build()
+    assert len(cache._cache) == 1
+    f2 = build()
+    assert len(cache._cache) == 1
+    assert f2.maker.rewrites_applied == f1.maker.rewrites_applied
+    assert f2.maker.fgraph.inputs[0] is f2.maker.inputs[0].variable
+    v = np.linspace(-1, 1, 5)
+    np.testing.assert_allclose(f1(v), f2(v))
+    x = T.dvector("x")
+    nbgrad.function([x], T.tanh(x) * 3 + T.exp(-x))  # another constant: another entry
+    assert len(cache._cache) == 2
+
+
+def test_cached_graph_keeps_shared_variables_apart():
+    s1, s2 = nbgrad.shared(1.0), nbgrad.shared(5.0)
+    x = T.dscalar("x")
+    f1 = nbgrad.function([x], x * s1, updates=[(s1, s1 + 1)])
+    f2 = nbgrad.function([x], x * s2, updates=[(s2, s2 + 1)])
+    assert f1(2.0) == 2.0 and f2(2.0) == 10.0
+    assert s1.get_value() == 2.0 and s2.get_value() == 6.0
+
+
+def test_outputs_are_fresh_arrays_every_call():
+    x = T.dvector("x")
+    f = nbgrad.function([x], T.exp(x) * 2)
+    r1 = f(np.zeros(3))
+    r2 = f(np.ones(3))
+    assert r1 is not r2 and np.all(r1 == 2.0)
+
+
+def test_fast_compile_mode_runs_unfused():
+    x = T.dvector("x")
+    f = nbgrad.function([x], T.exp(x) * 1, mode="FAST_COMPILE")
+    assert f.maker.rewrites_applied == []
+    assert len(f.maker.fgraph.apply_nodes) >= 2
