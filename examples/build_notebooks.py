@@ -149,7 +149,7 @@ NB01 = [
     grid = np.linspace(-4, 4, 9)
     first, second = logistic_fn(grid)
     print(np.round(first, 4))
-    print("largest difference:", np.abs(first - second).max() < 1e-12)
+    print("the two forms agree:", np.allclose(first, second, rtol=0, atol=1e-12))
     """),
     md("""
     ## Several outputs at once
@@ -231,21 +231,22 @@ NB02 = [
     """),
     code("""
     step = T.lscalar("step")
-    add = nbgrad.function([step], total, updates=[(total, total + step)])
+    add = nbgrad.function([step], total, updates=[(total, total + step)], name="add")
     print(add(1), add(10), add(100))
     print("total is now", total.get_value())
     """),
     md("""
     Any number of functions can read and write the same shared variable: a second
-    function that subtracts works on the same state, and so does `set_value`.
+    function that subtracts works on the same state, and so does `set_value`. Giving
+    functions a `name` lets the display of a shared variable say who updates it.
     """),
     code("""
-    subtract = nbgrad.function([step], total, updates=[(total, total - step)])
+    subtract = nbgrad.function([step], total, updates=[(total, total - step)], name="subtract")
     subtract(11)
     print(total.get_value())
     total.set_value(-5)
     add(5)
-    print(total.get_value())
+    total
     """),
     md("""
     The same thing as a `%%symgraph` cell: the cell builds a running mean of a stream of
@@ -259,7 +260,7 @@ NB02 = [
     mean = shared(0.0, name="mean")
     obs = dscalar("obs")
     new_mean = mean + (obs - mean) / (count + 1)
-    observe = function([obs], new_mean, updates=[(count, count + 1), (mean, new_mean)])
+    observe = function([obs], new_mean, updates=[(count, count + 1), (mean, new_mean)], name="observe")
     """),
     code("""
     for value in [4.0, 8.0, 6.0, 2.0]:
@@ -384,11 +385,13 @@ NB03 = [
     print("slope at 0:", dlogistic(0.0)[1], "(the maximum, 1/4)")
     """),
     md("""
-    The gradient with respect to a vector has the vector's shape. For the logistic loss
-    of a weight vector $w$ on data $(X, t)$:
+    The gradient with respect to a vector has the vector's shape. Take the logistic
+    regression loss of a weight vector $w$ on data $(X, t)$ with $n$ rows,
+    $L(w) = -\\frac1n \\sum_i t_i \\log p_i + (1-t_i)\\log(1-p_i)$ with $p = \\sigma(Xw)$.
+    By hand, $\\nabla L = X^\\top (p - t) / n$; `grad` finds the same vector.
     """),
     code("""
-    %%symgraph loss_and_grad --outputs loss,gw
+    %%symgraph loss_and_grad --outputs loss,gw --show none
     w = dvector("w")
     X = dmatrix("X")
     t = dvector("t")
@@ -400,9 +403,12 @@ NB03 = [
     rng = np.random.default_rng(0)
     X_data = rng.standard_normal((8, 3))
     t_data = (X_data[:, 0] > 0).astype(float)
-    loss_value, gradient = loss_and_grad(np.zeros(3), X_data, t_data)
-    print(round(float(loss_value), 6), "= log 2 at w = 0")
-    print(np.round(gradient, 4))
+    w_data = np.array([0.5, -1.0, 0.25])
+    loss_value, gradient = loss_and_grad(w_data, X_data, t_data)
+    p_data = 1 / (1 + np.exp(-X_data @ w_data))
+    print("loss:", round(float(loss_value), 6))
+    print("grad:", np.round(gradient, 6))
+    print("hand:", np.round(X_data.T @ (p_data - t_data) / len(t_data), 6))
     """),
     md("""
     ## Jacobian and Hessian
@@ -495,10 +501,632 @@ NB03 = [
 ]
 
 
+# --------------------------------------------------------------------------- 04
+NB04 = [
+    md("""
+    # 4. Randomness and loops
+
+    Two things a plain expression cannot say: "draw fresh random numbers at every call"
+    and "repeat this step". nbgrad has a graph node for each: random variables from
+    `RandomStreams`, and `scan` for loops.
+    """),
+    SETUP,
+    code("""
+    from nbgrad.random import RandomStreams
+    """),
+    md("""
+    ## Random variables
+
+    A `RandomStreams` object makes random variables. Each one owns a generator state, kept
+    in a shared variable; a compiled function that uses the variable advances that state
+    by a default update, so every call draws new numbers. Seeding the streams object makes
+    the whole sequence reproducible.
+    """),
+    code("""
+    streams = RandomStreams(seed=2024)
+    coin = streams.uniform((2, 3))
+    bell = streams.normal((2, 3))
+    draw_coin = nbgrad.function([], coin)
+    print(draw_coin())
+    print(draw_coin())            # a new draw
+    """),
+    md("""
+    With `no_default_updates=True` the state is left where it was, so the function returns
+    the same numbers every time:
+    """),
+    code("""
+    frozen_bell = nbgrad.function([], bell, no_default_updates=True)
+    print(np.array_equal(frozen_bell(), frozen_bell()))
+    """),
+    md("""
+    Within one call a random variable is drawn once, however often it appears. So this
+    expression is exactly zero, not the difference of independent draws:
+    """),
+    code("""
+    nbgrad.function([], coin + coin - 2 * coin)()
+    """),
+    md("""
+    ## Seeds and states
+
+    There are two levels of seeding. `streams.seed(n)` reseeds every variable the object
+    made. A single variable's state lives in `var.rng`, a shared variable whose value is a
+    generator state with its own `seed`.
+    """),
+    code("""
+    streams.seed(7)
+    first = draw_coin()
+    streams.seed(7)
+    print("same after reseeding:", np.array_equal(first, draw_coin()))
+
+    state = coin.rng.get_value(borrow=True)
+    state.seed(99)
+    coin.rng.set_value(state, borrow=True)
+    print(draw_coin().round(3))
+    """),
+    md("""
+    A state can be saved and restored to replay a draw, like a bookmark:
+    """),
+    code("""
+    bookmark = coin.rng.get_value().get_state()
+    a = draw_coin()
+    b = draw_coin()
+    state = coin.rng.get_value(borrow=True)
+    state.set_state(bookmark)
+    coin.rng.set_value(state, borrow=True)
+    print("replayed:", np.array_equal(draw_coin(), a), " next differs:", not np.array_equal(a, b))
+    """),
+    md("""
+    ### Copying random state between two graphs
+
+    Two models built by the same code have random variables in the same order, so their
+    states can be copied one by one: `streams.state_updates` lists them. After the copy
+    the second model draws what the first draws.
+    """),
+    code("""
+    class NoisyModel:
+        def __init__(self, seed):
+            self.streams = RandomStreams(seed=seed)
+            self.noise = self.streams.normal((3,))
+            self.sample = nbgrad.function([], self.noise)
+
+    def copy_random_state(source, target):
+        for (src, _), (dst, _) in zip(source.streams.state_updates, target.streams.state_updates):
+            dst.set_value(src.get_value())
+
+    m1, m2 = NoisyModel(seed=1), NoisyModel(seed=2)
+    print("before:", np.allclose(m1.sample(), m2.sample()))
+    copy_random_state(m1, m2)
+    print("after: ", np.allclose(m1.sample(), m2.sample()))
+    """),
+    md("""
+    ## A seed slider
+
+    `%%symgraph --widgets` adds a slider per scalar input and a seed slider per random
+    stream; moving it reseeds the streams and re-evaluates. Here: the mean of `n` normal
+    draws scaled by `sigma`. (The sliders are live in a running notebook; a saved copy
+    shows them as static text.)
+    """),
+    code("""
+    %%symgraph sample_mean --widgets --range sigma=0.1:3
+    rng_demo = RandomStreams(seed=5)
+    sigma = dscalar("sigma")
+    draws = sigma * rng_demo.normal((100,))
+    average = T.mean(draws)
+    """),
+    md("""
+    The compiled function is ordinary; calling it after a reseed reproduces the slider's
+    numbers:
+    """),
+    code("""
+    rng_demo.seed(5)
+    _, avg = sample_mean(1.0)
+    print(round(float(avg), 6))
+    """),
+    md("""
+    ## Loops with `scan`
+
+    `nbgrad.scan(step, sequences=..., outputs_info=..., non_sequences=..., n_steps=...)`
+    calls `step` symbolically once to build the body of the loop, then repeats it at run
+    time. Arguments reach `step` in this order: the current element of each sequence, the
+    previous value of each output, then the non-sequences. It returns the stacked outputs
+    of every step and a dictionary of updates (empty here).
+
+    **Cumulative sum.** The output starts at 0 and adds one element per step:
+    """),
+    code("""
+    xs = T.dvector("xs")
+    running, _ = nbgrad.scan(lambda x_t, acc: acc + x_t, sequences=xs, outputs_info=T.constant(0.0))
+    cumsum = nbgrad.function([xs], running)
+    print(cumsum([1.0, 2.0, 3.0, 4.0]), np.cumsum([1.0, 2.0, 3.0, 4.0]))
+    """),
+    md("""
+    **Powers by repetition.** No sequence, a fixed number of steps, and a non-sequence
+    `base` visible to every step. Taking `[-1]` keeps only the last step.
+    """),
+    code("""
+    base = T.dscalar("base")
+    k = T.lscalar("k")
+    powers, _ = nbgrad.scan(lambda prev, b: prev * b, outputs_info=T.ones_like(base),
+                            non_sequences=base, n_steps=k)
+    power = nbgrad.function([base, k], [powers, powers[-1]])
+    all_powers, last = power(2.0, 10)
+    print(all_powers, last)
+    """),
+    md("""
+    **Evaluating a polynomial.** Two sequences walked together, the coefficients and the
+    exponents (scan stops at the shorter one), then a sum outside the loop:
+    $p(x) = \\\\sum_i c_i x^i$.
+    """),
+    code("""
+    coeffs = T.dvector("coeffs")
+    at = T.dscalar("at")
+    terms, _ = nbgrad.scan(lambda c, i, x: c * x ** i,
+                           sequences=[coeffs, T.arange(1000)], non_sequences=at)
+    poly = nbgrad.function([coeffs, at], terms.sum())
+    print(poly([1.0, 0.0, 2.0], 3.0), "= 1 + 2 * 3**2")
+    """),
+    md("""
+    **A recurrent network step.** The hidden state is carried from step to step:
+    $h_t = \\\\tanh(W h_{t-1} + U x_t + b)$, with the weights as shared variables. Gradients
+    flow back through the loop, so training it needs nothing new.
+    """),
+    code("""
+    rng = np.random.default_rng(0)
+    W = nbgrad.shared(0.5 * rng.standard_normal((4, 4)), name="W")
+    U = nbgrad.shared(0.5 * rng.standard_normal((4, 2)), name="U")
+    b = nbgrad.shared(np.zeros(4), name="b")
+
+    inputs = T.dmatrix("inputs")        # one row per time step
+    h0 = T.dvector("h0")
+    hidden, _ = nbgrad.scan(lambda x_t, h: T.tanh(T.dot(W, h) + T.dot(U, x_t) + b),
+                            sequences=inputs, outputs_info=h0)
+    score = T.sum(hidden[-1])
+    rnn = nbgrad.function([inputs, h0], [hidden, T.grad(score, W)])
+
+    states, dW = rnn(rng.standard_normal((5, 2)), np.zeros(4))
+    print("hidden states:", states.shape, " gradient of W:", dW.shape)
+    print(np.round(states[-1], 4))
+    """),
+    md("""
+    ## Summary
+
+    * `RandomStreams` variables draw anew on each call; `no_default_updates` freezes them;
+    * seed everything with `streams.seed`, one variable through `var.rng`, and copy or
+      replay generator states like any shared value;
+    * `scan` expresses loops: running totals, repeated steps, several sequences at once,
+      recurrent networks, all differentiable.
+
+    Next: [forward and reverse mode](05_autodiff_modes.ipynb).
+    """),
+]
+
+
+# --------------------------------------------------------------------------- 05
+NB05 = [
+    md("""
+    # 5. Forward and reverse mode
+
+    Every derivative nbgrad builds is the chain rule applied to a graph. For a chain
+    $y = f_3(f_2(f_1(x)))$ the Jacobian is a product of the local Jacobians,
+
+    $$J = J_3 \\\\, J_2 \\\\, J_1 .$$
+
+    The product can be evaluated from either end, and that choice is the difference
+    between the two modes of automatic differentiation:
+
+    * **forward accumulation** multiplies from the right: it pushes a tangent vector $v$
+      through $J_1$, then $J_2$, then $J_3$, alongside the computation. One pass gives
+      $Jv$, one *column* of $J$ for $v = e_j$. This is `T.Rop`.
+    * **reverse accumulation** multiplies from the left: it runs the computation, then
+      pulls a cotangent $u$ back through $J_3^\\\\top$, $J_2^\\\\top$, $J_1^\\\\top$. One pass
+      gives $u^\\\\top J$, one *row* of $J$. This is `T.Lop`, and `T.grad` is the special
+      case of a scalar output with $u = 1$.
+
+    Each pass costs a small constant multiple of evaluating $f$ itself. So for
+    $f: \\\\mathbb{R}^n \\\\to \\\\mathbb{R}^m$ the full Jacobian costs $n$ forward passes or $m$
+    reverse passes. A loss function has $m = 1$ and $n$ = number of parameters: reverse
+    mode wins by a factor $n$, which is why training uses it.
+    """),
+    SETUP,
+    md("""
+    ## One function, both modes
+
+    A small two-layer map $y = B \\\\tanh(A x)$ with $A$ of shape $(h, n)$ and $B$ of shape
+    $(m, h)$. We compile one forward-mode pass (`Rop`) and one reverse-mode pass (`Lop`).
+    """),
+    code("""
+    x = T.dvector("x")
+    A = T.dmatrix("A")
+    B = T.dmatrix("B")
+    y = T.dot(B, T.tanh(T.dot(A, x)))
+
+    v = T.dvector("v")      # tangent: shape of x
+    u = T.dvector("u")      # cotangent: shape of y
+    jvp = nbgrad.function([A, B, x, v], T.Rop(y, x, v))
+    vjp = nbgrad.function([A, B, x, u], T.Lop(y, x, u))
+    evaluate = nbgrad.function([A, B, x], y)
+    """),
+    md("""
+    The two passes are about the same size as the function itself: count the operations
+    in each compiled graph.
+    """),
+    code("""
+    for name, fn in [("y = f(x)", evaluate), ("J v  (Rop)", jvp), ("u'J  (Lop)", vjp)]:
+        print(f"{name:<12} {len(fn.maker.fgraph.apply_nodes):2d} operations")
+    """),
+    md("""
+    Building the full Jacobian column by column (forward) or row by row (reverse) gives
+    the same matrix; what differs is how many passes it takes.
+    """),
+    code("""
+    def jacobian_forward(A_val, B_val, x_val):
+        n = x_val.size
+        return np.stack([jvp(A_val, B_val, x_val, e) for e in np.eye(n)], axis=1)
+
+    def jacobian_reverse(A_val, B_val, x_val):
+        m = B_val.shape[0]
+        return np.stack([vjp(A_val, B_val, x_val, e) for e in np.eye(m)], axis=0)
+
+    rng = np.random.default_rng(0)
+    n, h, m = 300, 50, 1          # many inputs, one output: a loss function
+    A_val, B_val, x_val = rng.standard_normal((h, n)), rng.standard_normal((m, h)), rng.standard_normal(n)
+    J_fwd = jacobian_forward(A_val, B_val, x_val)
+    J_rev = jacobian_reverse(A_val, B_val, x_val)
+    print("Jacobian shape:", J_fwd.shape, " equal:", np.allclose(J_fwd, J_rev))
+    print("passes needed: forward", n, " reverse", m)
+    """),
+    md("""
+    Timings differ from machine to machine (the numbers below are replaced by `TIMING`
+    when the notebook is checked), but the ratio follows the pass counts: about 300 to 1.
+    """),
+    code("""
+    %timeit -r 3 -n 3 jacobian_forward(A_val, B_val, x_val)
+    %timeit -r 3 -n 3 jacobian_reverse(A_val, B_val, x_val)
+    """),
+    md("""
+    Turn the shapes around, one input and many outputs, and the conclusion flips:
+    """),
+    code("""
+    n, h, m = 1, 50, 300
+    A_val, B_val, x_val = rng.standard_normal((h, n)), rng.standard_normal((m, h)), rng.standard_normal(n)
+    print("Jacobian shape:", jacobian_forward(A_val, B_val, x_val).shape,
+          " passes needed: forward", n, " reverse", m)
+    """),
+    code("""
+    %timeit -r 3 -n 3 jacobian_forward(A_val, B_val, x_val)
+    %timeit -r 3 -n 3 jacobian_reverse(A_val, B_val, x_val)
+    """),
+    md("""
+    (The vectorized `nbgrad.gradient.jacobian` avoids the Python loop altogether by
+    pushing all basis vectors through in one batched pass.)
+
+    ## Define-by-run: `nbgrad.eager`
+
+    The symbolic style builds the whole graph first. The *define-by-run* style, made
+    popular by PyTorch, computes values immediately and records each operation on a
+    tape as it happens; `backward()` then walks the tape in reverse. The graph is whatever
+    the Python code happened to do, so loops and `if` statements on values just work.
+    `nbgrad.eager` provides this style on top of the same operations and derivative
+    rules.
+    """),
+    code("""
+    import nbgrad.eager as ne
+
+    w = ne.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    data = ne.tensor([3.0, 1.0, 2.0])
+    loss = ((w * data).sum() - 1.0) ** 2
+    loss.backward()
+    print(loss)
+    print(w.grad, "= 2 * (w . data - 1) * data")
+    """),
+    md("""
+    Gradients **accumulate** in `.grad` across `backward` calls, as in PyTorch; reset them
+    with `zero_()` between steps:
+    """),
+    code("""
+    loss = ((w * data).sum() - 1.0) ** 2
+    loss.backward()
+    print("after a second backward:", w.grad)
+    w.grad.zero_()
+    print("after zero_():          ", w.grad)
+    """),
+    md("""
+    `detach()` returns a value cut off from the tape (a constant for differentiation), and
+    inside `with ne.no_grad():` nothing is recorded, which is how parameter updates are
+    written:
+    """),
+    code("""
+    scale = (w * w).sum().detach()
+    print("detached requires_grad:", scale.requires_grad)
+    loss = ((w * data).sum() - 1.0) ** 2
+    loss.backward()
+    with ne.no_grad():
+        w_new = w - 0.01 * w.grad
+    print("update recorded:", w_new.requires_grad, " new w:", w_new)
+    """),
+    md("""
+    ### Control flow
+
+    The function below doubles its input until the norm passes 100. How many doublings
+    happen depends on the values, so there is no single formula to write down ahead of
+    time; the tape simply records the doublings that happened, and the gradient is
+    $2^k$ for the $k$ steps taken.
+    """),
+    code("""
+    def grow(x):
+        y = 2 * x
+        steps = 1
+        while y.norm() < 100:
+            y = 2 * y
+            steps += 1
+        if y.sum() > 0:
+            return y.sum(), steps
+        return -y.sum(), steps
+
+    for start in ([1.0, 2.0, 3.0], [-0.1, 0.2, -0.3]):
+        x = ne.tensor(start, requires_grad=True)
+        out, steps = grow(x)
+        out.backward()
+        print(f"{steps} doublings -> grad {x.grad}  (2**{steps} = {2 ** steps})")
+    """),
+    md("""
+    ### Tracing back to a symbolic graph
+
+    `ne.trace` runs eager code once and keeps the operations as a symbolic graph for the
+    path taken, so it can be printed, optimized and compiled. The branches it took become
+    *guards*: calling it with inputs that would take another path raises instead of
+    silently computing the wrong thing.
+    """),
+    code("""
+    traced = ne.trace(lambda x: grow(x)[0], ne.tensor([1.0, 2.0, 3.0]), names=["x"])
+    print(traced.formula())
+    print(traced(np.array([2.0, 2.0, 2.0])))
+    try:
+        traced(np.array([50.0, 50.0, 50.0]))
+    except ne.ControlPathError as err:
+        print("ControlPathError:", str(err).split(";")[0])
+    """),
+    md("""
+    ## Summary
+
+    * Jacobian products run forward ($Jv$, `Rop`) or reverse ($u^\\\\top J$, `Lop`, `grad`),
+      each pass costing about one function evaluation;
+    * the full Jacobian costs $n$ forward or $m$ reverse passes: reverse for losses,
+      forward for few inputs and many outputs;
+    * `nbgrad.eager` records operations as they run (`requires_grad`, `backward`, `.grad`,
+      `zero_`, `detach`, `no_grad`), so Python control flow is differentiated as executed,
+      and `trace` turns a run back into a graph.
+
+    Next: [a neural network](06_neural_net.ipynb).
+    """),
+]
+
+
+# --------------------------------------------------------------------------- 06
+NB06 = [
+    md("""
+    # 6. A neural network from scratch
+
+    Training a network is the previous notebooks put together: parameters are shared
+    variables, the loss is an expression, `grad` gives its gradient, and `updates` apply
+    one optimizer step per call. First we write that loop by hand, then use the small
+    library `nbgrad.nn`, which does the same with layers, losses, optimizers and a
+    `Learner`.
+    """),
+    SETUP,
+    code("""
+    import matplotlib.pyplot as plt
+    from nbgrad.nn import SGD, Adam, Learner, Linear, ReLU, Sequential, Sigmoid, mse_loss, plot_losses
+    """),
+    md("""
+    ## Linear regression by hand
+
+    Data from a known linear rule plus a little noise; can gradient descent recover the
+    weights?
+    """),
+    code("""
+    rng = np.random.default_rng(42)
+    true_w, true_b = np.array([2.0, -3.0, 0.5]), 1.0
+    X_lin = rng.standard_normal((200, 3))
+    y_lin = X_lin @ true_w + true_b + 0.01 * rng.standard_normal(200)
+    """),
+    code("""
+    %%symgraph --show none
+    w = shared(np.zeros(3), name="w")
+    b = shared(0.0, name="b")
+    X = dmatrix("X")
+    target = dvector("target")
+    mse = T.mean((dot(X, w) + b - target) ** 2)
+    gw, gb = grad(mse, [w, b])
+    lr = 0.1
+    train_step = function([X, target], mse, updates=[(w, w - lr * gw), (b, b - lr * gb)], name="train_step")
+    """),
+    code("""
+    history = [float(train_step(X_lin, y_lin)) for _ in range(100)]
+    print("loss: first", round(history[0], 4), " last", round(history[-1], 6))
+    print("w =", w.get_value().round(3), " b =", round(float(b.get_value()), 3))
+    """),
+    md("""
+    ## The same with `nbgrad.nn`
+
+    `Linear(3, 1)` holds a weight matrix and a bias as shared variables; `Learner`
+    compiles one training step (forward pass, `grad`, optimizer updates) and calls it on
+    shuffled mini-batches. `fit` returns the mean loss of each epoch.
+    """),
+    code("""
+    model = Linear(3, 1, seed=0)
+    learner = Learner(model, mse_loss, SGD(lr=0.05))
+    losses = learner.fit(X_lin, y_lin[:, None], epochs=20, bs=20, seed=0, progress=False)
+    print("weights:", model.weights.get_value().ravel().round(3), " bias:", model.bias.get_value().round(3))
+    print("final loss:", f"{losses[-1]:.2e}")
+    """),
+    md("""
+    ## A nonlinear task: inside or outside a ring
+
+    Points in the plane are labelled 1 when they lie between two circles. No straight
+    line separates the classes, so a linear model fails and a network with a hidden layer
+    is needed.
+    """),
+    code("""
+    rng = np.random.default_rng(1)
+    X_ring = rng.uniform(-2, 2, size=(1000, 2))
+    radius = np.hypot(X_ring[:, 0], X_ring[:, 1])
+    y_ring = ((radius > 0.8) & (radius < 1.6)).astype(float)[:, None]
+    print("share of class 1:", y_ring.mean().round(3))
+    """),
+    code("""
+    def accuracy(learner, X, y):
+        return float(((learner.predict(X) > 0.5) == (y > 0.5)).mean())
+
+    linear = Learner(Sequential(Linear(2, 1, seed=0), Sigmoid()), mse_loss, Adam(lr=0.02))
+    linear_losses = linear.fit(X_ring, y_ring, epochs=40, bs=50, seed=0, progress=False)
+
+    mlp = Learner(Sequential(Linear(2, 32, seed=0), ReLU(), Linear(32, 32, seed=1), ReLU(),
+                             Linear(32, 1, seed=2), Sigmoid()),
+                  mse_loss, Adam(lr=0.01))
+    mlp_losses = mlp.fit(X_ring, y_ring, epochs=40, bs=50, seed=0, progress=False)
+    print(mlp.model)
+    print(f"accuracy  linear: {accuracy(linear, X_ring, y_ring):.2f}   mlp: {accuracy(mlp, X_ring, y_ring):.2f}")
+    """),
+    md("""
+    ## Loss curves and what the network learned
+
+    The linear model's loss stalls near the variance of the labels; the network's keeps
+    falling. On the right, the network's output over the plane: it has found the ring.
+    """),
+    code("""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    plot_losses(linear_losses, ax=left, label="linear")
+    plot_losses(mlp_losses, ax=left, label="mlp")
+    left.set_ylabel("mean squared error")
+    left.legend()
+
+    grid = np.linspace(-2, 2, 121)
+    gx, gy = np.meshgrid(grid, grid)
+    probability = mlp.predict(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    right.contourf(gx, gy, probability, levels=20, cmap="RdBu_r")
+    right.scatter(*X_ring[::4].T, c=y_ring[::4, 0], cmap="RdBu_r", s=6, edgecolors="k", linewidths=0.2)
+    right.set_aspect("equal")
+    right.set_title("network output")
+    plt.show()
+    """),
+    md("""
+    ## Summary
+
+    * a training step is `function(inputs, loss, updates=optimizer(params, grad(loss, params)))`;
+    * `nbgrad.nn` packages it: `Linear`, `ReLU`, `Sigmoid`, `Sequential`, `mse_loss`,
+      `SGD`, `Adam`, `Learner.fit` and `predict`;
+    * hidden layers with a nonlinearity let the model bend its decision boundary.
+
+    Next: [CPU and GPU](07_cpu_vs_gpu.ipynb).
+    """),
+]
+
+
+# --------------------------------------------------------------------------- 07
+NB07 = [
+    md("""
+    # 7. The same graph on CPU and GPU
+
+    A graph says *what* to compute; the backend decides *where*. The CPU backend runs the
+    compiled code on NumPy arrays, the GPU backend on CuPy arrays, with fused elementwise
+    operations becoming single GPU kernels. The graph, its gradient and the rewrites are
+    the same; only the last step differs.
+
+    This notebook runs on any machine: cells that need a GPU check for one first, and
+    their output depends on the machine, so it is not checked when the notebook is
+    validated.
+    """),
+    SETUP,
+    code("""
+    # NBVAL_IGNORE_OUTPUT
+    from nbgrad.backends import BackendUnavailable, available_backends
+
+    HAVE_GPU = "gpu" in available_backends()
+    print("backends on this machine:", available_backends())
+    """),
+    md("""
+    ## One cell, compiled for the CPU
+
+    A softplus-based loss and its gradient over a large vector: a chain of elementwise
+    operations, which the optimizer fuses into one pass over memory.
+    """),
+    code("""
+    CELL = '''
+    z = dvector("z")
+    smooth = T.sum(log1p(exp(-z)) + 0.1 * z ** 2)
+    dsmooth = grad(smooth, z)
+    '''
+    """),
+    code("""
+    %%symgraph on_cpu --backend cpu
+    z = dvector("z")
+    smooth = T.sum(log1p(exp(-z)) + 0.1 * z ** 2)
+    dsmooth = grad(smooth, z)
+    """),
+    code("""
+    z_val = np.random.default_rng(0).standard_normal(1_000_000)
+    cpu_loss, cpu_grad = on_cpu(z_val)
+    print(round(float(cpu_loss), 3), cpu_grad.shape)
+    """),
+    md("""
+    ## The same cell on the GPU
+
+    Asking for `--backend gpu` on a machine without one raises `BackendUnavailable` with
+    a message saying what is missing, so the cell below first checks. It runs the very
+    same cell text through the magic (`get_ipython().run_cell_magic` is what `%%symgraph`
+    at the top of a cell does).
+    """),
+    code("""
+    # NBVAL_IGNORE_OUTPUT
+    if HAVE_GPU:
+        get_ipython().run_cell_magic("symgraph", "on_gpu --backend gpu --show none", CELL)
+        gpu_loss, gpu_grad = on_gpu(z_val)
+        print("loss agrees:", np.isclose(float(gpu_loss), float(cpu_loss)))
+        print("gradient agrees:", np.allclose(np.asarray(gpu_grad.get() if hasattr(gpu_grad, "get") else gpu_grad), cpu_grad))
+    else:
+        try:
+            probe = T.dvector("probe")
+            nbgrad.function([probe], probe * 2, backend="gpu")
+        except BackendUnavailable as err:
+            print("No GPU here, skipping:", err)
+    """),
+    md("""
+    ## Timing
+
+    For a million elements the GPU is typically many times faster, once the data is on
+    the device; for tiny arrays the fixed cost of launching a kernel dominates and the
+    CPU wins. (Timings vary by machine and are not checked.)
+    """),
+    code("""
+    # NBVAL_IGNORE_OUTPUT
+    %timeit -r 3 -n 5 on_cpu(z_val)
+    if HAVE_GPU:
+        %timeit -r 3 -n 5 on_gpu(z_val)
+    else:
+        print("no GPU timing on this machine")
+    """),
+    md("""
+    ## Summary
+
+    * `%%symgraph --backend cpu|gpu` (or `nbgrad.function(..., backend=...)`) picks where
+      the compiled code runs; the graph, gradients and formulas are the same;
+    * `nbgrad.backends.available_backends()` says what this machine has, and a missing GPU
+      raises `BackendUnavailable` with the fix.
+
+    Back to the [overview](README.md).
+    """),
+]
+
+
 NOTEBOOKS = {
     "01_symbolic_basics": NB01,
     "02_shared_state": NB02,
     "03_derivatives": NB03,
+    "04_randomness_and_loops": NB04,
+    "05_autodiff_modes": NB05,
+    "06_neural_net": NB06,
+    "07_cpu_vs_gpu": NB07,
 }
 
 

@@ -17,12 +17,13 @@ from nbgrad import tensor  # noqa: F401  (makes nbgrad.tensor importable as an a
 from nbgrad.compile import In, Out, Param, function, shared
 from nbgrad.gradient import Lop, Rop, grad
 from nbgrad.printing import debugprint, pp
+from nbgrad.serialize import load, load_into, save
 
 __version__ = "0.1.0"
 
 __all__ = [
     "In", "Lop", "Out", "Param", "Rop", "config", "debugprint", "function", "grad",
-    "pp", "scan", "shared", "load_ipython_extension", "unload_ipython_extension",
+    "load", "load_into", "pp", "save", "scan", "shared", "load_ipython_extension", "unload_ipython_extension",
 ]
 
 

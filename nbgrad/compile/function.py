@@ -77,7 +77,14 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
         Which rewrites run (default ``config.mode``).
     on_unused_input : {'raise', 'warn', 'ignore'}
     backend : {'cpu', 'gpu'}, optional
-        Array backend (default ``config.backend``).
+        Array backend (default ``config.backend``). With ``'gpu'`` the function
+        runs on the CUDA device through CuPy: NumPy inputs are copied to the
+        device once per call, CuPy inputs are used without a copy, results are
+        returned as CuPy arrays on the device (``r.get()`` copies one to the
+        host), and the shared variables it uses move to the device (their
+        ``get_value()`` still returns NumPy arrays). Raises
+        ``nbgrad.backends.BackendUnavailable`` where CuPy or a CUDA device is
+        missing; nothing falls back to the CPU.
 
     Examples
     --------
@@ -335,6 +342,9 @@ class Function:
         fg = maker.fgraph
         n_in = len(maker.inputs)
         self._cells = [v.container for v in maker.shared_vars]
+        if self.backend.name != "cpu":
+            for cell in self._cells:  # shared arrays move to the device once and stay there
+                self.backend.place_shared(cell)
         # Inputs with defaults/stateful values get storage of their own.
         self._defaults = []
         for k, inp in enumerate(maker.inputs):
@@ -381,10 +391,9 @@ class Function:
         static = any(s is not None for s in ttype.shape)
         ndarray = np.ndarray
         filt = ttype.filter
-        to_device = backend.to_device
 
         if backend.name != "cpu":
-            return lambda v: to_device(filt(backend.to_host_if_needed(v), strict, allow, what))
+            return backend.make_filter(ttype, strict, allow, what)
 
         if static or strict:
             return lambda v: filt(v, strict, allow, what)

@@ -59,6 +59,14 @@ class SharedVariable(Variable):
         array([[3., 4.],
                [2., 1.]])
         """
+        if _gpu_array(self.container[0]) or _gpu_array(new_value):
+            # a device-resident value stays on the device: NumPy values are copied there
+            from nbgrad.backends import get_backend
+
+            v = get_backend("gpu").filter(self.type, new_value, self.strict, self.allow_downcast,
+                                          self._what())
+            self.container[0] = v.copy() if v is new_value and not borrow else v
+            return
         v = self.type.filter(new_value, strict=self.strict, allow_downcast=self.allow_downcast,
                              what=self._what())
         if not borrow and isinstance(new_value, np.ndarray) and np.may_share_memory(v, new_value):
@@ -109,6 +117,11 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
 
     Python ints become int64, Python floats float64, arrays keep their dtype.
 
+    With ``target='gpu'``, a CuPy ``value``, or ``config.backend == 'gpu'``, the
+    value lives on the CUDA device; ``get_value()`` copies it back to a NumPy
+    array and ``set_value`` accepts NumPy or CuPy arrays. A host shared variable
+    used by a GPU function is moved to the device by that function.
+
     >>> import nbgrad
     >>> w = nbgrad.shared([1.0, 2.0], name="w")
     >>> w.get_value()
@@ -121,7 +134,11 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
             f"shared() takes a value (number or array), got the symbolic variable {value}; "
             "use its value, e.g. shared(np.zeros(3))"
         )
-    if target == "gpu" or (target is None and _gpu_array(value)):
+    if target is None:
+        from nbgrad.config import config
+
+        target = "gpu" if _gpu_array(value) or config.backend == "gpu" else "cpu"
+    if target == "gpu":
         from nbgrad.backends import get_backend
 
         backend = get_backend("gpu")
@@ -130,7 +147,7 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
         var = TensorSharedVariable.__new__(TensorSharedVariable)
         Variable.__init__(var, ttype, None, None, name)
         var.strict, var.allow_downcast = strict, allow_downcast
-        var.container = [arr if borrow else arr.copy()]
+        var.container = [arr if borrow or arr is not value else arr.copy()]
         var.default_update, var.updated_by = None, []
         var.tag.backend = "gpu"
         return var

@@ -107,15 +107,19 @@ class RandomVariable(Op):
         dtype = np.dtype(self.dtype)
         has_size = self.has_size
         name = self.dist
+        # On a device backend the draw is made on the host by the same generator and copied over.
+        to_host = getattr(xp, "asnumpy", None)
 
         def thunk(rng, size, *params):
+            if to_host is not None:
+                params = [to_host(p) for p in params]
             g = rng.copy()
             shape = tuple(int(s) for s in size) if has_size else None
             try:
                 x = draw(g.generator, shape, *params)
             except ValueError as exc:
                 raise ValueError(f"random {name}: {exc} (size={shape})") from None
-            return g, np.asarray(x, dtype=dtype)
+            return g, xp.asarray(x, dtype=dtype)
 
         return thunk
 

@@ -58,30 +58,48 @@ def _const_text(c, exact):
     return f"{v:g}" if isinstance(v, np.floating) else str(v)
 
 
-def _expr(var, names, exact):
-    """Infix text of the inner graph, with inner inputs named by ``names``."""
-    memo = {}
+#: Longer formulas are named by their size only (the name is for people; the key is exact).
+MAX_NAME_LENGTH = 2000
 
-    def walk(v):
-        if v in memo:
-            return memo[v]
-        if v in names:
-            s = names[v]
-        elif isinstance(v, Constant):
-            s = _const_text(v, exact)
+
+def _expr(var, names, nodes):
+    """Infix text of the inner graph with inner inputs named by ``names``, or None if too long."""
+    text = dict(names)
+
+    def arg(v):
+        if v in text:
+            return text[v]
+        return _const_text(v, exact=False)
+
+    for node in nodes:
+        sop = node.op.scalar_op
+        args = [arg(i) for i in node.inputs]
+        if sop.symbol and len(args) == 2:
+            s = f"({args[0]} {sop.symbol} {args[1]})"
+        elif sop.symbol and len(args) == 1:
+            s = f"({sop.symbol}{args[0]})"
         else:
-            sop = v.owner.op.scalar_op
-            args = [walk(i) for i in v.owner.inputs]
-            if sop.symbol and len(args) == 2:
-                s = f"({args[0]} {sop.symbol} {args[1]})"
-            elif sop.symbol and len(args) == 1:
-                s = f"({sop.symbol}{args[0]})"
-            else:
-                s = f"{sop.name}({', '.join(args)})"
-        memo[v] = s
-        return s
+            s = f"{sop.name}({', '.join(args)})"
+        if len(s) > MAX_NAME_LENGTH:
+            return None
+        text[node.outputs[0]] = s
+    return arg(var)
 
-    return walk(var)
+
+def _structure(inputs, outputs, nodes):
+    """An exact, linear-size key of the inner graph: (op, operand refs) per node."""
+    ref = {v: ("i", k) for k, v in enumerate(inputs)}
+    items = []
+    for n, node in enumerate(nodes):
+        args = []
+        for i in node.inputs:
+            r = ref.get(i)
+            if r is None:
+                r = ("c", _const_text(i, exact=True))
+            args.append(r)
+        items.append((node.op.scalar_op, tuple(args)))
+        ref[node.outputs[0]] = ("n", n)
+    return tuple(items), ref.get(outputs[0]) or ("c", _const_text(outputs[0], exact=True))
 
 
 class Composite(ScalarOp):
@@ -122,10 +140,11 @@ class Composite(ScalarOp):
         self.nin = len(self.inputs)
         self.nodes = io_toposort(self.inputs, self.outputs)
         names = {v: f"i{k}" for k, v in enumerate(self.inputs)}
-        self.expr = _expr(self.outputs[0], names, exact=False)
-        self.key = (_expr(self.outputs[0], names, exact=True),
+        self.expr = _expr(self.outputs[0], names, self.nodes)
+        self.key = (_structure(self.inputs, self.outputs, self.nodes),
                     tuple(v.dtype for v in self.inputs), self.outputs[0].dtype)
-        self.name = f"Composite{{{self.expr}}}"
+        self.name = (f"Composite{{{self.expr}}}" if self.expr is not None
+                     else f"Composite{{{len(self.nodes)} ops}}")
         self.traces = tuple(t for t in traces if t)
         self._impls = {}
 
@@ -161,18 +180,17 @@ class Composite(ScalarOp):
     def c_code(self, *args):
         memo = dict(zip(self.inputs, args))
 
-        def walk(v):
+        def arg(v):
             if v in memo:
                 return memo[v]
-            if isinstance(v, Constant):
-                val = np.asarray(v.data).reshape(-1)[0]
-                s = f"(({_CTYPES[v.dtype]}){val!r})" if v.dtype != "bool" else ("true" if val else "false")
-            else:
-                s = v.owner.op.scalar_op.c_code(*[walk(i) for i in v.owner.inputs])
-            memo[v] = s
-            return s
+            val = np.asarray(v.data).reshape(-1)[0]
+            if v.dtype == "bool":
+                return "true" if val else "false"
+            return f"(({_CTYPES[v.dtype]}){val!r})"
 
-        return walk(self.outputs[0])
+        for node in self.nodes:
+            memo[node.outputs[0]] = node.op.scalar_op.c_code(*[arg(i) for i in node.inputs])
+        return arg(self.outputs[0])
 
     @property
     def cuda(self):

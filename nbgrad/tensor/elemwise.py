@@ -68,7 +68,7 @@ class Elemwise(Op):
         return Apply(self, inputs, [TensorType(dtype, shape)()])
 
     def perform(self, node, inputs, xp):
-        return np.asarray(self.scalar_op.impl(xp)(*inputs))
+        return xp.asarray(self.scalar_op.impl(xp)(*inputs))
 
     def make_thunk(self, node, xp):
         fn = self.scalar_op.impl(xp)
@@ -79,6 +79,8 @@ class Elemwise(Op):
                 return np.asarray(fn(*args), dtype=dtype)
 
             return scalar_thunk
+        if xp is not np and any(_may_be_host(i) for i in node.inputs):
+            return _host_mixing_thunk(fn, self.scalar_op.impl(np), xp)
         return fn
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -238,6 +240,31 @@ class SumToShape(Op):
 
     def R_op(self, inputs, eval_points):
         return [None if eval_points[0] is None else self(eval_points[0], inputs[1])]
+
+
+def _may_be_host(var, depth=16):
+    """Whether ``var`` may hold a host (NumPy) value on a device backend (shape arithmetic)."""
+    node = var.owner
+    if node is None or depth == 0:
+        return False
+    if getattr(node.op, "host_output", False):
+        return True
+    return isinstance(node.op, (Elemwise, DimShuffle)) and any(
+        _may_be_host(i, depth - 1) for i in node.inputs)
+
+
+def _host_mixing_thunk(fn, host_fn, xp):
+    """Shape arithmetic stays on the host; a host value meeting a device value is copied over."""
+    ndarray = np.ndarray
+
+    def thunk(*args):
+        if not any(type(a) is ndarray for a in args):
+            return fn(*args)
+        if all(type(a) is ndarray for a in args):
+            return host_fn(*args)
+        return fn(*[xp.asarray(a) if type(a) is ndarray else a for a in args])
+
+    return thunk
 
 
 class DimShuffle(Op):

@@ -26,6 +26,8 @@ def _disconnected(n):
 class Shape(Op):
     """The shape of ``x`` as an int64 vector."""
 
+    host_output = True  # a host (NumPy) array on every backend: shapes are host ints
+
     def make_node(self, x):
         x = as_tensor_variable(x)
         return Apply(self, [x], [TensorType("int64", (x.ndim,))()])
@@ -59,6 +61,7 @@ class ShapeI(Op):
     """The size of axis ``i`` of ``x`` as an int64 scalar."""
 
     __props__ = ("i",)
+    host_output = True  # a host (NumPy) array on every backend: shapes are host ints
 
     def __init__(self, i):
         self.i = int(i)
@@ -298,6 +301,11 @@ class Alloc(Op):
             out[...] = value
             return out
 
+        if xp is not np:
+            def device_alloc_thunk(value, *shape):  # the fill value may be host shape arithmetic
+                return alloc_thunk(xp.asarray(value) if type(value) is np.ndarray else value, *shape)
+
+            return device_alloc_thunk
         return alloc_thunk
 
     def infer_shape(self, fgraph, node, input_shapes):
