@@ -494,6 +494,9 @@ class _Malformed(SerializationError):
 
 
 def _read_file(path):
+    path = os.fspath(path)
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"  # numpy.savez adds the suffix when the name lacks it
     try:
         with np.load(os.fspath(path), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

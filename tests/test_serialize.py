@@ -258,3 +258,17 @@ def test_load_into_mismatch_leaves_state_untouched(path):
         nbgrad.load_into(path, [b, W, nbgrad.shared(0.0, name="c")])
     assert nbgrad.load_into(path, [b], strict=False) == ["b"]
     np.testing.assert_array_equal(b.get_value(), np.ones(2))
+
+
+def test_stateful_input_and_mode_are_kept(tmp_path):
+    from nbgrad.rewriting import Mode
+
+    y = T.dscalar("y")
+    s = nbgrad.shared(np.ones(2), name="s")
+    f = nbgrad.function([In(y, value=1.0, update=y + 1)], y * s, mode=Mode(excluding=["fusion"]))
+    f(), f()
+    nbgrad.save(tmp_path / "f", f)  # numpy adds the .npz suffix; load finds it
+    g = nbgrad.load(tmp_path / "f")
+    assert g.maker.mode == Mode(excluding=["fusion"])
+    for _ in range(2):
+        np.testing.assert_array_equal(f(), g())
