@@ -160,7 +160,7 @@ NB01 = [
     code("""
     d = P - Q
     diff_stats = nbgrad.function([P, Q], [d, abs(d), d ** 2])
-    for name, value in zip(["difference", "absolute", "squared"], diff_stats([[1, 1], [1, 1]], [[0, 1], [2, 3]])):
+    for name, value in zip(["difference", "absolute", "squared"], diff_stats([[4, 1], [2, 0]], [[1, 1], [3, -2]])):
         print(name, value.tolist())
     """),
     md("""
@@ -464,8 +464,8 @@ NB03 = [
     u = T.dvector("u")
     jvp = nbgrad.function([W, V, xv], T.Rop(out, W, V))
     vjp = nbgrad.function([u, xv], T.Lop(out, W, u))
-    print("J V  =", jvp([[1, 1], [1, 1]], [[2, 2], [2, 2]], [0, 1]))
-    print("u' J =\\n", vjp([2, 2], [0, 1]))
+    print("J V  =", jvp([[1, 2], [3, 4]], [[0.5, 1], [2, 0]], [1, -1]), "  (= x V)")
+    print("u' J =", vjp([1, 3], [1, -1]).tolist(), "  (= outer(x, u))")
     """),
     md("""
     ## Hessian-vector products, two ways
@@ -649,21 +649,21 @@ NB04 = [
     powers, _ = nbgrad.scan(lambda prev, b: prev * b, outputs_info=T.ones_like(base),
                             non_sequences=base, n_steps=k)
     power = nbgrad.function([base, k], [powers, powers[-1]])
-    all_powers, last = power(2.0, 10)
+    all_powers, last = power(3.0, 5)
     print(all_powers, last)
     """),
     md("""
     **Evaluating a polynomial.** Two sequences walked together, the coefficients and the
-    exponents (scan stops at the shorter one), then a sum outside the loop:
+    exponents $0, 1, 2, \\dots$, then a sum outside the loop:
     $p(x) = \\\\sum_i c_i x^i$.
     """),
     code("""
     coeffs = T.dvector("coeffs")
     at = T.dscalar("at")
     terms, _ = nbgrad.scan(lambda c, i, x: c * x ** i,
-                           sequences=[coeffs, T.arange(1000)], non_sequences=at)
+                           sequences=[coeffs, T.arange(coeffs.shape[0])], non_sequences=at)
     poly = nbgrad.function([coeffs, at], terms.sum())
-    print(poly([1.0, 0.0, 2.0], 3.0), "= 1 + 2 * 3**2")
+    print(poly([2.0, -1.0, 0.5], 4.0), "= 2 - 4 + 0.5 * 4**2")
     """),
     md("""
     **A recurrent network step.** The hidden state is carried from step to step:
@@ -776,8 +776,11 @@ NB05 = [
     print("passes needed: forward", n, " reverse", m)
     """),
     md("""
-    Timings differ from machine to machine (the numbers below are replaced by `TIMING`
-    when the notebook is checked), but the ratio follows the pass counts: about 300 to 1.
+    Timing both loops shows the forward one, with its 300 calls, far behind the single
+    reverse call. The exact numbers differ from machine to machine (they are replaced by
+    `TIMING` when the notebook is checked), and for a function this small each call is
+    dominated by a fixed overhead, so the measured ratio is smaller than 300; the pass
+    counts above are what grows with the problem.
     """),
     code("""
     %timeit -r 3 -n 3 jacobian_forward(A_val, B_val, x_val)
@@ -850,7 +853,7 @@ NB05 = [
     The function below doubles its input until the norm passes 100. How many doublings
     happen depends on the values, so there is no single formula to write down ahead of
     time; the tape simply records the doublings that happened, and the gradient is
-    $2^k$ for the $k$ steps taken.
+    $\\pm 2^k$ for the $k$ steps taken, its sign set by the branch that returned.
     """),
     code("""
     def grow(x):
@@ -867,7 +870,8 @@ NB05 = [
         x = ne.tensor(start, requires_grad=True)
         out, steps = grow(x)
         out.backward()
-        print(f"{steps} doublings -> grad {x.grad}  (2**{steps} = {2 ** steps})")
+        branch = "y.sum()" if sum(start) > 0 else "-y.sum()"
+        print(f"{steps} doublings, returned {branch}: grad {x.grad}  (2**{steps} = {2 ** steps})")
     """),
     md("""
     ### Tracing back to a symbolic graph
@@ -1052,6 +1056,7 @@ NB07 = [
     operations, which the optimizer fuses into one pass over memory.
     """),
     code("""
+    # the text of the next cell, kept so that the GPU section can run exactly the same cell
     CELL = '''
     z = dvector("z")
     smooth = T.sum(log1p(exp(-z)) + 0.1 * z ** 2)
@@ -1075,15 +1080,18 @@ NB07 = [
     Asking for `--backend gpu` on a machine without one raises `BackendUnavailable` with
     a message saying what is missing, so the cell below first checks. It runs the very
     same cell text through the magic (`get_ipython().run_cell_magic` is what `%%symgraph`
-    at the top of a cell does).
+    at the top of a cell does): the formulas shown are the same as on the CPU. GPU
+    functions return arrays on the device; `to_host` copies them back.
     """),
     code("""
     # NBVAL_IGNORE_OUTPUT
     if HAVE_GPU:
-        get_ipython().run_cell_magic("symgraph", "on_gpu --backend gpu --show none", CELL)
-        gpu_loss, gpu_grad = on_gpu(z_val)
-        print("loss agrees:", np.isclose(float(gpu_loss), float(cpu_loss)))
-        print("gradient agrees:", np.allclose(np.asarray(gpu_grad.get() if hasattr(gpu_grad, "get") else gpu_grad), cpu_grad))
+        gpu = nbgrad.backends.get_backend("gpu")
+        get_ipython().run_cell_magic("symgraph", "on_gpu --backend gpu", CELL)
+        z_dev = gpu.to_device(z_val)          # copy the data once; results stay on the device
+        gpu_loss, gpu_grad = on_gpu(z_dev)
+        print("loss agrees:", np.isclose(float(gpu.to_host(gpu_loss)), float(cpu_loss)))
+        print("gradient agrees:", np.allclose(gpu.to_host(gpu_grad), cpu_grad))
     else:
         try:
             probe = T.dvector("probe")
@@ -1102,7 +1110,10 @@ NB07 = [
     # NBVAL_IGNORE_OUTPUT
     %timeit -r 3 -n 5 on_cpu(z_val)
     if HAVE_GPU:
-        %timeit -r 3 -n 5 on_gpu(z_val)
+        def gpu_call():
+            on_gpu(z_dev)
+            gpu.synchronize()                 # kernels run asynchronously: wait for them
+        %timeit -r 3 -n 5 gpu_call()
     else:
         print("no GPU timing on this machine")
     """),
