@@ -125,7 +125,7 @@ class CupyBackend:
     def place_shared(self, container):
         """Move a host array held in a shared variable's cell onto the device (once)."""
         v = container[0]
-        if isinstance(v, np.ndarray):
+        if isinstance(v, np.ndarray) and not isinstance(v, self.ndarray):
             container[0] = self.xp.asarray(v)
 
     def __repr__(self):

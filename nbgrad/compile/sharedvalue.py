@@ -97,9 +97,8 @@ class SharedVariable(Variable):
 
 
 def _to_host(v):
-    get = getattr(v, "get", None)
-    if get is not None and not isinstance(v, np.ndarray):
-        return get()
+    if _gpu_array(v):  # a device array (CuPy): copied back to a NumPy array
+        return v.get()
     return v
 
 

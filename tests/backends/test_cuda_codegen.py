@@ -58,7 +58,7 @@ def _chains():
     out = []
     x, y = T.fscalar(), T.fscalar()
     out.append(("w2-f32", Composite([x], [T.tanh(x) * T.exp(-x ** 2) + 1 / (1 + T.exp(-x))])))
-    a, b = T.dscalar(), T.dscalar()
+    a = T.dscalar()
     out.append(("w2-f64", Composite([a], [T.tanh(a) * T.exp(-a ** 2) + 1 / (1 + T.exp(-a))])))
     i, j = T.lscalar(), T.iscalar()
     out.append(("int-mixed", Composite([i, j, x], [(i // j) % 3 + x * 2])))
