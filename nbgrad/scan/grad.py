@@ -42,6 +42,33 @@ def _usable(g):
     return g is not None and not isinstance(g.type, (DisconnectedType, NullType))
 
 
+def _last_row_only(g):
+    """``v`` when ``g`` is zero but for its last row, which is ``v``, else None.
+
+    Recognizes what the gradient of ``ys[-1]`` builds: ``inc_subtensor`` (or
+    ``set_subtensor``) of ``v`` at index -1 into zeros, possibly nested in an
+    increment of ``[a:]`` into zeros.
+    """
+    from nbgrad.rewriting.patterns import scalar_const
+    from nbgrad.tensor.shape import Alloc
+    from nbgrad.tensor.subtensor import IncSubtensor
+
+    node = g.owner
+    if node is None or not isinstance(node.op, IncSubtensor) or len(node.inputs) != 2:
+        return None
+    base, v = node.inputs
+    if base.owner is None or not isinstance(base.owner.op, Alloc) \
+            or scalar_const(base.owner.inputs[0]) != 0:
+        return None
+    idx = node.op.idx
+    if idx == (("int", -1),):
+        return v
+    if len(idx) == 1 and idx[0][0] == "slice" and idx[0][2:] == (None, None) \
+            and isinstance(idx[0][1], int) and idx[0][1] >= 0:
+        return _last_row_only(v)
+    return None
+
+
 def _full_outputs(op, inputs, outputs):
     """State buffers of every step and nitsot outputs (recomputed if not kept)."""
     info = op.info
@@ -95,6 +122,16 @@ def scan_lop(op, inputs, outputs, output_grads):
         else:
             gB.append(T.set_subtensor(T.zeros_like(b)[-lags[k]:], g))
     gY = [g if _usable(g) else T.zeros_like(y) for g, y in zip(g_nits, nits)]
+    # a gradient that is zero but for the last row (the gradient of ``ys[-1]``) is not
+    # stacked into a sequence of zeros: it starts the backward carry instead
+    g_last = {}
+    for k, g in enumerate(g_states):
+        if info.keep[k] and _usable(g) and _is_differentiable(bufs[k]):
+            last = _last_row_only(g)
+            if last is not None and last.ndim == bufs[k].ndim - 1:
+                if last.type.shape != bufs[k].type.shape[1:] or last.dtype != bufs[k].dtype:
+                    last = T.cast(last + T.zeros_like(bufs[k][-1]), bufs[k].dtype)
+                g_last[k] = last
 
     # the step's vector-Jacobian product, built once on the inner graph
     g_ph_state = [o.type() if _is_differentiable(o) else None for o in inner_state_out]
@@ -140,7 +177,8 @@ def scan_lop(op, inputs, outputs, output_grads):
         b_seqs.append(dict(input=bufs[k][::-1], taps=taps))
     for y in nits:
         b_seqs.append(y[::-1])
-    for k in diff_states:
+    dense = [k for k in diff_states if k not in g_last]
+    for k in dense:
         b_seqs.append(gB[k][::-1])
     for k in range(len(nits)):
         if g_ph_nit[k] is not None:
@@ -148,7 +186,10 @@ def scan_lop(op, inputs, outputs, output_grads):
     # ---- carries
     b_info = []
     for k in diff_states:
-        b_info.append(dict(initial=T.zeros_like(bufs[k][:lags[k]]), taps=[-1]))
+        c0 = T.zeros_like(bufs[k][:lags[k]])
+        if k in g_last:
+            c0 = T.set_subtensor(c0[0], g_last[k]) if lags[k] > 1 else T.expand_dims(g_last[k], 0)
+        b_info.append(dict(initial=c0, taps=[-1]))
     for k in diff_nonseqs:
         b_info.append(T.zeros_like(nonseqs[k]))
     n_carry = len(b_info)
@@ -183,8 +224,8 @@ def scan_lop(op, inputs, outputs, output_grads):
             cur_rows.append(vals[0])
         nit_rows = args[pos:pos + info.n_nitsot]
         pos += info.n_nitsot
-        g_rows = dict(zip(diff_states, args[pos:pos + len(diff_states)]))
-        pos += len(diff_states)
+        g_rows = dict(zip(dense, args[pos:pos + len(dense)]))
+        pos += len(dense)
         gy_rows = {}
         for k in range(info.n_nitsot):
             if g_ph_nit[k] is not None:
@@ -208,7 +249,9 @@ def scan_lop(op, inputs, outputs, output_grads):
             ph = g_ph_state[k]
             if ph is None:
                 continue
-            if k in c_state:
+            if k in g_last:
+                g = c_state[k][0]
+            elif k in c_state:
                 g = g_rows[k] + c_state[k][0]
             else:
                 g = T.zeros_like(cur_rows[k])
@@ -276,7 +319,8 @@ def scan_lop(op, inputs, outputs, output_grads):
     for k in range(info.n_states):
         if k in carry_out:
             L = lags[k]
-            result.append(carry_out[k][0][::-1] + gB[k][:L])
+            rows = carry_out[k][0][::-1]
+            result.append(rows if k in g_last else rows + gB[k][:L])
         else:
             result.append(_disc())
     result.extend(_disc() for _ in opaque)

@@ -229,7 +229,10 @@ class Scan(Op):
                     pos += 1
             opaque_pos = pos
             done = n
-            for t in range(n):
+            if n_opaque == 0 and n > 0:
+                done = _run_steps(fn, n, seq_slots, state_slots, args[base:], bufs, lags, sizes,
+                                  nits, nit_dtypes, as_while, label, xp)
+            for t in range(n if n_opaque else 0):
                 for p, s, off in seq_slots:
                     args[p] = s[t + off]
                 for p, buf, off, size in state_slots:
@@ -242,11 +245,7 @@ class Scan(Op):
                     try:
                         bufs[k][row] = outs[k]
                     except ValueError:
-                        raise ValueError(
-                            f"{label}: step {t} returned shape {np.shape(outs[k])} for output {k}, "
-                            f"but its initial value (outputs_info) has rows of shape "
-                            f"{bufs[k].shape[1:]}; make fn return the shape of outputs_info"
-                        ) from None
+                        _raise_state_shape(label, t, k, outs[k], bufs[k])
                 for k in range(n_nit):
                     v = outs[n_states + k]
                     if nits[k] is None:
@@ -254,11 +253,7 @@ class Scan(Op):
                     try:
                         nits[k][t] = v
                     except ValueError:
-                        raise ValueError(
-                            f"{label}: step {t} returned shape {np.shape(v)} for output "
-                            f"{n_states + k}, but earlier steps returned {nits[k].shape[1:]}; "
-                            "every step must return the same shape"
-                        ) from None
+                        _raise_nit_shape(label, t, n_states + k, v, nits[k])
                 for k in range(n_opaque):
                     opaque[k] = outs[n_states + n_nit + k]
                 if as_while and bool(outs[-1]):
@@ -311,6 +306,79 @@ class Scan(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         raise NotImplementedError(f"{self}.infer_shape")
+
+
+def _rows(buf, start, n, size):
+    """Per-step views ``buf[(start + t) % size]`` for t < n (no copies).
+
+    Rows of a vector buffer are taken as 0-d views (``buf[i, ...]``), not
+    scalars, so that they see the values written during the loop.
+    """
+    if buf.ndim == 1:
+        ring = [buf[i, ...] for i in range(size)]
+    elif start + n <= size:
+        return list(buf[start:start + n])
+    else:
+        ring = list(buf)
+    return [ring[(start + t) % size] for t in range(n)]
+
+
+def _run_steps(fn, n, seq_slots, state_slots, nonseqs, bufs, lags, sizes, nits, nit_dtypes,
+               as_while, label, xp):
+    """The loop without opaque states; returns the number of steps done.
+
+    Every argument of every step is a view known before the loop starts (a
+    sequence row, a state buffer row, a non-sequence), so the per-step work is
+    one call of the inner function and one copy per output row.
+    """
+    from itertools import repeat
+
+    cols = [list(s[off:off + n]) for _p, s, off in seq_slots]
+    cols += [_rows(buf, off, n, size) for _p, buf, off, size in state_slots]
+    cols += [repeat(v, n) for v in nonseqs]
+    dst = [_rows(buf, lag, n, size) for buf, lag, size in zip(bufs, lags, sizes)]
+    n_states, n_nit = len(bufs), len(nits)
+    t, outs = 0, ()
+    try:
+        for t, step_args in enumerate(zip(*cols)):
+            outs = fn(*step_args)
+            for k in range(n_states):
+                dst[k][t][...] = outs[k]
+            if n_nit:
+                for k in range(n_nit):
+                    v = outs[n_states + k]
+                    if nits[k] is None:
+                        nits[k] = xp.empty((n,) + np.shape(v), dtype=nit_dtypes[k])
+                    nits[k][t] = v
+            if as_while and bool(outs[-1]):
+                return t + 1
+    except ValueError:
+        if len(outs) != n_states + n_nit + int(as_while):
+            raise
+        for k in range(n_states):
+            if np.broadcast_shapes(np.shape(outs[k]), bufs[k].shape[1:]) != bufs[k].shape[1:]:
+                _raise_state_shape(label, t, k, outs[k], bufs[k])
+        for k in range(n_nit):
+            if nits[k] is not None and np.shape(outs[n_states + k]) != nits[k].shape[1:]:
+                _raise_nit_shape(label, t, n_states + k, outs[n_states + k], nits[k])
+        raise
+    return n
+
+
+def _raise_state_shape(label, t, k, value, buf):
+    raise ValueError(
+        f"{label}: step {t} returned shape {np.shape(value)} for output {k}, "
+        f"but its initial value (outputs_info) has rows of shape "
+        f"{buf.shape[1:]}; make fn return the shape of outputs_info"
+    ) from None
+
+
+def _raise_nit_shape(label, t, k, value, nit):
+    raise ValueError(
+        f"{label}: step {t} returned shape {np.shape(value)} for output "
+        f"{k}, but earlier steps returned {nit.shape[1:]}; "
+        "every step must return the same shape"
+    ) from None
 
 
 def _is_differentiable(v):
