@@ -170,3 +170,149 @@ def test_jacobian_of_matrix_vector_map_scales_rows_instead_of_a_matrix_product()
     assert len(dots) == 1  # only the forward W·x
     w, xv = rng.normal(size=(4, 3)), rng.normal(size=3)
     np.testing.assert_allclose(J.eval({W: w, x: xv}), (1 - np.tanh(w @ xv) ** 2)[:, None] * w)
+
+
+# ------------------------------------------------ banded (diagonal) batches
+def _numeric_jacobian(f, xv, eps=1e-6):
+    cols = []
+    for j in range(xv.size):
+        d = np.zeros_like(xv)
+        d[j] = eps
+        cols.append((f(xv + d) - f(xv - d)) / (2 * eps))
+    return np.stack(cols, axis=-1)
+
+
+def _two_d_values(f):
+    return [v for v in f.maker.fgraph.variables if v.ndim == 2 and v.owner is not None]
+
+
+@pytest.mark.parametrize("static", [True, False])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: x[1:] - x[:-1],
+        lambda x: x[2:] * x[:-2] + T.sin(x[1:-1]),
+        lambda x: -x[:-1] / (1.0 + x[1:] ** 2),
+        lambda x: x[-3:] * 2.0 + x[:3],
+        lambda x: T.set_subtensor(T.zeros_like(x)[1:], x[:-1] ** 2),
+        lambda x: T.set_subtensor(x[2:], x[:-2] * x[1:-1]),
+        lambda x: T.inc_subtensor(x[1:], x[:-1] * x[1:]),
+        lambda x: T.dot(T.constant(np.arange(12.0).reshape(4, 3)), x[3:]) + x[:4],
+        lambda x: x[::2] * x[1::2],
+        lambda x: T.concatenate([x[1:], x[:1]]) * x,
+    ],
+)
+def test_jacobian_of_shifted_slices_matches_finite_differences(build, static):
+    x = T.TensorType("float64", (6,) if static else (None,))("x")
+    y = build(x)
+    f = nbgrad.function([x], y)
+    J = nbgrad.function([x], T.jacobian(y, x))
+    xv = rng.normal(size=6)
+    np.testing.assert_allclose(J(xv), _numeric_jacobian(f, xv), rtol=1e-6, atol=1e-7)
+
+
+def _w5_cost(x):
+    return (x[:-1] ** 2 * x[1:]).sum() + T.sin(x).sum()
+
+
+def _w5_hessian(xv):
+    n = xv.size
+    h = np.diag(-np.sin(xv))
+    h[np.arange(n - 1), np.arange(n - 1)] += 2 * xv[1:]
+    h[np.arange(n - 1), np.arange(1, n)] += 2 * xv[:-1]
+    h[np.arange(1, n), np.arange(n - 1)] += 2 * xv[:-1]
+    return h
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_hessian_of_neighbour_products_is_written_from_its_diagonals(static):
+    n = 7
+    x = T.TensorType("float64", (n,) if static else (None,))("x")
+    f = nbgrad.function([x], T.hessian(_w5_cost(x), x))
+    xv = rng.normal(size=n)
+    np.testing.assert_allclose(f(xv), _w5_hessian(xv), rtol=1e-12, atol=1e-12)
+    if static:  # unknown lengths keep run-time broadcast sums (SumToShape): dense batches
+        # no n × n intermediate: the only matrix is the result, built from three diagonals
+        (only,) = _two_d_values(f)
+        assert str(only.owner.op) == "Diagonals{-1,0,1}"
+
+
+def test_hessian_with_a_dense_part_stays_correct():
+    x = T.TensorType("float64", (5,))("x")
+    w = rng.normal(size=(5, 5))
+    cost = _w5_cost(x) + T.dot(x, T.dot(T.constant(w), x))
+    xv = rng.normal(size=5)
+    H = nbgrad.function([x], T.hessian(cost, x))(xv)
+    np.testing.assert_allclose(H, _w5_hessian(xv) + w + w.T, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (4, 6), (6, 3)])
+def test_diagonals_writes_and_reads_shifted_diagonals(shape):
+    from nbgrad.vectorize import Diagonals, DiagonalsOf
+
+    n, m = shape
+    offsets = (-7, -2, 0, 1, 3, 9)
+    ds = [rng.normal(size=m) for _ in offsets]
+    expected = np.zeros(shape)
+    for k, d in zip(offsets, ds):
+        for j in range(m):
+            if 0 <= j + k < n:
+                expected[j + k, j] += d[j]
+    out = Diagonals(offsets)(n, m, *[T.constant(d) for d in ds]).eval()
+    np.testing.assert_array_equal(out, expected)
+    z = rng.normal(size=shape)
+    parts = DiagonalsOf(offsets)(T.constant(z))
+    for k, p in zip(offsets, parts):
+        want = np.array([z[j + k, j] if 0 <= j + k < n else 0.0 for j in range(m)])
+        np.testing.assert_array_equal(p.eval(), want)
+
+
+def test_diagonals_derivatives_match_finite_differences():
+    from nbgrad.gradient import verify_grad
+    from nbgrad.vectorize import Diagonals, DiagonalsOf
+
+    verify_grad(lambda a, b: Diagonals((-1, 2))(4, 5, a, b), [rng.normal(size=5), rng.normal(size=5)])
+    verify_grad(lambda z: DiagonalsOf((0, -2))(z)[1] * DiagonalsOf((0, -2))(z)[0], [rng.normal(size=(4, 3))])
+    a, b, u, v = (T.dvector(s) for s in "abuv")
+    y = Diagonals((0, 1))(3, 3, a * a, b)
+    jv = T.Rop(y, [a, b], [u, v])
+    av, bv, uv, vv = (rng.normal(size=3) for _ in range(4))
+    np.testing.assert_allclose(
+        jv.eval({a: av, b: bv, u: uv, v: vv}),
+        Diagonals((0, 1))(3, 3, 2 * av * uv, vv).eval(),
+    )
+
+
+class _Hump(Op):
+    """A test op y = 3x - x², whose L_op subtracts two scaled cotangents."""
+
+    def make_node(self, x):
+        x = T.as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, xp):
+        return 3 * inputs[0] - inputs[0] ** 2
+
+    def L_op(self, inputs, outputs, output_grads):
+        (g,) = output_grads
+        return [g * 3.0 - g * (2.0 * inputs[0])]
+
+
+def test_difference_of_diagonal_batches_stays_diagonal():
+    x = T.TensorType("float64", (5,))("x")
+    f = nbgrad.function([x], T.jacobian(_Hump()(x[1:]), x))
+    xv = rng.normal(size=5)
+    expected = np.zeros((4, 5))
+    expected[np.arange(4), np.arange(1, 5)] = 3 - 2 * xv[1:]
+    np.testing.assert_allclose(f(xv), expected)
+    (only,) = _two_d_values(f)
+    assert str(only.owner.op) == "Diagonals{-1}"
+
+
+def test_only_known_zeros_count_as_zeros():
+    from nbgrad.vectorize import _is_zeros
+
+    x = T.dvector("x")
+    assert _is_zeros(T.zeros_like(x)) and _is_zeros(T.constant(np.zeros(3)))
+    assert not _is_zeros(T.constant(np.array([0.0, 1.0])))
+    assert not _is_zeros(T.ones_like(x)) and not _is_zeros(x) and not _is_zeros(x * 0.0)

@@ -11,7 +11,7 @@ X = np.linspace(-1.0, 1.0, 16)
 
 def _chain(x, tanh):
     y = x
-    for i in range(LENGTH // 4):
+    for _ in range(LENGTH // 4):
         y = tanh(y * 1.001 + 0.01) - 0.005
     return y
 

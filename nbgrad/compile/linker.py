@@ -70,7 +70,7 @@ def link(fgraph, n_inputs, cells, xp, copy_outputs=(), n_outputs=None, input_che
     for k, (v, cell) in enumerate(zip(fgraph.inputs[n_inputs:], cells)):
         names[v] = f"s{k}"
         env[f"_cell{k}"] = cell
-    for k, v in enumerate(fgraph.inputs[n_inputs:]):
+    for k in range(len(fgraph.inputs) - n_inputs):
         lines.append(f"    s{k} = _cell{k}[0]")
     if input_checks:
         for k, check in input_checks.items():

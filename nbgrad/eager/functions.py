@@ -8,6 +8,13 @@ stand-ins and compiles it into a ``Primitive``; later calls only look the
 primitive up and run it. Python numbers given to an elementwise function are
 operands (with NumPy's weak-scalar dtype rule); given to other functions they
 are parameters (``axis=1``) and part of the signature.
+
+Devices: all tensor arguments of one call must be on one device, and the
+primitive runs there (compiled for that backend). Values that are not tensors
+(Python numbers, NumPy arrays) and 0-d CPU tensors that need no gradient are
+copied to the device of the other arguments, as ``nbgrad.function`` on the
+GPU backend copies NumPy inputs; tensors on different devices raise
+``MixedDeviceError`` naming both devices.
 """
 
 import importlib
@@ -16,10 +23,12 @@ import types
 import numpy as np
 
 import nbgrad.tensor as T
+from nbgrad.backends import get_backend
 from nbgrad.config import config
 from nbgrad.eager import tape as _tape
+from nbgrad.eager.device import canonical_device, device_of, is_device_array, mixed_devices
 from nbgrad.eager.primitive import Primitive, standin_type
-from nbgrad.eager.tensor import Tensor, _check_requires_grad, _wrap
+from nbgrad.eager.tensor import Tensor, _check_requires_grad, _device_for, _wrap
 from nbgrad.tensor.elemwise import Elemwise
 
 __all__ = [
@@ -31,15 +40,49 @@ _PH = object()  # where a tensor argument sits in a signature
 _TRACE = [None]  # the active tracer (nbgrad.eager.trace), if any
 
 
+class _HostValue(Tensor):
+    """A NumPy array or number given to an eager function (copied to the op's device)."""
+
+    __slots__ = ()
+
+
 def apply_primitive(prim, tensors):
     """Run ``prim`` on ``tensors`` and return the output tensors (recorded on the tape)."""
-    outs = prim.run([t.data for t in tensors])
-    outs = [a if type(a) is np.ndarray else np.asarray(a) for a in outs]
+    device = "cpu"
+    for t in tensors:
+        if type(t.data) is not np.ndarray:
+            device, tensors = _one_device(prim, tensors)
+            break
+    outs = prim.run([t.data for t in tensors], device)
+    if device == "cpu":
+        outs = [a if type(a) is np.ndarray else np.asarray(a) for a in outs]
+    elif device is not None:
+        asarray = get_backend(device).xp.asarray
+        outs = [asarray(a) for a in outs]
     res = _tape.record(prim, tensors, None, outs, Tensor._make)
     tracer = _TRACE[0]
     if tracer is not None:
         tracer.follow(prim, tensors, res)
     return res
+
+
+def _one_device(prim, tensors):
+    """The device ``prim`` runs on, and ``tensors`` with host constants copied there."""
+    if prim.crosses_devices:
+        return None, tensors
+    devices = [device_of(t.data) for t in tensors]
+    fixed = {d for d, t in zip(devices, tensors)
+             if not (d == "cpu" and not t.requires_grad
+                     and (type(t) is _HostValue or t.data.ndim == 0))}
+    if len(fixed) > 1:
+        raise mixed_devices(prim.label, fixed)
+    if not fixed or fixed == {"cpu"}:
+        return "cpu", [t if type(t.data) is np.ndarray else _wrap(np.asarray(t.data))
+                       for t in tensors]
+    device = fixed.pop()
+    to_device = get_backend(device).to_device
+    return device, [t if d == device else _wrap(to_device(np.asarray(t.data)))
+                    for t, d in zip(tensors, devices)]
 
 
 def _signature(obj, tensors):
@@ -48,6 +91,9 @@ def _signature(obj, tensors):
         tensors.append(obj)
         return _PH
     if isinstance(obj, np.ndarray):
+        tensors.append(_HostValue._make(obj, False, None, 0))
+        return _PH
+    if is_device_array(obj):
         tensors.append(_wrap(obj))
         return _PH
     if isinstance(obj, (list, tuple)):
@@ -65,7 +111,7 @@ def _signature(obj, tensors):
 
 
 def _rebuild(obj, standins):
-    if isinstance(obj, (Tensor, np.ndarray)):
+    if isinstance(obj, (Tensor, np.ndarray)) or is_device_array(obj):
         return next(standins)
     if isinstance(obj, (list, tuple)):
         return type(obj)(_rebuild(o, standins) for o in obj)
@@ -80,10 +126,10 @@ def _rebuild(obj, standins):
 def _weak_operands(args):
     """Elementwise operands: Python numbers become 0-d arrays of NumPy's result dtype."""
     dtypes = [a.data.dtype if isinstance(a, Tensor) else a.dtype for a in args
-              if isinstance(a, (Tensor, np.ndarray))]
+              if isinstance(a, (Tensor, np.ndarray)) or is_device_array(a)]
     out = []
     for a in args:
-        if isinstance(a, (Tensor, np.ndarray)):
+        if isinstance(a, (Tensor, np.ndarray)) or is_device_array(a):
             out.append(a)
         elif isinstance(a, (bool, int, float, complex, np.generic)):
             if dtypes:
@@ -231,22 +277,32 @@ def _size(size, shape_args):
     return tuple(int(s) for s in shape_args)
 
 
-def _leaf(arr, requires_grad):
+def _leaf(arr, requires_grad, device=None):
+    """A leaf tensor of the host array ``arr``, copied to ``device`` (default ``config.backend``)."""
     _check_requires_grad(arr, requires_grad)
+    device = canonical_device(device)
+    if device != "cpu":
+        arr = get_backend(device).to_device(arr)
     return Tensor._make(arr, bool(requires_grad), None, 0)
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, requires_grad=False, device=None):
     """A tensor holding a copy of ``data``; Python floats give ``config.floatX``.
+
+    ``device`` is ``'cpu'`` or ``'gpu'``; by default the device of ``data``
+    when it is a tensor or a CuPy array, else ``config.backend``.
 
     >>> import nbgrad.eager as ne
     >>> ne.tensor([[1, 2], [3, 4]]).shape
     (2, 2)
+    >>> ne.tensor([1.0]).device
+    'cpu'
     """
-    return Tensor(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad, dtype=dtype)
+    return Tensor(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad,
+                  dtype=dtype, device=device)
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=None):
     """Evenly spaced values in [start, stop), like ``numpy.arange``.
 
     >>> import nbgrad.eager as ne
@@ -258,60 +314,75 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
         arr = arr.astype(dtype)
     elif arr.dtype.kind == "f":
         arr = arr.astype(config.floatX)
-    return _leaf(arr, requires_grad)
+    return _leaf(arr, requires_grad, device)
 
 
-def _filled(fill, shape_args, size, dtype, requires_grad):
-    return _leaf(np.full(_size(size, shape_args), fill, dtype=dtype or config.floatX), requires_grad)
+def _filled(fill, shape_args, size, dtype, requires_grad, device):
+    device = canonical_device(device)
+    shape, dtype = _size(size, shape_args), np.dtype(dtype or config.floatX)
+    if device == "cpu":
+        return _leaf(np.full(shape, fill, dtype=dtype), requires_grad, device)
+    _check_requires_grad(np.empty(0, dtype), requires_grad)
+    arr = get_backend(device).xp.full(shape, fill, dtype=dtype)
+    return Tensor._make(arr, bool(requires_grad), None, 0)
 
 
-def zeros(*shape, size=None, dtype=None, requires_grad=False):
+def zeros(*shape, size=None, dtype=None, requires_grad=False, device=None):
     """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
-    return _filled(0, shape, size, dtype, requires_grad)
+    return _filled(0, shape, size, dtype, requires_grad, device)
 
 
-def ones(*shape, size=None, dtype=None, requires_grad=False):
+def ones(*shape, size=None, dtype=None, requires_grad=False, device=None):
     """A tensor of ones: ``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``."""
-    return _filled(1, shape, size, dtype, requires_grad)
+    return _filled(1, shape, size, dtype, requires_grad, device)
 
 
-def full(shape, fill_value, dtype=None, requires_grad=False):
-    return _filled(fill_value, (shape,), None, dtype, requires_grad)
+def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
+    return _filled(fill_value, (shape,), None, dtype, requires_grad, device)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False):
-    return _leaf(np.eye(n, m, dtype=dtype or config.floatX), requires_grad)
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    return _leaf(np.eye(n, m, dtype=dtype or config.floatX), requires_grad, device)
 
 
-def randn(*shape, size=None, dtype=None, requires_grad=False):
+def randn(*shape, size=None, dtype=None, requires_grad=False, device=None):
     """Standard normal samples; ``size=()`` gives a scalar.
+
+    The samples are drawn on the host and copied to ``device``, so a seed
+    (``manual_seed``) gives the same numbers on every device.
 
     >>> import nbgrad.eager as ne
     >>> ne.randn(size=(2, 3)).shape
     (2, 3)
     """
     arr = np.asarray(_rng[0].standard_normal(_size(size, shape)), dtype=dtype or config.floatX)
-    return _leaf(arr, requires_grad)
+    return _leaf(arr, requires_grad, device)
 
 
-def rand(*shape, size=None, dtype=None, requires_grad=False):
-    """Uniform samples in [0, 1)."""
+def rand(*shape, size=None, dtype=None, requires_grad=False, device=None):
+    """Uniform samples in [0, 1) (drawn on the host, as ``randn``)."""
     arr = np.asarray(_rng[0].random(_size(size, shape)), dtype=dtype or config.floatX)
-    return _leaf(arr, requires_grad)
+    return _leaf(arr, requires_grad, device)
 
 
-def zeros_like(x, dtype=None, requires_grad=False):
-    return _leaf(np.zeros(np.shape(x.data if isinstance(x, Tensor) else x), dtype=dtype or _dt(x)),
-                 requires_grad)
+def zeros_like(x, dtype=None, requires_grad=False, device=None):
+    """Zeros shaped like ``x``, on ``x``'s device unless ``device`` is given."""
+    return _filled(0, (), _shape(x), dtype or _dt(x), requires_grad, _device_for(x, device))
 
 
-def ones_like(x, dtype=None, requires_grad=False):
-    return _leaf(np.ones(np.shape(x.data if isinstance(x, Tensor) else x), dtype=dtype or _dt(x)),
-                 requires_grad)
+def ones_like(x, dtype=None, requires_grad=False, device=None):
+    """Ones shaped like ``x``, on ``x``'s device unless ``device`` is given."""
+    return _filled(1, (), _shape(x), dtype or _dt(x), requires_grad, _device_for(x, device))
 
 
-def randn_like(x, requires_grad=False):
-    return randn(size=x.shape, dtype=_dt(x), requires_grad=requires_grad)
+def randn_like(x, requires_grad=False, device=None):
+    return randn(size=_shape(x), dtype=_dt(x), requires_grad=requires_grad,
+                 device=_device_for(x, device))
+
+
+def _shape(x):
+    return tuple((x.data if isinstance(x, Tensor) else x).shape) if hasattr(x, "shape") \
+        else np.shape(x)
 
 
 def _dt(x):
@@ -363,7 +434,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if o.data.size != 1:
                 raise RuntimeError(
                     f"grad(): an output of shape {o.shape} is not a scalar; pass grad_outputs")
-            g = np.ones(o.shape, dtype=o.dtype)
+            g = o._xp().ones(o.shape, dtype=o.dtype)
         seeds.append(g)
     if retain_graph is None:
         retain_graph = create_graph

@@ -7,15 +7,19 @@ from the same graph with ``nbgrad.gradient.Lop`` (so from each op's own
 ``L_op``) and compiled once per set of inputs that need a gradient. The VJP of
 a VJP is again a Primitive, which is what makes ``create_graph=True`` work to
 any order.
+
+Compiled code is cached per backend: the same Primitive compiled with
+``backend='cpu'`` runs NumPy arrays, compiled with ``backend='gpu'`` CuPy
+arrays. A ``Transfer`` is the one primitive that is not compiled: it copies a
+value between devices, and its VJP copies the gradient back.
 """
 
-import numpy as np
-
+from nbgrad.eager.device import move, xp_of
 from nbgrad.graph.replace import clone_replace
 from nbgrad.graph.traversal import ancestors
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
-__all__ = ["Primitive", "standin_type"]
+__all__ = ["Primitive", "Transfer", "standin_type", "zeros_for"]
 
 
 def standin_type(array):
@@ -44,24 +48,27 @@ class Primitive:
         self.outputs = list(outputs)
         self.label = label
         self.differentiable = [o.dtype not in discrete_dtypes for o in self.outputs]
-        self._fn = None
+        self._fns = {}
         self._vjps = {}
 
     def __repr__(self):
         return f"<Primitive {self.label}>"
 
-    def run(self, arrays):
-        """The output arrays for input ``arrays`` (a list, one per input)."""
-        fn = self._fn
+    # Transfers take inputs on several devices; every other primitive needs one.
+    crosses_devices = False
+
+    def run(self, arrays, device="cpu"):
+        """The output arrays for input ``arrays`` (a list, one per input), all on ``device``."""
+        fn = self._fns.get(device)
         if fn is None:
-            fn = self._fn = self._compile()
+            fn = self._fns[device] = self._compile(device)
         return fn(*arrays)
 
-    def _compile(self):
+    def _compile(self, device):
         from nbgrad.compile.function import function
 
         f = function(self.inputs, list(self.outputs), on_unused_input="ignore",
-                     name=self.label)
+                     name=self.label, backend=device)
         raw = f._fn
         n_out = len(self.outputs)
 
@@ -111,6 +118,67 @@ class Primitive:
         return prim
 
 
+class Transfer(Primitive):
+    """Copies input ``moved`` to device ``target``; every other output is zeros.
+
+    ``sources[j]`` says what output ``j`` is: the moved input when it equals
+    ``moved``, else zeros shaped like that input (the gradient of an input a
+    transfer does not read). ``x.to('gpu')`` is ``Transfer([x], [x], [0], 0,
+    'gpu')``; its VJP is a Transfer back to ``x``'s device of the output
+    gradient, and so on to any order. Symbolically a transfer is the identity,
+    which is what tracing sees.
+    """
+
+    crosses_devices = True
+
+    def __init__(self, inputs, outputs, sources, moved, target, label):
+        super().__init__(inputs, outputs, label)
+        self.sources = list(sources)
+        self.moved = moved
+        self.target = target
+
+    def run(self, arrays, device=None):
+        return [move(arrays[k], self.target) if k == self.moved else zeros_for(arrays[k])
+                for k in self.sources]
+
+    def _build_vjp(self, needs):
+        from nbgrad.tensor.basic import zeros_like
+
+        n_in, n_out = len(self.inputs), len(self.outputs)
+        out_standins = [o.type() for o in self.outputs]
+        diff = [j for j in range(n_out) if self.differentiable[j]]
+        gouts = [self.outputs[j].type() for j in diff]
+        inputs = self.inputs + out_standins + gouts
+        carried = [j for j in diff if self.sources[j] == self.moved]
+        g_moved = n_in + n_out + diff.index(carried[0]) if carried else None
+        sources, outputs = [], []
+        for i, n in enumerate(needs):
+            if not n:
+                continue
+            if i == self.moved and g_moved is not None:
+                sources.append(g_moved)
+                outputs.append(inputs[g_moved])
+            else:
+                sources.append(i)
+                outputs.append(zeros_like(self.inputs[i]))
+        source_device = self.source_device
+        prim = Transfer(inputs, outputs, sources, g_moved, source_device,
+                        f"{self.label}_backward")
+        prim.source_device = self.target
+        prim.uses = [k == g_moved for k in range(len(inputs))]
+        return prim
+
+
+def transfer(array, target):
+    """The Transfer primitive moving a value shaped like ``array`` to ``target``."""
+    from nbgrad.eager.device import device_of
+
+    x = standin_type(array)("x")
+    prim = Transfer([x], [x], [0], 0, target, f"to_{target}")
+    prim.source_device = device_of(array)
+    return prim
+
+
 def zeros_for(array):
-    """A zero output gradient for ``array``."""
-    return np.zeros(array.shape, dtype=array.dtype)
+    """A zero output gradient for ``array``, on its device."""
+    return xp_of(array).zeros(array.shape, dtype=array.dtype)

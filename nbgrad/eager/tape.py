@@ -7,12 +7,17 @@ topologically and, from the last to the first, evaluates each node's VJP
 primitive on the saved values, summing the contributions per tensor — the
 micrograd loop, with the local rule taken from the engine instead of being
 written by hand.
+
+Devices: each VJP runs on the device of the node's outputs (compiled for that
+backend), so a gradient is always on the device of the tensor it belongs to;
+a transfer's VJP copies it back across.
 """
 
 import weakref
 
 import numpy as np
 
+from nbgrad.eager.device import device_of
 from nbgrad.eager.primitive import zeros_for
 
 __all__ = [
@@ -248,7 +253,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None, wrap=No
         else:
             arrays = [t.data for t in node.inputs] + list(node.out_data) + [
                 g.data if hasattr(g, "_node") else g for g in dgouts]
-            igrads = vjp.run(arrays)
+            igrads = vjp.run(arrays, device_of(node.out_data[0]))
         if not retain_graph:
             node.freed = True
             node.out_data = None
@@ -273,11 +278,15 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None, wrap=No
 
 def _accumulate(t, g, create_graph, wrap):
     if not hasattr(g, "_node"):
-        g = wrap(np.array(g, copy=True) if g.base is not None or not g.flags.writeable else g)
+        # ``.grad`` is changed in place later (``zero_``): it must own writable memory.
+        # (CuPy arrays have no ``writeable`` flag; they are always writable.)
+        owned = g.base is None and getattr(g.flags, "writeable", True)
+        g = wrap(g if owned else g.copy())
     if t.grad is None:
         t.grad = g if create_graph else g.detach()
     elif create_graph:
         t.grad = t.grad + g
     else:
-        t.grad.data = t.grad.data + g.data
+        total = t.grad.data + g.data
+        t.grad.data = np.asarray(total) if isinstance(total, np.generic) else total
         t.grad._version[0] += 1

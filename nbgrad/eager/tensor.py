@@ -1,9 +1,13 @@
-"""The eager ``Tensor``: a NumPy array that remembers how it was computed."""
+"""The eager ``Tensor``: an array (NumPy on the CPU, CuPy on the GPU) that remembers
+how it was computed."""
 
 import numpy as np
 
+from nbgrad.backends import get_backend
 from nbgrad.config import config
 from nbgrad.eager import tape as _tape
+from nbgrad.eager.device import (
+    canonical_device, device_of, is_device_array, mixed_devices, move, xp_of)
 from nbgrad.tensor.type import float_dtypes
 
 __all__ = ["Tensor", "as_tensor"]
@@ -20,16 +24,30 @@ def _f():
     return _F
 
 
-def _to_array(data, dtype=None):
+def _device_for(data, device):
+    """``device`` by name, or by default the device of ``data`` (else ``config.backend``)."""
+    if device is None:
+        if isinstance(data, Tensor):
+            return data.device
+        if is_device_array(data):
+            return "gpu"
+    return canonical_device(device)
+
+
+def _to_array(data, dtype=None, device=None):
+    device = _device_for(data, device)
     if isinstance(data, Tensor):
         arr = data.data
-        return arr if dtype is None else arr.astype(dtype)
+        arr = arr if dtype is None else arr.astype(dtype)
+        return move(arr, device)
+    if is_device_array(data):
+        return move(get_backend("gpu").xp.array(data, dtype=dtype), device)  # a copy, as on the host
     if dtype is None and _is_python_float(data):
         dtype = config.floatX
     arr = np.array(data, dtype=dtype)
     if arr.dtype == object or arr.dtype.kind in "USV":
         raise TypeError(f"cannot make a numeric tensor from {type(data).__name__} {data!r}")
-    return arr
+    return arr if device == "cpu" else get_backend(device).to_device(arr)
 
 
 def _is_python_float(data):
@@ -55,6 +73,12 @@ class Tensor:
     or ``ne.randn``. Every operation on tensors that require a gradient is
     recorded; ``y.backward()`` then fills the ``.grad`` of the leaf tensors.
 
+    A tensor lives on one device, ``'cpu'`` (a NumPy array) or ``'gpu'`` (a
+    CuPy array): constructors take ``device=``, ``x.to('gpu')`` and
+    ``x.cpu()`` copy (recorded, so gradients flow back across), ``x.numpy()``
+    gives a host array. Operations run on their arguments' device and
+    gradients arrive on the device of the tensor they belong to.
+
     Examples
     --------
     >>> import nbgrad.eager as ne
@@ -69,8 +93,8 @@ class Tensor:
                  "_sym", "__weakref__")
     __array_priority__ = 1000
 
-    def __init__(self, data, requires_grad=False, dtype=None):
-        arr = _to_array(data, dtype)
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        arr = _to_array(data, dtype, device)
         _check_requires_grad(arr, requires_grad)
         self.data = arr
         self.requires_grad = bool(requires_grad)
@@ -106,6 +130,15 @@ class Tensor:
     @property
     def dtype(self):
         return self.data.dtype
+
+    @property
+    def device(self):
+        """``'cpu'`` or ``'gpu'``: where the values are held."""
+        return device_of(self.data)
+
+    def _xp(self):
+        """The array module of this tensor's device (NumPy or CuPy)."""
+        return xp_of(self.data)
 
     def size(self, dim=None):
         """The shape (or the size of dimension ``dim``), as in PyTorch."""
@@ -203,7 +236,7 @@ class Tensor:
                     f"tensor has shape {self.shape}; reduce it first (y.sum().backward()) or pass "
                     "the vector of a vector-Jacobian product (y.backward(ne.ones_like(y)))"
                 )
-            seed = np.ones(self.shape, dtype=self.dtype)
+            seed = self._xp().ones(self.shape, dtype=self.dtype)
         else:
             seed = _seed(gradient, self)
         if retain_graph is None:
@@ -223,13 +256,46 @@ class Tensor:
         return self.data.item()
 
     def numpy(self):
-        """The values as a NumPy array (sharing memory)."""
-        return self.data
+        """The values as a NumPy array: the tensor's own memory on the CPU, a copy from the GPU."""
+        if type(self.data) is np.ndarray:
+            return self.data
+        return get_backend(self.device).to_host(self.data)
+
+    def to(self, device):
+        """This tensor on ``device`` ('cpu' or 'gpu'): itself when already there, else a copy.
+
+        The copy is recorded like any operation, so a gradient flows back to
+        this tensor, on its own device.
+
+        >>> import nbgrad.eager as ne
+        >>> x = ne.tensor([1.0, 2.0])
+        >>> x.to("cpu") is x
+        True
+        """
+        device = canonical_device(device)
+        if device == self.device:
+            return self
+        from nbgrad.eager.primitive import transfer
+
+        return _f().apply_primitive(transfer(self.data, device), [self])[0]
+
+    def cpu(self):
+        """This tensor in host memory (itself when it is already there)."""
+        return self.to("cpu")
+
+    def cuda(self):
+        """This tensor on the GPU (``self.to('gpu')``)."""
+        return self.to("gpu")
 
     def tolist(self):
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if type(self.data) is not np.ndarray and not isinstance(self.data, np.generic):
+            raise TypeError(
+                f"a tensor on the {self.device!r} device is not converted to NumPy implicitly; "
+                "copy it to the host with x.numpy() (or x.cpu())"
+            )
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __bool__(self):
@@ -267,7 +333,7 @@ class Tensor:
         return (self[i] for i in range(self.data.shape[0]))
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extra = ""
         if self.data.dtype.name not in (config.floatX, "int64", "bool"):
             extra += f", dtype={self.data.dtype.name}"
@@ -275,6 +341,8 @@ class Tensor:
             extra += f", grad_fn=<{self._node.prim.label}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
+        if type(self.data) is not np.ndarray and self.device != "cpu":
+            extra += f", device={self.device!r}"
         return f"tensor({body}{extra})"
 
     __str__ = __repr__
@@ -321,7 +389,9 @@ class Tensor:
                 f"an in-place operation cannot change the shape {self.shape} of a tensor "
                 f"(the result has shape {res.shape})"
             )
-        np.copyto(self.data, res.data, casting="same_kind")
+        if res.device != self.device:
+            raise mixed_devices("in-place operation", (self.device, res.device))
+        self._xp().copyto(self.data, res.data, casting="same_kind")
         self._version[0] += 1
         return self
 
@@ -348,7 +418,7 @@ class Tensor:
         return self
 
     def fill_(self, value):
-        self.data[...] = value
+        self.data[...] = value.item() if isinstance(value, Tensor) else value
         self._version[0] += 1
         return self
 
@@ -364,9 +434,18 @@ class Tensor:
                 "the new tensor out of place (ne.where(mask, value, x)), or assign inside "
                 "ne.no_grad()"
             )
+        device = self.device
         if isinstance(idx, Tensor):
+            if idx.device != device:
+                raise mixed_devices("index", (device, idx.device))
             idx = idx.data
-        self.data[idx] = value.data if isinstance(value, Tensor) else value
+        if isinstance(value, Tensor):
+            if value.device != device:
+                raise mixed_devices("item assignment", (device, value.device))
+            value = value.data
+        elif device != "cpu" and isinstance(value, (np.ndarray, list, tuple)):
+            value = get_backend(device).to_device(np.asarray(value, dtype=self.dtype))
+        self.data[idx] = value
         self._version[0] += 1
 
     # --- operators -----------------------------------------------------------------
@@ -527,7 +606,19 @@ def _wrap(array):
 
 
 def _seed(gradient, like):
-    arr = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=like.dtype)
+    device = like.device
+    if isinstance(gradient, Tensor):
+        if gradient.device != device:
+            raise mixed_devices("backward(gradient)", (device, gradient.device))
+        arr = gradient.data
+    elif is_device_array(gradient):
+        if device != "gpu":
+            raise mixed_devices("backward(gradient)", (device, "gpu"))
+        arr = gradient
+    else:
+        arr = np.asarray(gradient, dtype=like.dtype)
+        if device != "cpu":
+            arr = get_backend(device).to_device(arr)
     if arr.shape != like.shape:
         raise RuntimeError(
             f"backward(gradient): the gradient has shape {arr.shape} but the tensor has shape "
@@ -535,11 +626,13 @@ def _seed(gradient, like):
         )
     if arr.dtype != like.dtype:
         arr = arr.astype(like.dtype)
-    return np.array(arr, copy=True)
+    return arr.copy()
 
 
-def as_tensor(data, dtype=None):
-    """``data`` as a Tensor (returned as is when it already is one, with a matching dtype)."""
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a Tensor (returned as is when it already is one, with a matching dtype
+    and device)."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)) and (
+            device is None or data.device == canonical_device(device)):
         return data
-    return Tensor(data, dtype=dtype)
+    return Tensor(data, dtype=dtype, device=device)

@@ -31,7 +31,7 @@ class _Tracer:
     def follow(self, prim, tensors, results):
         from nbgrad.tensor.basic import constant
 
-        syms = [t._sym if t._sym is not None else constant(t.data) for t in tensors]
+        syms = [t._sym if t._sym is not None else constant(t.numpy()) for t in tensors]
         outs = clone_replace(list(prim.outputs), dict(zip(prim.inputs, syms)))
         for r, o in zip(results, outs):
             r._sym = o
@@ -51,11 +51,13 @@ class Traced:
     """A traced eager function: symbolic ``inputs`` and ``outputs``, compiled on demand.
 
     Call it like the original function (with arrays or tensors); it returns
-    NumPy arrays. ``formula()`` gives the text form of each output, and
+    arrays of the device it was traced on (NumPy arrays for the CPU, CuPy
+    arrays for the GPU, where the function is compiled with ``backend='gpu'``). ``formula()`` gives the text form of each output, and
     ``function`` the compiled ``nbgrad.Function``.
     """
 
-    def __init__(self, inputs, outputs, single, guards, name):
+    def __init__(self, inputs, outputs, single, guards, name, device="cpu"):
+        self.device = device
         self.inputs = inputs
         self.outputs = outputs
         self.single = single
@@ -76,7 +78,8 @@ class Traced:
 
             guard_vars = [g for g, _ in self.guards]
             self._function = function(self.inputs, list(self.outputs) + guard_vars,
-                                      on_unused_input="ignore", name=self.name)
+                                      on_unused_input="ignore", name=self.name,
+                                      backend=self.device)
         return self._function
 
     def __call__(self, *args):
@@ -168,8 +171,10 @@ def trace(fn, *example_inputs, names=None):
     for o in outs:
         if not isinstance(o, Tensor):
             raise TypeError(f"trace(): {getattr(fn, '__name__', fn)} must return tensors, got {type(o).__name__}")
-        syms.append(o._sym if o._sym is not None else constant(o.data))
+        syms.append(o._sym if o._sym is not None else constant(o.numpy()))
     inputs = [t._sym for t in tensors]
     for t in tensors:
         t._sym = None
-    return Traced(inputs, syms, single, tracer.guards, getattr(fn, "__name__", "traced"))
+    devices = {t.device for t in tensors}
+    device = devices.pop() if len(devices) == 1 else "cpu"
+    return Traced(inputs, syms, single, tracer.guards, getattr(fn, "__name__", "traced"), device)

@@ -9,7 +9,7 @@ node computes into a fresh array instead.
 
 from nbgrad.rewriting.db import graph_rewriter
 from nbgrad.rewriting.driver import replace_node
-from nbgrad.tensor.elemwise import Elemwise
+from nbgrad.tensor.elemwise import Elemwise, _may_be_host
 from nbgrad.tensor.shape import Alloc
 
 

@@ -43,7 +43,7 @@ def _fires():
         "div_by_one": ([x], T.exp(x) / 1, T.exp(x)),
         "pow_one": ([x], x ** 1, x),
         "mul_by_minus_one": ([x], T.exp(x) * -1, -T.exp(x)),
-        "neg_neg": ([x], -(-T.exp(x)), T.exp(x)),
+        "neg_neg": ([x], T.neg(T.neg(T.exp(x))), T.exp(x)),
         "sub_neg": ([x, y], x - (-y), x + y),
         "add_neg": ([x, y], x + (-y), x - y),
         "neg_sub": ([x, y], -(x - y), y - x),
@@ -97,7 +97,8 @@ def test_every_rewrite_has_a_firing_test():
     tested = set(FIRES) | set(LEAVES) | {"fuse_elemwise", "elemwise_inplace"}
     tested |= {"unsafe_mul_by_zero", "unsafe_sub_self", "unsafe_div_self"}
     tested |= {"scan_prune_outputs"}  # fires and leaves alone in tests/scan/test_rewriting.py
-    assert set(db.by_name) <= tested, set(db.by_name) - tested
+    ours = {n for n, r in db.by_name.items() if r.fn.__module__.startswith("nbgrad.rewriting")}
+    assert ours <= tested, ours - tested
 
 
 def _leaves():
