@@ -6,20 +6,13 @@ backend (``perform``), output shapes (``infer_shape``), its vector-Jacobian
 product (``L_op``), its Jacobian-vector product (``R_op``), and how it prints.
 """
 
-__all__ = ["Op"]
+__all__ = ["Op", "PropsIdentity"]
 
 
-class Op:
-    """Base class of all operations.
-
-    Identity is data: two ops are equal iff they are of the same class and
-    their ``__props__`` attributes are equal. Ops are immutable.
-    """
+class PropsIdentity:
+    """Identity is data: equal iff same class and equal ``__props__`` attributes."""
 
     __props__ = ()
-    #: The output (index) a result aliases or overwrites: {out: [in, ...]}.
-    view_map = {}
-    destroy_map = {}
 
     def _props(self):
         return tuple(getattr(self, p) for p in self.__props__)
@@ -29,6 +22,17 @@ class Op:
 
     def __hash__(self):
         return hash((type(self), self._props()))
+
+
+class Op(PropsIdentity):
+    """Base class of all operations.
+
+    Identity is data: two ops are equal iff they are of the same class and
+    their ``__props__`` attributes are equal. Ops are immutable.
+    """
+    #: The output (index) a result aliases or overwrites: {out: [in, ...]}.
+    view_map = {}
+    destroy_map = {}
 
     def __str__(self):
         name = type(self).__name__

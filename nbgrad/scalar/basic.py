@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from nbgrad.graph.op import PropsIdentity
+
 __all__ = ["ScalarOp", "ZERO", "DISCONNECTED", "scalar_ops", "Cast", "upcast"]
 
 
@@ -42,7 +44,7 @@ def upcast(*dtypes):
     return np.result_type(*dtypes).name
 
 
-class ScalarOp:
+class ScalarOp(PropsIdentity):
     """An elementwise function of ``nin`` scalars.
 
     Class attributes describe the op; subclasses override ``partials`` (and
@@ -66,15 +68,6 @@ class ScalarOp:
         super().__init_subclass__(**kw)
         if cls.name is not None and not cls.__props__:
             scalar_ops[cls.name] = cls
-
-    def _props(self):
-        return tuple(getattr(self, p) for p in self.__props__)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self._props() == other._props()
-
-    def __hash__(self):
-        return hash((type(self), self._props()))
 
     def __str__(self):
         return self.name

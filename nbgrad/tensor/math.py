@@ -554,16 +554,20 @@ class Dot(Op):
         return [_grad_cast(ga, a), _grad_cast(gb, b)]
 
     def R_op(self, inputs, eval_points):
-        a, b = inputs
-        ea, eb = eval_points
-        terms = []
-        if ea is not None:
-            terms.append(dot(ea, b))
-        if eb is not None:
-            terms.append(dot(a, eb))
-        if not terms:
-            return [None]
-        return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
+        return _bilinear_R_op(dot, inputs, eval_points)
+
+
+def _bilinear_R_op(product, inputs, eval_points):
+    """Forward rule of a bilinear product: (a·b)˙ = ȧ·b + a·ḃ."""
+    (a, b), (ea, eb) = inputs, eval_points
+    terms = []
+    if ea is not None:
+        terms.append(product(ea, b))
+    if eb is not None:
+        terms.append(product(a, eb))
+    if not terms:
+        return [None]
+    return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
 
 
 def _grad_cast(g, x):
@@ -633,16 +637,7 @@ class Matmul(Op):
         return [_grad_cast(_sum_batch(ga, a), a), _grad_cast(_sum_batch(gb, b), b)]
 
     def R_op(self, inputs, eval_points):
-        a, b = inputs
-        ea, eb = eval_points
-        terms = []
-        if ea is not None:
-            terms.append(matmul(ea, b))
-        if eb is not None:
-            terms.append(matmul(a, eb))
-        if not terms:
-            return [None]
-        return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
+        return _bilinear_R_op(matmul, inputs, eval_points)
 
 
 def _sum_batch(g, x):
