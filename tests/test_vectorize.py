@@ -310,7 +310,7 @@ def test_difference_of_diagonal_batches_stays_diagonal():
 
 
 def test_only_known_zeros_count_as_zeros():
-    from nbgrad.vectorize import _is_zeros
+    from nbgrad.banded import _is_zeros
 
     x = T.dvector("x")
     assert _is_zeros(T.zeros_like(x)) and _is_zeros(T.constant(np.zeros(3)))

@@ -1,0 +1,348 @@
+"""Banded batches: Jacobian rows that stay zero off a few diagonals.
+
+The reverse-mode Jacobian vectorizes a vector-Jacobian product over the rows
+of an identity matrix (``nbgrad.vectorize.batched_lop``). Slicing, shifting,
+scaling and summing such rows keeps them banded, so ``vectorize_graph``
+carries them as a few length-m diagonal vectors (``_Banded``) through the
+rules below and writes the dense matrix once, with ``Diagonals``, only where
+something needs it.
+"""
+
+import numpy as np
+
+from nbgrad.graph.basic import Apply, Constant
+from nbgrad.graph.op import Op
+from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.type import TensorType
+
+__all__ = ["Diagonals", "DiagonalsOf"]
+
+
+def _is_batched(new, old):
+    return new.ndim == old.ndim + 1
+
+
+class _Banded:
+    """A batch ``B`` of shape (n, m) that is zero off a few diagonals.
+
+    ``diags`` maps a row offset ``k`` to a vector ``d`` of length m (indexed by
+    column): ``B[j + k, j] = d[j]``, and entries of ``d`` whose row ``j + k``
+    falls outside ``[0, n)`` do not matter. The Jacobian's basis is the
+    identity ``{0: ones}``; slicing the core axis shifts the offsets, scaling
+    by an unbatched vector scales each ``d``, and sums merge the diagonals, so
+    a Jacobian assembled from such pieces is a handful of length-m vectors
+    written into one matrix at the end.
+    """
+
+    def __init__(self, n, diags):
+        self.n = n
+        self.diags = dict(diags)
+
+    def map(self, fn):
+        return _Banded(self.n, {k: fn(d) for k, d in self.diags.items()})
+
+    def dense(self):
+        from nbgrad.tensor.shape import shape_i
+
+        offsets = tuple(sorted(self.diags))
+        first = self.diags[offsets[0]]
+        return Diagonals(offsets)(self.n, shape_i(first, 0), *[self.diags[k] for k in offsets])
+
+
+def _is_zeros(v):
+    """Whether ``v`` is statically known to be all zeros."""
+    from nbgrad.tensor.elemwise import DimShuffle
+    from nbgrad.tensor.shape import Alloc
+
+    if isinstance(v, Constant):
+        return not np.any(v.data)
+    node = v.owner
+    if node is not None and isinstance(node.op, (Alloc, DimShuffle)):
+        return _is_zeros(node.inputs[0])
+    return False
+
+
+def _static_vector_len(v):
+    """The static length of a vector ``v`` (None when unknown or not a vector)."""
+    if v.ndim != 1:
+        return None
+    return v.type.shape[0]
+
+
+def _simple_slice(op, index_inputs, length):
+    """The start of a one-axis, unit-step, static slice ``op.idx`` on a vector of ``length``.
+
+    Returns None when the index is anything else (or needs the unknown length).
+    """
+    if index_inputs or len(op.idx) != 1 or op.idx[0][0] != "slice":
+        return None
+    _, start, _, step = op.idx[0]
+    if step not in (None, 1):
+        return None
+    if start is None:
+        return 0
+    if start >= 0:
+        return start if length is None else min(start, length)
+    if length is None:
+        return None
+    return max(length + start, 0)
+
+
+def _same_static_vector(a, b):
+    """``a`` and ``b`` are vectors whose static lengths do not show a broadcast.
+
+    Unknown lengths pass: gradient rules broadcast explicitly (``Alloc``,
+    ``DimShuffle``), so a vector-Jacobian product graph does not stretch a
+    batched vector of run-time length 1 implicitly.
+    """
+    if a.ndim != 1 or b.ndim != 1:
+        return False
+    return a.type.shape[0] == b.type.shape[0]
+
+
+def _structured_rule(node, inputs, structure):
+    """Batching rules that keep a banded batch (see ``_Banded``) banded.
+
+    ``structure`` maps batched variables to their ``_Banded`` form; results
+    that stay banded are recorded in it and their dense value is built from
+    the diagonals (only computed if something needs it). Returns the new
+    outputs, or None when no structured rule applies.
+    """
+    from nbgrad.scalar.basic import Add, Mul, Neg, Sub, TrueDiv
+    from nbgrad.tensor.elemwise import Elemwise
+    from nbgrad.tensor.math import Dot, zeros_like
+    from nbgrad.tensor.subtensor import IncSubtensor, Subtensor
+
+    op = node.op
+    marked = [i for i, x in enumerate(inputs) if x in structure]
+    if not marked:
+        return None
+    for i, (x, o) in enumerate(zip(inputs, node.inputs)):
+        if i not in marked and _is_batched(x, o):
+            return None  # mixed with a dense batch: no structure to keep
+    out0 = node.outputs[0]
+    result = None
+    if isinstance(op, Elemwise) and out0.ndim == 1:
+        if not all(_same_static_vector(node.inputs[i], out0) for i in marked):
+            return None  # a broadcast core axis would not stay banded
+        scalar = op.scalar_op
+        if isinstance(scalar, Mul) and len(marked) == 1:
+            (k,) = marked
+            others = [x for i, x in enumerate(inputs) if i != k]
+            if any(o.ndim > 1 for o in others):
+                return None
+
+            def scale(d):
+                for o in others:
+                    d = d * o
+                return d
+
+            result = structure[inputs[k]].map(scale)
+        elif isinstance(scalar, TrueDiv) and marked == [0]:
+            result = structure[inputs[0]].map(lambda d: d / inputs[1]) if inputs[1].ndim <= 1 else None
+        elif isinstance(scalar, Neg):
+            result = structure[inputs[0]].map(lambda d: -d)
+        elif isinstance(scalar, (Add, Sub)) and len(marked) == len(inputs):
+            signs = [1] * len(inputs)
+            if isinstance(scalar, Sub):
+                signs[1] = -1
+            result = _add_banded([structure[x] for x in inputs], signs)
+    elif isinstance(op, Subtensor) and node.inputs[0].ndim == 1 and marked == [0]:
+        start = _simple_slice(op, inputs[1:], _static_vector_len(node.inputs[0]))
+        if start is not None:
+            band = structure[inputs[0]]
+            result = _Banded(band.n, {k + start: op(d) for k, d in band.diags.items()})
+    elif isinstance(op, IncSubtensor) and node.inputs[0].ndim == 1 and 1 in marked:
+        x, y = inputs[:2]
+        x0, y0 = node.inputs[:2]
+        start = _simple_slice(op, inputs[2:], _static_vector_len(x0))
+        target = Subtensor(op.idx).make_node(x0).outputs[0] if start is not None else None
+        if target is not None and _same_static_vector(y0, target):
+            band = structure[y]
+            if x in structure and not op.set_instead_of_inc:
+                base = dict(structure[x].diags)
+                zeros = zeros_like(next(iter(base.values())))
+            elif x not in structure and _is_zeros(x):
+                base, zeros = {}, x
+            else:
+                base = None
+            if base is not None:
+                for k, d in band.diags.items():
+                    base[k - start] = op(base.get(k - start, zeros), d)
+                result = _Banded(band.n, base)
+    elif isinstance(op, Dot) and marked == [0] and node.inputs[0].ndim == 1:
+        band = structure[inputs[0]]
+        other = inputs[1]
+        if set(band.diags) == {0} and other.ndim == 2:  # diag(d) · b: rows of b scaled by d
+            return [band.diags[0].dimshuffle(0, "x") * other]
+    elif isinstance(op, Dot) and marked == [1] and node.inputs[1].ndim == 1:
+        band = structure[inputs[1]]
+        other = inputs[0]
+        if set(band.diags) == {0} and other.ndim == 2:  # rows of diag(d) · aᵀ
+            return [band.diags[0].dimshuffle(0, "x") * other.T]
+    if result is None:
+        return None
+    full = result.dense()
+    structure[full] = result
+    return [full]
+
+
+def _add_banded(bands, signs):
+    diags = {}
+    for band, sign in zip(bands, signs):
+        for k, d in band.diags.items():
+            term = d if sign > 0 else -d
+            diags[k] = diags[k] + term if k in diags else term
+    return _Banded(bands[0].n, diags)
+
+
+class Diagonals(Op):
+    """The dense ``n × m`` matrix with vectors on a few diagonals: ``out[j + k, j] = d_k[j]``.
+
+    ``offsets`` are the row offsets ``k`` (static); each input vector has length
+    ``m`` and its entries outside the matrix are ignored. A repeated offset
+    adds up. This is the dense form of a banded batch: one zero fill and one
+    strided write per diagonal. Linear: d̄_k[j] = z̄[j + k, j].
+
+    >>> import numpy as np
+    >>> Diagonals((0, 1))(3, 3, np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])).eval()
+    array([[1., 0., 0.],
+           [4., 2., 0.],
+           [0., 5., 3.]])
+    """
+
+    __props__ = ("offsets",)
+
+    def __init__(self, offsets):
+        self.offsets = tuple(int(k) for k in offsets)
+
+    def __str__(self):
+        return f"Diagonals{{{','.join(map(str, self.offsets))}}}"
+
+    def make_node(self, n, m, *diags):
+        from nbgrad.scalar.basic import upcast
+        from nbgrad.tensor.math import cast
+        from nbgrad.tensor.shape import _const_int
+
+        n, m = as_tensor_variable(n), as_tensor_variable(m)
+        diags = [as_tensor_variable(d) for d in diags]
+        if len(diags) != len(self.offsets):
+            raise TypeError(f"{self} takes {len(self.offsets)} diagonal(s), got {len(diags)}")
+        if any(d.ndim != 1 for d in diags):
+            raise TypeError(f"{self}: every diagonal must be a vector, got {[str(d.type) for d in diags]}")
+        dtype = upcast(*[d.dtype for d in diags])
+        diags = [d if d.dtype == dtype else cast(d, dtype) for d in diags]
+        out = TensorType(dtype, (_const_int(n), _const_int(m)))()
+        return Apply(self, [n, m, *diags], [out])
+
+    def _writes(self, n, m):
+        """(slice of the flat n × m output, slice of the diagonal vector) per offset."""
+        out = []
+        for k in self.offsets:
+            j0, j1 = max(0, -k), min(m, n - k)
+            if j1 > j0:
+                start = (j0 + k) * m + j0
+                out.append((slice(start, start + (j1 - j0 - 1) * (m + 1) + 1, m + 1), slice(j0, j1)))
+            else:
+                out.append(None)
+        return out
+
+    def perform(self, node, inputs, xp):
+        return self.make_thunk(node, xp)(*inputs)
+
+    def make_thunk(self, node, xp):
+        from nbgrad.tensor.shape import _const_int
+
+        dtype = node.outputs[0].dtype
+        n0, m0 = (_const_int(v) for v in node.inputs[:2])
+        fixed = self._writes(n0, m0) if n0 is not None and m0 is not None else None
+        name = str(self)
+
+        def diagonals(n, m, *diags):
+            n, m = int(n), int(m)
+            writes = fixed if fixed is not None else self._writes(n, m)
+            out = xp.zeros((n, m), dtype=dtype)
+            flat = out.reshape(-1)
+            for w, d in zip(writes, diags):
+                if d.shape != (m,):
+                    raise ValueError(f"{name}: each diagonal must have length {m}, got shape {d.shape}")
+                if w is not None:
+                    flat[w[0]] += d[w[1]]
+            return out
+
+        return diagonals
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [tuple(node.inputs[:2])]
+
+    def L_op(self, inputs, outputs, output_grads):
+        from nbgrad.gradient import disconnected_type
+
+        (gz,) = output_grads
+        parts = DiagonalsOf(self.offsets)(gz)
+        parts = parts if isinstance(parts, list) else [parts]
+        return [disconnected_type(), disconnected_type()] + list(parts)
+
+    def R_op(self, inputs, eval_points):
+        from nbgrad.tensor.math import zeros_like
+
+        if all(e is None for e in eval_points[2:]):
+            return [None]
+        evs = [zeros_like(d) if e is None else e for d, e in zip(inputs[2:], eval_points[2:])]
+        return [self(inputs[0], inputs[1], *evs)]
+
+
+class DiagonalsOf(Op):
+    """The diagonals of an ``n × m`` matrix as length-``m`` vectors: ``d_k[j] = z[j + k, j]``.
+
+    Entries whose row falls outside the matrix are zero. The transpose of
+    ``Diagonals``: z̄[j + k, j] = Σ d̄_k[j].
+    """
+
+    __props__ = ("offsets",)
+
+    def __init__(self, offsets):
+        self.offsets = tuple(int(k) for k in offsets)
+
+    def __str__(self):
+        return f"DiagonalsOf{{{','.join(map(str, self.offsets))}}}"
+
+    def make_node(self, z):
+        z = as_tensor_variable(z)
+        if z.ndim != 2:
+            raise TypeError(f"{self}: expected a matrix, got {z} ({z.type})")
+        return Apply(self, [z], [TensorType(z.dtype, (z.type.shape[1],))() for _ in self.offsets])
+
+    def perform(self, node, inputs, xp):
+        (z,) = inputs
+        n, m = z.shape
+        flat = xp.ascontiguousarray(z).reshape(-1)
+        outs = []
+        for k in self.offsets:
+            d = xp.zeros((m,), dtype=z.dtype)
+            j0, j1 = max(0, -k), min(m, n - k)
+            if j1 > j0:
+                start = (j0 + k) * m + j0
+                d[j0:j1] = flat[start : start + (j1 - j0 - 1) * (m + 1) + 1 : m + 1]
+            outs.append(d)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        from nbgrad.tensor.shape import shape_i
+
+        return [(shape_i(node.inputs[0], 1),) for _ in self.offsets]
+
+    def L_op(self, inputs, outputs, output_grads):
+        from nbgrad.gradient import DisconnectedType
+        from nbgrad.tensor.math import zeros_like
+        from nbgrad.tensor.shape import shape_i
+
+        (z,) = inputs
+        gs = [zeros_like(o) if isinstance(g.type, DisconnectedType) else g for g, o in zip(output_grads, outputs)]
+        return [Diagonals(self.offsets)(shape_i(z, 0), shape_i(z, 1), *gs)]
+
+    def R_op(self, inputs, eval_points):
+        if eval_points[0] is None:
+            return [None] * len(self.offsets)
+        out = self(eval_points[0])
+        return out if isinstance(out, list) else [out]
