@@ -38,6 +38,18 @@ before its VJP runs (only for the values that VJP reads), which detects an
 in-place change of a needed tensor; nodes are marked freed after a backward
 without ``retain_graph``.
 
+Devices. A tensor is on the device of its array: ``'cpu'`` (NumPy) or
+``'gpu'`` (CuPy); constructors take ``device=`` (default: the data's own
+device, else ``config.backend``), ``x.to(device)``, ``x.cpu()`` and
+``x.cuda()`` copy, and ``x.numpy()`` gives a host array. A call runs on the
+one device of its tensor arguments, with its primitive compiled for that
+backend (``nbgrad.function(..., backend=...)``, cached per backend); numbers,
+NumPy arrays and 0-d CPU tensors without gradient are copied over as
+constants, and tensors on two devices raise ``MixedDeviceError``. VJPs run on
+the device of the node's outputs, so gradients land where their tensors are;
+a copy between devices is a ``Transfer`` primitive whose VJP copies the
+gradient back. Eager helpers reach arrays only through the backend's ``xp``.
+
 Tracing. Under ``ne.trace(fn, *inputs)`` each call also substitutes its
 arguments' symbolic values into the primitive's graph, giving the whole
 computation as one symbolic graph for the control path taken (branches on
@@ -51,6 +63,7 @@ The cost is the signature lookup and the compiled function call, independent
 of array size.
 """
 
+from nbgrad.eager.device import MixedDeviceError  # noqa: F401
 from nbgrad.eager.functions import *  # noqa: F403
 from nbgrad.eager.functions import FUNCTIONS, __all__ as _fn_all, eager_function, grad, norm  # noqa: F401
 from nbgrad.eager.tape import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
@@ -60,4 +73,5 @@ from nbgrad.eager.trace import ControlPathError, Traced, trace  # noqa: F401
 __all__ = sorted(set(_fn_all) | {
     "Tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "trace", "Traced", "ControlPathError", "eager_function", "grad", "norm", "FUNCTIONS",
+    "MixedDeviceError",
 })

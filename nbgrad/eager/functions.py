@@ -48,11 +48,12 @@ class _HostValue(Tensor):
 
 def apply_primitive(prim, tensors):
     """Run ``prim`` on ``tensors`` and return the output tensors (recorded on the tape)."""
-    device = "cpu"
-    for t in tensors:
-        if type(t.data) is not np.ndarray:
-            device, tensors = _one_device(prim, tensors)
-            break
+    device = None if prim.crosses_devices else "cpu"
+    if device is not None:
+        for t in tensors:
+            if type(t.data) is not np.ndarray:
+                device, tensors = _one_device(tensors, prim.label)
+                break
     outs = prim.run([t.data for t in tensors], device)
     if device == "cpu":
         outs = [a if type(a) is np.ndarray else np.asarray(a) for a in outs]
@@ -66,16 +67,14 @@ def apply_primitive(prim, tensors):
     return res
 
 
-def _one_device(prim, tensors):
-    """The device ``prim`` runs on, and ``tensors`` with host constants copied there."""
-    if prim.crosses_devices:
-        return None, tensors
+def _one_device(tensors, label):
+    """The one device of ``tensors``, and ``tensors`` with host constants copied there."""
     devices = [device_of(t.data) for t in tensors]
     fixed = {d for d, t in zip(devices, tensors)
              if not (d == "cpu" and not t.requires_grad
                      and (type(t) is _HostValue or t.data.ndim == 0))}
     if len(fixed) > 1:
-        raise mixed_devices(prim.label, fixed)
+        raise mixed_devices(label, fixed)
     if not fixed or fixed == {"cpu"}:
         return "cpu", [t if type(t.data) is np.ndarray else _wrap(np.asarray(t.data))
                        for t in tensors]
