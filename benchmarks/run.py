@@ -5,19 +5,51 @@ Usage::
     python benchmarks/run.py              # every workload in benchmarks/workloads/w*.py
     python benchmarks/run.py w1 w2        # selected workloads (by module name prefix)
     python benchmarks/run.py --repeat 7   # more timing repeats
+    python benchmarks/run.py --threads 1  # every library limited to one thread
 
 Each workload module defines ``TITLE``, ``IMPLS`` and ``setup(impl)``; see
 ``benchmarks/README.md``. All implementations run in this one process; their
 results are checked against the first one that runs (NumPy where present).
+
+``--threads N`` sets the same limit for every library before any of them is
+imported: ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` (NumPy's
+BLAS, PyTorch), ``NBGRAD_NUM_THREADS`` (nbgrad's elementwise evaluator) and
+``XLA_FLAGS`` (JAX: ``--xla_cpu_multi_thread_eigen`` off for 1, and
+``intra_op_parallelism_threads=N``). Without it every library uses its default.
 """
 
-import argparse
-import importlib.util
-import pathlib
+import os
 import sys
-import time
 
-import numpy as np
+
+def _apply_thread_limit(argv):
+    """Set the thread environment from ``--threads N`` before NumPy is imported."""
+    n = None
+    for k, a in enumerate(argv):
+        if a == "--threads" and k + 1 < len(argv):
+            n = argv[k + 1]
+        elif a.startswith("--threads="):
+            n = a.split("=", 1)[1]
+    if n is None:
+        return None
+    n = str(int(n))
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NBGRAD_NUM_THREADS"):
+        os.environ[var] = n
+    flags = f"intra_op_parallelism_threads={n}"
+    if n == "1":
+        flags = "--xla_cpu_multi_thread_eigen=false " + flags
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+    return int(n)
+
+
+THREADS = _apply_thread_limit(sys.argv[1:]) if __name__ == "__main__" else None
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import pathlib  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -128,11 +160,25 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help="workload names or prefixes (w1, w2_elemwise, ...)")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None,
+                   help="limit every library to N threads (set before they are imported)")
     args = p.parse_args(argv)
+    if args.threads is not None and THREADS is None:
+        print("--threads must be given on the command line (it is applied before NumPy is imported)",
+              file=sys.stderr)
+        return 2
+    if args.threads is not None:
+        try:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            pass
     mods = load_workloads(args.names)
     if not mods:
         print(f"no workload matches {args.names}", file=sys.stderr)
         return 2
+    print("threads: " + (f"{THREADS} for every library" if THREADS else "each library's default"))
     print("ratios: time / nbgrad's time (above 1: slower than nbgrad)")
     bad = False
     for name, mod in mods:

@@ -394,7 +394,7 @@ def run_and_show(source, namespace, options):
     >>> ns = {}
     >>> shown = run_and_show("x = dscalar('x')\\ny = 3 * x", ns, CellOptions(name="f"))
     >>> shown[0][0]["text/plain"]
-    'y = x * 3'
+    'y = 3 * x'
     >>> float(ns["f"](2.0))
     6.0
     """

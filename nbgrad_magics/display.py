@@ -41,7 +41,7 @@ def formula_bundle(name, var):
     >>> x = T.dscalar("x")
     >>> b = formula_bundle("y", x * 3)
     >>> b["text/plain"], b["text/latex"]
-    ('y = x * 3', '$\\\\displaystyle y = x \\\\cdot 3$')
+    ('y = 3 * x', '$\\\\displaystyle y = 3 x$')
     """
     return {
         "text/plain": f"{name} = {pp(var)}",

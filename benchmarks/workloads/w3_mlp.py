@@ -112,7 +112,7 @@ def setup(impl):
             state[0], loss = step(state[0], xj, yj)
             return loss.block_until_ready()
 
-        run()
+        step(state[0], xj, yj)[1].block_until_ready()  # compile; the state is not advanced
         return run
     if impl == "torch":
         try:

@@ -32,6 +32,9 @@ def cross_entropy(logits, target):
     """
     logits = T.as_tensor_variable(logits)
     target = T.as_tensor_variable(target)
+    if logits.ndim == 2 and target.ndim == 1 and not target.dtype.startswith("float"):
+        # one fused op for the value and one for the gradient (softmax minus one-hot)
+        return T.mean(T.nnet.softmax_cross_entropy(logits, target))
     logp = T.nnet.log_softmax(logits)
     if target.ndim == logits.ndim:
         return -T.mean(T.sum(target * logp, axis=-1))

@@ -128,6 +128,8 @@ class Printer:
             if graph is not None:
                 return self.print_composite(node, var, graph)
             args = [self.print_var(i) for i in node.inputs]
+            if sop.name == "mul" and len(args) == 2 and args[1].kind == "const" != args[0].kind:
+                args = args[::-1]  # a constant factor reads first: 2 * x, whatever the graph's order
             return self.print_scalar(sop, args, node)
         for cls in type(node.op).__mro__:
             method = getattr(self, f"_print_{cls.__name__}", None)

@@ -155,8 +155,8 @@ class LatexPrinter(Printer):
 
     def print_constant(self, var):
         data = np.asarray(var.data)
-        if data.ndim == 0:
-            return _number(data)
+        if data.size == 1:  # a broadcast scalar reads as the number
+            return _number(data.reshape(()))._replace(kind="const")
         if data.size <= _MAX_ELEMENTS and data.ndim <= 2:
             rows = data.reshape(1, -1) if data.ndim == 1 else data
             body = r" \\ ".join(" & ".join(_number(v).s for v in row) for row in rows)
@@ -267,6 +267,12 @@ class LatexPrinter(Printer):
 
     def _print_Alloc(self, node, var):
         return self.print_var(node.inputs[0])  # broadcasting a value is implicit in the math
+
+    def _print_RandomVariable(self, node, var):
+        if var.index != 1:
+            return None
+        params = ", ".join(p.s for p in self.args(node)[2:])
+        return Printed(f"\\operatorname{{{_escape(node.op.dist)}}}\\left({params}\\right)")
 
     def _print_Shape(self, node, var):
         return Printed(f"\\operatorname{{shape}}\\left({self.print_var(node.inputs[0]).s}\\right)")

@@ -22,9 +22,9 @@ class TextPrinter(Printer):
 
     def print_constant(self, var):
         data = np.asarray(var.data)
-        if data.ndim == 0:
-            s = number_str(data)
-            return Printed(s, PREC_NEG if s.startswith("-") else PREC_ATOM)
+        if data.size == 1:  # a broadcast scalar ([2] against a vector) reads as the number
+            s = number_str(data.reshape(()))
+            return Printed(s, PREC_NEG if s.startswith("-") else PREC_ATOM, "const")
         if data.size <= _MAX_ELEMENTS:
             return Printed(_nested(data))
         return Printed(f"Constant{{{data.dtype}, shape={data.shape}}}")
@@ -110,7 +110,23 @@ class TextPrinter(Printer):
         value, *dims = self.args(node)
         if not dims:
             return value
+        like = _shape_source(node.inputs[1:])
+        if like is not None and node.inputs[0].type.shape == (1,) * node.inputs[0].ndim:
+            x = self.print_var(like).s
+            fill = {"1": "ones_like", "0": "zeros_like"}.get(value.s)
+            return Printed(f"{fill}({x})" if fill else f"full_like({x}, {value.s})")
         return Printed(f"alloc({value.s}, {', '.join(d.s for d in dims)})")
+
+    def _print_RandomVariable(self, node, var):
+        if var.index != 1:
+            return None
+        _rng, size, *params = self.args(node)
+        args = [p.s for p in params]
+        if node.op.has_size:
+            data = getattr(node.inputs[1], "data", None)
+            shown = size.s if data is None else repr(tuple(int(s) for s in np.asarray(data).ravel()))
+            args.append(f"size={shown}")
+        return Printed(f"{node.op.dist}({', '.join(args)})")
 
     def _print_Join(self, node, var):
         args = self.args(node)
@@ -130,6 +146,19 @@ class TextPrinter(Printer):
         if len(node.outputs) > 1:
             s += f"[{var.index}]"
         return Printed(s)
+
+
+def _shape_source(dims):
+    """``x`` if ``dims`` are ``x.shape[0], x.shape[1], ...`` in order, else None."""
+    from nbgrad.tensor.shape import ShapeI
+
+    owners = [d.owner for d in dims]
+    if not owners or any(o is None or not isinstance(o.op, ShapeI) for o in owners):
+        return None
+    x = owners[0].inputs[0]
+    if x.ndim != len(dims) or any(o.inputs[0] is not x or o.op.i != i for i, o in enumerate(owners)):
+        return None
+    return x
 
 
 def _infix(a, b, symbol, prec, kind, associative):

@@ -99,8 +99,16 @@ class RandomVariable(Op):
             raise TypeError(f"{self}: the first input must be a random generator, got {rng.type}")
         size = as_tensor_variable(size)
         params = [as_tensor_variable(p) for p in params]
-        out = TensorType(self.dtype, (None,) * self.ndim)()
+        out = TensorType(self.dtype, self._static_shape(size))()
         return Apply(self, [rng, size] + params, [rng.type(), out])
+
+    def _static_shape(self, size):
+        """The output's static shape: a constant ``size`` gives it (no support dimensions)."""
+        data = getattr(size, "data", None)
+        if (not self.has_size or data is None or DISTRIBUTIONS[self.dist][1] != 0
+                or np.ndim(data) != 1 or len(data) != self.ndim):
+            return (None,) * self.ndim
+        return tuple(int(s) for s in np.asarray(data))
 
     def make_thunk(self, node, xp):
         draw = DISTRIBUTIONS[self.dist][0]

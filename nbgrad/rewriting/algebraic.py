@@ -35,6 +35,18 @@ def _unit(node, value, positions=(0, 1)):
     return None
 
 
+def _signed_zero_ok(node, negative):
+    """Every zero operand of ``node`` has the sign that keeps x ± 0 equal to x (floats only)."""
+    if not node.outputs[0].dtype.startswith(("float", "complex")):
+        return True
+    for c in node.inputs:
+        if scalar_const(c) == 0:
+            d = np.asarray(c.data)
+            if not (np.signbit(d.real) == negative).all():
+                return False
+    return True
+
+
 def _cast_like(x, out):
     return x if x.dtype == out.dtype else tm.cast(x, out.dtype)
 
@@ -52,10 +64,15 @@ def _finite(node, safe):
 # name, scalar op, test(node) -> operands or None, build(out, *operands) -> variable
 IDENTITIES = [
     ("mul_by_one", "mul", lambda n: _unit(n, 1), lambda out, x: _cast_like(x, out)),
-    ("add_zero", "add", lambda n: _unit(n, 0), lambda out, x: _cast_like(x, out)),
-    ("sub_zero", "sub", lambda n: _unit(n, 0, (1,)), lambda out, x: _cast_like(x, out)),
+    # -0.0 + 0.0 is +0.0: in floating point only x + (-0.0) and x - (+0.0) give x back
+    ("add_zero", "add", lambda n: _unit(n, 0) if _signed_zero_ok(n, True) else None,
+     lambda out, x: _cast_like(x, out)),
+    ("sub_zero", "sub", lambda n: _unit(n, 0, (1,)) if _signed_zero_ok(n, False) else None,
+     lambda out, x: _cast_like(x, out)),
     ("div_by_one", "true_div", lambda n: _unit(n, 1, (1,)), lambda out, x: _cast_like(x, out)),
     ("pow_one", "pow", lambda n: _unit(n, 1, (1,)), lambda out, x: _cast_like(x, out)),
+    # x ** 0 is 1 for every x in NumPy, 0, inf and nan included
+    ("pow_zero", "pow", lambda n: _unit(n, 0, (1,)), lambda out, x: _fill(1, out, x)),
     ("mul_by_minus_one", "mul", lambda n: _unit(n, -1), lambda out, x: _cast_like(tm.neg(x), out)),
     ("neg_neg", "neg", lambda n: (n.inputs[0].owner.inputs[0],) if is_op(n.inputs[0], "neg") else None,
      lambda out, x: x),

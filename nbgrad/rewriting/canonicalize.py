@@ -1,13 +1,27 @@
 """Canonical forms: gradient-only ops removed, redundant shuffles, allocs and casts dropped,
-commutative operands in one order, so that equivalent expressions meet in ``merge``."""
+commutative operands in one order, so that equivalent expressions meet in ``merge``.
+
+Constant chains. ``(x * 2) * 2`` becomes ``4 * x`` and ``(x + 1) + 2`` becomes ``x + 3``
+only when every constant folded is integer-valued and the folded value is an integer
+the dtype holds exactly (below 2**53 in float64, 2**24 in float32, in range for integer
+dtypes). Folding the constants is then exact; the product or sum with ``x`` is rounded
+once instead of once per step, so for floats the result can differ from the chain in the
+last bit (and is the better rounded of the two); it is bit-identical when the constants
+are powers of two (products) or when ``x`` is an integer. Non-integer constants
+(``x * 0.1 * 3``) are left in place, since folding them would round the constant itself.
+"""
+
+import numpy as np
 
 from nbgrad.gradient import _GradientOp
 from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import node_rewriter
-from nbgrad.rewriting.patterns import S
+from nbgrad.rewriting.patterns import S, dim_var, neutral_const, same_shape, sop
 from nbgrad.scalar import basic as ps
+from nbgrad.tensor import math as tm
+from nbgrad.tensor.basic import constant
 from nbgrad.tensor.elemwise import DimShuffle
-from nbgrad.tensor.shape import Alloc
+from nbgrad.tensor.shape import Alloc, ShapeI
 
 
 @node_rewriter("canonicalize", tags=("fast_run", "fast_compile"), tracks=(_GradientOp,))
@@ -65,12 +79,138 @@ def _order_key(v):
 
 @node_rewriter("canonicalize", tracks=(S["add"], S["mul"], S["maximum"], S["minimum"]))
 def commutative_order(fgraph, node):
-    """a ⊕ b → b ⊕ a for commutative ⊕ so that constants come last and operands sort stably."""
+    """a ⊕ b → b ⊕ a for commutative ⊕ so that constants come last and operands sort stably.
+
+    (The printers show a constant factor first, ``2 * x``, whatever the order here.)
+    """
     a, b = node.inputs
     if _order_key(a) > _order_key(b):
         return [node.op(b, a)]
     return None
 
 
+@node_rewriter(("canonicalize", "simplify"), tracks=(ShapeI,))
+def shape_i_through(fgraph, node):
+    """x.shape[i] → the size it is known to equal: a constant, ``a.shape[j]`` of the input
+    it comes from (``(a ** 2).shape[0]`` → ``a.shape[0]``, ``(A @ v).shape[0]`` →
+    ``A.shape[0]``), or the ``alloc`` argument it was made with."""
+    x = node.inputs[0]
+    new = dim_var(x, node.op.i)
+    if new is None or new is node.outputs[0]:
+        return None
+    if new.dtype != "int64":
+        new = tm.cast(new, "int64")
+    return [new]
+
+
+_EXACT_INT = {"float64": 2 ** 53, "float32": 2 ** 24, "float16": 2 ** 11}
+
+
+def _exact_fold(values, kind, dtype):
+    """The folded value of integer-valued ``values`` if ``dtype`` holds it exactly, else None."""
+    ints = []
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not float(v).is_integer():
+            return None
+        ints.append(int(v))
+    total = 1 if kind == "mul" else 0
+    for v in ints:
+        total = total * v if kind == "mul" else total + v
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        return total if abs(total) <= _EXACT_INT.get(dt.name, 0) else None
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return total if info.min <= total <= info.max else None
+    return None
+
+
+def _chain_leaves(fgraph, v, root, kind, dtype):
+    """Operands of the ``kind`` tree under ``v`` (through nodes used only inside it)."""
+    if (v.owner is not None and type(sop(v.owner)) is S[kind] and v.dtype == dtype
+            and (v is root or len(fgraph.clients.get(v, ())) == 1)):
+        res = []
+        for i in v.owner.inputs:
+            res.extend(_chain_leaves(fgraph, i, root, kind, dtype))
+        return res
+    return [v]
+
+
+def _neutral_alloc(v, leaves, k, dtype):
+    """The fill value of ``leaves[k]`` = alloc(value, ...) if another leaf already has its shape."""
+    node = v.owner
+    if node is None or not isinstance(node.op, Alloc) or v.dtype != dtype:
+        return None
+    value = node.inputs[0]
+    if not all(s == 1 for s in value.type.shape) or value.dtype != dtype:
+        return None
+    for j, o in enumerate(leaves):
+        if j != k and o.ndim == v.ndim and not isinstance(o, Constant) and same_shape(o, v):
+            return value
+    return None
+
+
+@node_rewriter(("canonicalize", "simplify"), tracks=(S["mul"], S["add"]))
+def constant_chain(fgraph, node):
+    """Products and sums of several operands, read as one chain: ``x * 2 * 2`` → ``x * 4``,
+    ``x + 1 + 2`` → ``x + 3`` (see the module docstring for which constants fold), and an
+    ``alloc(c, ...)`` operand whose shape another operand already has → ``c``
+    (``alloc(1, x.shape[0]) * 2 * x`` → ``x * 2``)."""
+    kind = "mul" if type(sop(node)) is S["mul"] else "add"
+    out = node.outputs[0]
+    leaves = _chain_leaves(fgraph, out, out, kind, out.dtype)
+    if len(leaves) < 3:  # two operands: the identities of ``algebraic`` (x * 1, ...) apply
+        return None
+    if any(not isinstance(v, Constant) and v.dtype != out.dtype for v in leaves):
+        return None
+    changed = False
+    for k, v in enumerate(leaves):
+        value = _neutral_alloc(v, leaves, k, out.dtype)
+        if value is not None:
+            leaves[k] = value if value.ndim == v.ndim else DimShuffle(
+                value.ndim, ("x",) * (v.ndim - value.ndim) + tuple(range(value.ndim)))(value)
+            changed = True
+    is_c = [isinstance(v, Constant) and neutral_const(v) is not None for v in leaves]
+    consts = [v for v, c in zip(leaves, is_c) if c]
+    unit = 1 if kind == "mul" else 0
+    if len(consts) >= 2:
+        total = _exact_fold([neutral_const(c) for c in consts], kind, out.dtype)
+        if total is not None:
+            rank = max(c.ndim for c in consts)
+            first = is_c.index(True)
+            for k, c in enumerate(is_c):
+                if c:
+                    leaves[k] = None  # folded into the first constant's place
+            leaves[first] = constant(np.full((1,) * rank, total, dtype=out.dtype))
+            changed = True
+    if any(v is not None and not c for v, c in zip(leaves, is_c)):
+        for k, v in enumerate(leaves):
+            if v is not None and isinstance(v, Constant) and neutral_const(v) == unit:
+                leaves[k], changed = None, True
+    if not changed or all(v is None for v in leaves):
+        return None
+    op = tm.mul if kind == "mul" else tm.add
+    it = iter(leaves)
+
+    def rebuild(v):
+        # the same tree, with leaves replaced and dropped ones (None) left out
+        if v is out or (v.owner is not None and type(sop(v.owner)) is S[kind] and v.dtype == out.dtype
+                        and len(fgraph.clients.get(v, ())) == 1):
+            a, b = (rebuild(i) for i in v.owner.inputs)
+            return b if a is None else a if b is None else op(a, b)
+        return next(it)
+
+    new = rebuild(out)
+    # dropped allocs had the shape of an operand that stays, dropped constants only a rank:
+    # the broadcast shape is unchanged when the rank is
+    if new.ndim != out.ndim or new.dtype != out.dtype:
+        return None
+    if new.type.shape != out.type.shape and any(
+            a is not None and b is not None and a != b for a, b in zip(new.type.shape, out.type.shape)):
+        return None
+    return [new]
+
+
 __all__ = ["remove_gradient_ops", "dimshuffle_identity", "dimshuffle_dimshuffle",
-           "alloc_useless", "cast_useless", "commutative_order"]
+           "alloc_useless", "cast_useless", "commutative_order", "shape_i_through",
+           "constant_chain"]

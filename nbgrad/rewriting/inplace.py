@@ -1,16 +1,24 @@
 """Buffer reuse: an elementwise result written into an input buffer nobody needs any more.
 
 An input buffer may be overwritten only if it was allocated during the call by
-an Elemwise or Alloc node (never a user input, a constant, a shared variable's
-value or a view of one), this node is its only user, and it is not an output.
-At run time, when broadcasting makes the result larger than that buffer, the
-node computes into a fresh array instead.
+an Elemwise, Alloc, Dot or Matmul node (never a user input, a constant, a shared
+variable's value or a view of one), this node is its only user apart from nodes
+that read just its shape (``Shape``, ``Shape_i``: an in-place result keeps the
+shape), and it is not an output. At run time, when broadcasting makes the result
+larger than that buffer, the node computes into a fresh array instead.
+
+Writing into a product's buffer is what makes ``tanh(x·W + b)``, the derivative
+``g·(1 − y²)`` and the update ``W − lr·gW`` allocate nothing: NumPy's ``dot`` returns a
+new array, and the elementwise step that follows reuses it.
 """
 
 from nbgrad.rewriting.db import graph_rewriter
 from nbgrad.rewriting.driver import replace_node
 from nbgrad.tensor.elemwise import Elemwise, _may_be_host
-from nbgrad.tensor.shape import Alloc
+from nbgrad.tensor.math import Dot, Matmul
+from nbgrad.tensor.shape import Alloc, Shape, ShapeI
+
+_SHAPE_READERS = (Shape, ShapeI)
 
 
 class InplaceElemwise(Elemwise):
@@ -43,7 +51,15 @@ def _fresh(v):
     node = v.owner
     if node is None:
         return False
-    return (isinstance(node.op, Elemwise) and v.ndim > 0) or isinstance(node.op, Alloc)
+    if isinstance(node.op, (Elemwise, Dot, Matmul)):
+        return v.ndim > 0
+    return isinstance(node.op, Alloc)
+
+
+def _only_user(fgraph, v, node):
+    """Whether ``node`` is the one client of ``v`` that reads its values."""
+    readers = [c for c, _ in fgraph.clients.get(v, ()) if not isinstance(getattr(c, "op", None), _SHAPE_READERS)]
+    return len(readers) == 1 and readers[0] is node
 
 
 @graph_rewriter("inplace", tags=("fast_run", "inplace"))
@@ -57,8 +73,7 @@ def elemwise_inplace(fgraph):
         for k, v in enumerate(node.inputs):
             if not _fresh(v) or v.dtype != out.dtype or v.type.broadcastable != out.type.broadcastable:
                 continue
-            clients = fgraph.clients.get(v, ())
-            if len(clients) != 1 or clients[0][0] is not node:
+            if not _only_user(fgraph, v, node):
                 continue
             new = InplaceElemwise(node.op.scalar_op, k).make_node(*node.inputs).outputs[0]
             replace_node(fgraph, node, [new], "elemwise_inplace")

@@ -4,11 +4,12 @@ import numpy as np
 
 from nbgrad.graph.basic import Constant
 from nbgrad.scalar import basic as ps
-from nbgrad.tensor.elemwise import Elemwise
-from nbgrad.tensor.shape import Alloc, ShapeI
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
+from nbgrad.tensor.math import Dot
+from nbgrad.tensor.shape import Alloc, Shape, ShapeI
 
 __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
-           "known_nonzero"]
+           "known_nonzero", "dim_key", "dim_var", "neutral_const"]
 
 S = ps.scalar_ops  # scalar op classes by name: S["mul"], S["exp"], ...
 
@@ -51,11 +52,48 @@ def _dim(var, d):
         cands = {_dim(i, d) for i in node.inputs if i.type.shape[d] != 1}
         if len(cands) == 1:
             return cands.pop()
+    if node is not None and isinstance(node.op, DimShuffle):
+        src = node.op.new_order[d]
+        return 1 if src == "x" else _dim(node.inputs[0], src)
+    if node is not None and isinstance(node.op, SumToShape):
+        # the result has the target shape: shape(x) gives x's sizes
+        shp = node.inputs[1]
+        if shp.owner is not None and isinstance(shp.owner.op, Shape):
+            return _dim(shp.owner.inputs[0], d)
+    if node is not None and isinstance(node.op, Dot):
+        a, b = node.inputs
+        return _dim(a, d) if d < a.ndim - 1 else _dim(b, d - (a.ndim - 1) + 1)
     return ("dim", var, d)
 
 
 def dim_key(var, d):
     return _dim(var, d)
+
+
+def dim_var(var, d):
+    """A variable for axis ``d``'s size of ``var`` found through the shape rules, or None.
+
+    A constant when the size is static, ``shape_i`` of the variable the size comes
+    from (an input of an elementwise chain, the operand of a dot, ...), or the
+    ``alloc`` shape argument it was made with. None when nothing simpler is known.
+    """
+    from nbgrad.tensor.basic import constant
+
+    key = _dim(var, d)
+    if isinstance(key, int):
+        return constant(np.int64(key))
+    if key[0] == "dim" and (key[1] is not var or key[2] != d):
+        return ShapeI(key[2])(key[1])
+    if key[0] == "entry" and key[1].ndim == 0:
+        return key[1]
+    return None
+
+
+def neutral_const(var):
+    """The value of a constant that broadcasts without adding size (all axes 1), else None."""
+    if not all(s == 1 for s in var.type.shape):
+        return None
+    return scalar_const(var)
 
 
 def shape_entry_key(s):

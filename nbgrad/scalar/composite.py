@@ -19,6 +19,7 @@ CuPy ``ElementwiseKernel`` built from each scalar op's CUDA template.
 import itertools
 import os
 import threading
+from sys import getrefcount
 
 import numpy as np
 
@@ -31,6 +32,11 @@ __all__ = ["Composite", "BLOCK", "NUM_THREADS", "MIN_BLOCKED_SIZE"]
 BLOCK = 1 << 15
 #: Arrays smaller than this are evaluated without blocking or threads.
 MIN_BLOCKED_SIZE = 1 << 17
+#: The same for kernels of cheap arithmetic only (``_CHEAP``): below about a million
+#: elements their arrays fit in the CPU's caches and direct ufunc calls are faster
+#: (measured: ``W - 0.01*g`` on 400k float32 takes 0.09 ms directly, 0.16 ms blocked).
+MIN_BLOCKED_SIZE_CHEAP = 1 << 20
+_CHEAP = frozenset({"add", "sub", "mul", "neg", "sqr", "abs", "maximum", "minimum", "identity", "second"})
 #: Threads sharing the blocks of one large evaluation.
 NUM_THREADS = max(1, min(int(os.environ.get("NBGRAD_NUM_THREADS", os.cpu_count() or 1)), 16))
 
@@ -199,11 +205,16 @@ class Composite(ScalarOp):
 def _sigmoid_ufuncs(x, out=None):
     """1 / (1 + exp(-x)) in place: exp overflows to inf, giving exactly 0, never NaN."""
     if out is None:
-        return np.reciprocal(np.add(np.exp(np.negative(x)), 1))
+        return np.divide(1.0, np.add(np.exp(np.negative(x)), 1))
     t = np.negative(x, out=out)
     np.exp(t, out=t)
     np.add(t, 1, out=t)
-    return np.reciprocal(t, out=t)
+    return np.divide(1.0, t, out=t)
+
+
+def _reciprocal_ufunc(x, out=None):
+    """1 / x as a division: NumPy's float ``reciprocal`` loop is measured 2x slower (same result)."""
+    return np.divide(1.0, x, out=out)
 
 
 def _program(comp):
@@ -215,6 +226,8 @@ def _program(comp):
         sop = node.op.scalar_op
         if sop.name == "sigmoid" and node.inputs[0].dtype.startswith("float"):
             env[f"f{k}"] = _sigmoid_ufuncs  # measured 3x faster than scipy's expit
+        elif sop.name == "reciprocal" and node.inputs[0].dtype.startswith("float"):
+            env[f"f{k}"] = _reciprocal_ufunc
         else:
             env[f"f{k}"] = sop.impl(np)
         args = []
@@ -229,7 +242,22 @@ def _program(comp):
     return env, calls
 
 
+#: ``sys.getrefcount`` of a kept buffer that nobody else holds: the ``kept`` list, the
+#: local name and the call's own argument.
+_UNREFERENCED = 3
+
+
 def _numpy_evaluator(comp):
+    """The CPU evaluator: ``evaluate(*arrays, out=None)``.
+
+    A large result (the blocked path) without ``out`` goes into the buffer the previous
+    call returned when nothing refers to that buffer any more (no result, view or
+    variable of the caller's): its reference count then shows only the evaluator's own
+    references. Reusing it skips the page faults of a fresh allocation (an 80 MB array
+    costs about 4 ms of them); a result still held is never overwritten, since the
+    evaluator then allocates a new buffer and keeps that one instead. The cost is one
+    retained buffer per evaluator after its result is dropped.
+    """
     env, calls = _program(comp)
     nin = comp.nin
     params = ", ".join(f"a{k}" for k in range(nin))
@@ -278,10 +306,14 @@ def _numpy_evaluator(comp):
             block_fn(*[v[lo:end] for v in views], o[lo:end], bufs)
             lo = end
 
+    kept = [None]  # the last result buffer this evaluator allocated (see _reusable)
+
     def big(args, out):
         shape = np.broadcast_shapes(*[np.shape(a) for a in args])
         if out is None:
-            out = np.empty(shape, dtype=out_dtype)
+            out = kept[0]
+            if out is None or out.shape != shape or getrefcount(out) != _UNREFERENCED:
+                out = kept[0] = np.empty(shape, dtype=out_dtype)
         if not out.flags.c_contiguous or out.shape != shape:
             return small_fn(*args, out=out)
         n = out.size
@@ -309,6 +341,8 @@ def _numpy_evaluator(comp):
         return out
 
     threshold = MIN_BLOCKED_SIZE
+    if all(n.op.scalar_op.name in _CHEAP or n.op.scalar_op.name.startswith("cast") for n in comp.nodes):
+        threshold = MIN_BLOCKED_SIZE_CHEAP
     if nin == 1:
         def evaluate(a0, out=None):
             if np.size(a0) < threshold:

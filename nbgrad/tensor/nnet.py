@@ -11,7 +11,8 @@ from nbgrad.tensor.type import TensorType
 __all__ = [
     "Softmax", "LogSoftmax", "softmax", "log_softmax", "relu", "sigmoid", "softplus", "tanh",
     "categorical_crossentropy", "binary_crossentropy", "elu", "gelu", "silu", "hard_sigmoid",
-    "ultra_fast_sigmoid", "logsumexp", "softsign",
+    "ultra_fast_sigmoid", "logsumexp", "softsign", "SoftmaxCrossEntropy", "SoftmaxCrossEntropyGrad",
+    "softmax_cross_entropy",
 ]
 
 
@@ -90,6 +91,142 @@ class LogSoftmax(Op):
             return [None]
         z = self(inputs[0])
         return [ev - sum(exp(z) * ev, axis=self.axis, keepdims=True)]
+
+
+def _check_labels(y, k):
+    if y.size and (y.min() < 0 or y.max() >= k):
+        raise ValueError(
+            f"softmax_cross_entropy: labels must lie in [0, {k}) for {k} classes; "
+            f"got labels from {int(y.min())} to {int(y.max())}"
+        )
+
+
+class SoftmaxCrossEntropy(Op):
+    """Softmax cross-entropy of logits ``z`` (n, k) against integer labels ``y`` (n,), per row.
+
+    ℓᵢ = log Σⱼ exp(zᵢⱼ) − zᵢ,yᵢ, computed stably (the row maximum is subtracted first).
+    z̄ = ℓ̄ᵢ · (softmax(z)ᵢ − onehot(yᵢ)) (``SoftmaxCrossEntropyGrad``); the labels get no gradient.
+    ż = Σⱼ softmax(z)ᵢⱼ·żᵢⱼ − żᵢ,yᵢ.
+    """
+
+    __props__ = ()
+    latex = r"\operatorname{{xent}}\left({0}, {1}\right)"
+
+    def make_node(self, z, y):
+        z, y = as_tensor_variable(z), as_tensor_variable(y)
+        if z.ndim != 2 or y.ndim != 1 or not y.dtype.startswith(("int", "uint")):
+            raise TypeError(
+                f"softmax_cross_entropy takes logits of 2 dimensions and integer labels of 1, "
+                f"got {z.type} and {y.type}"
+            )
+        if z.dtype not in ("float16", "float32", "float64"):
+            from nbgrad.tensor.math import cast
+
+            z = cast(z, "float64")
+        return Apply(self, [z, y], [TensorType(z.dtype, z.type.shape[:1])()])
+
+    def perform(self, node, inputs, xp):
+        z, y = inputs
+        n, k = z.shape
+        if xp.__name__ == "numpy":
+            _check_labels(y, k)
+        s = z - z.max(axis=1, keepdims=True)
+        picked = s[xp.arange(n), y]
+        xp.exp(s, out=s)
+        return xp.log(s.sum(axis=1)) - picked
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[0][:1]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        from nbgrad.gradient import disconnected_type
+
+        z, y = inputs
+        return [SoftmaxCrossEntropyGrad()(output_grads[0], z, y), disconnected_type()]
+
+    def R_op(self, inputs, eval_points):
+        z, y = inputs
+        ev = eval_points[0]
+        if ev is None:
+            return [None]
+        from nbgrad.tensor.shape import arange, shape_i
+
+        return [sum(softmax(z) * ev, axis=1) - ev[arange(shape_i(z, 0)), y]]
+
+
+class SoftmaxCrossEntropyGrad(Op):
+    """r = gᵢ · (softmax(z)ᵢ − onehot(yᵢ)): the gradient of ``SoftmaxCrossEntropy``, in one pass.
+
+    With s = softmax(z) and a = r̄ᵢ·gᵢ: ḡᵢ = Σⱼ r̄ᵢⱼ·(s − onehot)ᵢⱼ, z̄ = (a − Σ a·s)·s;
+    ṙ = ġᵢ·(s − onehot)ᵢ + gᵢ·s·(ż − Σ s·ż).
+    """
+
+    __props__ = ()
+
+    def make_node(self, g, z, y):
+        g, z, y = as_tensor_variable(g), as_tensor_variable(z), as_tensor_variable(y)
+        if g.dtype != z.dtype:
+            from nbgrad.tensor.math import cast
+
+            g = cast(g, z.dtype)
+        return Apply(self, [g, z, y], [TensorType(z.dtype, z.type.shape)()])
+
+    def perform(self, node, inputs, xp):
+        g, z, y = inputs
+        n, k = z.shape
+        g = xp.broadcast_to(g, (n,))
+        e = z - z.max(axis=1, keepdims=True)
+        xp.exp(e, out=e)
+        e *= (g / e.sum(axis=1))[:, None]
+        e[xp.arange(n), y] -= g
+        return e
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[1]]
+
+    @staticmethod
+    def _delta(z, y):
+        from nbgrad.tensor.math import cast, eq
+        from nbgrad.tensor.shape import arange, shape_i
+
+        onehot = cast(eq(y.dimshuffle(0, "x"), arange(shape_i(z, 1)).dimshuffle("x", 0)), z.dtype)
+        s = softmax(z)
+        return s, s - onehot
+
+    def L_op(self, inputs, outputs, output_grads):
+        from nbgrad.gradient import disconnected_type
+
+        g, z, y = inputs
+        (gr,) = output_grads
+        s, d = self._delta(z, y)
+        a = gr * g.dimshuffle(0, "x")
+        return [sum(gr * d, axis=1), (a - sum(a * s, axis=1, keepdims=True)) * s, disconnected_type()]
+
+    def R_op(self, inputs, eval_points):
+        g, z, y = inputs
+        eg, ez, _ = eval_points
+        if eg is None and ez is None:
+            return [None]
+        s, d = self._delta(z, y)
+        out = 0
+        if eg is not None:
+            out = eg.dimshuffle(0, "x") * d
+        if ez is not None:
+            out = out + g.dimshuffle(0, "x") * s * (ez - sum(s * ez, axis=1, keepdims=True))
+        return [out]
+
+
+def softmax_cross_entropy(z, y):
+    """Per-row softmax cross-entropy of logits ``z`` (n, k) against integer labels ``y`` (n,).
+
+    One fused, numerically stable op for the value and one for its gradient.
+
+    >>> import numpy as np, nbgrad.tensor as T
+    >>> z, y = T.dmatrix("z"), T.lvector("y")
+    >>> T.nnet.softmax_cross_entropy(z, y).eval({z: np.zeros((2, 4)), y: [0, 3]}).round(4)
+    array([1.3863, 1.3863])
+    """
+    return SoftmaxCrossEntropy()(z, y)
 
 
 def softmax(x, axis=-1):

@@ -143,3 +143,29 @@ def test_plot_losses():
     learner.fit(X, np.ones((4, 1)), epochs=3, bs=2)
     ax = learner.plot()
     assert len(ax.lines[0].get_xdata()) == 3
+
+
+def test_cross_entropy_with_labels_is_one_fused_op_with_the_log_softmax_gradient():
+    from nbgrad.tensor.nnet import SoftmaxCrossEntropy, SoftmaxCrossEntropyGrad
+
+    rng = np.random.default_rng(3)
+    z = (rng.standard_normal((6, 5)) * 30).astype("float32")  # large logits: must stay finite
+    t = rng.integers(0, 5, 6)
+    Z, Y = T.fmatrix("Z"), T.lvector("Y")
+    loss = cross_entropy(Z, Y)
+    f = nbgrad.function([Z, Y], [loss, T.grad(loss, Z)])
+    ops = {type(n.op) for n in f.maker.fgraph.apply_nodes}
+    assert {SoftmaxCrossEntropy, SoftmaxCrossEntropyGrad} <= ops
+    value, gz = f(z, t)
+    assert value.dtype == gz.dtype == np.float32
+    ref = -T.mean(T.nnet.log_softmax(Z)[T.arange(6), Y])
+    g = nbgrad.function([Z, Y], [ref, T.grad(ref, Z)])
+    np.testing.assert_allclose(value, g(z, t)[0], rtol=1e-5)
+    np.testing.assert_allclose(gz, g(z, t)[1], rtol=1e-4, atol=1e-7)
+
+
+def test_cross_entropy_rejects_labels_out_of_range():
+    Z, Y = T.dmatrix("Z"), T.lvector("Y")
+    f = nbgrad.function([Z, Y], cross_entropy(Z, Y))
+    with pytest.raises(ValueError, match="labels must lie in"):
+        f(np.zeros((2, 3)), np.array([0, 3]))

@@ -44,7 +44,7 @@ def test_latex_name(name, expected):
         (lambda: x ** 2 + 3 * x, "x^{2} + 3 x"),
         (lambda: (x + 1) / T.sqrt(y), r"\frac{x + 1}{\sqrt{y}}"),
         (lambda: (x + 1) * y, r"\left(x + 1\right) y"),
-        (lambda: x * 2, r"x \cdot 2"),
+        (lambda: x * 2, "2 x"),
         (lambda: x * -y, r"x \left(-y\right)"),
         (lambda: x + -y, "x - y"),
         (lambda: x - (y - 1), r"x - \left(y - 1\right)"),
@@ -63,11 +63,11 @@ def test_latex_name(name, expected):
         (lambda: T.tanh(x1) ** 2, r"\tanh{\left(x_{1}\right)}^{2}"),
         (lambda: abs(x - y), r"\left|x - y\right|"),
         (lambda: x + 1e-08, "x + 10^{-8}"),
-        (lambda: x * 2.5e-07, r"x \cdot 2.5 \cdot 10^{-7}"),
+        (lambda: x * 2.5e-07, r"2.5 \cdot 10^{-7} x"),
         (lambda: T.switch(T.gt(x, 0), x, 0.1 * x),
          r"\begin{cases} x & \text{if } x > 0 \\ 0.1 x & \text{otherwise} \end{cases}"),
         (lambda: v * w, r"v \odot w"),
-        (lambda: v * 2, r"v \cdot 2"),
+        (lambda: v * 2, "2 v"),
         (lambda: A @ v, "A v"),
         (lambda: W.T @ v, r"W_{hidden}^{\top} v"),
         (lambda: (A @ B).T, r"\left(A B\right)^{\top}"),
@@ -118,7 +118,7 @@ def test_optimized_function_prints_formula():
 def test_list_and_composite():
     a, b = T.dscalar(), T.dscalar()
     fused = Elemwise(Composite([a, b], [T.exp(a) * b + 1]))
-    assert latex([fused(x, y) * 2, x]) == r"\left(e^{x} y + 1\right) \cdot 2,\quad x"
+    assert latex([fused(x, y) * 2, x]) == r"2 \left(e^{x} y + 1\right),\quad x"
 
 
 def test_repr_latex_of_variables():

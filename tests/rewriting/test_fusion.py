@@ -188,3 +188,63 @@ def test_fuzz_rewrites_on_off_and_numpy_agree(expr, xs, ys):
         ref = np.asarray(_build(expr, {"x": xv, "y": yv}, False)) + np.zeros_like(xv)
     assert same_values(on, off), (expr, on, off)
     assert same_values(off, ref), (expr, off, ref)
+
+
+def test_inplace_writes_into_a_product_buffer():
+    """tanh(x·W + b) and the update W − lr·gW reuse the buffer that dot just allocated."""
+    x, b = T.fmatrix("x"), T.fvector("b")
+    w = nbgrad.shared(np.ones((3, 2), dtype="float32"), name="w")
+    h = T.tanh(T.dot(x, w) + b)
+    gw = T.grad(h.sum(), w)
+    f = nbgrad.function([x, b], h, updates=[(w, w - np.float32(0.1) * gw)])
+    targets = [n.inputs[n.op.inplace].owner.op for n in f.maker.fgraph.apply_nodes
+               if isinstance(n.op, InplaceElemwise)]
+    assert sum(type(op).__name__ == "Dot" for op in targets) >= 2
+    xv, bv = np.full((4, 3), 0.5, dtype="float32"), np.zeros(2, dtype="float32")
+    w0 = w.get_value().copy()
+    out = f(xv, bv)
+    ref = np.tanh(xv @ w0 + bv)
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    np.testing.assert_allclose(w.get_value(), w0 - 0.1 * xv.T @ (1 - ref ** 2), rtol=1e-6)
+
+
+def test_inplace_leaves_a_product_that_is_also_an_output_alone():
+    x = T.dmatrix("x")
+    w = nbgrad.shared(np.ones((3, 2)), name="w")
+    z = T.dot(x, w)
+    f = nbgrad.function([x], [z, T.tanh(z)])
+    assert not any(isinstance(n.op, InplaceElemwise) for n in f.maker.fgraph.apply_nodes)
+    zv, tv = f(np.ones((2, 3)))
+    np.testing.assert_allclose(zv, np.full((2, 2), 3.0))
+    np.testing.assert_allclose(tv, np.tanh(zv))
+
+
+def _large_function():
+    x = T.dvector("x")
+    return nbgrad.function([x], T.tanh(x) * T.exp(-x ** 2) + 1 / (1 + T.exp(-x)))
+
+
+def test_large_result_buffer_is_reused_once_released():
+    f = _large_function()
+    a = np.linspace(-3, 3, MIN_BLOCKED_SIZE * 2)
+    r = f(a)
+    address = r.ctypes.data
+    del r
+    r = f(a[::-1].copy())
+    assert r.ctypes.data == address
+    b = a[::-1]
+    np.testing.assert_allclose(r, np.tanh(b) * np.exp(-b ** 2) + 1 / (1 + np.exp(-b)))
+
+
+def test_large_result_held_by_the_caller_is_never_overwritten():
+    f = _large_function()
+    a = np.linspace(-3, 3, MIN_BLOCKED_SIZE * 2)
+    first = f(a)
+    view = f(a + 1)[:10]  # only a view of the second result is held
+    keep_first, keep_view = first.copy(), view.copy()
+    for k in range(3):
+        other = f(a * k)
+        assert not np.shares_memory(other, first) and not np.shares_memory(other, view)
+        del other
+    np.testing.assert_array_equal(first, keep_first)
+    np.testing.assert_array_equal(view, keep_view)

@@ -1,0 +1,52 @@
+"""Optimized formulas read like the math: the printed form of rewritten gradients."""
+
+import numpy as np
+
+import nbgrad
+import nbgrad.tensor as T
+from nbgrad.printing import latex, pp
+from nbgrad.random import RandomStreams
+
+
+def _formula(inputs, out):
+    f = nbgrad.function(inputs, out)
+    return f, pp(f.maker.fgraph.outputs[0])
+
+
+def test_polynomial_gradient_reads_with_constants_first():
+    x = T.dvector("x")
+    f, text = _formula([x], T.grad(T.sum(x ** 4 + x ** 3 + x ** 2), x))
+    assert text == "2 * x + 3 * x ** 2 + 4 * x ** 3"
+    assert latex(f.maker.fgraph.outputs[0]) == "2 x + 3 x^{2} + 4 x^{3}"
+
+
+def test_logistic_gradient_keeps_its_form():
+    x = T.dvector("x")
+    _, text = _formula([x], T.grad(T.sum(T.nnet.sigmoid(x)), x))
+    assert text == "sigmoid(x) * (1 - sigmoid(x))"
+
+
+def test_rop_of_a_gradient_drops_the_seed_and_the_zeroth_power():
+    x, v = T.dvector("x"), T.dvector("v")
+    f, text = _formula([x, v], T.Rop(T.grad(T.sum(x ** 2), x), x, v))
+    # v may be broadcast against x at run time, so x's shape stays (as ones_like)
+    assert text == "2 * v * ones_like(x)"
+    np.testing.assert_allclose(f([1.0, 2.0], [3.0, 4.0]), [6.0, 8.0])
+
+
+def test_mean_of_a_sized_random_draw_divides_by_the_constant_size():
+    f, text = _formula([], T.mean(RandomStreams(seed=0).normal((100,))))
+    assert text == "sum(normal(0, 1, size=(100,))) / 100"
+
+
+def test_broadcast_scalar_constants_print_as_numbers():
+    x = T.dvector("x")
+    _, text = _formula([x], 1 - T.exp(x))
+    assert text == "1 - exp(x)"
+
+
+def test_integer_constant_factors_fold():
+    x = T.dvector("x")
+    f, text = _formula([x], T.sum(x * 2 * 2 * 2 * 2 * 2))
+    assert text == "sum(32 * x)"
+    assert float(f([1.0, 2.0])) == 96.0
