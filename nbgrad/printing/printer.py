@@ -155,6 +155,11 @@ class Printer:
     def args(self, node):
         return [self.print_var(i) for i in node.inputs]
 
+    def _print_SumToShape(self, node, var):
+        # Sums only over axes that NumPy broadcast at run time: in the formula,
+        # as in the math it stands for, that bookkeeping is implicit.
+        return self.print_var(node.inputs[0])
+
     # --- to be defined by each format ---------------------------------------------
     def print_name(self, var):
         raise NotImplementedError

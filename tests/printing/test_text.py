@@ -79,3 +79,13 @@ def test_optimized_gradient_reads_as_one_expression():
     for power in ("x ** 2", "x ** 3"):
         assert power in text
     assert float(f(2.0)) == 2 * 2 + 3 * 4 + 4 * 8
+
+
+def test_run_time_broadcast_sum_prints_as_its_argument():
+    import nbgrad.tensor as T
+    from nbgrad.tensor.elemwise import SumToShape
+
+    g, x = T.dvector("g"), T.dvector("x")
+    s = SumToShape()(g * 2, T.shape(x))
+    assert nbgrad.pp(s) == "2 * g"
+    assert nbgrad.printing.latex(s) == "2 g"
