@@ -127,7 +127,11 @@ class Printer:
             graph = inner_graph(sop)
             if graph is not None:
                 return self.print_composite(node, var, graph)
-            args = [self.print_var(i) for i in node.inputs]
+            args = [self.print_operand(i, node) for i in node.inputs]
+            if sop.name == "mul" and len(args) == 2:
+                for one, other in (args, args[::-1]):
+                    if one.kind == "const" and one.s in ("1", "1.0"):
+                        return other  # a broadcast 1 (the seed of grad) is not worth a factor
             if sop.name == "mul" and len(args) == 2 and args[1].kind == "const" != args[0].kind:
                 args = args[::-1]  # a constant factor reads first: 2 * x, whatever the graph's order
             return self.print_scalar(sop, args, node)
@@ -144,7 +148,7 @@ class Printer:
         saved = self._bound
         self._bound = dict(saved)
         for inner, outer in zip(inner_in, node.inputs):
-            self._bound[inner] = self.print_var(outer)
+            self._bound[inner] = self.print_operand(outer, node)
         self._in_composite += 1
         try:
             return self.print_var(inner_out[var.index or 0], top=True)
@@ -154,6 +158,20 @@ class Printer:
 
     def args(self, node):
         return [self.print_var(i) for i in node.inputs]
+
+    def print_operand(self, var, node):
+        """An elementwise operand; a scalar broadcast by ``alloc`` prints as the scalar.
+
+        Broadcasting is implicit in the formula when another operand carries the shape.
+        """
+        while var.owner is not None and type(var.owner.op).__name__ == "SumToShape":
+            var = var.owner.inputs[0]
+        owner = var.owner
+        if (owner is not None and type(owner.op).__name__ == "Alloc"
+                and all(b for b in owner.inputs[0].type.broadcastable)
+                and any(i is not var and i.ndim == var.ndim and not _is_alloc(i) for i in node.inputs)):
+            return self.print_var(owner.inputs[0])
+        return self.print_var(var)
 
     def _print_SumToShape(self, node, var):
         # Sums only over axes that NumPy broadcast at run time: in the formula,
@@ -172,6 +190,10 @@ class Printer:
 
     def _print_Op(self, node, var):
         raise NotImplementedError
+
+
+def _is_alloc(var):
+    return var.owner is not None and type(var.owner.op).__name__ == "Alloc"
 
 
 def index_letters(ndim):

@@ -85,6 +85,11 @@ IDENTITIES = [
     ("mul_neg", "mul", lambda n: _neg_operand(n), lambda out, a, b: _cast_like(tm.neg(tm.mul(a, b)), out)),
     ("log_exp", "log", lambda n: (n.inputs[0].owner.inputs[0],) if is_op(n.inputs[0], "exp") else None,
      lambda out, x: x),
+    # switch(c, a, a) -> a, when the condition cannot add size (all its axes have size 1)
+    ("switch_same", "switch",
+     lambda n: (n.inputs[1],) if n.inputs[1] is n.inputs[2] and all(
+         s == 1 for s in n.inputs[0].type.shape) else None,
+     lambda out, x: _cast_like(x, out)),
 ]
 # identities that need finite (or nonzero) operands; the unconditional forms are "unsafe"
 GUARDED = [

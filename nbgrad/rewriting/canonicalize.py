@@ -20,8 +20,9 @@ from nbgrad.rewriting.patterns import S, dim_var, neutral_const, same_shape, sop
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
-from nbgrad.tensor.elemwise import DimShuffle
-from nbgrad.tensor.shape import Alloc, ShapeI
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise
+from nbgrad.tensor.shape import Alloc, Shape, ShapeI
+from nbgrad.tensor.subtensor import Subtensor
 
 
 @node_rewriter("canonicalize", tags=("fast_run", "fast_compile"), tracks=(_GradientOp,))
@@ -96,11 +97,51 @@ def shape_i_through(fgraph, node):
     ``A.shape[0]``), or the ``alloc`` argument it was made with."""
     x = node.inputs[0]
     new = dim_var(x, node.op.i)
+    if new is None:
+        new = _broadcast_dim(x, node.op.i)
     if new is None or new is node.outputs[0]:
         return None
     if new.dtype != "int64":
         new = tm.cast(new, "int64")
     return [new]
+
+
+@node_rewriter(("canonicalize",), tracks=(Subtensor,))
+def shape_subtensor(fgraph, node):
+    """x.shape[i] (an index into the shape vector) → Shape_i{i}(x), which the shape
+    rules can simplify further."""
+    vec = node.inputs[0]
+    if vec.owner is None or not isinstance(vec.owner.op, Shape) or len(node.op.idx) != 1:
+        return None
+    kind, *rest = node.op.idx[0]
+    if kind != "int" or not isinstance(rest[0], int):
+        return None
+    x = vec.owner.inputs[0]
+    i = rest[0]
+    if not -x.ndim <= i < x.ndim:
+        return None
+    return [ShapeI(i % x.ndim)(x)]
+
+
+def _broadcast_dim(x, i):
+    """Axis ``i``'s size of an elementwise result from its inputs' sizes, without computing it.
+
+    Where several inputs may set the size, the broadcast rule picks it at run time:
+    ``b if a == 1 else a``.
+    """
+    if x.owner is None or not isinstance(x.owner.op, Elemwise):
+        return None
+    sizes = []
+    for inp in x.owner.inputs:
+        if inp.type.shape[i] != 1:
+            d = dim_var(inp, i)
+            sizes.append(ShapeI(i)(inp) if d is None else d)
+    if not sizes:
+        return None
+    out = sizes[0]
+    for b in sizes[1:]:
+        out = tm.switch(tm.eq(out, 1), b, out)
+    return out
 
 
 _EXACT_INT = {"float64": 2 ** 53, "float32": 2 ** 24, "float16": 2 ** 11}
@@ -212,5 +253,5 @@ def constant_chain(fgraph, node):
 
 
 __all__ = ["remove_gradient_ops", "dimshuffle_identity", "dimshuffle_dimshuffle",
-           "alloc_useless", "cast_useless", "commutative_order", "shape_i_through",
+           "alloc_useless", "cast_useless", "commutative_order", "shape_i_through", "shape_subtensor",
            "constant_chain"]

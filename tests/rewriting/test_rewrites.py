@@ -69,6 +69,8 @@ def _fires():
         "pow_zero": ([x], x ** 0 + 2, T.alloc(1.0, shape_i(x, 0)) + 2),
         "shape_i_through": ([x], T.alloc(1.5, shape_i(x ** 2, 0)) + x, None),
         "constant_chain": ([x], x * 2 * 2 * 2, x * 8),
+        "switch_same": ([x], T.switch(T.gt(T.sum(x), 0), x, x), x),
+        "shape_subtensor": ([x], x.shape[0] + 1, shape_i(x, 0) + 1),
     }
     return rows
 
@@ -155,8 +157,12 @@ def _leaves():
         "log_softmax_specialize": ([m], T.log(T.exp(m)) * 2,),
         # the exponent is 0 in one place only
         "pow_zero": ([x], x ** T.constant(np.array([0.0, 1.0, 0.0, 2.0])),),
-        # x and y may differ in length at run time: (x * y).shape[0] is neither's
-        "shape_i_through": ([x, y], T.alloc(1.5, shape_i(x * y, 0)) + 1,),
+        # the size of an input is not known any better
+        "shape_i_through": ([x], T.alloc(1.5, shape_i(x, 0)) + 1,),
+        # the condition may broadcast the result to a larger shape
+        "switch_same": ([x, y], T.switch(T.gt(y, 0), x, x),),
+        # a slice of the shape vector stays a slice
+        "shape_subtensor": ([x], T.alloc(1.5, T.prod(x.shape[:1])) + 1,),
         # 0.1 * 3 is not exact in binary floating point
         "constant_chain": ([x], x * 0.1 * 3,),
     }
