@@ -22,6 +22,9 @@ each nitsot row, each opaque state's new value, and (for a loop with an
 until-condition) a boolean scalar that stops the loop when true.
 """
 
+import itertools
+import linecache
+
 import numpy as np
 
 from nbgrad.graph.basic import Apply, Variable
@@ -29,6 +32,8 @@ from nbgrad.graph.op import Op
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = ["Scan", "ScanInfo"]
+
+_loop_counter = itertools.count()
 
 
 class ScanInfo:
@@ -101,6 +106,7 @@ class Scan(Op):
         self.inner_id = id(self.inner_outputs)
         self._keepalive = self.inner_outputs
         self._compiled = {}
+        self._graphs = {}
 
     def __str__(self):
         return f"Scan{{{self.info.name or 'scan'}}}" if self.info.name else "Scan"
@@ -151,21 +157,41 @@ class Scan(Op):
         return Apply(self, [n_steps] + list(inputs), outs)
 
     # -------------------------------------------------------------- compile
-    def _inner_fn(self, xp):
-        fn = self._compiled.get(xp.__name__)
-        if fn is None:
-            from nbgrad.compile.linker import link
+    def _inner_graph(self, xp):
+        """The rewritten inner graph (compiled once per backend)."""
+        key = xp.__name__
+        fg = self._graphs.get(key)
+        if fg is None:
             from nbgrad.graph.fg import FunctionGraph
             from nbgrad.rewriting import rewrite_graph
 
             fg = FunctionGraph(self.inner_inputs, self.inner_outputs)
             rewrite_graph(fg)
-            fn = link(fg, len(self.inner_inputs), [], xp).fn
+            self._graphs[key] = fg
+        return fg
+
+    def _inner_fn(self, xp):
+        fn = self._compiled.get(xp.__name__)
+        if fn is None:
+            from nbgrad.compile.linker import link
+
+            fn = link(self._inner_graph(xp), len(self.inner_inputs), [], xp).fn
             self._compiled[xp.__name__] = fn
         return fn
 
+    def _loop_fn(self, xp):
+        """The whole loop as one generated function (see :func:`_generate_loop`)."""
+        key = ("loop", xp.__name__)
+        fn = self._compiled.get(key)
+        if fn is None:
+            fn = self._compiled[key] = _generate_loop(self, self._inner_graph(xp), xp)
+        return fn
+
     def make_thunk(self, node, xp):
-        fn = self._inner_fn(xp)
+        if self.info.n_opaque:
+            fn = self._inner_fn(xp)
+        else:
+            loop = self._loop_fn(xp)
         info = self.info
         lags = info.lags()
         seq_off = info.seq_offsets()
@@ -230,8 +256,18 @@ class Scan(Op):
             opaque_pos = pos
             done = n
             if n_opaque == 0 and n > 0:
-                done = _run_steps(fn, n, seq_slots, state_slots, args[base:], bufs, lags, sizes,
-                                  nits, nit_dtypes, as_while, label, xp)
+                res = loop(n, *[s[off:off + n] for _p, s, off in seq_slots],
+                           *[_rows(buf, off, n, size) for _p, buf, off, size in state_slots],
+                           *[_rows(buf, lag, n, size) for buf, lag, size in zip(bufs, lags, sizes)],
+                           *args[base:])
+                if res is not None:
+                    done, nits = res[0], list(res[1:])
+                else:
+                    # a shape error: run the loop again step by step to say where
+                    for k, init in enumerate(inits):
+                        bufs[k][:lags[k]] = init
+                    done = _run_steps(self._inner_fn(xp), n, seq_slots, state_slots, args[base:],
+                                      bufs, lags, sizes, nits, nit_dtypes, as_while, label, xp)
             for t in range(n if n_opaque else 0):
                 for p, s, off in seq_slots:
                     args[p] = s[t + off]
@@ -363,6 +399,96 @@ def _run_steps(fn, n, seq_slots, state_slots, nonseqs, bufs, lags, sizes, nits, 
                 _raise_nit_shape(label, t, n_states + k, outs[n_states + k], nits[k])
         raise
     return n
+
+
+def _generate_loop(op, fg, xp):
+    """Generate the loop of a Scan without opaque states as one Python function.
+
+    The inner graph's straight-line body (one call per node, as the linker
+    emits it) sits inside the ``for`` loop, so that a step costs the calls of
+    the inner ops and one copy per output row, and no call of an inner
+    function, argument packing or tuple of results. The function takes
+    ``n``, one iterable of per-step rows per sequence tap and per state tap,
+    one list of destination rows per state, then the non-sequences; it
+    returns ``(steps done, *nitsot buffers)``, or None on a ValueError (the
+    caller then runs the steps again through the inner function, which
+    explains shape mistakes).
+    """
+    from nbgrad.compile.linker import _backend_constant
+    from nbgrad.graph.basic import Constant
+
+    info = op.info
+    n_states, n_nit = info.n_states, info.n_nitsot
+    n_taps = sum(len(t) for t in info.seq_taps) + sum(len(t) for t in info.state_taps)
+    names, env, body = {}, {"_empty": xp.empty, "_shape": np.shape}, []
+    for k, v in enumerate(fg.inputs):
+        names[v] = f"i{k}"
+    n_const = 0
+
+    def name_of(v):
+        nonlocal n_const
+        if v not in names:
+            if not isinstance(v, Constant):
+                raise RuntimeError(f"scan loop: {v} is used before it is computed")
+            names[v] = f"_c{n_const}"
+            env[names[v]] = _backend_constant(v.data, xp)
+            n_const += 1
+        return names[v]
+
+    for k, node in enumerate(fg.toposort()):
+        args = ", ".join(name_of(i) for i in node.inputs)
+        outs = []
+        for j, o in enumerate(node.outputs):
+            names[o] = f"v{k}" if len(node.outputs) == 1 else f"v{k}_{j}"
+            outs.append(names[o])
+        env[f"_t{k}"] = node.op.make_thunk(node, xp)
+        body.append(f"{', '.join(outs)} = _t{k}({args})")
+    results = [name_of(o) for o in fg.outputs]
+    for k in range(n_states):
+        body.append(f"w{k}[...] = {results[k]}")
+    for k in range(n_nit):
+        v = results[n_states + k]
+        env[f"_dt{k}"] = op.inner_outputs[n_states + k].type.dtype
+        body.append(f"if t == 0:\n    nit{k} = _empty((n,) + _shape({v}), dtype=_dt{k})")
+        body.append(f"nit{k}[t] = {v}")
+    nits = "".join(f", nit{k}" for k in range(n_nit))
+    if info.as_while:
+        body.append(f"if {results[-1]}:\n    return (t + 1{nits},)")
+    # A transposed matrix multiplies at about half speed: non-sequences that only
+    # feed matrix products are made C-contiguous once per call, not per step.
+    from nbgrad.tensor.math import Dot
+
+    prologue = []
+    if xp.__name__ == "numpy":
+        env["_contiguous"] = np.ascontiguousarray
+        for k in range(n_taps, len(fg.inputs)):
+            v = fg.inputs[k]
+            users = [c for c, _i in fg.clients.get(v, ())]
+            if (getattr(v.type, "ndim", 0) == 2 and users
+                    and all(not isinstance(c, str) and isinstance(c.op, Dot) for c in users)):
+                prologue.append(f"    if not i{k}.flags.c_contiguous:\n"
+                                f"        i{k} = _contiguous(i{k})\n")
+    cols = [f"c{k}" for k in range(n_taps)] + [f"d{k}" for k in range(n_states)]
+    step_vars = [f"i{k}" for k in range(n_taps)] + [f"w{k}" for k in range(n_states)]
+    params = ["n"] + cols + [f"i{k}" for k in range(n_taps, len(fg.inputs))]
+    inner = "\n".join("            " + ln for b in body for ln in b.split("\n"))
+    source = (
+        f"def scan_loop({', '.join(params)}):\n"
+        + "".join(prologue)
+        + "".join(f"    nit{k} = None\n" for k in range(n_nit))
+        + "    try:\n"
+        + f"        for {', '.join(['t'] + step_vars)} in zip(range(n){''.join(', ' + c for c in cols)}):\n"
+        + (inner or "            pass") + "\n"
+        + "    except ValueError:\n"
+        + "        return None\n"
+        + f"    return (n{nits},)\n"
+    )
+    filename = f"<nbgrad-scan-loop-{next(_loop_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), env)
+    fn = env["scan_loop"]
+    fn.source = source
+    return fn
 
 
 def _raise_state_shape(label, t, k, value, buf):
