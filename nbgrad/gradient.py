@@ -45,6 +45,7 @@ class DisconnectedType(Type):
 
 
 def disconnected_type():
+    """A fresh "no gradient: the output does not depend on this input" value, for ``L_op``."""
     return Variable(DisconnectedType(), name="<disconnected>")
 
 
@@ -64,16 +65,18 @@ class NullType(Type):
         return f"NullType({self.why_null})"
 
 
+def _null_grad(op, x_pos, x, what, comment):
+    return Variable(NullType(f"the gradient of {op} w.r.t. input {x_pos} ({x}) is {what}. {comment}".strip()))
+
+
 def grad_undefined(op, x_pos, x, comment=""):
     """The gradient of ``op`` w.r.t. input ``x_pos`` is mathematically undefined."""
-    return Variable(NullType(f"the gradient of {op} w.r.t. input {x_pos} ({x}) is undefined. {comment}".strip()))
+    return _null_grad(op, x_pos, x, "undefined", comment)
 
 
 def grad_not_implemented(op, x_pos, x, comment=""):
     """The gradient of ``op`` w.r.t. input ``x_pos`` exists but nbgrad does not implement it."""
-    return Variable(
-        NullType(f"the gradient of {op} w.r.t. input {x_pos} ({x}) is not implemented. {comment}".strip())
-    )
+    return _null_grad(op, x_pos, x, "not implemented", comment)
 
 
 def rop_not_implemented(op):
@@ -198,6 +201,7 @@ def disconnected_grad(x):
 
 
 def consider_constant(x):
+    """``x`` in the forward pass; ``grad`` treats it as a constant (a zero gradient)."""
     return ConsiderConstant()(x)
 
 
@@ -207,6 +211,7 @@ def grad_clip(x, lower_bound, upper_bound):
 
 
 def grad_scale(x, multiplier):
+    """``x`` in the forward pass; its gradient is multiplied by ``multiplier``."""
     return GradScale(multiplier)(x)
 
 
@@ -308,7 +313,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
 
 
 def _disconnected_result(w, disconnected_inputs, return_disconnected):
-    if w.type.dtype in discrete_dtypes if isinstance(w.type, TensorType) else False:
+    if isinstance(w.type, TensorType) and w.type.dtype in discrete_dtypes:
         from nbgrad.tensor.math import zeros_like
 
         return zeros_like(w, dtype=config.floatX)

@@ -124,9 +124,8 @@ def cell_names():
     from nbgrad.printing import latex, pp
 
     names = {
-        n: getattr(T, n) for n in dir(T)
-        if not n.startswith("_") and not hasattr(builtins, n)
-        and not isinstance(getattr(T, n), types.ModuleType)
+        n: getattr(T, n) for n in T.__all__
+        if not hasattr(builtins, n) and not isinstance(getattr(T, n), types.ModuleType)
     }
     names.update(
         T=T, nbgrad=nbgrad, grad=grad, jacobian=jacobian, hessian=hessian, Rop=Rop, Lop=Lop,
@@ -137,13 +136,13 @@ def cell_names():
         names["scan"] = nbgrad.scan
     except (ImportError, AttributeError):
         pass
-    streams = random_streams_class()
+    streams = _random_streams_class()
     if streams is not None:
         names["RandomStreams"] = streams
     return names
 
 
-def random_streams_class():
+def _random_streams_class():
     """``nbgrad.random.RandomStreams``, or None where the random module is not available."""
     try:
         from nbgrad.random import RandomStreams
@@ -310,7 +309,7 @@ def _collect(ns, before, injected, tree, options, saved):
                if isinstance(old, np.ndarray) and not np.array_equal(v.get_value(), old)}
     shared += [(k, v) for k, v in before.items()
                if id(v) in changed and k not in assigned and isinstance(v, SharedVariable)]
-    streams_cls = random_streams_class()
+    streams_cls = _random_streams_class()
     streams = []
     if streams_cls is not None:
         streams = [(k, v) for k, v in ns.items()

@@ -6,17 +6,12 @@ The HTML of shared variables, compiled functions and random streams comes from
 ``nbgrad.printing.html``.
 """
 
-from nbgrad.printing import debugprint, latex, pp
+from nbgrad.printing import debugprint, html, latex, latex_name, pp
 
 __all__ = [
     "formula_bundle", "function_bundle", "graph_bundle", "result_bundles", "shared_bundle",
     "source_bundle", "streams_bundle", "variable_bundle",
 ]
-
-def _latex_name(name):
-    from nbgrad.printing import latex_name
-
-    return latex_name(name)
 
 
 def variable_bundle(var):
@@ -45,46 +40,23 @@ def formula_bundle(name, var):
     """
     return {
         "text/plain": f"{name} = {pp(var)}",
-        "text/latex": f"$\\displaystyle {_latex_name(name)} = {latex(var)}$",
+        "text/latex": f"$\\displaystyle {latex_name(name)} = {latex(var)}$",
     }
-
-
-def _html_module():
-    try:
-        from nbgrad.printing import html
-    except ImportError:
-        return None
-    return html
-
-
-def _text_of(kind, obj):
-    html = _html_module()
-    fn = getattr(html, f"{kind}_text", None) if html is not None else None
-    return fn(obj) if fn is not None else repr(obj)
-
-
-def _with_html(kind, obj):
-    bundle = {"text/plain": _text_of(kind, obj)}
-    html = _html_module()
-    fn = getattr(html, f"{kind}_html", None) if html is not None else None
-    if fn is not None:
-        bundle["text/html"] = fn(obj)
-    return bundle
 
 
 def shared_bundle(var):
     """A shared variable's state: HTML (name, dtype, shape, value, updaters) and text."""
-    return _with_html("shared", var)
+    return {"text/plain": html.shared_text(var), "text/html": html.shared_html(var)}
 
 
 def function_bundle(fn):
     """A compiled function: HTML (inputs, outputs as formulas, node counts, backend) and text."""
-    return _with_html("function", fn)
+    return {"text/plain": html.function_text(fn), "text/html": html.function_html(fn)}
 
 
 def streams_bundle(streams):
     """A RandomStreams: its seed and streams, as HTML and text."""
-    return _with_html("random_streams", streams)
+    return {"text/plain": html.random_streams_text(streams), "text/html": html.random_streams_html(streams)}
 
 
 def graph_bundle(fn):

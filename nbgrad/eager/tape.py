@@ -130,19 +130,14 @@ def record(prim, tensors, arrays, outs, make_tensor):
 
     ``make_tensor(array, requires_grad, node, index)`` builds one output.
     """
-    if _GradMode.enabled:
-        for t in tensors:
-            if t.requires_grad:
-                break
-        else:
-            return [make_tensor(a, False, None, 0) for a in outs]
-        node = Node(prim, tensors, [(t._version, t._version[0]) for t in tensors])
-        node.out_data = outs
-        res = [make_tensor(a, d, node, k) for k, (a, d) in enumerate(zip(outs, prim.differentiable))]
-        node.versions += [(r._version, 0) for r in res]
-        node.out_refs = [weakref.ref(r) for r in res]
-        return res
-    return [make_tensor(a, False, None, 0) for a in outs]
+    if not (_GradMode.enabled and any(t.requires_grad for t in tensors)):
+        return [make_tensor(a, False, None, 0) for a in outs]
+    node = Node(prim, tensors, [(t._version, t._version[0]) for t in tensors])
+    node.out_data = outs
+    res = [make_tensor(a, d, node, k) for k, (a, d) in enumerate(zip(outs, prim.differentiable))]
+    node.versions += [(r._version, 0) for r in res]
+    node.out_refs = [weakref.ref(r) for r in res]
+    return res
 
 
 def _toposort(roots):
@@ -196,19 +191,21 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None, wrap=No
     cap = {id(t): i for i, t in enumerate(capture)} if capture is not None else None
     captured = [None] * len(capture) if capture is not None else None
 
-    def add(store, key, g):
-        old = store.get(key)
-        store[key] = g if old is None else old + g
+    def add(t, g):
+        if t._node is None:
+            prev = leaf.get(id(t))
+            leaf[id(t)] = (t, g if prev is None else prev[1] + g)
+        else:
+            key = (id(t._node), t._index)
+            old = grads.get(key)
+            grads[key] = g if old is None else old + g
 
-    def add_leaf(t, g):
-        prev = leaf.get(id(t))
-        leaf[id(t)] = (t, g if prev is None else prev[1] + g)
+    def add_captured(t, g):
+        i = cap[id(t)]
+        captured[i] = g if captured[i] is None else captured[i] + g
 
     for r, s in zip(roots, seeds):
-        if r._node is None:
-            add_leaf(r, s)
-        else:
-            add(grads, (id(r._node), r._index), s)
+        add(r, s)
     for node in reversed(order):
         nid = id(node)
         gouts = [grads.pop((nid, k), None) for k in range(len(node.prim.outputs))]
@@ -228,8 +225,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None, wrap=No
             if t is None:
                 continue
             if cap is not None and id(t) in cap:
-                i = cap[id(t)]
-                captured[i] = g if captured[i] is None else captured[i] + g
+                add_captured(t, g)
             elif cap is None and t._retains_grad:
                 _accumulate(t, g, create_graph, wrap)
         needs = [t.requires_grad for t in node.inputs]
@@ -261,16 +257,11 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None, wrap=No
         for t, n in zip(node.inputs, needs):
             if not n:
                 continue
-            g = next(it)
-            if t._node is not None:
-                add(grads, (id(t._node), t._index), g)
-            else:
-                add_leaf(t, g)
+            add(t, next(it))
     for t, g in leaf.values():
         if cap is not None:
             if id(t) in cap:
-                i = cap[id(t)]
-                captured[i] = g if captured[i] is None else captured[i] + g
+                add_captured(t, g)
         else:
             _accumulate(t, g, create_graph, wrap)
     return captured

@@ -20,9 +20,14 @@ from nbgrad.scalar.basic import (
 )
 
 __all__ = [
-    "Printed", "Printer", "parenthesize", "scalar_op_of", "inner_graph",
+    "Printed", "Printer", "parenthesize", "scalar_op_of", "inner_graph", "index_parts", "index_letters",
+    "number_str", "MAX_ELEMENTS",
     "PREC_OR", "PREC_AND", "PREC_CMP", "PREC_ADD", "PREC_MUL", "PREC_NEG", "PREC_POW", "PREC_ATOM",
 ]
+
+
+# Constants with more elements than this print as a summary (dtype and shape).
+MAX_ELEMENTS = 16
 
 
 class Printed(NamedTuple):
@@ -166,11 +171,10 @@ class Printer:
         """
         while var.owner is not None and type(var.owner.op).__name__ == "SumToShape":
             var = var.owner.inputs[0]
-        owner = var.owner
-        if (owner is not None and type(owner.op).__name__ == "Alloc"
-                and all(b for b in owner.inputs[0].type.broadcastable)
+        if (_is_alloc(var)
+                and all(var.owner.inputs[0].type.broadcastable)
                 and any(i is not var and i.ndim == var.ndim and not _is_alloc(i) for i in node.inputs)):
-            return self.print_var(owner.inputs[0])
+            return self.print_var(var.owner.inputs[0])
         return self.print_var(var)
 
     def _print_SumToShape(self, node, var):
@@ -200,3 +204,29 @@ def index_letters(ndim):
     """Index names for the axes of an array: ``i, j, k, l, m, n``, then ``i_6``, ..."""
     base = "ijklmn"
     return [base[a] if a < len(base) else f"i_{{{a}}}" for a in range(ndim)]
+
+
+def index_parts(desc, inputs, new_axis, colon):
+    """The text of each entry of an index description (``Subtensor.idx``).
+
+    ``inputs`` are what was printed for the index's symbolic inputs, in order;
+    ``new_axis`` is the text of a ``None`` entry and ``colon`` the separator
+    of a slice's start, stop and step.
+
+    >>> index_parts([("slice", 1, None, None), ("int", "v")], [Printed("i")], "None", ":")
+    ['1:', 'i']
+    """
+    it = iter(inputs)
+    parts = []
+    for d in desc:
+        kind = d[0]
+        if kind == "none":
+            parts.append(new_axis)
+        elif kind == "int":
+            parts.append(next(it).s if d[1] == "v" else str(d[1]))
+        elif kind == "slice":
+            s = ["" if c is None else (next(it).s if c == "v" else str(c)) for c in d[1:]]
+            parts.append(colon.join(s[:2]) + (colon + s[2] if d[3] is not None else ""))
+        else:
+            parts.append(next(it).s)
+    return parts

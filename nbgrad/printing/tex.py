@@ -13,8 +13,8 @@ import string
 import numpy as np
 
 from nbgrad.printing.printer import (
-    PREC_ADD, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer, index_letters,
-    number_str, parenthesize,
+    MAX_ELEMENTS, PREC_ADD, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer,
+    index_letters, index_parts, number_str, parenthesize,
 )
 
 __all__ = ["LatexPrinter", "latex", "latex_name"]
@@ -30,7 +30,6 @@ _DERIVATIVE = re.compile(r"\(d(.+)/d(.+)\)")
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _SPECIAL = {c: "\\" + c for c in "#$%&_{}"}
 _SPECIAL.update({"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"})
-_MAX_ELEMENTS = 16
 
 
 def _escape(text):
@@ -157,7 +156,7 @@ class LatexPrinter(Printer):
         data = np.asarray(var.data)
         if data.size == 1:  # a broadcast scalar reads as the number
             return _number(data.reshape(()))._replace(kind="const")
-        if data.size <= _MAX_ELEMENTS and data.ndim <= 2:
+        if data.size <= MAX_ELEMENTS and data.ndim <= 2:
             rows = data.reshape(1, -1) if data.ndim == 1 else data
             body = r" \\ ".join(" & ".join(_number(v).s for v in row) for row in rows)
             return Printed(f"\\begin{{bmatrix}}{body}\\end{{bmatrix}}")
@@ -324,20 +323,8 @@ def _axis_label(axis):
 
 
 def _index(desc, inputs):
-    it = iter(inputs)
-    parts = []
-    for d in desc:
-        kind = d[0]
-        if kind == "none":
-            parts.append("\\text{new}")
-        elif kind == "int":
-            parts.append(next(it).s if d[1] == "v" else str(d[1]))
-        elif kind == "slice":
-            s = ["" if c is None else (next(it).s if c == "v" else str(c)) for c in d[1:]]
-            parts.append("{:}".join(s[:2]) + ("{:}" + s[2] if d[3] is not None else ""))
-        else:
-            parts.append(next(it).s)
-    return ",".join(parts)
+    """An index description (``Subtensor.idx``) as a subscript, e.g. ``1{:},0``."""
+    return ",".join(index_parts(desc, inputs, "\\text{new}", "{:}"))
 
 
 def _number(v):

@@ -3,12 +3,11 @@
 import numpy as np
 
 from nbgrad.printing.printer import (
-    PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer, number_str, parenthesize,
+    MAX_ELEMENTS, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer, index_parts,
+    number_str, parenthesize,
 )
 
-__all__ = ["TextPrinter", "pp", "index_text"]
-
-_MAX_ELEMENTS = 16
+__all__ = ["TextPrinter", "pp"]
 
 
 class TextPrinter(Printer):
@@ -25,7 +24,7 @@ class TextPrinter(Printer):
         if data.size == 1:  # a broadcast scalar ([2] against a vector) reads as the number
             s = number_str(data.reshape(()))
             return Printed(s, PREC_NEG if s.startswith("-") else PREC_ATOM, "const")
-        if data.size <= _MAX_ELEMENTS:
+        if data.size <= MAX_ELEMENTS:
             return Printed(_nested(data))
         return Printed(f"Constant{{{data.dtype}, shape={data.shape}}}")
 
@@ -86,12 +85,12 @@ class TextPrinter(Printer):
 
     def _print_Subtensor(self, node, var):
         x, *idx = self.args(node)
-        return Printed(f"{parenthesize(x, PREC_ATOM)}[{index_text(node.op.idx, idx)}]")
+        return Printed(f"{parenthesize(x, PREC_ATOM)}[{_index(node.op.idx, idx)}]")
 
     def _print_IncSubtensor(self, node, var):
         x, y, *idx = self.args(node)
         fn = "set_subtensor" if node.op.set_instead_of_inc else "inc_subtensor"
-        return Printed(f"{fn}({parenthesize(x, PREC_ATOM)}[{index_text(node.op.idx, idx)}], {y.s})")
+        return Printed(f"{fn}({parenthesize(x, PREC_ATOM)}[{_index(node.op.idx, idx)}], {y.s})")
 
     def _print_Shape(self, node, var):
         return Printed(f"{parenthesize(self.print_var(node.inputs[0]), PREC_ATOM)}.shape")
@@ -177,22 +176,9 @@ def _infix(a, b, symbol, prec, kind, associative):
     return Printed(f"{left} {symbol} {right}", prec, kind)
 
 
-def index_text(desc, inputs):
+def _index(desc, inputs):
     """An index description (``Subtensor.idx``) as NumPy index text, e.g. ``1:, 0``."""
-    it = iter(inputs)
-    parts = []
-    for d in desc:
-        kind = d[0]
-        if kind == "none":
-            parts.append("None")
-        elif kind == "int":
-            parts.append(next(it).s if d[1] == "v" else str(d[1]))
-        elif kind == "slice":
-            s = ["" if c is None else (next(it).s if c == "v" else str(c)) for c in d[1:]]
-            parts.append(":".join(s[:2]) + (":" + s[2] if d[3] is not None else ""))
-        else:
-            parts.append(next(it).s)
-    return ", ".join(parts) if parts else "()"
+    return ", ".join(index_parts(desc, inputs, "None", ":")) or "()"
 
 
 def _nested(data):

@@ -6,18 +6,13 @@ the differentiation functions ``T.grad``, ``T.jacobian``, ``T.hessian``,
 ``T.Rop`` and ``T.Lop``.
 """
 
-from nbgrad.tensor import basic as _basic
 from nbgrad.tensor.basic import *  # noqa: F403
-from nbgrad.tensor.basic import as_tensor, as_tensor_variable, constant, tensor
+from nbgrad.tensor.basic import __all__ as _basic_all
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
 from nbgrad.tensor.math import *  # noqa: F403
-from nbgrad.tensor.math import (
-    All, Any, Argmax, Argmin, CAReduce, Dot, Matmul, Max, Min, Prod, Sum,
-    abs, all, any, argmax, argmin, batched_dot, cast, dot, full_like, matmul, max,
-    max_and_argmax, mean, min, norm, ones_like, outer, prod, round, second, square,
-    std, sum, swapaxes, tensordot, var, zeros_like,
-)
+from nbgrad.tensor.math import __all__ as _math_all
 from nbgrad.tensor.shape import *  # noqa: F403
+from nbgrad.tensor.shape import __all__ as _shape_all
 from nbgrad.tensor.subtensor import (
     IncSubtensor, Subtensor, getitem, inc_subtensor, set_subtensor, take,
 )
@@ -31,4 +26,11 @@ from nbgrad.gradient import (  # noqa: E402
     zero_grad,
 )
 
-_ = _basic
+__all__ = [
+    *_basic_all, *_math_all, *_shape_all,
+    "DimShuffle", "Elemwise", "TensorConstant", "TensorVariable",
+    "IncSubtensor", "Subtensor", "getitem", "inc_subtensor", "set_subtensor", "take",
+    "nnet", "log_softmax", "logsumexp", "softmax",
+    "Lop", "Rop", "consider_constant", "disconnected_grad", "grad", "grad_clip", "hessian",
+    "jacobian", "zero_grad",
+]

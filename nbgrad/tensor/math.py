@@ -15,6 +15,7 @@ from nbgrad.graph.op import Op
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.basic import as_tensor_variable, constant
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise, sum_to
+from nbgrad.tensor.shape import alloc
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = [
@@ -263,9 +264,6 @@ class Min(_MaxMin):
 
 class _ArgReduce(CAReduce):
     """Index of the extremum along one axis (or of the flattened array); not differentiable."""
-
-    def __init__(self, axis):
-        super().__init__(axis)
 
     def output_dtype(self, dtype):
         return "int64"
@@ -761,9 +759,3 @@ def batched_dot(a, b):
     if b.ndim == 2:
         return matmul(a, b.dimshuffle(0, 1, "x"))[:, :, 0]
     return matmul(a, b)
-
-
-def alloc(value, *shape):
-    from nbgrad.tensor.shape import alloc as _alloc
-
-    return _alloc(value, *shape)
