@@ -101,6 +101,7 @@ def test_symgraph_cell_renders_formula_and_seed_slider_changes_output(lab):
         try:
             page = browser.new_page()
             page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)  # a loaded CI machine can take a while
             page.goto(f"{url}/lab/tree/demo.ipynb?token={token}")
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             expect(cells).to_have_count(2)
