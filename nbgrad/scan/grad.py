@@ -186,9 +186,14 @@ def scan_lop(op, inputs, outputs, output_grads):
     # ---- carries
     b_info = []
     for k in diff_states:
+        if lags[k] == 1:
+            # one lag: the carry is the row itself, not a stack of one row (no axis to
+            # add and drop every step)
+            b_info.append(g_last[k] if k in g_last else T.zeros_like(bufs[k][0]))
+            continue
         c0 = T.zeros_like(bufs[k][:lags[k]])
         if k in g_last:
-            c0 = T.set_subtensor(c0[0], g_last[k]) if lags[k] > 1 else T.expand_dims(g_last[k], 0)
+            c0 = T.set_subtensor(c0[0], g_last[k])
         b_info.append(dict(initial=c0, taps=[-1]))
     for k in diff_nonseqs:
         b_info.append(T.zeros_like(nonseqs[k]))
@@ -245,14 +250,18 @@ def scan_lop(op, inputs, outputs, output_grads):
             if o.owner is not None and o not in inner_in_set and o not in mapping:
                 mapping[o] = row
         c_state = dict(zip(diff_states, carries[:len(diff_states)]))
+
+        def carry_row(k, d):
+            return c_state[k] if lags[k] == 1 else c_state[k][d]
+
         for k in range(info.n_states):
             ph = g_ph_state[k]
             if ph is None:
                 continue
             if k in g_last:
-                g = c_state[k][0]
+                g = carry_row(k, 0)
             elif k in c_state:
-                g = g_rows[k] + c_state[k][0]
+                g = g_rows[k] + carry_row(k, 0)
             else:
                 g = T.zeros_like(cur_rows[k])
             mapping[ph] = g if mask is None else T.switch(mask, g, T.zeros_like(g))
@@ -272,18 +281,18 @@ def scan_lop(op, inputs, outputs, output_grads):
             for d in range(L):
                 parts = []
                 if d + 1 < L:
-                    parts.append(C[d + 1])
+                    parts.append(carry_row(k, d + 1))
                 g = tap_grad.get(-(d + 1))
                 if g is not None:
                     parts.append(g)
                 if not parts:
-                    rows.append(T.zeros_like(C[0]))
+                    rows.append(T.zeros_like(carry_row(k, 0)))
                 else:
                     r = parts[0]
                     for p in parts[1:]:
                         r = r + p
                     rows.append(T.cast(r, C.dtype) if r.dtype != C.dtype else r)
-            outs.append(T.expand_dims(rows[0], 0) if L == 1 else T.stack(rows))
+            outs.append(rows[0] if L == 1 else T.stack(rows))
         for i, k in enumerate(diff_nonseqs):
             acc = carries[len(diff_states) + i]
             g = step_grads.get(nonseq_ph[k])
@@ -319,7 +328,8 @@ def scan_lop(op, inputs, outputs, output_grads):
     for k in range(info.n_states):
         if k in carry_out:
             L = lags[k]
-            rows = carry_out[k][0][::-1]
+            # the last value of the carry: (L, ...) rows, or one row with its axis kept
+            rows = carry_out[k] if L == 1 else carry_out[k][0][::-1]
             result.append(rows if k in g_last else rows + gB[k][:L])
         else:
             result.append(_disc())

@@ -24,6 +24,7 @@ until-condition) a boolean scalar that stops the loop when true.
 
 import itertools
 import linecache
+from sys import getrefcount
 
 import numpy as np
 
@@ -203,6 +204,20 @@ class Scan(Op):
         label = f"scan {info.name!r}" if info.name else "scan"
         state_dtypes = [o.type.dtype for o in node.outputs[:n_states]]
         nit_dtypes = [o.type.dtype for o in node.outputs[n_states:n_states + n_nit]]
+        # the buffers of the previous call, reused when nothing refers to them any more
+        kept_states = [None] * n_states
+        kept_nits = [None] * n_nit
+        reuse = xp.__name__ == "numpy"
+
+        def state_buffer(k, shape):
+            if reuse:
+                return _reused(kept_states, k, shape, state_dtypes[k])
+            return xp.empty(shape, dtype=state_dtypes[k])
+
+        def nit_buffer(k, shape):
+            if reuse:
+                return _reused(kept_nits, k, shape, nit_dtypes[k])
+            return xp.empty(shape, dtype=nit_dtypes[k])
 
         def thunk(n_steps, *inputs):
             n = int(n_steps)
@@ -235,7 +250,7 @@ class Scan(Op):
                         f"{list(state_taps[k])}, got shape {init.shape}"
                     )
                 size = L + n if keep[k] else L + 1
-                buf = xp.empty((size,) + init.shape[1:], dtype=state_dtypes[k])
+                buf = state_buffer(k, (size,) + init.shape[1:])
                 buf[:L] = init
                 bufs.append(buf)
                 sizes.append(size)
@@ -256,7 +271,7 @@ class Scan(Op):
             opaque_pos = pos
             done = n
             if n_opaque == 0 and n > 0:
-                res = loop(n, *[s[off:off + n] for _p, s, off in seq_slots],
+                res = loop(n, nit_buffer, *[s[off:off + n] for _p, s, off in seq_slots],
                            *[_rows(buf, off, n, size) for _p, buf, off, size in state_slots],
                            *[_rows(buf, lag, n, size) for buf, lag, size in zip(bufs, lags, sizes)],
                            *args[base:])
@@ -285,7 +300,7 @@ class Scan(Op):
                 for k in range(n_nit):
                     v = outs[n_states + k]
                     if nits[k] is None:
-                        nits[k] = xp.empty((n,) + np.shape(v), dtype=nit_dtypes[k])
+                        nits[k] = nit_buffer(k, (n,) + np.shape(v))
                     try:
                         nits[k][t] = v
                     except ValueError:
@@ -342,6 +357,27 @@ class Scan(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         raise NotImplementedError(f"{self}.infer_shape")
+
+
+#: ``sys.getrefcount`` of a kept buffer that nobody else holds: the list of kept
+#: buffers, the local name and the call's own argument.
+_UNREFERENCED = 3
+
+
+def _reused(kept, k, shape, dtype):
+    """``kept[k]`` if nothing but ``kept`` refers to it and it fits, else a new buffer.
+
+    A result of the previous call, or any view of it, that the caller (or a shared
+    variable, or a later op) still holds raises the reference count of the buffer
+    (a view refers to its base), so a held result is never overwritten: a new
+    buffer is allocated and kept instead. Reuse saves the page faults of a fresh
+    allocation of every step's rows on each call.
+    """
+    buf = kept[k]
+    if (buf is None or buf.shape != shape or buf.dtype != dtype
+            or getrefcount(buf) != _UNREFERENCED):
+        buf = kept[k] = np.empty(shape, dtype=dtype)
+    return buf
 
 
 def _rows(buf, start, n, size):
@@ -408,7 +444,8 @@ def _generate_loop(op, fg, xp):
     emits it) sits inside the ``for`` loop, so that a step costs the calls of
     the inner ops and one copy per output row, and no call of an inner
     function, argument packing or tuple of results. The function takes
-    ``n``, one iterable of per-step rows per sequence tap and per state tap,
+    ``n``, ``alloc(k, shape)`` (which gives the buffer of nitsot output ``k``),
+    one iterable of per-step rows per sequence tap and per state tap,
     one list of destination rows per state, then the non-sequences; it
     returns ``(steps done, *nitsot buffers)``, or None on a ValueError (the
     caller then runs the steps again through the inner function, which
@@ -420,7 +457,7 @@ def _generate_loop(op, fg, xp):
     info = op.info
     n_states, n_nit = info.n_states, info.n_nitsot
     n_taps = sum(len(t) for t in info.seq_taps) + sum(len(t) for t in info.state_taps)
-    names, env, body = {}, {"_empty": xp.empty, "_shape": np.shape}, []
+    names, env, body = {}, {"_shape": np.shape}, []
     for k, v in enumerate(fg.inputs):
         names[v] = f"i{k}"
     n_const = 0
@@ -448,8 +485,7 @@ def _generate_loop(op, fg, xp):
         body.append(f"w{k}[...] = {results[k]}")
     for k in range(n_nit):
         v = results[n_states + k]
-        env[f"_dt{k}"] = op.inner_outputs[n_states + k].type.dtype
-        body.append(f"if t == 0:\n    nit{k} = _empty((n,) + _shape({v}), dtype=_dt{k})")
+        body.append(f"if t == 0:\n    nit{k} = alloc({k}, (n,) + _shape({v}))")
         body.append(f"nit{k}[t] = {v}")
     nits = "".join(f", nit{k}" for k in range(n_nit))
     if info.as_while:
@@ -470,7 +506,7 @@ def _generate_loop(op, fg, xp):
                                 f"        i{k} = _contiguous(i{k})\n")
     cols = [f"c{k}" for k in range(n_taps)] + [f"d{k}" for k in range(n_states)]
     step_vars = [f"i{k}" for k in range(n_taps)] + [f"w{k}" for k in range(n_states)]
-    params = ["n"] + cols + [f"i{k}" for k in range(n_taps, len(fg.inputs))]
+    params = ["n", "alloc"] + cols + [f"i{k}" for k in range(n_taps, len(fg.inputs))]
     inner = "\n".join("            " + ln for b in body for ln in b.split("\n"))
     source = (
         f"def scan_loop({', '.join(params)}):\n"
