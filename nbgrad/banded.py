@@ -62,6 +62,19 @@ def _is_zeros(v):
     return False
 
 
+def _is_ones(v):
+    """Whether ``v`` is statically known to be all ones (the identity's diagonal)."""
+    from nbgrad.tensor.elemwise import DimShuffle
+    from nbgrad.tensor.shape import Alloc
+
+    if isinstance(v, Constant):
+        return bool(np.all(v.data == 1))
+    node = v.owner
+    if node is not None and isinstance(node.op, (Alloc, DimShuffle)):
+        return _is_ones(node.inputs[0])
+    return False
+
+
 def _static_vector_len(v):
     """The static length of a vector ``v`` (None when unknown or not a vector)."""
     if v.ndim != 1:
@@ -134,7 +147,8 @@ def _structured_rule(node, inputs, structure):
 
             def scale(d):
                 for o in others:
-                    d = d * o
+                    same = o.dtype == d.dtype and None not in o.type.shape and o.type.shape == d.type.shape
+                    d = o if same and _is_ones(d) else d * o  # diag(1)·o: no product with ones
                 return d
 
             result = structure[inputs[k]].map(scale)

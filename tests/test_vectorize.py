@@ -172,6 +172,27 @@ def test_jacobian_of_matrix_vector_map_scales_rows_instead_of_a_matrix_product()
     np.testing.assert_allclose(J.eval({W: w, x: xv}), (1 - np.tanh(w @ xv) ** 2)[:, None] * w)
 
 
+def test_jacobian_with_static_shapes_scales_rows_without_a_product_by_ones():
+    """diag(1)·(1 − y²) is (1 − y²) itself: no vector of ones in the compiled graph."""
+    W = T.TensorType("float64", (5, 4))("W")
+    x = T.TensorType("float64", (4,))("x")
+    f = nbgrad.function([W, x], T.jacobian(T.tanh(T.dot(W, x)), x))
+    nodes = f.maker.fgraph.toposort()
+    assert not any(isinstance(i, nbgrad.graph.basic.Constant) and np.size(i.data) > 1
+                   for n in nodes for i in n.inputs)
+    w, xv = rng.normal(size=(5, 4)), rng.normal(size=4)
+    np.testing.assert_allclose(f(w, xv), (1 - np.tanh(w @ xv) ** 2)[:, None] * w)
+
+
+def test_jacobian_keeps_a_product_by_a_broadcast_scale():
+    """A scale that is not a vector of the diagonal's shape is still multiplied in."""
+    x = T.TensorType("float64", (3,))("x")
+    c = T.dscalar("c")
+    f = nbgrad.function([x, c], T.jacobian(T.tanh(x) * c, x))
+    xv = rng.normal(size=3)
+    np.testing.assert_allclose(f(xv, 2.5), np.diag((1 - np.tanh(xv) ** 2) * 2.5))
+
+
 # ------------------------------------------------ banded (diagonal) batches
 def _numeric_jacobian(f, xv, eps=1e-6):
     cols = []

@@ -395,8 +395,17 @@ class Function:
         if backend.name != "cpu":
             return backend.make_filter(ttype, strict, allow, what)
 
-        if static or strict:
-            return lambda v: filt(v, strict, allow, what)
+        if static:
+            if any(s is None for s in ttype.shape):
+                return lambda v: filt(v, strict, allow, what)
+            shape = tuple(ttype.shape)
+
+            def check_shape(v):
+                if type(v) is ndarray and v.dtype is dtype and v.shape == shape:
+                    return v
+                return filt(v, strict, allow, what)
+
+            return check_shape
 
         def check(v):
             if type(v) is ndarray and v.dtype is dtype and v.ndim == ndim:

@@ -26,7 +26,7 @@ import numpy as np
 from nbgrad.graph.traversal import io_toposort
 from nbgrad.scalar.basic import _CTYPES, PREC_ATOM, ScalarOp
 
-__all__ = ["Composite", "BLOCK", "NUM_THREADS", "MIN_BLOCKED_SIZE"]
+__all__ = ["Composite", "BLOCK", "NUM_THREADS", "MIN_BLOCKED_SIZE", "MIN_REUSED_SIZE", "result_keeping"]
 
 #: Elements per block: 4 temporaries of float64 blocks fit in a 1 MiB L2 cache.
 BLOCK = 1 << 15
@@ -37,6 +37,15 @@ MIN_BLOCKED_SIZE = 1 << 17
 #: (measured: ``W - 0.01*g`` on 400k float32 takes 0.09 ms directly, 0.16 ms blocked).
 MIN_BLOCKED_SIZE_CHEAP = 1 << 20
 _CHEAP = frozenset({"add", "sub", "mul", "neg", "sqr", "abs", "maximum", "minimum", "identity", "second"})
+#: Results with at least this many elements are written into the buffer of the previous
+#: result once nobody holds it (see ``_numpy_evaluator``); smaller ones are fresh arrays.
+MIN_REUSED_SIZE = 1 << 16
+#: Broadcasting with rows of this many elements (the output's last axis) runs faster
+#: without NumPy's buffering: NumPy 2 copies a stride-0 operand into 8192-element buffers
+#: to lengthen the inner loop, which costs more than it saves once rows are this long
+#: (measured: ``(500, 500) * (500, 1)`` takes 107 µs buffered, 70 µs with ``setbufsize(16)``;
+#: rows of 64 elements lose 1.5× unbuffered). From 4096 on NumPy does not buffer anyway.
+UNBUFFERED_ROWS = (192, 4096)
 #: Threads sharing the blocks of one large evaluation.
 NUM_THREADS = max(1, min(int(os.environ.get("NBGRAD_NUM_THREADS", os.cpu_count() or 1)), 16))
 
@@ -247,11 +256,103 @@ def _program(comp):
 _UNREFERENCED = 3
 
 
+def _result_buffer(kept, shape, dtype):
+    """``kept[0]`` when it has ``shape`` and nobody else holds it, else a new buffer kept instead."""
+    out = kept[0]
+    if out is None or out.shape != shape or getrefcount(out) != _UNREFERENCED:
+        out = kept[0] = np.empty(shape, dtype=dtype)
+    return out
+
+
+def _broadcast_shape(args):
+    if len(args) <= 32:
+        return np.broadcast(*args).shape
+    return np.broadcast_shapes(*[np.shape(a) for a in args])
+
+
+try:  # NumPy's ufunc settings (the errstate with the buffer size): 0.3 µs to set, against
+    # 1.8 µs for a pair of ``np.setbufsize`` calls
+    from numpy._core.umath import _extobj_contextvar, _make_extobj
+except ImportError:  # pragma: no cover - other NumPy versions
+    _extobj_contextvar = None
+
+
+def _call_into(fn, args, out):
+    """``fn(*args, out=out)``, without NumPy's buffering when broadcasting long rows."""
+    shape = out.shape
+    if len(shape) > 1 and UNBUFFERED_ROWS[0] <= shape[-1] < UNBUFFERED_ROWS[1] and any(
+            np.ndim(a) and np.shape(a) != shape for a in args):
+        size = shape[-1] // 16 * 16
+        if _extobj_contextvar is not None:
+            token = _extobj_contextvar.set(_make_extobj(bufsize=size))
+            try:
+                return fn(*args, out=out)
+            finally:
+                _extobj_contextvar.reset(token)
+        old = np.setbufsize(size)
+        try:
+            return fn(*args, out=out)
+        finally:
+            np.setbufsize(old)
+    return fn(*args, out=out)
+
+
+def result_keeping(fn, in_dtypes, dtype):
+    """``fn(*arrays)`` whose large results reuse the buffer of the previous one once released.
+
+    ``fn`` is a NumPy function with an ``out=`` argument (a ufunc) computing one
+    elementwise op. Results of at least ``MIN_REUSED_SIZE`` elements follow a Composite's
+    rule (``_numpy_evaluator``): the buffer returned last time is written again only when
+    its reference count shows that nothing but this function holds it. ``fn`` itself is
+    returned when it does not take ``out=`` or would give another dtype than ``dtype``.
+
+    Examples
+    --------
+    >>> f = result_keeping(np.multiply, ["float64", "float64"], "float64")
+    >>> a = np.ones((400, 400)); r1 = f(a, a); r2 = f(a, a)
+    >>> r1 is r2  # r1 is still held: a new buffer
+    False
+    >>> address = r2.ctypes.data; del r1, r2
+    >>> f(a, a).ctypes.data == address  # released by the caller: written again
+    True
+    """
+    dtype = np.dtype(dtype)
+    try:
+        with np.errstate(all="ignore"):
+            probe = [np.ones(1, dtype=d) for d in in_dtypes]
+            if np.asarray(fn(*probe)).dtype != dtype:
+                return fn
+            fn(*probe, out=np.empty(1, dtype=dtype))
+    except Exception:  # noqa: BLE001 - no out= (or no probe value): plain calls
+        return fn
+    kept = [None]
+
+    def big(args):
+        return _call_into(fn, args, _result_buffer(kept, _broadcast_shape(args), dtype))
+
+    if len(in_dtypes) == 1:
+        def thunk(a0):
+            if np.size(a0) < MIN_REUSED_SIZE:
+                return fn(a0)
+            return big((a0,))
+    elif len(in_dtypes) == 2:
+        def thunk(a0, a1):
+            if np.size(a0) < MIN_REUSED_SIZE and np.size(a1) < MIN_REUSED_SIZE:
+                return fn(a0, a1)
+            return big((a0, a1))
+    else:
+        def thunk(*args):
+            if max(np.size(a) for a in args) < MIN_REUSED_SIZE:
+                return fn(*args)
+            return big(args)
+    return thunk
+
+
 def _numpy_evaluator(comp):
     """The CPU evaluator: ``evaluate(*arrays, out=None)``.
 
-    A large result (the blocked path) without ``out`` goes into the buffer the previous
-    call returned when nothing refers to that buffer any more (no result, view or
+    A large result (``MIN_REUSED_SIZE`` elements or more, blocked or not) without ``out``
+    goes into the buffer the previous call returned when nothing refers to that buffer any more (no result, view or
     variable of the caller's): its reference count then shows only the evaluator's own
     references. Reusing it skips the page faults of a fresh allocation (an 80 MB array
     costs about 4 ms of them); a result still held is never overwritten, since the
@@ -306,16 +407,14 @@ def _numpy_evaluator(comp):
             block_fn(*[v[lo:end] for v in views], o[lo:end], bufs)
             lo = end
 
-    kept = [None]  # the last result buffer this evaluator allocated (see _reusable)
+    kept = [None]  # the last result buffer this evaluator allocated (see _result_buffer)
 
     def big(args, out):
-        shape = np.broadcast_shapes(*[np.shape(a) for a in args])
+        shape = _broadcast_shape(args)
         if out is None:
-            out = kept[0]
-            if out is None or out.shape != shape or getrefcount(out) != _UNREFERENCED:
-                out = kept[0] = np.empty(shape, dtype=out_dtype)
-        if not out.flags.c_contiguous or out.shape != shape:
-            return small_fn(*args, out=out)
+            out = _result_buffer(kept, shape, out_dtype)
+        if out.size < threshold or not out.flags.c_contiguous or out.shape != shape:
+            return _call_into(small_fn, args, out)
         n = out.size
         views = []
         for a in args:
@@ -325,7 +424,7 @@ def _numpy_evaluator(comp):
             elif a.size == 1:
                 views.append(np.broadcast_to(a.reshape(()), (n,)))
             else:
-                return small_fn(*args, out=out)
+                return _call_into(small_fn, args, out)
         o = out.reshape(-1)
         parts = min(NUM_THREADS, -(-n // BLOCK))
         if parts <= 1:
@@ -345,17 +444,17 @@ def _numpy_evaluator(comp):
         threshold = MIN_BLOCKED_SIZE_CHEAP
     if nin == 1:
         def evaluate(a0, out=None):
-            if np.size(a0) < threshold:
+            if np.size(a0) < MIN_REUSED_SIZE:
                 return small_fn(a0, out=out)
             return big((a0,), out)
     elif nin == 2:
         def evaluate(a0, a1, out=None):
-            if np.size(a0) < threshold and np.size(a1) < threshold:
+            if np.size(a0) < MIN_REUSED_SIZE and np.size(a1) < MIN_REUSED_SIZE:
                 return small_fn(a0, a1, out=out)
             return big((a0, a1), out)
     else:
         def evaluate(*args, out=None):
-            if max(np.size(a) for a in args) < threshold:
+            if max(np.size(a) for a in args) < MIN_REUSED_SIZE:
                 return small_fn(*args, out=out)
             return big(args, out)
 

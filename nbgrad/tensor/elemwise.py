@@ -81,6 +81,11 @@ class Elemwise(Op):
             return scalar_thunk
         if xp is not np and any(_may_be_host(i) for i in node.inputs):
             return _host_mixing_thunk(fn, self.scalar_op.impl(np), xp)
+        if xp is np:
+            from nbgrad.scalar.composite import Composite, result_keeping
+
+            if not isinstance(self.scalar_op, Composite):  # a Composite keeps its own results
+                return result_keeping(fn, [i.dtype for i in node.inputs], node.outputs[0].dtype)
         return fn
 
     def infer_shape(self, fgraph, node, input_shapes):

@@ -248,3 +248,69 @@ def test_large_result_held_by_the_caller_is_never_overwritten():
         del other
     np.testing.assert_array_equal(first, keep_first)
     np.testing.assert_array_equal(view, keep_view)
+
+
+# ------------------------------------------- result buffers of single elementwise ops
+rng = np.random.default_rng(0)
+
+
+def _row_scaling():
+    """A lone broadcasting product (nothing to fuse): W * d[:, None], as in a Jacobian."""
+    W, d = T.dmatrix("W"), T.dvector("d")
+    return nbgrad.function([W, d], W * d.dimshuffle(0, "x"))
+
+
+def test_single_elementwise_op_reuses_its_released_result_buffer():
+    f = _row_scaling()
+    assert [type(n.op) for n in f.maker.fgraph.toposort()][-1] is Elemwise
+    w, d = rng.normal(size=(500, 500)), rng.normal(size=500)
+    r = f(w, d)
+    address = r.ctypes.data
+    del r
+    r = f(w, 2 * d)
+    assert r.ctypes.data == address
+    np.testing.assert_array_equal(r, w * (2 * d)[:, None])
+
+
+def test_single_elementwise_result_held_by_the_caller_is_never_overwritten():
+    f = _row_scaling()
+    w, d = rng.normal(size=(500, 500)), rng.normal(size=500)
+    first = f(w, d)
+    view = f(w, d + 1)[3]  # only a row of the second result is held
+    keep_first, keep_view = first.copy(), view.copy()
+    for k in range(3):
+        other = f(w, d * k)
+        assert not np.shares_memory(other, first) and not np.shares_memory(other, view)
+        np.testing.assert_array_equal(other, w * (d * k)[:, None])
+        del other
+    np.testing.assert_array_equal(first, keep_first)
+    np.testing.assert_array_equal(view, keep_view)
+
+
+def test_single_elementwise_result_held_by_a_shared_variable_is_never_overwritten():
+    d = T.dvector("d")
+    s = nbgrad.shared(np.ones((400, 300)), name="s")
+    f = nbgrad.function([d], [], updates=[(s, s * d.dimshuffle(0, "x"))])
+    dv = np.linspace(0.5, 1.5, 400)
+    expected = np.ones((400, 300))
+    values = []
+    for _ in range(3):
+        f(dv)
+        expected = expected * dv[:, None]
+        values.append((s.get_value(borrow=True), expected.copy()))
+    for got, want in values:  # each held value is still the one computed at its call
+        np.testing.assert_allclose(got, want)
+
+
+def test_unbuffered_broadcasting_agrees_with_numpy_and_restores_numpy_settings():
+    """Long broadcast rows run with a small NumPy buffer; the caller's settings come back."""
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    f = nbgrad.function([a, b], [a * b, T.exp(a) - b])
+    av = rng.normal(size=(300, 700))
+    for bv in (rng.normal(size=(300, 1)), rng.normal(size=(1, 700)), rng.normal(size=(300, 700))):
+        with np.errstate(over="raise"):
+            bufsize = np.getbufsize()
+            p, q = f(av, bv)
+            assert np.getbufsize() == bufsize and np.geterr()["over"] == "raise"
+        np.testing.assert_array_equal(p, av * bv)
+        np.testing.assert_allclose(q, np.exp(av) - bv)
