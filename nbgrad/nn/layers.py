@@ -33,8 +33,14 @@ class Layer:
         return self.forward(T.as_tensor_variable(X))
 
     def build_param(self, value, name=None):
-        """A shared variable holding ``value``, registered as a parameter."""
-        p = shared(np.asarray(value), name=name)
+        """A shared variable holding ``value``, registered as a parameter.
+
+        Its type carries the value's shape: a layer's parameters keep their shape, and
+        shapes known when compiling spare the training step the run-time checks of
+        broadcasting in its gradients.
+        """
+        value = np.asarray(value)
+        p = shared(value, name=name, shape=value.shape)
         self.parameters.append(p)
         return p
 

@@ -219,3 +219,23 @@ def sum_to_shape_useless(fgraph, node):
         ok = all(gs == int(s) for gs, s in zip(g.type.shape, np.asarray(data)))
         return [g] if ok else None
     return None
+
+
+@node_rewriter("specialize", tracks=(Sum,))
+def sum_of_broadcast_axes(fgraph, node):
+    """sum(dimshuffle(x, order with 'x' at axes A), axis=A) → x without those axes.
+
+    A summed axis that a DimShuffle inserted has size 1: the sum is the value itself.
+    The gradient of ``x·W + b`` for a bias ``b`` ends in this pair: the broadcast is
+    summed with keepdims, then the inserted axis is summed away.
+    """
+    a = node.inputs[0]
+    if type(node.op) is not Sum or a.owner is None or not isinstance(a.owner.op, DimShuffle):
+        return None
+    ds = a.owner.op
+    if not set(node.op.axis) <= set(ds.augment):
+        return None
+    x = a.owner.inputs[0]
+    order = tuple(d for i, d in enumerate(ds.new_order) if i not in node.op.axis)
+    new = x if order == tuple(range(x.ndim)) else DimShuffle(x.ndim, order)(x)
+    return [_same(new, node.outputs[0])]

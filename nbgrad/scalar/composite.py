@@ -358,6 +358,10 @@ def _numpy_evaluator(comp):
     costs about 4 ms of them); a result still held is never overwritten, since the
     evaluator then allocates a new buffer and keeps that one instead. The cost is one
     retained buffer per evaluator after its result is dropped.
+
+    A large result computed without blocking (see ``_chained_source``) keeps its
+    temporaries out of fresh arrays: they go into the result buffer or into a dead
+    temporary, so ``W - 0.01*g`` into ``g``'s buffer is two passes and no allocation.
     """
     env, calls = _program(comp)
     nin = comp.nin
@@ -408,13 +412,33 @@ def _numpy_evaluator(comp):
             lo = end
 
     kept = [None]  # the last result buffer this evaluator allocated (see _result_buffer)
+    chained = {}  # (input written over, inputs of full shape) -> chained small form
+
+    def unblocked(args, out, shape, fresh):
+        """The small form with temporaries in ``out`` or dead temporaries where that is safe."""
+        if out.shape != shape:
+            return _call_into(small_fn, args, out)
+        alias = -1
+        for k, a in enumerate(args):
+            if a is out:
+                if alias >= 0:
+                    return _call_into(small_fn, args, out)
+                alias = k
+            elif not fresh and np.may_share_memory(a, out):
+                return _call_into(small_fn, args, out)
+        key = (alias, tuple(np.shape(a) == shape for a in args))
+        fn = chained.get(key)
+        if fn is None:
+            fn = chained[key] = _chained_function(env, calls, nin, out_dtype, *key)
+        return _call_into(fn, args, out)
 
     def big(args, out):
         shape = _broadcast_shape(args)
-        if out is None:
+        fresh = out is None
+        if fresh:
             out = _result_buffer(kept, shape, out_dtype)
         if out.size < threshold or not out.flags.c_contiguous or out.shape != shape:
-            return _call_into(small_fn, args, out)
+            return unblocked(args, out, shape, fresh)
         n = out.size
         views = []
         for a in args:
@@ -424,7 +448,7 @@ def _numpy_evaluator(comp):
             elif a.size == 1:
                 views.append(np.broadcast_to(a.reshape(()), (n,)))
             else:
-                return _call_into(small_fn, args, out)
+                return unblocked(args, out, shape, fresh)
         o = out.reshape(-1)
         parts = min(NUM_THREADS, -(-n // BLOCK))
         if parts <= 1:
@@ -461,6 +485,63 @@ def _numpy_evaluator(comp):
     evaluate.source = source
     evaluate.small = small_fn
     return evaluate
+
+
+def _chained_source(calls, nin, out_dtype, alias, full):
+    """Source of ``chained(a0, ..., out)``: the small form without fresh temporaries.
+
+    ``out`` has the full result shape; it is input ``alias`` (-1: no input) and
+    ``full[k]`` says whether input ``k`` has the full shape. A temporary computed
+    from a full-shape input has the full shape itself, so it can be written into
+    ``out`` once nothing still to come reads what ``out`` holds (input ``alias`` or
+    an earlier temporary), or else into a full-shape temporary of its dtype whose
+    last use has passed. Other temporaries are fresh arrays, as in the small form.
+    """
+    last_use = {}
+    for k, (_, _, args, _) in enumerate(calls):
+        for a in args:
+            last_use[a] = k
+    full_of = {f"a{k}": bool(f) for k, f in enumerate(full)}
+    buffer_of = {}  # full-shape temporary -> (the array's name, its dtype)
+    held = f"a{alias}" if alias >= 0 else None  # what ``out`` holds now
+    free = []  # arrays (name, dtype) of full-shape temporaries nothing reads any more
+    params = ", ".join(f"a{k}" for k in range(nin))
+    lines = [f"def chained({params}, out=None):"]
+    for k, (t, f, args, var) in enumerate(calls):
+        call = f"{f}({', '.join(args)}"
+        if k == len(calls) - 1:
+            lines.append(f"    return {call}, out=out)")
+            break
+        for a in args:
+            if a in buffer_of and last_use[a] == k and buffer_of[a][0] != "out":
+                free.append(buffer_of[a])
+        full_of[t] = any(full_of.get(a, False) for a in args)
+        dtype = np.dtype(var.dtype)
+        target = None
+        if full_of[t]:
+            if dtype == out_dtype and (held is None or last_use.get(held, -1) <= k):
+                target, held = "out", t
+            else:
+                target = next((name for name, d in free if d == dtype), None)
+                if target is not None:
+                    free.remove((target, dtype))
+        if target is None:
+            lines.append(f"    {t} = {call})")
+            target = t
+        else:
+            lines.append(f"    {t} = {call}, out={target})")
+        if full_of[t]:
+            buffer_of[t] = (target, dtype)
+    return "\n".join(lines) + "\n"
+
+
+def _chained_function(env, calls, nin, out_dtype, alias, full):
+    source = _chained_source(calls, nin, out_dtype, alias, full)
+    scope = dict(env)
+    exec(compile(source, f"<nbgrad-composite-chained-{next(_ids)}>", "exec"), scope)
+    fn = scope["chained"]
+    fn.source = source
+    return fn
 
 
 def _cuda_evaluator(comp, xp):

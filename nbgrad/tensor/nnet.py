@@ -93,6 +93,13 @@ class LogSoftmax(Op):
         return [ev - sum(exp(z) * ev, axis=self.axis, keepdims=True)]
 
 
+#: Up to this many classes, the CPU ops work on the transposed logits: NumPy reduces a
+#: short last axis row by row (``max(axis=1)`` of (256, 10) float32 takes 12 µs), but
+#: reduces across rows of the transpose in 1.5 µs. Measured on (256, k): forward plus
+#: gradient 52 µs → 24 µs for k = 10, 68 → 49 µs for k = 40; rows win from k = 100 on.
+_SHORT_ROWS = 48
+
+
 def _check_labels(y, k):
     if y.size and (y.min() < 0 or y.max() >= k):
         raise ValueError(
@@ -130,6 +137,12 @@ class SoftmaxCrossEntropy(Op):
         n, k = z.shape
         if xp.__name__ == "numpy":
             _check_labels(y, k)
+        if xp.__name__ == "numpy" and k <= _SHORT_ROWS:
+            s = xp.ascontiguousarray(z.T)  # classes along rows: reductions run across rows
+            s -= s.max(axis=0)
+            picked = s[y, xp.arange(n)]
+            xp.exp(s, out=s)
+            return xp.log(s.sum(axis=0)) - picked
         s = z - z.max(axis=1, keepdims=True)
         picked = s[xp.arange(n), y]
         xp.exp(s, out=s)
@@ -175,6 +188,13 @@ class SoftmaxCrossEntropyGrad(Op):
         g, z, y = inputs
         n, k = z.shape
         g = xp.broadcast_to(g, (n,))
+        if xp.__name__ == "numpy" and k <= _SHORT_ROWS:
+            e = xp.ascontiguousarray(z.T)  # as in SoftmaxCrossEntropy.perform
+            e -= e.max(axis=0)
+            xp.exp(e, out=e)
+            e *= g / e.sum(axis=0)
+            e[y, xp.arange(n)] -= g
+            return xp.ascontiguousarray(e.T)
         e = z - z.max(axis=1, keepdims=True)
         xp.exp(e, out=e)
         e *= (g / e.sum(axis=1))[:, None]

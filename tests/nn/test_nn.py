@@ -145,12 +145,13 @@ def test_plot_losses():
     assert len(ax.lines[0].get_xdata()) == 3
 
 
-def test_cross_entropy_with_labels_is_one_fused_op_with_the_log_softmax_gradient():
+@pytest.mark.parametrize("classes", [5, 120])  # transposed (few classes) and row-wise CPU code
+def test_cross_entropy_with_labels_is_one_fused_op_with_the_log_softmax_gradient(classes):
     from nbgrad.tensor.nnet import SoftmaxCrossEntropy, SoftmaxCrossEntropyGrad
 
     rng = np.random.default_rng(3)
-    z = (rng.standard_normal((6, 5)) * 30).astype("float32")  # large logits: must stay finite
-    t = rng.integers(0, 5, 6)
+    z = (rng.standard_normal((6, classes)) * 30).astype("float32")  # large logits: must stay finite
+    t = rng.integers(0, classes, 6)
     Z, Y = T.fmatrix("Z"), T.lvector("Y")
     loss = cross_entropy(Z, Y)
     f = nbgrad.function([Z, Y], [loss, T.grad(loss, Z)])
@@ -169,3 +170,37 @@ def test_cross_entropy_rejects_labels_out_of_range():
     f = nbgrad.function([Z, Y], cross_entropy(Z, Y))
     with pytest.raises(ValueError, match="labels must lie in"):
         f(np.zeros((2, 3)), np.array([0, 3]))
+
+
+def test_layer_parameters_have_static_shapes_and_keep_them():
+    layer = Linear(3, 2, seed=0)
+    assert layer.weights.type.shape == (3, 2) and layer.bias.type.shape == (2,)
+    layer.set_weights([np.ones((3, 2)), np.zeros(2)])
+    with pytest.raises((TypeError, ValueError)):
+        layer.weights.set_value(np.ones((4, 2)))
+
+
+def test_training_step_has_no_runtime_broadcast_checks_and_matches_numpy():
+    from nbgrad.tensor.elemwise import SumToShape
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 20)).astype("float32")
+    y = rng.integers(0, 4, 300)
+    layers = [Linear(20, 300, seed=1, dtype="float32"), Linear(300, 4, seed=2, dtype="float32")]
+    w1, b1 = (p.get_value() for p in layers[0].parameters)
+    w2, b2 = (p.get_value() for p in layers[1].parameters)
+    step = Learner(Sequential(layers[0], Tanh(), layers[1]), cross_entropy, SGD(lr=0.1)).train_function(x, y)
+    assert not any(isinstance(n.op, SumToShape) for n in step.maker.fgraph.apply_nodes)
+    loss = step(x, y)
+    h = np.tanh(x @ w1 + b1)
+    z = h @ w2 + b2
+    e = np.exp(z - z.max(1, keepdims=True))
+    p = e / e.sum(1, keepdims=True)
+    np.testing.assert_allclose(loss, -np.mean(np.log(p[np.arange(300), y])), rtol=1e-5)
+    dz = p.copy()
+    dz[np.arange(300), y] -= 1
+    dz /= 300
+    dh = (dz @ w2.T) * (1 - h * h)
+    np.testing.assert_allclose(layers[0].weights.get_value(), w1 - 0.1 * (x.T @ dh), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(layers[0].bias.get_value(), b1 - 0.1 * dh.sum(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(layers[1].weights.get_value(), w2 - 0.1 * (h.T @ dz), rtol=1e-4, atol=1e-6)

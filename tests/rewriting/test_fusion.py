@@ -314,3 +314,37 @@ def test_unbuffered_broadcasting_agrees_with_numpy_and_restores_numpy_settings()
             assert np.getbufsize() == bufsize and np.geterr()["over"] == "raise"
         np.testing.assert_array_equal(p, av * bv)
         np.testing.assert_allclose(q, np.exp(av) - bv)
+
+
+def test_unblocked_large_evaluation_writes_temporaries_into_dead_buffers_only():
+    # 300 x 300 lies between MIN_REUSED_SIZE and MIN_BLOCKED_SIZE: the unblocked form whose
+    # temporaries go into the result buffer or a dead temporary
+    a, b = T.dscalar(), T.dscalar()
+    exprs = [b - 0.01 * a, b * (1 - T.sqr(a)), T.tanh(a + b),
+             T.exp(a) * T.exp(b) + T.log(T.abs(a) + 1) * b,
+             T.switch(T.gt(a, b), T.cast(a * b, "float32"), b)]
+    rng = np.random.default_rng(0)
+    full = [rng.standard_normal((300, 300)) for _ in range(2)]
+    row = rng.standard_normal((1, 300))
+    for expr in exprs:
+        comp = Composite([a, b], [expr])
+        ev = comp.impl(np)
+        for args in (full, [full[0], row], [row, full[1]]):
+            want = ev.small(*args)
+            out = ev(*[v.copy() for v in args])
+            np.testing.assert_allclose(out, want, rtol=1e-12)
+            for k, v in enumerate(args):  # in place into input k, when it has the full shape
+                if v.shape != want.shape:
+                    continue
+                ins = [u.copy() for u in args]
+                kept = [u.copy() for u in ins]
+                res = ev(*ins, out=ins[k])
+                assert res is ins[k]
+                np.testing.assert_allclose(res, want, rtol=1e-12)
+                for j, u in enumerate(ins):
+                    if j != k:
+                        np.testing.assert_array_equal(u, kept[j])
+        # an output buffer overlapping an input without being it: the plain small form
+        base = full[0].copy()
+        res = ev(base, full[1], out=base[::-1])
+        np.testing.assert_allclose(res, ev.small(full[0], full[1]), rtol=1e-12)

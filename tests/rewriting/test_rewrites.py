@@ -66,6 +66,7 @@ def _fires():
         "log_softmax_from_logsumexp": (
             [m], m - T.log(T.sum(T.exp(m), axis=1, keepdims=True)), LogSoftmax(1)(m)),
         "sum_to_shape_useless": ([x], SumToShape()(T.exp(x), shape(x)), T.exp(x)),
+        "sum_of_broadcast_axes": ([x], T.sum(T.exp(x).dimshuffle("x", 0), axis=0), T.exp(x)),
         "pow_zero": ([x], x ** 0 + 2, T.alloc(1.0, shape_i(x, 0)) + 2),
         "shape_i_through": ([x], T.alloc(1.5, shape_i(x ** 2, 0)) + x, None),
         "constant_chain": ([x], x * 2 * 2 * 2, x * 8),
@@ -139,6 +140,8 @@ def _leaves():
         "log_softmax_from_logsumexp": ([m, T.dmatrix("k")], m - T.log(T.sum(T.exp(m), axis=1, keepdims=True)) * 2,),
         # y may be broadcast against x at run time: its gradient needs the sum
         "sum_to_shape_useless": ([x, y], SumToShape()(x * y, shape(y)),),
+        # axis 1 of the matrix is not an inserted axis
+        "sum_of_broadcast_axes": ([m], T.sum(m.dimshuffle(0, "x", 1), axis=(1, 2)),),
         "commutative_order": ([x], T.exp(x) * 2,),
         "constant_folding": ([s], s + 1,),
         "merge": ([x, y], T.exp(x) + T.exp(y),),
