@@ -177,6 +177,20 @@ class CAReduce(Op):
     def infer_shape(self, fgraph, node, input_shapes):
         return [tuple(s for i, s in enumerate(input_shapes[0]) if i not in self.axis)]
 
+    def L_op(self, inputs, outputs, output_grads):
+        """x̄ from ``_input_grad``; integer inputs are disconnected."""
+        from nbgrad.gradient import disconnected_type, grad_not_implemented
+
+        (x,) = inputs
+        if x.dtype in discrete_dtypes:
+            return [disconnected_type()]
+        if self._input_grad is None:
+            return [grad_not_implemented(self, 0, x)]
+        return [self._input_grad(x, outputs[0], output_grads[0])]
+
+    #: ``_input_grad(x, z, gz) -> x̄``, defined by each differentiable reduction.
+    _input_grad = None
+
     def _expand(self, g, x):
         """Re-insert the reduced axes of ``g`` as broadcastable dimensions."""
         order, j = [], 0
@@ -194,14 +208,8 @@ class Sum(CAReduce):
 
     nfunc = "sum"
 
-    def L_op(self, inputs, outputs, output_grads):
-        (x,) = inputs
-        if x.dtype in discrete_dtypes:
-            from nbgrad.gradient import disconnected_type
-
-            return [disconnected_type()]
-        g = self._expand(output_grads[0], x)
-        return [cast(second(x, g), x.dtype)]
+    def _input_grad(self, x, z, gz):
+        return cast(second(x, self._expand(gz, x)), x.dtype)
 
     def R_op(self, inputs, eval_points):
         return [None if eval_points[0] is None else type(self)(self.axis)(eval_points[0])]
@@ -212,14 +220,8 @@ class Prod(CAReduce):
 
     nfunc = "prod"
 
-    def L_op(self, inputs, outputs, output_grads):
-        (x,) = inputs
-        if x.dtype in discrete_dtypes:
-            from nbgrad.gradient import disconnected_type
-
-            return [disconnected_type()]
-        g = self._expand(output_grads[0], x) * self._expand(outputs[0], x) / x
-        return [cast(g, x.dtype)]
+    def _input_grad(self, x, z, gz):
+        return cast(self._expand(gz, x) * self._expand(z, x) / x, x.dtype)
 
     def R_op(self, inputs, eval_points):
         (x,), (ev,) = inputs, eval_points
@@ -239,13 +241,8 @@ class _MaxMin(CAReduce):
         m = cast(eq(x, self._expand(z, x)), x.dtype)
         return m / self._expand(Sum(self.axis)(m), x)
 
-    def L_op(self, inputs, outputs, output_grads):
-        (x,) = inputs
-        if x.dtype in discrete_dtypes:
-            from nbgrad.gradient import disconnected_type
-
-            return [disconnected_type()]
-        return [self._mask(x, outputs[0]) * self._expand(output_grads[0], x)]
+    def _input_grad(self, x, z, gz):
+        return self._mask(x, z) * self._expand(gz, x)
 
     def R_op(self, inputs, eval_points):
         (x,), (ev,) = inputs, eval_points

@@ -3,17 +3,12 @@
 import numpy as np
 import pytest
 
+from tests.conftest import requires_gpu
+
 import nbgrad
 import nbgrad.tensor as T
-from nbgrad.backends import BackendUnavailable, get_backend
 
-try:
-    get_backend("gpu")
-    _REASON = None
-except BackendUnavailable as exc:
-    _REASON = f"no CUDA device or no CuPy on this machine: {exc}"
-
-pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
+pytestmark = requires_gpu
 
 
 @pytest.fixture
