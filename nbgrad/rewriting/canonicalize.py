@@ -147,6 +147,20 @@ def _broadcast_dim(x, i):
 _EXACT_INT = {"float64": 2 ** 53, "float32": 2 ** 24, "float16": 2 ** 11}
 
 
+def _drops_exactly(value, kind, unit):
+    """Whether ``value`` may be left out of a ``kind`` chain without changing any result.
+
+    ``x * 1`` is always ``x``; ``x + 0.0`` is not (``-0.0 + 0.0`` is ``+0.0``), but
+    ``x + (-0.0)`` is, and so is adding an integer zero.
+    """
+    if value != unit:
+        return False
+    if kind == "mul":
+        return True
+    v = np.asarray(value)
+    return v.dtype.kind != "f" or bool(np.signbit(v))
+
+
 def _exact_fold(values, kind, dtype):
     """The folded value of integer-valued ``values`` if ``dtype`` holds it exactly, else None."""
     ints = []
@@ -159,7 +173,14 @@ def _exact_fold(values, kind, dtype):
         total = total * v if kind == "mul" else total + v
     dt = np.dtype(dtype)
     if dt.kind == "f":
-        return total if abs(total) <= _EXACT_INT.get(dt.name, 0) else None
+        if abs(total) > _EXACT_INT.get(dt.name, 0):
+            return None
+        # evaluate in the dtype itself, so that a zero keeps its sign (0.0 * -1.0 is -0.0)
+        vals = [dt.type(v) for v in values]
+        out = vals[0]
+        for v in vals[1:]:
+            out = out * v if kind == "mul" else out + v
+        return out
     if dt.kind in "iu":
         info = np.iinfo(dt)
         return total if info.min <= total <= info.max else None
@@ -226,7 +247,7 @@ def constant_chain(fgraph, node):
             changed = True
     if any(v is not None and not c for v, c in zip(leaves, is_c)):
         for k, v in enumerate(leaves):
-            if v is not None and isinstance(v, Constant) and neutral_const(v) == unit:
+            if v is not None and isinstance(v, Constant) and _drops_exactly(neutral_const(v), kind, unit):
                 leaves[k], changed = None, True
     if not changed or all(v is None for v in leaves):
         return None

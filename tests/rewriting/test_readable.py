@@ -61,3 +61,15 @@ def test_size_of_a_broadcast_result_is_read_from_its_inputs():
     assert int(f([1.0], [1.0, 2.0, 3.0])) == 3
     assert int(f([1.0, 2.0], [5.0])) == 2
     assert int(f([1.0, 2.0], [5.0, 6.0])) == 2
+
+
+def test_folded_constants_keep_the_sign_of_zero():
+    # 0.0 * (0.0 * -1.0) is -0.0, so 1 / it is -inf; adding +0.0 turns -0.0 into +0.0
+    x = T.dvector("x")
+    f = nbgrad.function([x], [x / (0.0 * (0.0 * T.constant(-1.0))), x + 0.0 + 0.0 + 1.0 - 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient, total = f(np.array([1.0, -0.0]))
+        expected_q = np.array([1.0, -0.0]) / (0.0 * (0.0 * -1.0))
+    np.testing.assert_array_equal(quotient, expected_q)
+    expected_t = np.array([1.0, -0.0]) + 0.0 + 0.0 + 1.0 - 1.0
+    np.testing.assert_array_equal(np.signbit(total), np.signbit(expected_t))
