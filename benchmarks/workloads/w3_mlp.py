@@ -52,19 +52,60 @@ def _numpy_step(x, y, params):
     return loss
 
 
+def nbgrad_step(x, y, params):
+    """The training function ``nbgrad.nn``'s Learner compiles, with ``params`` as weights."""
+    from nbgrad.nn import SGD, Learner, Linear, Sequential, Tanh, cross_entropy
+
+    layers = [Linear(a, b, dtype="float32") for a, b in zip(SIZES[:-1], SIZES[1:])]
+    for layer, (w, b) in zip(layers, zip(params[::2], params[1::2])):
+        layer.weights.set_value(w)
+        layer.bias.set_value(b)
+    model = Sequential(layers[0], Tanh(), layers[1], Tanh(), layers[2])
+    return Learner(model, cross_entropy, SGD(lr=LR)).train_function(x, y)
+
+
+def jax_step(jax):
+    """A jitted ``step(params, X, Y) -> (new params, loss)``."""
+    jnp = jax.numpy
+
+    def loss_fn(ps, X, Y):
+        h = X
+        for k in range(0, 6, 2):
+            h = h @ ps[k] + ps[k + 1]
+            if k < 4:
+                h = jnp.tanh(h)
+        logp = jax.nn.log_softmax(h, axis=-1)
+        return -jnp.mean(jnp.take_along_axis(logp, Y[:, None], axis=1))
+
+    @jax.jit
+    def step(ps, X, Y):
+        loss, gs = jax.value_and_grad(loss_fn)(ps, X, Y)
+        return [p - LR * g for p, g in zip(ps, gs)], loss
+
+    return step
+
+
+def torch_step(torch, xt, yt, ps):
+    """One step on the tensors ``ps`` in place; returns the loss tensor."""
+    h = xt
+    for k in range(0, 6, 2):
+        h = h @ ps[k] + ps[k + 1]
+        if k < 4:
+            h = torch.tanh(h)
+    loss = torch.nn.functional.cross_entropy(h, yt)
+    gs = torch.autograd.grad(loss, ps)
+    with torch.no_grad():
+        for p, g in zip(ps, gs):
+            p -= LR * g
+    return loss
+
+
 def setup(impl):
     x, y, params = _data()
     if impl == "numpy":
         return lambda: _numpy_step(x, y, params)
     if impl == "nbgrad":
-        from nbgrad.nn import SGD, Learner, Linear, Sequential, Tanh, cross_entropy
-
-        layers = [Linear(a, b, dtype="float32") for a, b in zip(SIZES[:-1], SIZES[1:])]
-        for layer, (w, b) in zip(layers, zip(params[::2], params[1::2])):
-            layer.weights.set_value(w)
-            layer.bias.set_value(b)
-        model = Sequential(layers[0], Tanh(), layers[1], Tanh(), layers[2])
-        step = Learner(model, cross_entropy, SGD(lr=LR)).train_function(x, y)
+        step = nbgrad_step(x, y, params)
         return lambda: step(x, y)
     if impl == "pytensor":
         try:
@@ -91,20 +132,7 @@ def setup(impl):
         except ImportError:
             return None
 
-        def loss_fn(ps, X, Y):
-            h = X
-            for k in range(0, 6, 2):
-                h = h @ ps[k] + ps[k + 1]
-                if k < 4:
-                    h = jnp.tanh(h)
-            logp = jax.nn.log_softmax(h, axis=-1)
-            return -jnp.mean(jnp.take_along_axis(logp, Y[:, None], axis=1))
-
-        @jax.jit
-        def step(ps, X, Y):
-            loss, gs = jax.value_and_grad(loss_fn)(ps, X, Y)
-            return [p - LR * g for p, g in zip(ps, gs)], loss
-
+        step = jax_step(jax)
         state = [[jnp.asarray(p) for p in params]]
         xj, yj = jnp.asarray(x), jnp.asarray(y)
 
@@ -123,17 +151,7 @@ def setup(impl):
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
         def run():
-            h = xt
-            for k in range(0, 6, 2):
-                h = h @ ps[k] + ps[k + 1]
-                if k < 4:
-                    h = torch.tanh(h)
-            loss = torch.nn.functional.cross_entropy(h, yt)
-            gs = torch.autograd.grad(loss, ps)
-            with torch.no_grad():
-                for p, g in zip(ps, gs):
-                    p -= LR * g
-            return loss.detach().numpy()
+            return torch_step(torch, xt, yt, ps).detach().numpy()
 
         return run
     return None

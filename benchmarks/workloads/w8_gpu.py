@@ -124,25 +124,17 @@ def _w3(impl):
     from benchmarks.workloads import w3_mlp
 
     x, y, params = w3_mlp._data()
-    lr = w3_mlp.LR
     if impl == "w3-nbgrad":
         backend = _cupy()
         if backend is None:
             return None
         cp = backend.xp
         import nbgrad
-        from nbgrad.nn import SGD, Learner, Linear, Sequential, Tanh, cross_entropy
 
         old = nbgrad.config.backend
         nbgrad.config.backend = "gpu"
         try:
-            sizes = w3_mlp.SIZES
-            layers = [Linear(a, b, dtype="float32") for a, b in zip(sizes[:-1], sizes[1:])]
-            for layer, (w, b) in zip(layers, zip(params[::2], params[1::2])):
-                layer.weights.set_value(w)
-                layer.bias.set_value(b)
-            model = Sequential(layers[0], Tanh(), layers[1], Tanh(), layers[2])
-            step = Learner(model, cross_entropy, SGD(lr=lr)).train_function(x, y)
+            step = w3_mlp.nbgrad_step(x, y, params)
         finally:
             nbgrad.config.backend = old
         xd, yd = cp.asarray(x), cp.asarray(y)
@@ -161,16 +153,7 @@ def _w3(impl):
         ps = [torch.from_numpy(p.copy()).to(dev).requires_grad_() for p in params]
 
         def run():
-            h = xt
-            for k in range(0, 6, 2):
-                h = h @ ps[k] + ps[k + 1]
-                if k < 4:
-                    h = torch.tanh(h)
-            loss = torch.nn.functional.cross_entropy(h, yt)
-            grads = torch.autograd.grad(loss, ps)
-            with torch.no_grad():
-                for p, g in zip(ps, grads):
-                    p -= lr * g
+            loss = w3_mlp.torch_step(torch, xt, yt, ps)
             torch.cuda.synchronize()
             return loss.item()
         return run
@@ -178,28 +161,14 @@ def _w3(impl):
         jax = _jax()
         if jax is None:
             return None
-        import jax.numpy as jnp
-
-        def loss_fn(ps, xb, yb):
-            h = xb
-            for k in range(0, 6, 2):
-                h = h @ ps[k] + ps[k + 1]
-                if k < 4:
-                    h = jnp.tanh(h)
-            logp = jax.nn.log_softmax(h)
-            return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
-
-        @jax.jit
-        def step(ps, xb, yb):
-            loss, grads = jax.value_and_grad(loss_fn)(ps, xb, yb)
-            return loss, [p - lr * g for p, g in zip(ps, grads)]
+        step = w3_mlp.jax_step(jax)
 
         gpu = jax.devices("gpu")[0]
         state = {"ps": [jax.device_put(p, gpu) for p in params]}
         xj, yj = jax.device_put(x, gpu), jax.device_put(y.astype(np.int32), gpu)
 
         def run():
-            loss, state["ps"] = step(state["ps"], xj, yj)
+            state["ps"], loss = step(state["ps"], xj, yj)
             return float(loss.block_until_ready())
         return run
     return None
