@@ -5,13 +5,15 @@ One-line identities are rows of ``IDENTITIES``: (name, scalar op, test, result).
 row becomes a node rewrite of the ``simplify`` phase. Identities that only
 hold for finite values (x*0 → 0, x-x → 0, x/x → 1) fire when the operand is
 provably finite (and nonzero); their unconditional forms are tagged ``unsafe``.
+``cancel_reciprocal`` cancels (1/a) · a inside a product for forms a that are never
+zero (sigmoid, 1 - sigmoid, exp); it is tagged ``stability``.
 """
 
 import numpy as np
 
 from nbgrad.rewriting.db import node_rewriter
 from nbgrad.rewriting.patterns import (
-    S, is_op, known_finite, known_nonzero, only_client, same_shape, scalar_const, sop,
+    S, chain_leaves, is_op, known_finite, known_nonzero, only_client, same_shape, scalar_const, sop,
 )
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
@@ -221,4 +223,171 @@ def sum_alloc(fgraph, node):
     return [_cast_like(tm.mul(tm.cast(v, out.dtype), tm.cast(count, out.dtype)), out)]
 
 
-__all__ = ["IDENTITIES", "GUARDED", "elemwise_alloc", "mul_powers", "sum_alloc", "sop"]
+# ----------------------------------------------------------- a factor against its reciprocal
+#
+# (1/a) · a = 1 wherever a ≠ 0. The rewrite below uses it only for forms a that are nonzero
+# for every finite x: sigmoid(x) ∈ (0, 1), 1 - sigmoid(x) ∈ (0, 1), exp(x) > 0. In floating
+# point such a form can still come out as 0 or inf: sigmoid(x) and exp(x) underflow to 0 for
+# x below about -745, 1 - sigmoid(x) rounds to 0 for x above about 37, exp(x) overflows for x
+# above about 709. The original product is then inf · 0 = nan (or inf), the rewritten one is
+# the value the product has in exact arithmetic (for x = ±inf, its limit): more accurate than
+# the original, so the rewrite is tagged ``stability`` and not ``unsafe``. A nan in x must
+# still give nan: the rewrite fires only where x is provably finite or another factor of the
+# rewritten product still carries x (x itself or one of the forms above, each nan for x = nan).
+
+
+def _nonzero_arg(a):
+    """x if ``a`` is sigmoid(x), 1 - sigmoid(x) or exp(x) (nonzero for every finite x), else None."""
+    if is_op(a, "sigmoid") or is_op(a, "exp"):
+        return a.owner.inputs[0]
+    if is_op(a, "sub"):
+        one, s = a.owner.inputs
+        if scalar_const(one) == 1 and all(n == 1 for n in one.type.shape) and is_op(s, "sigmoid"):
+            return s.owner.inputs[0]
+    return None
+
+
+def _over(v):
+    """(n, a) if ``v`` is n / a, (None, a) if it is 1 / a or reciprocal(a), else None."""
+    if v is None:
+        return None
+    if is_op(v, "reciprocal"):
+        return None, v.owner.inputs[0]
+    if is_op(v, "true_div"):
+        n, a = v.owner.inputs
+        if scalar_const(n) == 1 and all(s == 1 for s in n.type.shape):
+            return None, a
+        return _cast_like(n, v), a
+    return None
+
+
+def _cancel(factors):
+    """``factors`` with each pair (n / a, a) for a nonzero form ``a`` replaced by (n, nothing).
+
+    Returns the new list (None where a factor is gone), the cancelled forms ``a``, and
+    whether the product keeps its shape: each factor taken out has the shape of one that stays.
+    """
+    out, gone, taken = list(factors), [], []
+    for i in range(len(out)):
+        over = _over(out[i])
+        if over is None or _nonzero_arg(over[1]) is None:
+            continue
+        for j, a in enumerate(out):
+            if j != i and a is over[1]:
+                # n / a has the shape of n and a together, 1 / a that of a (if no more axes)
+                taken += [a] if over[0] is not None or out[i].ndim == a.ndim else [out[i], a]
+                out[i], out[j] = over[0], None
+                gone.append(a)
+                break
+    left = [f for f in out if f is not None] or gone[:1]  # nothing left: ones shaped like a
+    keeps_shape = all(any(same_shape(t, f) for f in left) for t in taken)
+    return out, gone, keeps_shape
+
+
+def _carries(x, factors):
+    """A nan in ``x`` still reaches the product of ``factors``."""
+    return known_finite(x) or any(f is not None and (f is x or _nonzero_arg(f) is x) for f in factors)
+
+
+def _product(factors, like, out):
+    """The product of the factors left (None: gone); ones shaped like ``like`` if none is."""
+    left = [f for f in factors if f is not None]
+    if not left:
+        return _fill(1, out, like)
+    new = left[0]
+    for f in left[1:]:
+        new = tm.mul(new, f)
+    return new
+
+
+def _used_once(fgraph, v):
+    return len(fgraph.clients.get(v, ())) == 1
+
+
+def _sum_terms(fgraph, v, dtype):
+    """The terms of the add/sub/neg tree under ``v`` (through nodes used only inside it)."""
+    if v.dtype == dtype and _used_once(fgraph, v):
+        if is_op(v, "add") or is_op(v, "sub"):
+            return [t for i in v.owner.inputs for t in _sum_terms(fgraph, i, dtype)]
+        if is_op(v, "neg"):
+            return _sum_terms(fgraph, v.owner.inputs[0], dtype)
+    return [v]
+
+
+def _rebuild_sum(fgraph, v, dtype, new_terms):
+    """The add/sub/neg tree under ``v`` with its terms replaced, in ``_sum_terms`` order."""
+    if v.dtype == dtype and _used_once(fgraph, v):
+        if is_op(v, "add") or is_op(v, "sub"):
+            return v.owner.op(*[_rebuild_sum(fgraph, i, dtype, new_terms) for i in v.owner.inputs])
+        if is_op(v, "neg"):
+            return tm.neg(_rebuild_sum(fgraph, v.owner.inputs[0], dtype, new_terms))
+    return next(new_terms)
+
+
+def _cancel_in_chain(leaves, out):
+    """(n / a) · a · rest → n · rest inside one product."""
+    factors, gone, keeps_shape = _cancel(leaves)
+    if not gone or not keeps_shape or not all(_carries(_nonzero_arg(a), factors) for a in gone):
+        return None
+    return _product(factors, gone[0], out)
+
+
+def _cancel_through_sum(fgraph, leaves, out):
+    """(t₁ + t₂ + ...) · a₁ · a₂ · rest → (t₁ · a₁ · a₂ + ...) · rest with each tᵢ · aⱼ cancelled.
+
+    Fires when every term holds the reciprocal of at least one distributed aⱼ and the
+    multiplications the distribution adds are no more than the reciprocals and
+    multiplications it removes: the graph does not grow.
+    """
+    for k, s in enumerate(leaves):
+        if not (is_op(s, "add") or is_op(s, "sub")) or not _used_once(fgraph, s):
+            continue
+        terms = _sum_terms(fgraph, s, out.dtype)
+        parts = [chain_leaves(fgraph, t, t, "mul", out.dtype) if _used_once(fgraph, t) else [t]
+                 for t in terms]
+        denominators = [o[1] for fs in parts for o in map(_over, fs) if o is not None]
+        dist = [j for j, a in enumerate(leaves)
+                if j != k and _nonzero_arg(a) is not None and any(d is a for d in denominators)]
+        if not dist:
+            continue
+        rest = [a for j, a in enumerate(leaves) if j != k and j not in dist]
+        new_terms, added, removed = [], 0, len(dist)
+        for fs in parts:
+            factors, gone, keeps_shape = _cancel(fs + [leaves[j] for j in dist] + rest)
+            factors = factors[:len(fs) + len(dist)]
+            hits = sum(f is None for f in factors[len(fs):])
+            if hits == 0 or not keeps_shape or not all(_carries(_nonzero_arg(a), factors + rest)
+                                                       for a in gone):
+                break
+            added += len(dist) - hits
+            removed += 2 * len(gone)
+            new_terms.append(_product(factors, gone[0], out))
+        else:
+            if added > removed:
+                continue
+            return _product(rest + [_rebuild_sum(fgraph, s, out.dtype, iter(new_terms))], s, out)
+    return None
+
+
+@node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"), tracks=(S["mul"],))
+def cancel_reciprocal(fgraph, node):
+    """(1/a) · a → 1 inside a product, for a = sigmoid(x), 1 - sigmoid(x) or exp(x).
+
+    Also n / a · a → n, and through a sum whose every term holds a reciprocal:
+    (u / (1 - s) + v / s) · s · (1 - s) → u · s + v · (1 - s) for s = sigmoid(x), the
+    gradient of the logistic loss. Exact for finite x; where a rounds to 0 or inf the
+    original is nan or inf and the result is the exact value (see the comment above).
+    """
+    out = node.outputs[0]
+    if not out.dtype.startswith("float"):
+        return None
+    leaves = chain_leaves(fgraph, out, out, "mul", out.dtype)
+    new = _cancel_in_chain(leaves, out)
+    if new is None:
+        new = _cancel_through_sum(fgraph, leaves, out)
+    if new is None or new.ndim != out.ndim or new.type.shape != out.type.shape and not same_shape(new, out):
+        return None
+    return [_cast_like(new, out)]
+
+
+__all__ = ["IDENTITIES", "GUARDED", "elemwise_alloc", "mul_powers", "sum_alloc", "cancel_reciprocal", "sop"]

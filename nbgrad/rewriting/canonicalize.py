@@ -16,7 +16,7 @@ import numpy as np
 from nbgrad.gradient import _GradientOp
 from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import node_rewriter
-from nbgrad.rewriting.patterns import S, dim_var, neutral_const, same_shape, sop
+from nbgrad.rewriting.patterns import S, chain_leaves, dim_var, neutral_const, same_shape, sop
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
@@ -187,17 +187,6 @@ def _exact_fold(values, kind, dtype):
     return None
 
 
-def _chain_leaves(fgraph, v, root, kind, dtype):
-    """Operands of the ``kind`` tree under ``v`` (through nodes used only inside it)."""
-    if (v.owner is not None and type(sop(v.owner)) is S[kind] and v.dtype == dtype
-            and (v is root or len(fgraph.clients.get(v, ())) == 1)):
-        res = []
-        for i in v.owner.inputs:
-            res.extend(_chain_leaves(fgraph, i, root, kind, dtype))
-        return res
-    return [v]
-
-
 def _neutral_alloc(v, leaves, k, dtype):
     """The fill value of ``leaves[k]`` = alloc(value, ...) if another leaf already has its shape."""
     node = v.owner
@@ -220,7 +209,7 @@ def constant_chain(fgraph, node):
     (``alloc(1, x.shape[0]) * 2 * x`` → ``x * 2``)."""
     kind = "mul" if type(sop(node)) is S["mul"] else "add"
     out = node.outputs[0]
-    leaves = _chain_leaves(fgraph, out, out, kind, out.dtype)
+    leaves = chain_leaves(fgraph, out, out, kind, out.dtype)
     if len(leaves) < 3:  # two operands: the identities of ``algebraic`` (x * 1, ...) apply
         return None
     if any(not isinstance(v, Constant) and v.dtype != out.dtype for v in leaves):

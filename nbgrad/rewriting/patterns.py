@@ -9,7 +9,7 @@ from nbgrad.tensor.math import Dot
 from nbgrad.tensor.shape import Alloc, Shape, ShapeI
 
 __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
-           "known_nonzero", "dim_key", "dim_var", "neutral_const"]
+           "known_nonzero", "dim_key", "dim_var", "neutral_const", "chain_leaves"]
 
 S = ps.scalar_ops  # scalar op classes by name: S["mul"], S["exp"], ...
 
@@ -111,6 +111,18 @@ def same_shape(a, b):
     if a.ndim != b.ndim:
         return False
     return all(_dim(a, d) == _dim(b, d) for d in range(a.ndim))
+
+
+def chain_leaves(fgraph, v, root, kind, dtype):
+    """Operands of the ``kind`` tree (``"mul"``, ``"add"``) under ``v``, through nodes of
+    ``dtype`` used only inside it: ``(x * y) * exp(z)`` → ``[x, y, exp(z)]``."""
+    if (v.owner is not None and type(sop(v.owner)) is S[kind] and v.dtype == dtype
+            and (v is root or len(fgraph.clients.get(v, ())) == 1)):
+        res = []
+        for i in v.owner.inputs:
+            res.extend(chain_leaves(fgraph, i, root, kind, dtype))
+        return res
+    return [v]
 
 
 def only_client(fgraph, var, node):

@@ -73,3 +73,29 @@ def test_folded_constants_keep_the_sign_of_zero():
     np.testing.assert_array_equal(quotient, expected_q)
     expected_t = np.array([1.0, -0.0]) + 0.0 + 0.0 + 1.0 - 1.0
     np.testing.assert_array_equal(np.signbit(total), np.signbit(expected_t))
+
+
+def test_logistic_regression_gradient_cancels_the_reciprocals():
+    # d/dz of -(t log σ(z) + (1-t) log(1-σ(z))) is (1/σ - ...)·σ(1-σ): each reciprocal
+    # cancels against its factor, leaving (1-t)·σ - t·(1-σ) = σ - t over the mean's n
+    w, X, t = T.dvector("w"), T.dmatrix("X"), T.dvector("t")
+    p = T.nnet.sigmoid(T.dot(X, w))
+    loss = -T.mean(t * T.log(p) + (1 - t) * T.log(1 - p))
+    f, text = _formula([w, X, t], T.grad(loss, w))
+    n = "float64(switch(t.shape[0] == 1, X.shape[0], t.shape[0]))"
+    assert text == (f"X.T @ (-((1 - t) * (-(1 / {n})) * sigmoid(X @ w))"
+                    f" + t * (-(1 / {n})) * (1 - sigmoid(X @ w)))")
+    rng = np.random.default_rng(0)
+    Xv, wv, tv = rng.standard_normal((5, 3)), rng.standard_normal(3), rng.integers(0, 2, 5) * 1.0
+
+    def expected(wv):
+        return Xv.T @ (1 / (1 + np.exp(-Xv @ wv)) - tv) / len(tv)
+
+    np.testing.assert_allclose(f(wv, Xv, tv), expected(wv), rtol=1e-12)
+    # confident predictions: 1 - sigmoid rounds to 0, where the unrewritten gradient is nan
+    big = wv * 100
+    with np.errstate(all="ignore"):
+        assert np.isnan(nbgrad.function([w, X, t], T.grad(loss, w), mode="NONE")(big, Xv, tv)).all()
+        # (the shape argument of the sums the mean's gradient broadcasts through is still
+        # read off log(1 - sigmoid), which is computed and may warn)
+        np.testing.assert_allclose(f(big, Xv, tv), expected(big), rtol=1e-12)

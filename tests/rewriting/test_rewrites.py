@@ -1,8 +1,11 @@
 """Each rewrite fires where it should (expected graph, same values) and nowhere else."""
 
+import re
+
 import numpy as np
 import pytest
 
+import nbgrad
 import nbgrad.tensor as T
 from nbgrad.gradient import grad_clip, zero_grad
 from nbgrad.rewriting import Mode, db
@@ -72,6 +75,8 @@ def _fires():
         "constant_chain": ([x], x * 2 * 2 * 2, x * 8),
         "switch_same": ([x], T.switch(T.gt(T.sum(x), 0), x, x), x),
         "shape_subtensor": ([x], x.shape[0] + 1, shape_i(x, 0) + 1),
+        "cancel_reciprocal": ([x, y], y * (1 / T.sigmoid(x)) * T.sigmoid(x) * (1 - T.sigmoid(x)),
+                              y * (1 - T.sigmoid(x))),
     }
     return rows
 
@@ -168,6 +173,12 @@ def _leaves():
         "shape_subtensor": ([x], T.alloc(1.5, T.prod(x.shape[:1])) + 1,),
         # 0.1 * 3 is not exact in binary floating point
         "constant_chain": ([x], x * 0.1 * 3,),
+        # x may be 0: (1/x) * x is nan there, not 1
+        "cancel_reciprocal": ([x, y], y * (1 / x) * x,),
+        # x may be nan: the product is nan, tanh(x) alone would not be
+        "cancel_reciprocal_nan": ([x], T.tanh(x) * (1 / T.exp(x)) * T.exp(x),),
+        # the second term holds no reciprocal: distributing would grow the graph
+        "cancel_reciprocal_sum": ([x, y], (y / T.sigmoid(x) + y) * T.sigmoid(x),),
     }
 
 
@@ -178,8 +189,51 @@ LEAVES = _leaves()
 def test_rewrite_leaves_alone(name):
     inputs, out = LEAVES[name][:2]
     fg, applied = rewritten(inputs, out, Mode(excluding=["fusion", "inplace"]))
-    assert name.replace("_positive", "") not in applied
+    assert re.sub("_positive|_nan|_sum", "", name) not in applied
     assert values_agree(inputs, out, _values(inputs)) if all(v.ndim < 3 for v in inputs) else True
+
+
+def _cancelled(inputs, out, expected):
+    fg, applied = rewritten(inputs, out, Mode(excluding=["fusion", "inplace"]))
+    assert "cancel_reciprocal" in applied
+    assert same_graph(fg, inputs, expected), fg.outputs
+    assert values_agree(inputs, out, _values(inputs))
+
+
+def test_cancel_reciprocal_through_a_sum_of_reciprocal_terms():
+    # the logistic-loss gradient: each term cancels one factor, the other multiplies it
+    x, u, v = T.dvector("x"), T.dvector("u"), T.dvector("v")
+    s = T.sigmoid(x)
+    _cancelled([x, u, v], (-(u * (1 / (1 - s))) + v * (1 / s)) * (s * (1 - s)),
+               -(u * s) + v * (1 - s))
+
+
+def test_cancel_reciprocal_of_a_quotient_and_of_reciprocal():
+    x, y = T.dvector("x"), T.dvector("y")
+    _cancelled([x, y], (y / T.exp(x)) * T.exp(x) * T.sigmoid(x), y * T.sigmoid(x))
+    _cancelled([x, y], T.reciprocal(T.exp(x)) * y * T.exp(x) * x, y * x)
+    # a finite argument (a cast integer) cannot be nan: nothing needs to carry it
+    i = T.vector("i", dtype="int64")
+    e = T.exp(T.cast(i, "float64"))
+    _, applied = rewritten([i], (1 / e) * e)
+    assert "cancel_reciprocal" in applied
+    assert values_agree([i], (1 / e) * e, _values([i]))
+
+
+def test_cancel_reciprocal_is_exact_where_the_factor_rounds_to_zero():
+    # sigmoid(-800) underflows to 0 and 1 - sigmoid(40) rounds to 0: the original is nan
+    x, y = T.dvector("x"), T.dvector("y")
+    s = T.sigmoid(x)
+    out = (y / (1 - s) + y / s) * s * (1 - s)
+    xv, yv = np.array([-800.0, 40.0, 0.5, -np.inf]), np.full(4, 2.0)
+    with np.errstate(all="ignore"):
+        on = nbgrad.function([x, y], out)(xv, yv)
+        off = nbgrad.function([x, y], out, mode=Mode("NONE"))(xv, yv)
+    assert np.isnan(off[:2]).all()
+    np.testing.assert_allclose(on, [2.0, 2.0, 2.0, 2.0])
+    np.testing.assert_allclose(on[2], off[2])
+    # a nan in x stays nan
+    assert np.isnan(nbgrad.function([x, y], out)(np.array([np.nan]), np.array([1.0]))).all()
 
 
 def test_unsafe_rewrites_only_on_request():
