@@ -21,7 +21,7 @@ from nbgrad.scalar import basic as ps
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
-from nbgrad.tensor.shape import Alloc, Shape, ShapeI
+from nbgrad.tensor.shape import Alloc, Shape, ShapeI, make_vector
 from nbgrad.tensor.subtensor import Subtensor
 
 
@@ -121,6 +121,24 @@ def shape_subtensor(fgraph, node):
     if not -x.ndim <= i < x.ndim:
         return None
     return [ShapeI(i % x.ndim)(x)]
+
+
+@node_rewriter(("canonicalize", "simplify"), tracks=(Shape,))
+def shape_of_elemwise(fgraph, node):
+    """shape(f(a, b)) of an elementwise result → the vector of its sizes read from the inputs,
+    so that the result is not computed only for its shape."""
+    x = node.inputs[0]
+    if x.owner is None or not isinstance(x.owner.op, Elemwise) or x.ndim == 0:
+        return None
+    dims = []
+    for i in range(x.ndim):
+        d = dim_var(x, i)
+        if d is None:
+            d = _broadcast_dim(x, i)
+        if d is None:
+            return None
+        dims.append(d if d.dtype == "int64" else tm.cast(d, "int64"))
+    return [make_vector(*dims)]
 
 
 def _broadcast_dim(x, i):
@@ -263,5 +281,5 @@ def constant_chain(fgraph, node):
 
 
 __all__ = ["remove_gradient_ops", "dimshuffle_identity", "dimshuffle_dimshuffle",
-           "alloc_useless", "cast_useless", "commutative_order", "shape_i_through", "shape_subtensor",
+           "alloc_useless", "cast_useless", "commutative_order", "shape_i_through", "shape_subtensor", "shape_of_elemwise",
            "constant_chain"]

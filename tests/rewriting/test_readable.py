@@ -99,3 +99,11 @@ def test_logistic_regression_gradient_cancels_the_reciprocals():
         # (the shape argument of the sums the mean's gradient broadcasts through is still
         # read off log(1 - sigmoid), which is computed and may warn)
         np.testing.assert_allclose(f(big, Xv, tv), expected(big), rtol=1e-12)
+
+
+def test_a_loss_is_not_computed_only_for_its_shape():
+    # the gradient of a mean needs the loss's length, not its values
+    w, X, t = T.dvector("w"), T.dmatrix("X"), T.dvector("t")
+    p = T.nnet.sigmoid(T.dot(X, w))
+    f = nbgrad.function([w, X, t], T.grad(-T.mean(t * T.log(p) + (1 - t) * T.log(1 - p)), w))
+    assert not any("log" in str(n.op) for n in f.maker.fgraph.apply_nodes)

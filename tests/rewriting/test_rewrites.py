@@ -75,6 +75,7 @@ def _fires():
         "constant_chain": ([x], x * 2 * 2 * 2, x * 8),
         "switch_same": ([x], T.switch(T.gt(T.sum(x), 0), x, x), x),
         "shape_subtensor": ([x], x.shape[0] + 1, shape_i(x, 0) + 1),
+        "shape_of_elemwise": ([x], T.shape(T.exp(x)) + 1, 1 + T.make_vector(shape_i(x, 0))),
         "cancel_reciprocal": ([x, y], y * (1 / T.sigmoid(x)) * T.sigmoid(x) * (1 - T.sigmoid(x)),
                               y * (1 - T.sigmoid(x))),
     }
@@ -171,6 +172,8 @@ def _leaves():
         "switch_same": ([x, y], T.switch(T.gt(y, 0), x, x),),
         # a slice of the shape vector stays a slice
         "shape_subtensor": ([x], T.alloc(1.5, T.prod(x.shape[:1])) + 1,),
+        # the shape of a reduction's result is not an elementwise question
+        "shape_of_elemwise": ([x], T.shape(T.sum(x, keepdims=True)) + 1,),
         # 0.1 * 3 is not exact in binary floating point
         "constant_chain": ([x], x * 0.1 * 3,),
         # x may be 0: (1/x) * x is nan there, not 1
