@@ -17,7 +17,9 @@ GPU backend copies NumPy inputs; tensors on different devices raise
 ``MixedDeviceError`` naming both devices.
 """
 
+import builtins
 import importlib
+import sys
 import types
 
 import numpy as np
@@ -28,7 +30,9 @@ from nbgrad.config import config
 from nbgrad.eager import tape as _tape
 from nbgrad.eager.device import canonical_device, device_of, is_device_array, mixed_devices
 from nbgrad.eager.primitive import Primitive, standin_type
-from nbgrad.eager.tensor import Tensor, _check_requires_grad, _device_for, _wrap
+from nbgrad.eager import tensor as _tensor_module
+from nbgrad.eager.tensor import (
+    Tensor, _check_requires_grad, _device_for, _wrap, array_code, signature_code)
 from nbgrad.tensor.elemwise import Elemwise
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
 ]
 
 _PH = object()  # where a tensor argument sits in a signature
+_AS_IS = object()  # a NumPy array argument, in a plan of ``_fast_entry``
 _TRACE = [None]  # the active tracer (nbgrad.eager.trace), if any
 
 
@@ -44,6 +49,22 @@ class _HostValue(Tensor):
     """A NumPy array or number given to an eager function (copied to the op's device)."""
 
     __slots__ = ()
+
+
+_ndarray = np.ndarray
+_asarray = np.asarray
+_make = Tensor._make
+_grad_mode = _tape._GradMode
+_record = _tape._record
+
+# Python numbers given to an elementwise function, as operands. Under NumPy's weak
+# scalar rule (NumPy 2, NEP 50) the dtype a number takes depends only on its type
+# and the other operands' dtypes, never on its value, so it can be part of a cached
+# signature; under the older value-based rule numbers always take the general path.
+_WEAK_BY_TYPE = np.result_type(np.int8, 300) == np.int8
+_OPERAND_TYPES = frozenset({bool, int, float, complex} if _WEAK_BY_TYPE else ())
+# Parameters (``axis=1``, ``keepdims=False``) of other functions, keyed by type and value.
+_PARAM_TYPES = frozenset({bool, int, float, str, type(None)})
 
 
 def apply_primitive(prim, tensors):
@@ -89,6 +110,8 @@ def _signature(obj, tensors):
     if isinstance(obj, Tensor):
         tensors.append(obj)
         return _PH
+    if type(obj) in _PARAM_TYPES:
+        return (type(obj), obj)
     if isinstance(obj, np.ndarray):
         tensors.append(_HostValue._make(obj, False, None, 0))
         return _PH
@@ -173,34 +196,41 @@ def eager_function(fn, name=None, elemwise=None):
     name = name or getattr(fn, "__name__", None) or str(fn)
     if elemwise is None:
         elemwise = isinstance(fn, Elemwise)
-    cache = {}
+    cache = {}  # signature -> (Primitive, single output)
+    fast = {}  # cheap key of a common call -> _fast_entry(...)
+    accepted = _OPERAND_TYPES if elemwise else _PARAM_TYPES
 
     def eager(*args, **kwargs):
-        if elemwise:
-            if not kwargs:
-                # fast path: only tensors, so the signature is their types
-                for a in args:
-                    if type(a) is not Tensor:
-                        break
+        # The common calls (CPU tensors, Python numbers as operands or parameters) are
+        # keyed by the tensors' cached signature codes, and run the linked program
+        # directly; everything else takes the general path below.
+        if not (kwargs and elemwise):
+            key = []
+            for a in args:
+                ta = type(a)
+                if ta is Tensor:
+                    code = a._sig
+                    key.append(signature_code(a) if code is None else code)
+                elif ta in accepted:
+                    key.append(ta if elemwise else (ta, a))
+                elif ta is _ndarray:
+                    key.append(~array_code(a))  # negative: not the code of a tensor
                 else:
-                    key = tuple([(a.data.dtype, tuple([s == 1 for s in a.data.shape])) for a in args])
-                    entry = cache.get(key)
+                    break
+            else:
+                for k, v in kwargs.items():
+                    tv = type(v)
+                    if tv not in _PARAM_TYPES:
+                        break
+                    key.append((k, tv, v))
+                else:
+                    key = tuple(key)
+                    entry = fast.get(key)
                     if entry is None:
-                        entry = cache[key] = _build(fn, name, args, kwargs, list(args))
-                    res = apply_primitive(entry[0], args)
-                    return res[0] if entry[1] else res
-            args = _weak_operands(args)
-        tensors = []
-        sig = _signature(args, tensors)
-        if kwargs:
-            sig = (sig, _signature(kwargs, tensors))
-        key = (sig, tuple([(t.data.dtype, tuple([s == 1 for s in t.data.shape])) for t in tensors]))
-        entry = cache.get(key)
-        if entry is None:
-            entry = cache[key] = _build(fn, name, args, kwargs, tensors)
-        prim, single = entry
-        res = apply_primitive(prim, tensors)
-        return res[0] if single else res
+                        entry = fast[key] = _fast_entry(fn, name, cache, elemwise, args, kwargs)
+                    if entry:
+                        return _run_fast(entry, args)
+        return _general(fn, name, cache, elemwise, args, kwargs)
 
     eager.__name__ = name
     eager.__qualname__ = name
@@ -210,7 +240,100 @@ def eager_function(fn, name=None, elemwise=None):
     )
     eager.symbolic = fn
     eager.cache = cache
+    eager.fast_cache = fast
     return eager
+
+
+def _lookup(fn, name, cache, elemwise, args, kwargs):
+    """The cached ``(Primitive, single)`` for a call, and its tensor arguments."""
+    if elemwise:
+        args = _weak_operands(args)
+    tensors = []
+    sig = _signature(args, tensors)
+    if kwargs:
+        sig = (sig, _signature(kwargs, tensors))
+    key = (sig, tuple([(t.data.dtype, tuple([s == 1 for s in t.data.shape])) for t in tensors]))
+    entry = cache.get(key)
+    if entry is None:
+        entry = cache[key] = _build(fn, name, args, kwargs, tensors)
+    return entry, args, tensors
+
+
+def _general(fn, name, cache, elemwise, args, kwargs):
+    (prim, single), _, tensors = _lookup(fn, name, cache, elemwise, args, kwargs)
+    res = apply_primitive(prim, tensors)
+    return res[0] if single else res
+
+
+def _fast_entry(fn, name, cache, elemwise, args, kwargs):
+    """What ``_run_fast`` needs for calls like this one, or False for the general path.
+
+    ``(prim, single, raw, runner, operands)``: ``operands`` is None when every
+    argument is a tensor operand, else one entry per argument: the index of the
+    argument when it is a tensor, ``_AS_IS`` for a NumPy array, the dtype a
+    number operand takes, or None for a parameter.
+    """
+    (prim, single), conv, tensors = _lookup(fn, name, cache, elemwise, args, kwargs)
+    # (``any`` and ``all`` of this module are the eager reductions)
+    if prim.crosses_devices or builtins.any(type(t._data) is not _ndarray for t in tensors):
+        return False
+    if elemwise:
+        if not builtins.any(type(a) is Tensor for a in args):
+            return False  # numbers only: their dtype follows config.floatX, which may change
+        if builtins.all(type(a) is Tensor for a in args):
+            operands = None
+        else:
+            operands = tuple(k if type(a) is Tensor else _AS_IS if type(a) is _ndarray else c.dtype
+                             for k, (a, c) in enumerate(zip(args, conv)))
+    else:
+        operands = tuple(k if type(a) is Tensor else _AS_IS if type(a) is _ndarray else None
+                         for k, a in enumerate(args))
+    runner = prim.runner("cpu")
+    return prim, single, runner.raw, runner, operands
+
+
+def _run_fast(entry, args):
+    """``apply_primitive`` for a call described by ``entry`` (all on the CPU)."""
+    prim, single, raw, runner, operands = entry
+    if operands is None:
+        tensors = args
+        arrays = [a._data for a in args]
+    else:
+        tensors = None
+        arrays = []
+        for a, op in zip(args, operands):
+            if op is None:
+                continue
+            arrays.append(a._data if type(op) is int else a if op is _AS_IS else _asarray(a, dtype=op))
+    try:
+        outs = raw(*arrays)
+    except Exception:  # noqa: BLE001 - the checked entry point explains the failure
+        outs = runner(*arrays)
+    recording = False
+    if _grad_mode.enabled:
+        for a in args:
+            if type(a) is Tensor and a.requires_grad:
+                recording = True
+                break
+    tracer = _TRACE[0]
+    if single and not recording and tracer is None:
+        out = outs[0]
+        return _make(out if type(out) is _ndarray else _asarray(out), False, None, 0)
+    outs = [o if type(o) is _ndarray else _asarray(o) for o in outs]
+    if tensors is None:
+        tensors = []
+        arrays = iter(arrays)
+        for a, op in zip(args, operands):
+            if op is not None:
+                x = next(arrays)
+                tensors.append(a if type(op) is int else _HostValue._make(x, False, None, 0))
+    else:
+        tensors = list(tensors)
+    res = _record(prim, tensors, outs, _make) if recording else \
+        [_make(o, False, None, 0) for o in outs]
+    if tracer is not None:
+        tracer.follow(prim, tensors, res)
+    return res[0] if single else res
 
 
 def _build(fn, name, args, kwargs, tensors):
@@ -457,3 +580,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         else:
             out.append(g if isinstance(g, Tensor) else _wrap(g))
     return tuple(out)
+
+
+_tensor_module._F = sys.modules[__name__]

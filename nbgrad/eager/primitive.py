@@ -64,6 +64,18 @@ class Primitive:
             fn = self._fns[device] = self._compile(device)
         return fn(*arrays)
 
+    def runner(self, device="cpu"):
+        """The callable behind ``run`` on ``device``: ``runner(*arrays)`` gives the outputs.
+
+        Its attribute ``raw`` is the linked program itself, without input
+        checks, for callers that pass exactly the stand-ins' dtypes and ranks
+        (on an exception, call the runner to get the explained error).
+        """
+        fn = self._fns.get(device)
+        if fn is None:
+            fn = self._fns[device] = self._compile(device)
+        return fn
+
     def _compile(self, device):
         from nbgrad.compile.function import function
 
@@ -82,6 +94,8 @@ class Primitive:
                 res = f(*arrays)
             return res[:n_out] if len(res) != n_out else res
 
+        # Without updates the program returns exactly the outputs; else keep the slicing.
+        call.raw = raw if getattr(f, "_has_updates", True) is False else call
         return call
 
     def vjp(self, needs):

@@ -20,6 +20,8 @@ import numpy as np
 from nbgrad.eager.device import device_of
 from nbgrad.eager.primitive import zeros_for
 
+_ref = weakref.ref
+
 __all__ = [
     "Node", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "run_backward",
     "record",
@@ -130,13 +132,26 @@ def record(prim, tensors, arrays, outs, make_tensor):
 
     ``make_tensor(array, requires_grad, node, index)`` builds one output.
     """
-    if not (_GradMode.enabled and any(t.requires_grad for t in tensors)):
-        return [make_tensor(a, False, None, 0) for a in outs]
+    if _GradMode.enabled:
+        for t in tensors:
+            if t.requires_grad:
+                return _record(prim, tensors, outs, make_tensor)
+    return [make_tensor(a, False, None, 0) for a in outs]
+
+
+def _record(prim, tensors, outs, make_tensor):
+    """``record`` for a call that a gradient flows through: the outputs and their Node."""
     node = Node(prim, tensors, [(t._version, t._version[0]) for t in tensors])
     node.out_data = outs
+    versions = node.versions
+    if len(outs) == 1:
+        r = make_tensor(outs[0], prim.differentiable[0], node, 0)
+        versions.append((r._version, 0))
+        node.out_refs = [_ref(r)]
+        return [r]
     res = [make_tensor(a, d, node, k) for k, (a, d) in enumerate(zip(outs, prim.differentiable))]
-    node.versions += [(r._version, 0) for r in res]
-    node.out_refs = [weakref.ref(r) for r in res]
+    versions += [(r._version, 0) for r in res]
+    node.out_refs = [_ref(r) for r in res]
     return res
 
 

@@ -1,6 +1,8 @@
 """The eager ``Tensor``: an array (NumPy on the CPU, CuPy on the GPU) that remembers
 how it was computed."""
 
+import itertools
+
 import numpy as np
 
 from nbgrad.backends import get_backend
@@ -12,16 +14,32 @@ from nbgrad.tensor.type import float_dtypes
 
 __all__ = ["Tensor", "as_tensor"]
 
-_F = None  # nbgrad.eager.functions, bound on first use (it imports this module)
+# nbgrad.eager.functions (which imports this module); it binds itself here when imported,
+# which importing the package ``nbgrad.eager`` always does first.
+_F = None
+_new = object.__new__
+_CODES = {}
+_next_code = itertools.count().__next__
 
 
-def _f():
-    global _F
-    if _F is None:
-        from nbgrad.eager import functions
+def signature_code(t):
+    """A small integer naming what a compiled call depends on in ``t``'s array.
 
-        _F = functions
-    return _F
+    That is the array type (so the device), the dtype and which dimensions
+    have size 1; equal codes mean the same compiled primitive applies. The
+    code is cached on ``t`` until its ``data`` is assigned again.
+    """
+    code = t._sig = array_code(t._data)
+    return code
+
+
+def array_code(arr):
+    """The code of ``signature_code`` for an array (not cached)."""
+    key = (type(arr), arr.dtype, tuple([s == 1 for s in arr.shape]))
+    code = _CODES.get(key)
+    if code is None:
+        code = _CODES.setdefault(key, _next_code())
+    return code
 
 
 def _device_for(data, device):
@@ -89,14 +107,17 @@ class Tensor:
     tensor([ 0.,  4.,  8., 12.])
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_index", "_version", "_retains_grad",
-                 "_sym", "__weakref__")
+    # ``_data`` holds the array (read and assigned through ``data``); ``_sig`` caches
+    # the code of its signature (``signature_code``) until ``data`` is assigned again.
+    __slots__ = ("_data", "_sig", "requires_grad", "grad", "_node", "_index", "_version",
+                 "_retains_grad", "_sym", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         arr = _to_array(data, dtype, device)
         _check_requires_grad(arr, requires_grad)
-        self.data = arr
+        self._data = arr
+        self._sig = None
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._node = None
@@ -107,8 +128,9 @@ class Tensor:
 
     @classmethod
     def _make(cls, array, requires_grad, node, index):
-        t = object.__new__(cls)
-        t.data = array
+        t = _new(cls)
+        t._data = array
+        t._sig = None
         t.requires_grad = requires_grad
         t.grad = None
         t._node = node
@@ -119,6 +141,20 @@ class Tensor:
         return t
 
     # --- attributes ----------------------------------------------------------
+    @property
+    def data(self):
+        """The array holding the values (NumPy on the CPU, CuPy on the GPU).
+
+        Assigning a new array is allowed; changing the shape or dtype of the
+        array object itself in place (``x.data.shape = ...``) is not.
+        """
+        return self._data
+
+    @data.setter
+    def data(self, array):
+        self._data = array
+        self._sig = None
+
     @property
     def shape(self):
         return self.data.shape
@@ -167,7 +203,7 @@ class Tensor:
 
     @property
     def T(self):
-        return _f().transpose(self)
+        return _F.transpose(self)
 
     # --- gradients ------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
@@ -277,7 +313,7 @@ class Tensor:
             return self
         from nbgrad.eager.primitive import transfer
 
-        return _f().apply_primitive(transfer(self.data, device), [self])[0]
+        return _F.apply_primitive(transfer(self.data, device), [self])[0]
 
     def cpu(self):
         """This tensor in host memory (itself when it is already there)."""
@@ -396,19 +432,19 @@ class Tensor:
         return self
 
     def add_(self, other):
-        return self._inplace(_f().add, other)
+        return self._inplace(_F.add, other)
 
     def sub_(self, other):
-        return self._inplace(_f().sub, other)
+        return self._inplace(_F.sub, other)
 
     def mul_(self, other):
-        return self._inplace(_f().mul, other)
+        return self._inplace(_F.mul, other)
 
     def div_(self, other):
-        return self._inplace(_f().true_div, other)
+        return self._inplace(_F.true_div, other)
 
     def copy_(self, other):
-        return self._inplace(lambda a, b: _f().second(a, b), other)
+        return self._inplace(lambda a, b: _F.second(a, b), other)
 
     def zero_(self):
         """Set every element to zero, in place (e.g. ``x.grad.zero_()``)."""
@@ -422,10 +458,10 @@ class Tensor:
         self._version[0] += 1
         return self
 
-    def __iadd__(self, other): return self._inplace(_f().add, other)
-    def __isub__(self, other): return self._inplace(_f().sub, other)
-    def __imul__(self, other): return self._inplace(_f().mul, other)
-    def __itruediv__(self, other): return self._inplace(_f().true_div, other)
+    def __iadd__(self, other): return self._inplace(_F.add, other)
+    def __isub__(self, other): return self._inplace(_F.sub, other)
+    def __imul__(self, other): return self._inplace(_F.mul, other)
+    def __itruediv__(self, other): return self._inplace(_F.true_div, other)
 
     def __setitem__(self, idx, value):
         if _tape.is_grad_enabled() and self.requires_grad:
@@ -449,93 +485,95 @@ class Tensor:
         self._version[0] += 1
 
     # --- operators -----------------------------------------------------------------
-    def __add__(self, o): return _f().add(self, o)
-    def __radd__(self, o): return _f().add(o, self)
-    def __sub__(self, o): return _f().sub(self, o)
-    def __rsub__(self, o): return _f().sub(o, self)
-    def __mul__(self, o): return _f().mul(self, o)
-    def __rmul__(self, o): return _f().mul(o, self)
-    def __truediv__(self, o): return _f().true_div(self, o)
-    def __rtruediv__(self, o): return _f().true_div(o, self)
-    def __floordiv__(self, o): return _f().int_div(self, o)
-    def __rfloordiv__(self, o): return _f().int_div(o, self)
-    def __mod__(self, o): return _f().mod(self, o)
-    def __rmod__(self, o): return _f().mod(o, self)
-    def __pow__(self, o): return _f().pow(self, o)
-    def __rpow__(self, o): return _f().pow(o, self)
-    def __matmul__(self, o): return _f().matmul(self, o)
-    def __rmatmul__(self, o): return _f().matmul(o, self)
-    def __neg__(self): return _f().neg(self)
+    def __add__(self, o): return _F.add(self, o)
+    def __radd__(self, o): return _F.add(o, self)
+    def __sub__(self, o): return _F.sub(self, o)
+    def __rsub__(self, o): return _F.sub(o, self)
+    def __mul__(self, o): return _F.mul(self, o)
+    def __rmul__(self, o): return _F.mul(o, self)
+    def __truediv__(self, o): return _F.true_div(self, o)
+    def __rtruediv__(self, o): return _F.true_div(o, self)
+    def __floordiv__(self, o): return _F.int_div(self, o)
+    def __rfloordiv__(self, o): return _F.int_div(o, self)
+    def __mod__(self, o): return _F.mod(self, o)
+    def __rmod__(self, o): return _F.mod(o, self)
+    def __pow__(self, o): return _F.pow(self, o)
+    def __rpow__(self, o): return _F.pow(o, self)
+    def __matmul__(self, o): return _F.matmul(self, o)
+    def __rmatmul__(self, o): return _F.matmul(o, self)
+    def __neg__(self): return _F.neg(self)
     def __pos__(self): return self
-    def __abs__(self): return _f().abs(self)
-    def __invert__(self): return _f().invert(self)
-    def __and__(self, o): return _f().and_(self, o)
-    def __or__(self, o): return _f().or_(self, o)
-    def __xor__(self, o): return _f().xor(self, o)
-    def __lt__(self, o): return _f().lt(self, o)
-    def __le__(self, o): return _f().le(self, o)
-    def __gt__(self, o): return _f().gt(self, o)
-    def __ge__(self, o): return _f().ge(self, o)
-    def __eq__(self, o): return _f().eq(self, o)
-    def __ne__(self, o): return _f().neq(self, o)
+    def __abs__(self): return _F.abs(self)
+    def __invert__(self): return _F.invert(self)
+    def __and__(self, o): return _F.and_(self, o)
+    def __or__(self, o): return _F.or_(self, o)
+    def __xor__(self, o): return _F.xor(self, o)
+    def __lt__(self, o): return _F.lt(self, o)
+    def __le__(self, o): return _F.le(self, o)
+    def __gt__(self, o): return _F.gt(self, o)
+    def __ge__(self, o): return _F.ge(self, o)
+    def __eq__(self, o): return _F.eq(self, o)
+    def __ne__(self, o): return _F.neq(self, o)
     __hash__ = object.__hash__
 
     def __getitem__(self, idx):
-        return _f().getitem(self, _dynamic_index(idx))
+        return _F.getitem(self, _dynamic_index(idx))
 
     # --- methods ---------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
-        return _f().sum(self, axis=_axis(axis, dim), keepdims=keepdims or bool(keepdim))
+        return _F.sum(self, axis=dim if axis is None else axis,
+                      keepdims=keepdims or bool(keepdim))
 
     def mean(self, axis=None, keepdims=False, dim=None, keepdim=None):
-        return _f().mean(self, axis=_axis(axis, dim), keepdims=keepdims or bool(keepdim))
+        return _F.mean(self, axis=dim if axis is None else axis,
+                       keepdims=keepdims or bool(keepdim))
 
     def prod(self, axis=None, keepdims=False, dim=None):
-        return _f().prod(self, axis=_axis(axis, dim), keepdims=keepdims)
+        return _F.prod(self, axis=_axis(axis, dim), keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False, dim=None):
-        return _f().max(self, axis=_axis(axis, dim), keepdims=keepdims)
+        return _F.max(self, axis=_axis(axis, dim), keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False, dim=None):
-        return _f().min(self, axis=_axis(axis, dim), keepdims=keepdims)
+        return _F.min(self, axis=_axis(axis, dim), keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=False, dim=None):
-        return _f().argmax(self, axis=_axis(axis, dim), keepdims=keepdims)
+        return _F.argmax(self, axis=_axis(axis, dim), keepdims=keepdims)
 
     def argmin(self, axis=None, keepdims=False, dim=None):
-        return _f().argmin(self, axis=_axis(axis, dim), keepdims=keepdims)
+        return _F.argmin(self, axis=_axis(axis, dim), keepdims=keepdims)
 
     def var(self, axis=None, ddof=0, keepdims=False):
-        return _f().var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+        return _F.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def std(self, axis=None, ddof=0, keepdims=False):
-        return _f().std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+        return _F.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def any(self, axis=None):
-        return _f().any(self, axis=axis)
+        return _F.any(self, axis=axis)
 
     def all(self, axis=None):
-        return _f().all(self, axis=axis)
+        return _F.all(self, axis=axis)
 
     def norm(self, p=2, axis=None):
         """The ``p``-norm (2 by default) of all elements, or along ``axis``."""
-        return _f().norm(self, p, axis=axis)
+        return _F.norm(self, p, axis=axis)
 
     def dot(self, other):
-        return _f().dot(self, other)
+        return _F.dot(self, other)
 
-    def exp(self): return _f().exp(self)
-    def log(self): return _f().log(self)
-    def sqrt(self): return _f().sqrt(self)
-    def abs(self): return _f().abs(self)
-    def tanh(self): return _f().tanh(self)
-    def sigmoid(self): return _f().sigmoid(self)
-    def relu(self): return _f().relu(self)
-    def sin(self): return _f().sin(self)
-    def cos(self): return _f().cos(self)
+    def exp(self): return _F.exp(self)
+    def log(self): return _F.log(self)
+    def sqrt(self): return _F.sqrt(self)
+    def abs(self): return _F.abs(self)
+    def tanh(self): return _F.tanh(self)
+    def sigmoid(self): return _F.sigmoid(self)
+    def relu(self): return _F.relu(self)
+    def sin(self): return _F.sin(self)
+    def cos(self): return _F.cos(self)
 
     def clamp(self, min=None, max=None):
-        F = _f()
+        F = _F
         out = self
         if min is not None:
             out = F.maximum(out, min)
@@ -548,29 +586,29 @@ class Tensor:
     def reshape(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
             shape = tuple(shape[0])
-        return _f().reshape(self, tuple(int(s) for s in shape))
+        return _F.reshape(self, tuple(int(s) for s in shape))
 
     view = reshape
 
     def flatten(self):
-        return _f().flatten(self)
+        return _F.flatten(self)
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return _f().transpose(self, axes or None)
+        return _F.transpose(self, axes or None)
 
     def t(self):
-        return _f().transpose(self)
+        return _F.transpose(self)
 
     def squeeze(self, axis=None):
-        return _f().squeeze(self, axis)
+        return _F.squeeze(self, axis)
 
     def unsqueeze(self, axis):
-        return _f().expand_dims(self, axis)
+        return _F.expand_dims(self, axis)
 
     def astype(self, dtype):
-        return _f().cast(self, np.dtype(dtype).name)
+        return _F.cast(self, np.dtype(dtype).name)
 
     def float(self):
         return self.astype("float32")
@@ -583,7 +621,7 @@ class Tensor:
 
     def clone(self):
         """A recorded copy (gradients flow through it)."""
-        return _f().tensor_copy(self)
+        return _F.tensor_copy(self)
 
 
 def _dynamic_index(idx):

@@ -99,3 +99,37 @@ def test_integer_indices_are_operands_not_recompiled():
     for i in range(3):
         np.testing.assert_array_equal(x[i, 1:i + 2].numpy(), np.arange(12.0).reshape(3, 4)[i, 1:i + 2])
     assert len(cache) == n
+
+
+def test_assigning_data_changes_the_compiled_signature():
+    x = ne.tensor([1.0, 2.0])
+    np.testing.assert_array_equal((x + x).numpy(), [2.0, 4.0])
+    x.data = np.array([[3.0], [4.0]], dtype=np.float32)
+    y = x + ne.tensor([1.0, 2.0], dtype="float32")
+    assert y.shape == (2, 2) and y.dtype == np.float32
+    np.testing.assert_array_equal(y.numpy(), [[4.0, 5.0], [5.0, 6.0]])
+
+
+def test_repeated_calls_reuse_one_primitive():
+    f = ne.eager_function(lambda x, k: x * k, "times_k")
+    x = ne.tensor([1.0, 2.0], requires_grad=True)
+    a = f(x, 3)
+    b = f(x, 3)
+    c = f(x.detach(), 3)
+    assert len(f.cache) == 1
+    assert a.grad_fn.prim is b.grad_fn.prim
+    np.testing.assert_array_equal(c.numpy(), [3.0, 6.0])
+    (a + b).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_numbers_and_numpy_operands_follow_numpy_dtypes():
+    x = ne.tensor(np.array([1, 2], dtype=np.int8))
+    assert (x + 1).dtype == np.result_type(np.int8, np.int8(1))
+    assert (x * 2.5).dtype == np.result_type(x.data, 2.5)
+    y = ne.tensor([1.0, 2.0], requires_grad=True)
+    assert (y * y).requires_grad
+    z = y * np.array([3.0, 4.0])
+    z.sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [3.0, 4.0])
+    assert ne.tensor([1.0, 2.0])[np.int64(1)].item() == 2.0
