@@ -17,7 +17,8 @@ Modes select rewrites by tag: ``fast_run`` (all of the above), ``fast_compile``
 (correctness only: removing the gradient-only ops), ``stability`` (rewrites that
 are more accurate than the original and so may differ from it: ``log(exp(x))`` → ``x``
 turns an overflow into a finite result, ``log(1+x)`` → ``log1p(x)`` keeps the sign of
-``x = -0.0``) and
+``x = -0.0``, ``cancel_reciprocal`` turns ``(1/sigmoid(x))·sigmoid(x)`` into 1 where
+``sigmoid(x)`` underflows to 0) and
 ``unsafe`` (identities that hold only for finite values, e.g. ``x*0`` → ``0``;
 not in ``fast_run``: include them by name or with ``including=['unsafe']``).
 """
