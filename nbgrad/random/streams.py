@@ -105,14 +105,16 @@ class RandomStreams:
         """The (shared state, update) pairs, as a list."""
         return list(self.state_updates)
 
-    def gen(self, dist, size, params, dtype, ndim_extra=0, where=None):
+    def gen(self, dist, size, params, dtype, ndim_extra=0, where=None, ndim=None):
         """A new random variable drawing from ``dist`` (a name in ``DISTRIBUTIONS``)."""
         from nbgrad import tensor as T
 
         where = where or f"{type(self).__name__}.{dist}"
         size_v, n, has_size = _size_vector(size, where)
         params = [p if isinstance(p, Variable) else T.as_tensor_variable(p) for p in params]
-        if has_size:
+        if ndim is not None and not has_size:
+            pass  # the distribution knows its own rank (e.g. multinomial's batch of counts)
+        elif has_size:
             ndim = n + ndim_extra
         else:
             ndim = max([p.ndim for p in params] + [0]) + ndim_extra
@@ -172,5 +174,8 @@ class RandomStreams:
 
         pv = pvals if isinstance(pvals, Variable) else T.as_tensor_variable(np.asarray(pvals, dtype="float64"))
         if size is None:
-            return self.gen("multinomial", None, [n, pv], dtype)
+            n_var = n if isinstance(n, Variable) else T.as_tensor_variable(n)
+            # batch axes broadcast from n and pvals' leading axes, then one axis of categories
+            rank = max(n_var.ndim, pv.ndim - 1) + 1
+            return self.gen("multinomial", None, [n_var, pv], dtype, ndim=rank)
         return self.gen("multinomial", size, [n, pv], dtype, ndim_extra=1)

@@ -230,3 +230,17 @@ def test_uniform_reparametrization_gradient_matches_finite_differences():
     glo, ghi = f(1.0, 3.0)
     np.testing.assert_allclose(glo, (c(1.0 + eps, 3.0) - c(1.0 - eps, 3.0)) / (2 * eps), rtol=1e-5)
     np.testing.assert_allclose(ghi, (c(1.0, 3.0 + eps) - c(1.0, 3.0 - eps)) / (2 * eps), rtol=1e-5)
+
+
+@pytest.mark.parametrize("n, pvals, shape", [
+    (4, [0.2, 0.3, 0.5], (3,)),
+    (np.array([3, 5]), [0.2, 0.8], (2, 2)),
+    (np.array([3, 5]), [[0.2, 0.8], [0.5, 0.5]], (2, 2)),
+    (2, [[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]], (3, 2)),
+])
+def test_multinomial_without_size_has_numpys_shape(n, pvals, shape):
+    rv = RandomStreams(9).multinomial(n=n, pvals=pvals)
+    out = draw(rv)()
+    expected = np.random.default_rng(0).multinomial(n, pvals)
+    assert rv.ndim == expected.ndim and out.shape == expected.shape == shape
+    np.testing.assert_array_equal(out.sum(axis=-1), np.broadcast_to(n, shape[:-1]))
