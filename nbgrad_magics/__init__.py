@@ -60,6 +60,9 @@ def unload_ipython_extension(ipython):
         for name in table:
             manager.magics[kind].pop(name, None)
     manager.registry.pop(type(magics).__name__, None)
+    # the startup file's lazy registration would otherwise bring the magic back on next use
+    if getattr(manager, "lazy_magics", {}).get("symgraph") == "nbgrad_magics":
+        del manager.lazy_magics["symgraph"]
     dispatcher = ipython.strdispatchers.get("complete_command")
     if dispatcher is not None:
         dispatcher.strs.pop("%%symgraph", None)

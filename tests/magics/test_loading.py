@@ -86,6 +86,15 @@ def test_startup_file_registers_lazily_and_binds_no_names(bare):
     assert "nbgrad_magics" in bare.extension_manager.loaded
 
 
+def test_unload_also_removes_the_lazy_registration(bare):
+    bare.safe_execfile(str(SOURCE), bare.user_ns, raise_exceptions=True)
+    bare.run_cell_magic("symgraph", "f", "x = dscalar('x')\ny = x + 1")
+    bare.run_line_magic("unload_ext", "nbgrad_magics")
+    assert "symgraph" not in bare.magics_manager.lazy_magics
+    with pytest.raises(UsageError, match="not found"):
+        bare.run_cell_magic("symgraph", "", "x = 1")
+
+
 def test_installed_startup_file_matches_the_repository():
     installed = Path(sys.prefix, "etc", "ipython", "startup", STARTUP)
     assert installed.is_file(), (
