@@ -35,9 +35,16 @@ def load_ipython_extension(ipython):
     >>> "symgraph" in ip.magics_manager.magics["cell"]
     False
     """
-    if id(ipython) in _LOADED:
-        return
     from nbgrad_magics import formatters
+
+    entry = _LOADED.get(id(ipython))
+    if entry is not None:
+        registered = ipython.magics_manager.magics["cell"].get("symgraph")
+        if getattr(registered, "__self__", None) is entry[0]:
+            return
+        # a stale record (the magic was removed behind our back): start again cleanly
+        _LOADED.pop(id(ipython))
+        formatters.unregister(ipython, entry[1])
     from nbgrad_magics.magic import SymgraphMagics, complete_symgraph
 
     magics = SymgraphMagics(ipython)
@@ -63,6 +70,14 @@ def unload_ipython_extension(ipython):
     # the startup file's lazy registration would otherwise bring the magic back on next use
     if getattr(manager, "lazy_magics", {}).get("symgraph") == "nbgrad_magics":
         del manager.lazy_magics["symgraph"]
+    for table in manager.magics.values():  # IPython 9 keeps lazy placeholders per kind
+        if type(table.get("symgraph")).__name__ == "LazyMagic":
+            del table["symgraph"]
+    # IPython 9 remembers which lazy specs it loaded; forget ours so that a new lazy
+    # registration (the startup file run again) loads the extension again
+    loaded_lazy = getattr(manager, "_loaded_lazy", None)
+    if isinstance(loaded_lazy, set):
+        loaded_lazy.discard("nbgrad_magics")
     dispatcher = ipython.strdispatchers.get("complete_command")
     if dispatcher is not None:
         dispatcher.strs.pop("%%symgraph", None)
