@@ -80,7 +80,11 @@ def _parse_index(x, idx):
 
 
 def _builder(desc):
-    """A function mapping the symbolic index inputs' values to a NumPy index tuple."""
+    """A function mapping the symbolic index inputs' values to a NumPy index tuple.
+
+    The printers walk the same description (``nbgrad.printing.printer.index_parts``);
+    this walk stays separate and minimal because it runs on every call.
+    """
 
     def build(vals):
         it = iter(vals)
