@@ -10,9 +10,9 @@ import copy as _copy
 
 import numpy as np
 
-from nbgrad.compile.io import In, Out
-from nbgrad.compile.linker import aliased_outputs, link
-from nbgrad.compile.sharedvalue import SharedVariable
+from nbgrad.compile.io import In, Out, input_converter
+from nbgrad.compile.linker import link
+from nbgrad.compile.sharedvalue import SharedVariable, new_lock
 from nbgrad.config import config
 from nbgrad.graph.basic import Constant, Variable
 from nbgrad.graph.fg import FunctionGraph
@@ -31,15 +31,26 @@ class CompiledFunctionError(RuntimeError):
     """A compiled function failed at run time; names the node and the user line that built it.
 
     The error raised is also an instance of the original exception's class, so
-    ``except ValueError`` still catches a shape mismatch inside a compiled function.
+    ``except ValueError`` still catches a shape mismatch inside a compiled function,
+    and it carries the original's attributes (e.g. ``shape`` and ``dtype`` of a NumPy
+    allocation failure).
     """
+
+    def __str__(self):
+        # the explanation, not what the original class would print from its own fields
+        return self.args[0] if len(self.args) == 1 and isinstance(self.args[0], str) else super().__str__()
 
 
 _ERROR_CLASSES = {}
 
 
 def _compiled_error(exc, msg):
-    """A CompiledFunctionError that is also an instance of ``type(exc)``."""
+    """A CompiledFunctionError with message ``msg`` that is also an instance of ``type(exc)``.
+
+    The original class's constructor is not called: many exception classes require
+    fields of their own (NumPy's allocation error its shape and dtype, UnicodeError
+    five arguments). The new error gets the original's attributes instead.
+    """
     base = type(exc)
     cls = _ERROR_CLASSES.get(base)
     if cls is None:
@@ -47,13 +58,17 @@ def _compiled_error(exc, msg):
         if not issubclass(base, CompiledFunctionError):
             try:
                 cls = type("CompiledFunctionError", (CompiledFunctionError, base), {})
-            except TypeError:  # exception classes with an incompatible layout
+            except Exception:  # noqa: BLE001 - incompatible layout, final class, odd metaclass
                 pass
         _ERROR_CLASSES[base] = cls
     try:
-        return cls(msg)
-    except Exception:  # noqa: BLE001 - classes whose constructor needs more arguments
-        return CompiledFunctionError(msg)
+        err = BaseException.__new__(cls, msg)
+        BaseException.__init__(err, msg)
+        err.__dict__.update(getattr(exc, "__dict__", {}))
+        str(err)
+    except Exception:  # noqa: BLE001 - a class whose instances cannot be made this way
+        err = CompiledFunctionError(msg)
+    return err
 
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,
@@ -195,6 +210,44 @@ def _check_update(var, upd):
     return var, upd
 
 
+def _outputs_to_copy(fgraph, borrowed=()):
+    """Positions of ``fgraph.outputs`` whose value must be copied before it is returned or stored.
+
+    Every returned array and every new shared value must own its memory: otherwise
+    writing into a result would change a shared variable (an output that is also an
+    update), another result (the same output twice), the caller's input or a constant.
+    Each output is followed through ops that return views (``view_map``) to the array
+    that owns its memory; it is copied when that array is a graph input or constant, or
+    is already the storage of an earlier output. Outputs at the positions in
+    ``borrowed`` (``Out(borrow=True)``) are never copied. Decided once, at compile time.
+    """
+    owners = {}
+
+    def owners_of(v):
+        found = owners.get(v)
+        if found is None:
+            node = v.owner
+            views = node.op.view_map.get(v.index) if node is not None and getattr(node.op, "view_map", None) else None
+            if views:
+                found = frozenset().union(*(owners_of(node.inputs[i]) for i in views))
+            else:
+                found = frozenset([v])
+            owners[v] = found
+        return found
+
+    copy, taken = set(), set()
+    for k, out in enumerate(fgraph.outputs):
+        mine = owners_of(out)
+        if k not in borrowed and (mine & taken or any(o.owner is None for o in mine)):
+            copy.add(k)  # the copy is a new array, owned by this output alone
+        else:
+            taken |= mine
+    return copy
+
+
+_ON_UNUSED_INPUT = (None, "raise", "warn", "ignore")
+
+
 class FunctionMaker:
     """Holds the specification of a compiled function (``f.maker``) and builds it."""
 
@@ -221,6 +274,11 @@ class FunctionMaker:
         self.backend = backend or config.backend
         self.name = name
         self.allow_input_downcast = allow_input_downcast
+        if on_unused_input not in _ON_UNUSED_INPUT:
+            raise ValueError(
+                f"function: on_unused_input must be one of {', '.join(map(repr, _ON_UNUSED_INPUT[1:]))} "
+                f"(or None for 'ignore'), got {on_unused_input!r}"
+            )
         self.on_unused_input = on_unused_input or "ignore"
         self.givens = _as_pairs(givens, "givens")
         self.no_default_updates = no_default_updates
@@ -319,6 +377,8 @@ class FunctionMaker:
         self.n_nodes_after = len(self.fgraph.apply_nodes)
 
     def create(self):
+        if self.updates or self.input_updates:
+            return _LockingFunction(self)
         return Function(self)
 
 
@@ -352,16 +412,11 @@ class Function:
                 self._defaults.append(None)
                 continue
             what = f"the default value of input {k}" + (f" ({inp.name!r})" if inp.name else "")
-            value = inp.variable.type.filter(inp.value, allow_downcast=inp.allow_downcast, what=what)
+            value = input_converter(inp.variable.type, False, inp.allow_downcast, what)(inp.value)
             # The caller's array stays theirs: later changes to it do not change the default.
             self._defaults.append([value.copy() if value is inp.value else value])
-        copy_outputs = set(aliased_outputs(fg))
-        # duplicate outputs are copied so that each returned array is distinct
-        seen = set()
-        for k, o in enumerate(fg.outputs[: maker.n_outputs]):
-            if o in seen:
-                copy_outputs.add(k)
-            seen.add(o)
+        borrowed = {k for k, o in enumerate(maker.outputs) if o.borrow}
+        copy_outputs = _outputs_to_copy(fg, borrowed)
         self._program = link(fg, n_in, self._cells, self.backend.xp, copy_outputs=copy_outputs)
         self._fn = self._program.fn
         self.source = self._program.source
@@ -381,6 +436,14 @@ class Function:
                 v.updated_by.append(maker.name)
         self._n_in = n_in
         self._has_updates = len(fg.outputs) > maker.n_outputs
+        # Held for a whole call by functions with updates (_LockingFunction): the lock of
+        # every shared variable the function reads or updates, and one of its own for its
+        # stateful inputs, in the order of their ranks (see SharedVariable.lock).
+        ranked = {id(v.lock): (v.lock_rank, v.lock) for v in maker.shared_vars}
+        if self._stateful:
+            rank, lock = new_lock()
+            ranked[id(lock)] = (rank, lock)
+        self._locks = tuple(lock for _, lock in sorted(ranked.values(), key=lambda rl: rl[0]))
 
     def _make_filter(self, inp, k):
         ttype = inp.variable.type
@@ -390,27 +453,34 @@ class Function:
         ndim, dtype = ttype.ndim, ttype.numpy_dtype
         static = any(s is not None for s in ttype.shape)
         ndarray = np.ndarray
-        filt = ttype.filter
+        convert = input_converter(ttype, strict, allow, what)
 
         if backend.name != "cpu":
-            return backend.make_filter(ttype, strict, allow, what)
+            on_device = backend.make_filter(ttype, strict, allow, what)
+            device_array = backend.ndarray
+
+            def check_host_value(v):
+                # a host value is converted (and checked) here, then copied to the device
+                return on_device(v if type(v) is device_array else convert(v))
+
+            return check_host_value
 
         if static:
             if any(s is None for s in ttype.shape):
-                return lambda v: filt(v, strict, allow, what)
+                return convert
             shape = tuple(ttype.shape)
 
             def check_shape(v):
                 if type(v) is ndarray and v.dtype is dtype and v.shape == shape:
                     return v
-                return filt(v, strict, allow, what)
+                return convert(v)
 
             return check_shape
 
         def check(v):
             if type(v) is ndarray and v.dtype is dtype and v.ndim == ndim:
                 return v
-            return filt(v, strict, allow, what)
+            return convert(v)
 
         return check
 
@@ -583,6 +653,30 @@ class Function:
     @property
     def free_shared(self):
         return list(self.maker.shared_vars)
+
+
+class _LockingFunction(Function):
+    """A function with updates: each call holds the locks of its shared variables.
+
+    Reading the shared values, computing and writing the updates back is then one step
+    for every other call that locks any of the same variables; concurrent calls from
+    several threads lose no update. Locks are taken in one global order (their ranks),
+    so two functions can never wait for each other.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, *args, **kwargs):
+        locks = self._locks
+        held = 0
+        try:
+            for lock in locks:
+                lock.acquire()
+                held += 1
+            return Function.__call__(self, *args, **kwargs)
+        finally:
+            for lock in locks[:held]:
+                lock.release()
 
 
 class _Missing:

@@ -1,9 +1,12 @@
 """Shared variables: symbolic variables with a value that persists between calls."""
 
 import copy
+import itertools
+import threading
 
 import numpy as np
 
+from nbgrad.compile.io import refuse_masked
 from nbgrad.graph.basic import Variable
 from nbgrad.tensor.type import TensorType
 from nbgrad.tensor.variable import _TensorMethods
@@ -15,16 +18,27 @@ class SharedVariable(Variable):
     """A graph input whose value lives in the variable (``get_value``/``set_value``).
 
     Compiled functions read the current value at each call and write their
-    ``updates`` back after the call has fully succeeded.
+    ``updates`` back after the call has fully succeeded. Each shared variable has a
+    lock, held by a function with updates for the whole of a call and by ``set_value``,
+    so that concurrent calls from several threads do not lose updates.
     """
 
     def __init__(self, type, value, name=None, strict=False, allow_downcast=None):
         super().__init__(type, None, None, name)
         self.strict = strict
         self.allow_downcast = allow_downcast
+        refuse_masked(value, self._what())
+        self._init_state([type.filter(value, strict=strict, allow_downcast=allow_downcast,
+                                      what=self._what())])
+
+    def _init_state(self, container):
         # One mutable cell: compiled functions hold the cell, not the value.
-        self.container = [type.filter(value, strict=strict, allow_downcast=allow_downcast,
-                                      what=self._what())]
+        self.container = container
+        # Locks are taken in the order of lock_rank (creation order), never another, so
+        # that functions locking several shared variables cannot deadlock each other.
+        # Reentrant: a thread that holds it (e.g. an op calling a compiled function)
+        # takes it again instead of waiting for itself.
+        self.lock_rank, self.lock = new_lock()
         self.default_update = None
         self.updated_by = []  # names of compiled functions that update it (weak info for display)
 
@@ -59,19 +73,22 @@ class SharedVariable(Variable):
         array([[3., 4.],
                [2., 1.]])
         """
+        refuse_masked(new_value, self._what())
         if _gpu_array(self.container[0]) or _gpu_array(new_value):
             # a device-resident value stays on the device: NumPy values are copied there
             from nbgrad.backends import get_backend
 
             v = get_backend("gpu").filter(self.type, new_value, self.strict, self.allow_downcast,
                                           self._what())
-            self.container[0] = v.copy() if v is new_value and not borrow else v
-            return
-        v = self.type.filter(new_value, strict=self.strict, allow_downcast=self.allow_downcast,
-                             what=self._what())
-        if not borrow and isinstance(new_value, np.ndarray) and np.may_share_memory(v, new_value):
-            v = v.copy()
-        self.container[0] = v
+            if v is new_value and not borrow:
+                v = v.copy()
+        else:
+            v = self.type.filter(new_value, strict=self.strict, allow_downcast=self.allow_downcast,
+                                 what=self._what())
+            if not borrow and isinstance(new_value, np.ndarray) and np.may_share_memory(v, new_value):
+                v = v.copy()
+        with self.lock:  # not in the middle of a call that updates this variable
+            self.container[0] = v
 
     @property
     def value(self):
@@ -82,6 +99,7 @@ class SharedVariable(Variable):
         Variable.__init__(cp, self.type, None, None, self.name)
         cp.strict, cp.allow_downcast = self.strict, self.allow_downcast
         cp.container = self.container
+        cp.lock, cp.lock_rank = self.lock, self.lock_rank  # one storage, one lock
         cp.default_update = self.default_update
         cp.updated_by = self.updated_by
         cp.tag = self.tag.copy()
@@ -94,6 +112,14 @@ class SharedVariable(Variable):
         from nbgrad.printing.html import shared_html
 
         return shared_html(self)
+
+
+_lock_ranks = itertools.count()
+
+
+def new_lock():
+    """``(rank, lock)``: a reentrant lock and its place in the one order all locks are taken in."""
+    return next(_lock_ranks), threading.RLock()
 
 
 def _to_host(v):
@@ -133,6 +159,7 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
             f"shared() takes a value (number or array), got the symbolic variable {value}; "
             "use its value, e.g. shared(np.zeros(3))"
         )
+    refuse_masked(value, f"shared({name!r})" if name else "shared()")
     if target is None:
         from nbgrad.config import config
 
@@ -146,8 +173,7 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
         var = TensorSharedVariable.__new__(TensorSharedVariable)
         Variable.__init__(var, ttype, None, None, name)
         var.strict, var.allow_downcast = strict, allow_downcast
-        var.container = [arr if borrow or arr is not value else arr.copy()]
-        var.default_update, var.updated_by = None, []
+        var._init_state([arr if borrow or arr is not value else arr.copy()])
         var.tag.backend = "gpu"
         return var
     if isinstance(value, np.ndarray):
