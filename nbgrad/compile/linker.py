@@ -79,26 +79,48 @@ def link(fgraph, n_inputs, cells, xp, copy_outputs=(), n_outputs=None, input_che
     n_const = itertools.count()
     line_nodes = {}
     header = 2  # "def" line is 1
-    for k, node in enumerate(fgraph.toposort()):
-        args = []
-        for i in node.inputs:
-            if i not in names:
-                if isinstance(i, Constant):
-                    cname = f"_c{next(n_const)}"
-                    env[cname] = _backend_constant(i.data, xp)
-                    names[i] = cname
-                else:
-                    raise RuntimeError(f"linker: {i} is used before it is computed")
-            args.append(names[i])
+    order = fgraph.toposort()
+
+    def arg_name(i):
+        if i not in names:
+            if isinstance(i, Constant):
+                cname = f"_c{next(n_const)}"
+                env[cname] = _backend_constant(i.data, xp)
+                names[i] = cname
+            else:
+                raise RuntimeError(f"linker: {i} is used before it is computed")
+        return names[i]
+
+    def out_names(k, node):
         outs = []
         for j, o in enumerate(node.outputs):
             nm = f"v{k}" if len(node.outputs) == 1 else f"v{k}_{j}"
             names[o] = nm
             outs.append(nm)
-        env[f"_t{k}"] = node.op.make_thunk(node, xp)
-        target = outs[0] if len(outs) == 1 else ", ".join(outs)
-        line_nodes[header + len(lines)] = node
-        lines.append(f"    {target} = _t{k}({', '.join(args)})")
+        return outs[0] if len(outs) == 1 else ", ".join(outs)
+
+    blocks = _lazy_blocks(fgraph, order)
+
+    def emit(block, pad):
+        for k in blocks.get(block, ()):
+            node = order[k]
+            if getattr(node.op, "lazy", False):
+                n = node.op.n_outs
+                line_nodes[header + len(lines)] = node
+                lines.append(f"{pad}if {arg_name(node.inputs[0])}:")
+                for branch, values in ((0, node.inputs[1:1 + n]), (1, node.inputs[1 + n:])):
+                    if branch:
+                        lines.append(f"{pad}else:")
+                    emit((node, branch), pad + "    ")
+                    chosen = ", ".join(arg_name(v) for v in values)
+                    lines.append(f"{pad}    {out_names(k, node)} = {chosen}")
+                continue
+            args = [arg_name(i) for i in node.inputs]
+            env[f"_t{k}"] = node.op.make_thunk(node, xp)
+            line_nodes[header + len(lines)] = node
+            lines.append(f"{pad}{out_names(k, node)} = _t{k}({', '.join(args)})")
+
+    emit(None, "    ")
     results = []
     for k, o in enumerate(fgraph.outputs):
         if o not in names:
@@ -119,6 +141,51 @@ def link(fgraph, n_inputs, cells, xp, copy_outputs=(), n_outputs=None, input_che
     exec(code, env)
     fn = env["compiled_function"]
     return LinkedProgram(fn, source, filename, line_nodes, names)
+
+
+def _lazy_blocks(fgraph, order):
+    """Positions in ``order`` of the nodes each block computes, in order.
+
+    A block is ``None`` (always run) or ``(node, 0 | 1)``: the then- or else-branch of a
+    ``lazy`` node (``IfElse``). A node belongs to the innermost block that contains
+    every use of its outputs, so it runs only when something that runs needs it.
+    Without lazy nodes every node is in block ``None``, in the order given.
+    """
+    if not any(getattr(node.op, "lazy", False) for node in order):
+        return {None: range(len(order))}
+    owner = {}
+
+    def chain(block):
+        out = [block]
+        while block is not None:
+            block = owner[block[0]]
+            out.append(block)
+        return out[::-1]  # outermost first
+
+    for node in reversed(order):
+        uses = set()
+        for o in node.outputs:
+            for client, i in fgraph.clients.get(o, ()):
+                if client == "output":
+                    uses.add(None)
+                elif getattr(client.op, "lazy", False) and i > 0:
+                    uses.add((client, 0 if i <= client.op.n_outs else 1))
+                else:
+                    uses.add(owner[client])
+        if len(uses) == 1:
+            owner[node] = uses.pop()
+            continue
+        common = None
+        chains = [chain(b) for b in uses]
+        for level in zip(*chains):
+            if any(b != level[0] for b in level):
+                break
+            common = level[0]
+        owner[node] = common
+    blocks = {}
+    for k, node in enumerate(order):
+        blocks.setdefault(owner[node], []).append(k)
+    return blocks
 
 
 def _backend_constant(data, xp):
