@@ -7,6 +7,9 @@ from nbgrad.graph.basic import Constant, Variable
 
 __all__ = ["TensorVariable", "TensorConstant", "_TensorMethods"]
 
+#: Scalar ops whose results are symbolic truth values (``bool()`` of one raises).
+_COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "neq"})
+
 
 class _TensorMethods:
     """Operators and methods shared by every symbolic array (variables, constants, shared)."""
@@ -38,11 +41,25 @@ class _TensorMethods:
 
     # --- Python protocol traps ------------------------------------------
     def __bool__(self):
-        raise TypeError(
-            f"a symbolic variable ({self}) has no truth value while the graph is being "
-            "built; use nbgrad.tensor.switch(cond, a, b) for a symbolic choice, or "
-            "nbgrad.eager for Python control flow"
-        )
+        """True, as in Theano (``if not W:`` tests an optional variable), except for a comparison.
+
+        The result of ``<``, ``<=``, ``>``, ``>=``, ``eq`` or ``neq`` has no truth value
+        while the graph is being built: Python would read ``a < b < c`` as
+        ``(a < b) and (b < c)`` and keep only ``b < c``, and ``if x > 0:`` would take the
+        same branch for every value of ``x``.
+        """
+        sop = getattr(getattr(self.owner, "op", None), "scalar_op", None)
+        if getattr(sop, "name", None) in _COMPARISONS:
+            from nbgrad.printing import pp
+
+            raise TypeError(
+                f"the symbolic comparison {pp(self)} has no truth value: it is only known when the "
+                "compiled function runs. A chained comparison a < b < c is Python's "
+                "(a < b) and (b < c), which would silently keep only b < c; write "
+                "T.and_(a < b, b < c) or (a < b) & (b < c). To choose between values use "
+                "T.switch(cond, a, b) (elementwise) or nbgrad.ifelse.ifelse(cond, a, b) (lazy)"
+            )
+        return True
 
     def __len__(self):
         raise TypeError(
