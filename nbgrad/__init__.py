@@ -12,6 +12,9 @@ Build graphs with ``nbgrad.tensor``, differentiate them with ``grad``,
 12.0
 """
 
+import importlib
+import sys
+
 from nbgrad.config import config
 from nbgrad import tensor  # noqa: F401  (makes nbgrad.tensor importable as an attribute)
 from nbgrad.compile import In, Out, Param, function, shared
@@ -27,15 +30,56 @@ __all__ = [
 ]
 
 
+#: Theano subpackages nbgrad does not have, and what to use instead.
+_UNSUPPORTED = {
+    "sparse": ("sparse matrices (theano.sparse)",
+               "use dense arrays (T.matrix, T.dot); nbgrad has no sparse types"),
+    "gpuarray": ("the gpuarray back end (theano.gpuarray)",
+                 "nbgrad runs on the GPU through CuPy: set nbgrad.config.device = 'cuda' or pass "
+                 "backend='gpu' to nbgrad.function"),
+    "sandbox.cuda": ("the old CUDA back end (theano.sandbox.cuda)",
+                     "nbgrad runs on the GPU through CuPy: set nbgrad.config.device = 'cuda' or pass "
+                     "backend='gpu' to nbgrad.function"),
+    "d3viz": ("interactive graph figures (theano.d3viz)",
+              "use nbgrad.debugprint(f) or nbgrad.pp(expr) for text, nbgrad.printing.latex(expr) "
+              "for a formula, or the %%symgraph cell magic in a notebook"),
+}
+
+
+def _unsupported(name):
+    what, instead = _UNSUPPORTED[name]
+    return ImportError(f"nbgrad.{name}: nbgrad does not provide {what}; {instead}")
+
+
+class _UnsupportedFinder:
+    """Makes ``import nbgrad.sparse`` (and the other paths above) fail with what to use instead."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        if fullname.startswith("nbgrad.") and fullname[len("nbgrad."):] in _UNSUPPORTED:
+            raise _unsupported(fullname[len("nbgrad."):])
+        return None
+
+
+if not any(isinstance(f, _UnsupportedFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _UnsupportedFinder())
+
+
 def __getattr__(name):
     if name == "scan":
         from nbgrad.scan import scan
 
         return scan
+    if name == "dot":
+        return tensor.dot
+    if name == "ifelse":
+        return importlib.import_module("nbgrad.ifelse")
+    if name == "scan_module":
+        return importlib.import_module("nbgrad.scan_module")
     if name in ("gradient", "printing", "random", "eager", "nn", "compile", "graph", "sandbox"):
-        import importlib
-
         return importlib.import_module(f"nbgrad.{name}")
+    if name in _UNSUPPORTED:
+        raise _unsupported(name)
     raise AttributeError(f"module 'nbgrad' has no attribute {name!r}")
 
 

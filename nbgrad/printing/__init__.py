@@ -10,4 +10,13 @@ from nbgrad.printing.debug import debugprint
 from nbgrad.printing.tex import LatexPrinter, latex, latex_name
 from nbgrad.printing.text import TextPrinter, pp
 
-__all__ = ["LatexPrinter", "TextPrinter", "debugprint", "latex", "latex_name", "pp"]
+__all__ = ["LatexPrinter", "TextPrinter", "debugprint", "latex", "latex_name", "pp", "pydotprint"]
+
+
+def pydotprint(*args, **kwargs):
+    """Theano's graph-to-image function; nbgrad has none (raises ``NotImplementedError``)."""
+    raise NotImplementedError(
+        "nbgrad.printing.pydotprint: nbgrad does not draw graphs with pydot/graphviz; use "
+        "nbgrad.debugprint(f_or_expr) for the graph as text, nbgrad.pp(expr) or "
+        "nbgrad.printing.latex(expr) for the formula, or the %%symgraph cell magic in a notebook"
+    )
