@@ -53,7 +53,14 @@ gradient back. Eager helpers reach arrays only through the backend's ``xp``.
 Tracing. Under ``ne.trace(fn, *inputs)`` each call also substitutes its
 arguments' symbolic values into the primitive's graph, giving the whole
 computation as one symbolic graph for the control path taken (branches on
-tensor values become guards checked at call time).
+tensor values become guards checked at call time; values read out as Python
+numbers or arrays, ``float(t)``, ``t.item()``, are checked too, and a changed
+value traces the function again).
+
+Dtypes follow PyTorch (``nbgrad.eager.dtypes``): Python floats and the float
+constructors give the default dtype, float32 (``ne.set_default_dtype``);
+elementwise calls cast their operands to PyTorch's result dtype inside the
+primitive, so ``int64 + float32`` is float32 and ``int64 / int64`` a float.
 
 Per-call overhead. Each tensor caches a small integer code for its array
 type, dtype and size-1 pattern (reset when ``data`` is assigned), so the
@@ -71,13 +78,18 @@ made, independent of array size.
 """
 
 from nbgrad.eager.device import MixedDeviceError  # noqa: F401
+from nbgrad.eager.dtypes import DTYPE_NAMES as _DTYPE_NAMES, get_default_dtype, set_default_dtype  # noqa: F401
 from nbgrad.eager.functions import *  # noqa: F403
 from nbgrad.eager.functions import FUNCTIONS, __all__ as _fn_all, eager_function, grad, norm  # noqa: F401
 from nbgrad.eager.tape import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from nbgrad.eager.tensor import Tensor, as_tensor  # noqa: F401
 from nbgrad.eager.trace import ControlPathError, Traced, trace  # noqa: F401
 
-__all__ = sorted(set(_fn_all) | {
+# PyTorch's dtype names (``ne.float32``, ``ne.long``, ...) as NumPy dtypes.
+globals().update(_DTYPE_NAMES)
+
+__all__ = sorted(set(_fn_all) | {n for n in _DTYPE_NAMES if n not in ("float", "int", "bool")} | {
+    "get_default_dtype", "set_default_dtype",
     "Tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "trace", "Traced", "ControlPathError", "eager_function", "grad", "norm", "FUNCTIONS",
     "MixedDeviceError",

@@ -26,8 +26,9 @@ import numpy as np
 
 import nbgrad.tensor as T
 from nbgrad.backends import get_backend
-from nbgrad.config import config
 from nbgrad.eager import tape as _tape
+from nbgrad.eager.dtypes import (
+    _DEPENDENT_CACHES, category, get_default_dtype, number_dtype, promote_types, resolve_dtype)
 from nbgrad.eager.device import canonical_device, device_of, is_device_array, mixed_devices
 from nbgrad.eager.primitive import Primitive, standin_type
 from nbgrad.eager import tensor as _tensor_module
@@ -57,12 +58,10 @@ _make = Tensor._make
 _grad_mode = _tape._GradMode
 _record = _tape._record
 
-# Python numbers given to an elementwise function, as operands. Under NumPy's weak
-# scalar rule (NumPy 2, NEP 50) the dtype a number takes depends only on its type
-# and the other operands' dtypes, never on its value, so it can be part of a cached
-# signature; under the older value-based rule numbers always take the general path.
-_WEAK_BY_TYPE = np.result_type(np.int8, 300) == np.int8
-_OPERAND_TYPES = frozenset({bool, int, float, complex} if _WEAK_BY_TYPE else ())
+# Python numbers given to an elementwise function, as operands. Under PyTorch's rule
+# (``dtypes.number_dtype``) the dtype a number takes depends only on its type and the
+# other operands' dtypes, never on its value, so it can be part of a cached signature.
+_OPERAND_TYPES = frozenset({bool, int, float, complex})
 # Parameters (``axis=1``, ``keepdims=False``) of other functions, keyed by type and value.
 _PARAM_TYPES = frozenset({bool, int, float, str, type(None)})
 
@@ -146,7 +145,7 @@ def _rebuild(obj, standins):
 
 
 def _weak_operands(args):
-    """Elementwise operands: Python numbers become 0-d arrays of NumPy's result dtype."""
+    """Elementwise operands: Python numbers become 0-d arrays of PyTorch's result dtype."""
     dtypes = [a.data.dtype if isinstance(a, Tensor) else a.dtype for a in args
               if isinstance(a, (Tensor, np.ndarray)) or is_device_array(a)]
     out = []
@@ -154,18 +153,44 @@ def _weak_operands(args):
         if isinstance(a, (Tensor, np.ndarray)) or is_device_array(a):
             out.append(a)
         elif isinstance(a, (bool, int, float, complex, np.generic)):
-            if dtypes:
-                dt = np.result_type(*dtypes, a)
-            elif isinstance(a, float):
-                dt = np.dtype(config.floatX)
-            else:
-                dt = None
-            out.append(np.asarray(a, dtype=dt))
+            out.append(np.asarray(a, dtype=number_dtype(a, dtypes)))
         elif isinstance(a, (list, tuple)):
-            out.append(np.asarray(a, dtype=config.floatX if _has_float(a) else None))
+            out.append(np.asarray(a, dtype=get_default_dtype() if _has_float(a) else None))
         else:
             out.append(a)
     return out
+
+
+def _promoted(fn):
+    """``fn`` with its operands cast to PyTorch's result dtype first.
+
+    NumPy's rules (used by the ops) differ from PyTorch's where categories mix
+    (int64 with float32 gives float64 in NumPy, float32 in PyTorch) and where
+    0-d tensors meet tensors with dimensions; casting the operands to the
+    PyTorch dtype first makes the ops agree. An integer operation that gives a
+    float (``/``, ``exp``) is computed in the default dtype, as PyTorch does.
+    Bool operands are left alone (NumPy promotes them like PyTorch), so that
+    conditions stay conditions.
+    """
+    def build(*xs, **kwargs):
+        ops = [x for x in xs if hasattr(x, "dtype")]
+        if not ops:
+            return fn(*xs, **kwargs)
+        target = promote_types(ops)
+        out = fn(*_cast_all(xs, target, False), **kwargs)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        if category(target) < 2 and builtins.any(
+                np.dtype(o.dtype).kind == "f" for o in outs):
+            out = fn(*_cast_all(xs, get_default_dtype(), True), **kwargs)
+        return out
+
+    return build
+
+
+def _cast_all(xs, dtype, bools):
+    dtype = np.dtype(dtype).name
+    return [T.cast(x, dtype) if hasattr(x, "dtype") and x.dtype != dtype
+            and (bools or x.dtype != "bool") else x for x in xs]
 
 
 def _has_float(seq):
@@ -198,6 +223,8 @@ def eager_function(fn, name=None, elemwise=None):
         elemwise = isinstance(fn, Elemwise)
     cache = {}  # signature -> (Primitive, single output)
     fast = {}  # cheap key of a common call -> _fast_entry(...)
+    # Numbers' dtypes and integer division follow the default dtype.
+    _DEPENDENT_CACHES.extend((cache, fast))
     accepted = _OPERAND_TYPES if elemwise else _PARAM_TYPES
 
     def eager(*args, **kwargs):
@@ -255,7 +282,7 @@ def _lookup(fn, name, cache, elemwise, args, kwargs):
     key = (sig, tuple([(t.data.dtype, tuple([s == 1 for s in t.data.shape])) for t in tensors]))
     entry = cache.get(key)
     if entry is None:
-        entry = cache[key] = _build(fn, name, args, kwargs, tensors)
+        entry = cache[key] = _build(fn, name, args, kwargs, tensors, elemwise)
     return entry, args, tensors
 
 
@@ -279,7 +306,7 @@ def _fast_entry(fn, name, cache, elemwise, args, kwargs):
         return False
     if elemwise:
         if not builtins.any(type(a) is Tensor for a in args):
-            return False  # numbers only: their dtype follows config.floatX, which may change
+            return False  # numbers only: no tensor code in the key
         if builtins.all(type(a) is Tensor for a in args):
             operands = None
         else:
@@ -336,8 +363,10 @@ def _run_fast(entry, args):
     return res[0] if single else res
 
 
-def _build(fn, name, args, kwargs, tensors):
+def _build(fn, name, args, kwargs, tensors, elemwise=False):
     standins = [standin_type(t.data)(f"x{k}") for k, t in enumerate(tensors)]
+    if elemwise:
+        fn = _promoted(fn)
     it = iter(standins)
     sargs = _rebuild(args, it)
     skwargs = _rebuild(kwargs, it) if kwargs else {}
@@ -409,7 +438,9 @@ def _leaf(arr, requires_grad, device=None):
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
-    """A tensor holding a copy of ``data``; Python floats give ``config.floatX``.
+    """A tensor holding a copy of ``data``; Python floats give the default dtype (float32).
+
+    Integers give int64, and NumPy arrays keep their dtype.
 
     ``device`` is ``'cpu'`` or ``'gpu'``; by default the device of ``data``
     when it is a tensor or a CuPy array, else ``config.backend``.
@@ -433,15 +464,16 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=Non
     """
     arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if dtype is not None:
-        arr = arr.astype(dtype)
+        arr = arr.astype(resolve_dtype(dtype))
     elif arr.dtype.kind == "f":
-        arr = arr.astype(config.floatX)
+        arr = arr.astype(get_default_dtype())
     return _leaf(arr, requires_grad, device)
 
 
 def _filled(fill, shape_args, size, dtype, requires_grad, device):
     device = canonical_device(device)
-    shape, dtype = _size(size, shape_args), np.dtype(dtype or config.floatX)
+    shape = _size(size, shape_args)
+    dtype = resolve_dtype(dtype) if dtype is not None else get_default_dtype()
     if device == "cpu":
         return _leaf(np.full(shape, fill, dtype=dtype), requires_grad, device)
     _check_requires_grad(np.empty(0, dtype), requires_grad)
@@ -460,11 +492,19 @@ def ones(*shape, size=None, dtype=None, requires_grad=False, device=None):
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
+    """A tensor filled with ``fill_value``; its dtype follows the value (int64 for an int)."""
+    if dtype is None:
+        fill = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
+        dtype = number_dtype(fill, ()) if isinstance(fill, (bool, int, float, complex)) else None
     return _filled(fill_value, (shape,), None, dtype, requires_grad, device)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
-    return _leaf(np.eye(n, m, dtype=dtype or config.floatX), requires_grad, device)
+    return _leaf(np.eye(n, m, dtype=_dtype_or_default(dtype)), requires_grad, device)
+
+
+def _dtype_or_default(dtype):
+    return resolve_dtype(dtype) if dtype is not None else get_default_dtype()
 
 
 def randn(*shape, size=None, dtype=None, requires_grad=False, device=None):
@@ -477,13 +517,13 @@ def randn(*shape, size=None, dtype=None, requires_grad=False, device=None):
     >>> ne.randn(size=(2, 3)).shape
     (2, 3)
     """
-    arr = np.asarray(_rng[0].standard_normal(_size(size, shape)), dtype=dtype or config.floatX)
+    arr = np.asarray(_rng[0].standard_normal(_size(size, shape)), dtype=_dtype_or_default(dtype))
     return _leaf(arr, requires_grad, device)
 
 
 def rand(*shape, size=None, dtype=None, requires_grad=False, device=None):
     """Uniform samples in [0, 1) (drawn on the host, as ``randn``)."""
-    arr = np.asarray(_rng[0].random(_size(size, shape)), dtype=dtype or config.floatX)
+    arr = np.asarray(_rng[0].random(_size(size, shape)), dtype=_dtype_or_default(dtype))
     return _leaf(arr, requires_grad, device)
 
 

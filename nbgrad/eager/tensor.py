@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 
 from nbgrad.backends import get_backend
-from nbgrad.config import config
+from nbgrad.eager.dtypes import get_default_dtype, resolve_dtype
 from nbgrad.eager import tape as _tape
 from nbgrad.eager.device import (
     canonical_device, device_of, is_device_array, mixed_devices, move, xp_of)
@@ -56,12 +56,14 @@ def _to_array(data, dtype=None, device=None):
     device = _device_for(data, device)
     if isinstance(data, Tensor):
         arr = data.data
-        arr = arr if dtype is None else arr.astype(dtype)
+        arr = arr if dtype is None else arr.astype(resolve_dtype(dtype))
         return move(arr, device)
     if is_device_array(data):
         return move(get_backend("gpu").xp.array(data, dtype=dtype), device)  # a copy, as on the host
     if dtype is None and _is_python_float(data):
-        dtype = config.floatX
+        dtype = get_default_dtype()
+    elif dtype is not None:
+        dtype = resolve_dtype(dtype)
     arr = np.array(data, dtype=dtype)
     if arr.dtype == object or arr.dtype.kind in "USV":
         raise TypeError(f"cannot make a numeric tensor from {type(data).__name__} {data!r}")
@@ -287,12 +289,37 @@ class Tensor:
     # --- conversion -------------------------------------------------------------
     def item(self):
         """The value of a one-element tensor as a Python number."""
+        return self._read("item()", self._scalar("item()"))
+
+    def _scalar(self, what):
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+            raise ValueError(f"{what} needs a tensor with one element, this one has shape {self.shape}")
         return self.data.item()
 
+    def _read(self, what, value):
+        """``value`` read out of this tensor by ``what``; noted when it is being traced."""
+        if self._sym is not None:
+            from nbgrad.eager.trace import note_read
+
+            note_read(self, what, value)
+        return value
+
     def numpy(self):
-        """The values as a NumPy array: the tensor's own memory on the CPU, a copy from the GPU."""
+        """The values as a NumPy array: the tensor's own memory on the CPU, a copy from the GPU.
+
+        As in PyTorch, a tensor that requires a gradient must be detached first
+        (``x.detach().numpy()``), so that changes made through the array cannot
+        go unnoticed by ``backward``.
+        """
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return self._read("numpy()", self._host())
+
+    def _host(self):
+        """The values as a NumPy array, without the checks of ``numpy()``."""
         if type(self.data) is np.ndarray:
             return self.data
         return get_backend(self.device).to_host(self.data)
@@ -324,7 +351,8 @@ class Tensor:
         return self.to("gpu")
 
     def tolist(self):
-        return self.data.tolist()
+        """The values as (nested lists of) Python numbers."""
+        return self._read("tolist()", self._host().tolist())
 
     def __array__(self, dtype=None, copy=None):
         if type(self.data) is not np.ndarray and not isinstance(self.data, np.generic):
@@ -332,7 +360,8 @@ class Tensor:
                 f"a tensor on the {self.device!r} device is not converted to NumPy implicitly; "
                 "copy it to the host with x.numpy() (or x.cpu())"
             )
-        return self.data if dtype is None else self.data.astype(dtype)
+        arr = self.numpy()
+        return arr if dtype is None else arr.astype(dtype)
 
     def __bool__(self):
         if self.data.size != 1:
@@ -348,15 +377,15 @@ class Tensor:
         return value
 
     def __float__(self):
-        return float(self.item())
+        return self._read("float()", float(self._scalar("float()")))
 
     def __int__(self):
-        return int(self.item())
+        return self._read("int()", int(self._scalar("int()")))
 
     def __index__(self):
         if self.data.dtype.kind not in "iu":
             raise TypeError("only integer tensors can be used as an index")
-        return int(self.item())
+        return self._read("index", int(self._scalar("index")))
 
     def __len__(self):
         if self.data.ndim == 0:
@@ -369,9 +398,9 @@ class Tensor:
         return (self[i] for i in range(self.data.shape[0]))
 
     def __repr__(self):
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        body = np.array2string(self._host(), separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype.name not in (config.floatX, "int64", "bool"):
+        if self.data.dtype not in (get_default_dtype(), np.int64, np.bool_):
             extra += f", dtype={self.data.dtype.name}"
         if self._node is not None and self.requires_grad:
             extra += f", grad_fn=<{self._node.prim.label}>"

@@ -29,7 +29,7 @@ def test_seed_004_examples():
     x.grad.zero_()
     y = x * x
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), 2 * x.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * x.detach().numpy())
     x.grad.zero_()
     y = x * x
     u = y.detach()
@@ -152,7 +152,7 @@ def test_in_place_on_leaf_requiring_grad_is_refused_outside_no_grad():
         w -= 0.1 * w.grad
     with ne.no_grad():
         w -= 0.1 * w.grad
-    np.testing.assert_allclose(w.numpy(), [0.8, 1.6])
+    np.testing.assert_allclose(w.detach().numpy(), [0.8, 1.6])
     assert w.requires_grad and w.is_leaf
 
 
@@ -162,7 +162,7 @@ def test_no_grad_and_detach():
         y = x * 2
     assert not y.requires_grad
     d = x.detach()
-    assert not d.requires_grad and np.shares_memory(d.numpy(), x.numpy())
+    assert not d.requires_grad and np.shares_memory(d.numpy(), x.detach().numpy())
     with pytest.raises(RuntimeError, match="does not require a gradient"):
         y.backward()
 
@@ -180,7 +180,7 @@ def test_create_graph_backward_then_differentiate_gradient():
     x = ne.tensor(a, requires_grad=True)
     ne.tanh(x).sum().backward(create_graph=True)
     g = x.grad
-    np.testing.assert_allclose(g.numpy(), 1 - np.tanh(a) ** 2)
+    np.testing.assert_allclose(g.detach().numpy(), 1 - np.tanh(a) ** 2)
     x.grad = None
     g.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), -2 * np.tanh(a) * (1 - np.tanh(a) ** 2))
