@@ -20,6 +20,7 @@ from nbgrad.tensor.type import TensorType
 from nbgrad.tensor.variable import TensorConstant, TensorVariable
 from nbgrad.tensor import nnet  # noqa: E402
 from nbgrad.tensor.nnet import log_softmax, logsumexp, softmax
+from nbgrad.tensor import signal  # noqa: E402  (Theano's import path)
 
 from nbgrad.gradient import (  # noqa: E402
     Lop, Rop, consider_constant, disconnected_grad, grad, grad_clip, hessian, jacobian,
@@ -30,7 +31,17 @@ __all__ = [
     *_basic_all, *_math_all, *_shape_all,
     "DimShuffle", "Elemwise", "TensorConstant", "TensorVariable",
     "IncSubtensor", "Subtensor", "getitem", "inc_subtensor", "set_subtensor", "take",
-    "nnet", "log_softmax", "logsumexp", "softmax",
+    "nnet", "signal", "log_softmax", "logsumexp", "softmax",
     "Lop", "Rop", "consider_constant", "disconnected_grad", "grad", "grad_clip", "hessian",
     "jacobian", "zero_grad",
 ]
+
+
+def __getattr__(name):
+    # Theano's path to RandomStreams; imported on first use because nbgrad.random builds
+    # on nbgrad.compile, which builds on this package.
+    if name == "shared_randomstreams":
+        import importlib
+
+        return importlib.import_module("nbgrad.tensor.shared_randomstreams")
+    raise AttributeError(f"module 'nbgrad.tensor' has no attribute {name!r}")

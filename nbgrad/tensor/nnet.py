@@ -3,6 +3,8 @@
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.conv import conv2d  # noqa: F401  (T.nnet.conv2d, as in Theano)
+from nbgrad.tensor.conv import nnet_conv as conv  # noqa: F401  (T.nnet.conv.conv2d, Theano's older name)
 from nbgrad.tensor.math import (
     exp, log, log1p, relu, sigmoid, softplus, sum, tanh,
 )
