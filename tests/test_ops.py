@@ -38,9 +38,14 @@ def _values(row, shapes, dtype, rng):
     ]
 
 
+def _dynamic(shape):
+    """The shape as course code declares it: sizes unknown, broadcastable axes (size 1) kept."""
+    return tuple(1 if s == 1 else None for s in shape)
+
+
 def _symbols(row, shapes, dtypes, static):
     return [
-        TensorType(dt, shapes[i] if static else (None,) * len(shapes[i]))(NAMES[i])
+        TensorType(dt, shapes[i] if static else _dynamic(shapes[i]))(NAMES[i])
         for i, dt in enumerate(dtypes)
     ]
 
@@ -157,7 +162,7 @@ def test_L_op_matches_finite_differences(row, shapes, static):
     rng = _rng(row, "L" + str(shapes))
     vals = _values(row, shapes, "float64", rng)
     diff, build = _split(row, vals)
-    xs = [TensorType("float64", shapes[i] if static else (None,) * len(shapes[i]))(NAMES[i]) for i in diff]
+    xs = [TensorType("float64", shapes[i] if static else _dynamic(shapes[i]))(NAMES[i]) for i in diff]
     out = build(*xs)
     proj = rng.uniform(0.5, 1.5, size=np.shape(row.ref(*vals)))
     cost = (out * T.constant(proj)).sum()
@@ -179,7 +184,7 @@ def test_R_op_matches_finite_differences(row, shapes):
     rng = _rng(row, "R" + str(shapes))
     vals = _values(row, shapes, "float64", rng)
     diff, build = _split(row, vals)
-    xs = [TensorType("float64", (None,) * len(shapes[i]))(NAMES[i]) for i in diff]
+    xs = [TensorType("float64", _dynamic(shapes[i]))(NAMES[i]) for i in diff]
     vs = [x.type(f"v_{x.name}") for x in xs]
     out = build(*xs)
     jv = T.Rop(out, xs, vs)
@@ -200,7 +205,7 @@ def test_gradient_keeps_float32(row):
     shapes = row.shapes[0]
     vals = _values(row, shapes, "float32", _rng(row))
     diff, build = _split(row, vals)
-    xs = [TensorType("float32", (None,) * len(shapes[i]))(NAMES[i]) for i in diff]
+    xs = [TensorType("float32", _dynamic(shapes[i]))(NAMES[i]) for i in diff]
     out = build(*xs)
     grads = T.grad(T.cast(out, "float32").sum(), xs)
     assert [g.dtype for g in grads] == ["float32"] * len(xs)

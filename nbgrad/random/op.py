@@ -161,7 +161,7 @@ class RandomVariable(Op):
             u = (x - a) / (b - a)
             ga, gb = gx * (1 - u), gx * u
         for p, g in ((a, ga), (b, gb)):
-            g = sum_to(g, p)
+            g = sum_to(g, p, runtime=True)
             if g.ndim != p.ndim:
                 g = T.reshape(g, p.shape)
             res.append(T.cast(g, p.dtype) if p.dtype != g.dtype and p.dtype.startswith("float") else g)

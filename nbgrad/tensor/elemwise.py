@@ -36,11 +36,14 @@ def broadcast_shapes(*shapes, names=None):
 
 
 class Elemwise(Op):
-    """Apply ``scalar_op`` elementwise with NumPy broadcasting.
+    """Apply ``scalar_op`` elementwise with Theano's broadcasting rule.
 
     Inputs of lower rank are left-padded with broadcastable dimensions (by a
-    DimShuffle), so every input has the output's rank. The gradient of each
-    input is ``gz * ∂z/∂x`` summed over the dimensions that were broadcast.
+    DimShuffle), so every input has the output's rank. A dimension broadcasts
+    only where its type says so (static size 1); a run-time size of 1 in a
+    dimension of unknown size does not stretch, it raises (see
+    ``_broadcast_checker``). So the gradient of each input is ``gz * ∂z/∂x``
+    summed over the statically broadcast dimensions, with no run-time guards.
     """
 
     __props__ = ("scalar_op",)
@@ -71,6 +74,18 @@ class Elemwise(Op):
         return xp.asarray(self.scalar_op.impl(xp)(*inputs))
 
     def make_thunk(self, node, xp):
+        thunk = self._make_thunk(node, xp)
+        check = _broadcast_checker(node)
+        if check is None:
+            return thunk
+
+        def checked(*args):
+            check(args)
+            return thunk(*args)
+
+        return checked
+
+    def _make_thunk(self, node, xp):
         fn = self.scalar_op.impl(xp)
         if xp is np and node.outputs[0].ndim == 0:
             dtype = np.dtype(node.outputs[0].dtype)
@@ -89,21 +104,14 @@ class Elemwise(Op):
         return fn
 
     def infer_shape(self, fgraph, node, input_shapes):
-        from nbgrad.tensor.math import maximum
-
+        # Every input whose type does not broadcast on an axis has the output's size
+        # there (checked at run time), so the first such input gives it.
         out = []
         for axis, size in enumerate(node.outputs[0].type.shape):
             if size is not None:
                 out.append(size)
                 continue
-            cands = [s[axis] for s, x in zip(input_shapes, node.inputs) if x.type.shape[axis] != 1]
-            if len(cands) == 1:
-                out.append(cands[0])
-            else:
-                r = cands[0]
-                for c in cands[1:]:
-                    r = maximum(r, c)
-                out.append(r)
+            out.append(next(s[axis] for s, x in zip(input_shapes, node.inputs) if x.type.shape[axis] != 1))
         return [tuple(out)]
 
     # --- derivatives ----------------------------------------------------------
@@ -132,7 +140,7 @@ class Elemwise(Op):
                 continue
             g = gz if p == 1 and not isinstance(p, Variable) else (
                 -gz if p == -1 and not isinstance(p, Variable) else gz * p)
-            g = sum_to(g, x, [o for o in inputs if o is not x])
+            g = sum_to(g, x)
             if g.dtype != x.dtype:
                 from nbgrad.tensor.math import cast
 
@@ -163,14 +171,15 @@ class Elemwise(Op):
         return [total]
 
 
-def sum_to(g, x, others=None):
+def sum_to(g, x, runtime=False):
     """Sum ``g`` over the axes along which ``x`` was broadcast to ``g``'s shape.
 
-    Axes where ``x`` has static size 1 are summed in the graph. An axis where
-    ``x``'s size is unknown may still have been size 1 at run time (NumPy
-    broadcasts it); a ``SumToShape`` node then decides at run time. ``others``
-    (the inputs ``x`` was broadcast against, when known) rules that out for the
-    axes where none of them can be larger than ``x``.
+    For Elemwise, only axes where ``x`` has static size 1 (and leading axes
+    ``x`` lacks) can have been broadcast: a dimension of unknown size never
+    stretches at run time (``_broadcast_checker``), so the sum is decided here,
+    in the graph. Ops that assign with NumPy's rule (``Alloc``, ``IncSubtensor``,
+    batched ``matmul``) pass ``runtime=True``: an axis of unknown size then
+    gets a ``SumToShape`` that decides at run time.
     """
     extra = g.ndim - x.ndim
     if extra > 0:
@@ -184,17 +193,107 @@ def sum_to(g, x, others=None):
         from nbgrad.tensor.math import sum as _sum
 
         g = _sum(g, axis=axes, keepdims=True)
-    ambiguous = any(
-        sx is None
-        and g.type.shape[d] != 1
-        and (others is None or any(o.type.shape[d] != 1 for o in others))
-        for d, sx in enumerate(x.type.shape)
-    )
-    if ambiguous:
+    if runtime and any(sx is None and g.type.shape[d] != 1 for d, sx in enumerate(x.type.shape)):
         from nbgrad.tensor.shape import shape
 
         g = SumToShape()(g, shape(x))
     return g
+
+
+def broadcast_error(what, shapes, types, axis, names=None):
+    """The error for a run-time size 1 meeting a non-broadcastable dimension.
+
+    ``shapes``/``types`` are those of the operands; ``names`` how to call them.
+    """
+    names = names or [f"operand {k}" for k in range(len(shapes))]
+    sizes = {s[axis] for s in shapes}
+    parts = [f"{n} has shape {tuple(s)} ({t})" for n, s, t in zip(names, shapes, types)]
+    lone = [n for n, s, t in zip(names, shapes, types) if s[axis] == 1 and t.shape[axis] != 1]
+    hint = ""
+    if lone and len(sizes - {1}) == 1:
+        hint = (
+            f". {', '.join(lone)} has size 1 on axis {axis}, but its type does not allow broadcasting "
+            "there (nbgrad follows Theano: only dimensions of static size 1 broadcast). Declare it "
+            "broadcastable, e.g. T.row / T.col, T.tensor(dtype, shape=(1, None)), "
+            "T.TensorType(dtype, broadcastable=(True, False)), or x.dimshuffle('x', 0) for a vector "
+            "to broadcast as a row, or pass a value of the full size"
+        )
+    return ValueError(
+        f"{what}: operands do not have the same size on axis {axis} "
+        f"(sizes {sorted(s for s in sizes)}): {'; '.join(parts)}{hint}"
+    )
+
+
+def _operand_name(var):
+    if var.name:
+        return repr(var.name)
+    node = var.owner
+    while node is not None and isinstance(node.op, DimShuffle) and node.inputs[0].ndim < var.ndim:
+        if node.inputs[0].name:
+            return repr(node.inputs[0].name)
+        node = node.inputs[0].owner
+    try:
+        from nbgrad.printing import pp
+
+        text = pp(var)
+    except Exception:  # noqa: BLE001 - a name is a courtesy; never fail the error for it
+        text = str(var)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _broadcast_checker(node):
+    """A per-call check that the operands agree on every non-broadcastable axis, or None.
+
+    Decided at compile time: an axis needs a run-time comparison only when at least
+    two operands may be larger than 1 there and one of their sizes is unknown.
+    """
+    ins = node.inputs
+    groups = []
+    for axis in range(node.outputs[0].ndim):
+        live = [k for k, x in enumerate(ins) if x.type.shape[axis] != 1]
+        if len(live) > 1 and any(ins[k].type.shape[axis] is None for k in live):
+            groups.append((axis, live))
+    if not groups:
+        return None
+    ks = sorted({k for _, live in groups for k in live})
+    whole = all(all(s != 1 for s in ins[k].type.shape) for k in ks) and all(
+        len(live) == len(ks) for _, live in groups) and len(groups) == node.outputs[0].ndim
+
+    def fail(args):
+        for axis, live in groups:
+            if len({args[k].shape[axis] for k in live}) > 1:
+                raise broadcast_error(
+                    f"{node.op} of {', '.join(_operand_name(ins[k]) for k in ks)}",
+                    [args[k].shape for k in ks], [ins[k].type for k in ks], axis,
+                    [_operand_name(ins[k]) for k in ks])
+
+    if whole and len(ks) == 2:  # the common case: two operands of the same full rank
+        a, b = ks
+
+        def check(args):
+            if args[a].shape != args[b].shape:
+                fail(args)
+
+        return check
+    if whole:
+        first, rest = ks[0], ks[1:]
+
+        def check(args):
+            s = args[first].shape
+            for k in rest:
+                if args[k].shape != s:
+                    fail(args)
+
+        return check
+
+    def check(args):
+        for axis, live in groups:
+            s = args[live[0]].shape[axis]
+            for k in live[1:]:
+                if args[k].shape[axis] != s:
+                    fail(args)
+
+    return check
 
 
 class SumToShape(Op):

@@ -640,7 +640,7 @@ def _sum_batch(g, x):
     extra = g.ndim - x.ndim
     if extra:
         g = sum(g, axis=tuple(range(extra)))
-    return sum_to(g, x)
+    return sum_to(g, x, runtime=True)
 
 
 _matmul = Matmul()

@@ -322,7 +322,7 @@ class Alloc(Op):
 
         extra = gz.ndim - value.ndim
         g = _sum(gz, axis=tuple(range(extra))) if extra else gz
-        g = sum_to(g, value)
+        g = sum_to(g, value, runtime=True)
         return [cast(g, value.dtype)] + _disconnected(len(inputs) - 1)
 
     def R_op(self, inputs, eval_points):

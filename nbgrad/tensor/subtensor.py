@@ -361,7 +361,7 @@ class IncSubtensor(Op):
         extra = gy.ndim - y.ndim
         if extra:
             gy = _sum(gy, axis=tuple(range(extra)))
-        gy = sum_to(gy, y)
+        gy = sum_to(gy, y, runtime=True)
         gx = disconnected_type() if x.dtype in discrete_dtypes else gx
         gy = disconnected_type() if y.dtype in discrete_dtypes else gy
         return [gx, gy] + [disconnected_type() for _ in idx]

@@ -1,6 +1,7 @@
 """Broadcasting and its gradient: static size-1 axes, run-time size-1 axes, rank padding."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,8 @@ def test_broadcast_gradient_sums_back_to_input_shape(shapes, static):
     """d/dx Σ w·(x * y) = Σ over broadcast axes of w·y, for any NumPy-broadcastable pair."""
     rng = np.random.default_rng(0)
     a, b = (rng.normal(size=s) for s in shapes)
-    x, y = (TensorType("float64", s if static else (None,) * len(s))(n) for s, n in zip(shapes, "xy"))
+    x, y = (TensorType("float64", s if static else tuple(1 if d == 1 else None for d in s))(n)
+            for s, n in zip(shapes, "xy"))
     out_shape = np.broadcast_shapes(*shapes)
     w = rng.normal(size=out_shape)
     cost = (x * y * w).sum()
@@ -45,24 +47,44 @@ def test_broadcast_gradient_sums_back_to_input_shape(shapes, static):
     assert gx.shape == shapes[0] and gy.shape == shapes[1]
 
 
-def test_runtime_size_one_axis_uses_sum_to_shape():
-    """A matrix input that is (3, 1) only at run time still gets a (3, 1) gradient."""
+def test_runtime_size_one_does_not_broadcast_a_dynamic_axis():
+    """Theano's rule: a (3, 1) value for a dmatrix is an error against (3, 4), never stretched."""
     x, y = T.dmatrix("x"), T.dmatrix("y")
-    g = T.grad((x * y).sum(), x)
-    ops = {type(n.op) for n in nbgrad.graph.traversal.applys_between([x, y], [g])}
-    assert SumToShape in ops
-    f = nbgrad.function([x, y], g)
+    f = nbgrad.function([x, y], [x * y, T.grad((x * y).sum(), x)])
     yv = np.arange(12.0).reshape(3, 4)
-    np.testing.assert_array_equal(f(np.ones((3, 1)), yv), yv.sum(axis=1, keepdims=True))
-    np.testing.assert_array_equal(f(np.ones((3, 4)), yv), yv)
+    np.testing.assert_array_equal(f(np.ones((3, 4)), yv)[1], yv)
+    with pytest.raises(ValueError) as err:
+        f(np.ones((3, 1)), yv)
+    msg = str(err.value)
+    assert "'x' has shape (3, 1) (TensorType(float64, matrix))" in msg
+    assert "'y' has shape (3, 4)" in msg
+    assert "axis 1" in msg and "T.col" in msg and "broadcastable" in msg
 
 
-def test_no_run_time_check_when_static_shapes_settle_it():
-    """Against a scalar, x cannot have been broadcast: no run-time check is built."""
-    x, y = T.dmatrix("x"), T.dscalar("y")
+def test_declared_broadcastable_axis_broadcasts_and_sums_its_gradient():
+    x, y = T.dcol("x"), T.dmatrix("y")
     g = T.grad((x * y).sum(), x)
     ops = {type(n.op) for n in nbgrad.graph.traversal.applys_between([x, y], [g])}
     assert SumToShape not in ops
+    assert g.type.shape == (None, 1)
+    yv = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(nbgrad.function([x, y], g)(np.ones((3, 1)), yv),
+                                  yv.sum(axis=1, keepdims=True))
+
+
+def test_size_one_vector_against_a_longer_one_names_both_operands():
+    x, y = T.dvector("x"), T.dvector("y")
+    f = nbgrad.function([x, y], T.exp(x) + y)
+    with pytest.raises(ValueError, match=r"'x' has shape \(1,\).*'y' has shape \(3,\)"):
+        f([1.0], [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(f([0.0, 0.0], [1.0, 2.0]), [2.0, 3.0])
+
+
+def test_static_and_dynamic_sizes_are_checked_against_each_other():
+    x, y = T.tensor("float64", shape=(3,), name="x"), T.dvector("y")
+    f = nbgrad.function([x, y], x + y)
+    with pytest.raises(ValueError, match="axis 0"):
+        f(np.ones(3), np.ones(1))
 
 
 def test_python_scalars_keep_the_variable_dtype():
