@@ -381,7 +381,8 @@ def _numpy_evaluator(comp):
     free, slot_of, slot_dtypes = {}, {}, []
     block = [f"def block({params}, o, bufs):"]
     for k, (t, f, args, var) in enumerate(calls):
-        for a in args:
+        # once per temporary: one used twice by this call (``t * t``) frees one buffer, not two
+        for a in dict.fromkeys(args):
             if a in slot_of and last_use[a] == k:
                 free.setdefault(slot_dtypes[slot_of[a]], []).append(slot_of[a])
         if k == len(calls) - 1:
@@ -512,7 +513,7 @@ def _chained_source(calls, nin, out_dtype, alias, full):
         if k == len(calls) - 1:
             lines.append(f"    return {call}, out=out)")
             break
-        for a in args:
+        for a in dict.fromkeys(args):  # a temporary read twice by this call is freed once
             if a in buffer_of and last_use[a] == k and buffer_of[a][0] != "out":
                 free.append(buffer_of[a])
         full_of[t] = any(full_of.get(a, False) for a in args)

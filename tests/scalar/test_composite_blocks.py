@@ -1,0 +1,236 @@
+"""The CPU evaluator of a Composite against plain NumPy, on every side of its size thresholds.
+
+A fused kernel keeps its temporaries in reused buffers (per block, or in the result and in
+dead temporaries when it runs unblocked); a buffer handed to two live temporaries at once
+gives silently wrong numbers. Random inner graphs, whose temporaries are read once, twice by
+one operation (``t * t``) and by several operations, are evaluated on arrays just below, at
+and just above each threshold of ``nbgrad.scalar.composite`` and compared with NumPy
+computing the same expression one whole-array operation at a time.
+
+The property tests scale the thresholds down (``_small_thresholds``) so that every path
+(direct, unblocked into released buffers, blocked, threaded, unbuffered rows) runs on arrays
+of a few hundred elements; one test runs at the real thresholds.
+"""
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nbgrad
+import nbgrad.tensor as T
+from nbgrad.scalar import composite
+from nbgrad.scalar.composite import MIN_BLOCKED_SIZE, Composite
+
+
+@contextlib.contextmanager
+def _small_thresholds():
+    """The evaluator's size constants at 1/2048 of their size (read when an evaluator is made
+    and when it runs), with three threads so that blocks split unevenly among them."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in (("BLOCK", 16), ("MIN_REUSED_SIZE", 32), ("MIN_BLOCKED_SIZE", 64),
+                            ("MIN_BLOCKED_SIZE_CHEAP", 512), ("UNBUFFERED_ROWS", (16, 64)),
+                            ("NUM_THREADS", 3)):
+            mp.setattr(composite, name, value)
+        yield
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _switch(c1, c2, a, b):
+    return np.where(np.greater(c1, c2), a, b)
+
+
+#: name -> (arity, symbolic builder, NumPy reference); the reference never goes through nbgrad.
+OPS = {
+    "neg": (1, T.neg, np.negative),
+    "sin": (1, T.sin, np.sin),
+    "cos": (1, T.cos, np.cos),
+    "tanh": (1, T.tanh, np.tanh),
+    "exp": (1, T.exp, np.exp),
+    "sqr": (1, T.sqr, np.square),
+    "abs": (1, T.abs, np.abs),
+    "sigmoid": (1, T.sigmoid, _sigmoid),
+    "float32": (1, lambda a: T.cast(a, "float32"), lambda a: a.astype("float32")),
+    "half": (1, lambda a: a * 0.5, lambda a: a * 0.5),
+    "add": (2, T.add, np.add),
+    "sub": (2, T.sub, np.subtract),
+    "mul": (2, T.mul, np.multiply),
+    "maximum": (2, T.maximum, np.maximum),
+    "logaddexp": (2, T.logaddexp, np.logaddexp),
+    "switch": (4, lambda c1, c2, a, b: T.switch(T.gt(c1, c2), a, b), _switch),
+}
+CHEAP = ["neg", "sqr", "abs", "half", "add", "sub", "mul", "maximum"]
+
+
+def _sizes():
+    """Element counts just below, at and just above every threshold of the evaluator (as set now)."""
+    c = composite
+    edges = {c.BLOCK, c.MIN_REUSED_SIZE, c.MIN_BLOCKED_SIZE, c.MIN_BLOCKED_SIZE_CHEAP,
+             c.MIN_BLOCKED_SIZE + c.NUM_THREADS * c.BLOCK}
+    return [(n,) for n in sorted({n + d for n in edges for d in (-1, 0, 1)})]
+
+
+@st.composite
+def programs(draw, ops=tuple(OPS)):
+    """(number of inputs, [(op name, operand indices)]): values are numbered inputs first.
+
+    Operands are drawn from all values so far with a bias towards the most recent and
+    towards repeating the previous operand, so temporaries get read twice by one
+    operation and by several operations.
+    """
+    nin = draw(st.integers(1, 3))
+    steps = []
+    for k in range(draw(st.integers(1, 9))):
+        name = draw(st.sampled_from(ops))
+        nvals = nin + k
+        args = []
+        for _ in range(OPS[name][0]):
+            if args and draw(st.integers(0, 2)) == 0:
+                args.append(args[-1])  # the same value twice in one call
+            else:
+                back = draw(st.integers(0, nvals - 1))
+                args.append(nvals - 1 - back if draw(st.booleans()) else back)
+        steps.append((name, tuple(args)))
+    return nin, steps
+
+
+def _build(nin, steps):
+    inner = [T.dscalar(f"i{k}") for k in range(nin)]
+    vals = list(inner)
+    for name, args in steps:
+        vals.append(OPS[name][1](*[vals[a] for a in args]))
+    return inner, vals
+
+
+def _reference(steps, arrays):
+    vals = list(arrays)
+    with np.errstate(all="ignore"):
+        for name, args in steps:
+            vals.append(np.asarray(OPS[name][2](*[vals[a] for a in args])))
+    return vals
+
+
+def _inputs(nin, shape, seed, scalar_inputs):
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(nin):
+        if k in scalar_inputs:
+            out.append(np.asarray(rng.uniform(-2, 2)))
+        else:
+            out.append(rng.uniform(-2, 2, size=shape))
+    return out
+
+
+def _check(result, expected):
+    assert result.dtype == expected.dtype
+    np.testing.assert_allclose(result, expected, rtol=1e-6, atol=1e-300, equal_nan=True)
+
+
+def _evaluate_everywhere(nin, steps, seed, scalar_inputs):
+    inner, vals = _build(nin, steps)
+    out_var = vals[-1]
+    if out_var.dtype == "bool" or out_var in inner:
+        return
+    comp = Composite(inner, [out_var])
+    evaluate = comp.impl(np)
+    for shape in _sizes():
+        arrays = _inputs(nin, shape, seed, scalar_inputs)
+        expected = _reference(steps, arrays)[-1]
+        with np.errstate(all="ignore"):
+            first = evaluate(*arrays)
+            _check(first, expected)
+            second = evaluate(*arrays)  # ``first`` is still held: it must stay intact
+            _check(second, expected)
+            _check(first, expected)
+            del first, second
+            _check(evaluate(*arrays), expected)  # into a released result buffer
+            for k, a in enumerate(arrays):  # written over one of its own inputs
+                if a.shape == expected.shape and a.dtype == expected.dtype:
+                    arrays[k] = a.copy()
+                    r = evaluate(*arrays, out=arrays[k])
+                    assert r is arrays[k]
+                    _check(r, expected)
+                    break
+
+
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.integers(0, 2 ** 32 - 1), st.sets(st.integers(1, 2), max_size=1))
+def test_random_fused_graphs_match_numpy_at_every_size_threshold(program, seed, scalar_inputs):
+    with _small_thresholds():
+        _evaluate_everywhere(*program, seed, scalar_inputs)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(programs(ops=tuple(CHEAP)), st.integers(0, 2 ** 32 - 1))
+def test_random_cheap_fused_graphs_match_numpy_at_every_size_threshold(program, seed):
+    # kernels of cheap arithmetic switch to blocking at their own, larger threshold
+    with _small_thresholds():
+        _evaluate_everywhere(*program, seed, set())
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.integers(0, 2 ** 32 - 1))
+def test_random_fused_graphs_broadcasting_long_rows(program, seed):
+    # a row broadcast over a matrix runs unblocked, with NumPy's buffering off for long rows
+    nin, steps = program
+    inner, vals = _build(nin, steps)
+    if vals[-1].dtype == "bool" or vals[-1] in inner:
+        return
+    rng = np.random.default_rng(seed)
+    with _small_thresholds(), np.errstate(all="ignore"):
+        evaluate = Composite(inner, [vals[-1]]).impl(np)
+        low, high = composite.UNBUFFERED_ROWS
+        for cols in (low - 1, low, high - 1, high):
+            rows = -(-composite.MIN_REUSED_SIZE // cols) + 1
+            arrays = [rng.uniform(-2, 2, size=(rows, cols) if k == 0 else (1, cols)) for k in range(nin)]
+            expected = np.broadcast_to(_reference(steps, arrays)[-1], (rows, cols))
+            _check(evaluate(*arrays), expected)
+
+
+def test_temporary_read_twice_by_one_operation_keeps_its_own_buffer():
+    # logaddexp(e, e) freed ``e``'s block buffer twice, so sin(x) and cos(x) shared one
+    x = T.dvector("x")
+    f = nbgrad.function([x], T.logaddexp(T.exp(x), T.exp(x)) - T.sin(x) * T.cos(x))
+    for n in (MIN_BLOCKED_SIZE - 1, MIN_BLOCKED_SIZE, 3 * MIN_BLOCKED_SIZE + 5):
+        v = np.linspace(0.1, 1, n)
+        np.testing.assert_allclose(f(v), np.logaddexp(np.exp(v), np.exp(v)) - np.sin(v) * np.cos(v),
+                                   rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), programs(), st.integers(0, 2 ** 32 - 1))
+def test_compiled_functions_with_several_fused_outputs_match_numpy(p1, p2, seed):
+    nin = max(p1[0], p2[0])
+    xs = [T.dvector(f"x{k}") for k in range(nin)]
+    outs, refs = [], []
+    for pnin, steps in (p1, p2):
+        vals = list(xs[:pnin])
+        for name, args in steps:
+            vals.append(OPS[name][1](*[vals[a] for a in args]))
+        if vals[-1].dtype == "bool":
+            continue
+        other = vals[max(pnin, len(vals) - 2)]  # a temporary (or input) also read by the first output
+        outs += [vals[-1], vals[-1] * vals[-1] - other]
+        refs.append((steps, pnin, max(pnin, len(vals) - 2)))
+    if not outs:
+        return
+    with _small_thresholds(), np.errstate(all="ignore"):
+        f = nbgrad.function(xs, outs, on_unused_input="ignore")
+        for shape in _sizes():
+            arrays = _inputs(nin, shape, seed, set())
+            expected = []
+            for steps, pnin, k in refs:
+                ref = _reference(steps, arrays[:pnin])
+                expected += [ref[-1], ref[-1] * ref[-1] - ref[k]]
+            for r, e in zip(f(*arrays), expected):
+                np.testing.assert_allclose(r, np.broadcast_to(e, r.shape), rtol=1e-6, atol=1e-300,
+                                           equal_nan=True)
