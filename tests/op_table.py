@@ -13,7 +13,10 @@ import numpy as np
 import scipy.special
 
 import nbgrad.tensor as T
+from nbgrad.tensor.conv import Conv2dGradInputs, Conv2dGradWeights
 from nbgrad.tensor.elemwise import SumToShape
+from nbgrad.tensor.signal.pool import AveragePoolGrad, MaxPoolGrad, MaxPoolGradGrad, pool_2d
+from tests.tensor import conv_reference as _cref
 
 __all__ = ["Domain", "OpRow", "ROWS", "REAL", "POS", "UNIT", "GT1", "NONZERO"]
 
@@ -329,6 +332,53 @@ ROWS = [
     OpRow("binary_crossentropy", T.nnet.binary_crossentropy,
           lambda o, t: -(t * np.log(o) + (1 - t) * np.log1p(-o)), (((3, 4), (3, 4)),),
           (Domain(0.1, 0.9), Domain(0.0, 1.0)), FLOATS),
+    # ------------------------------------------------------------ convolution, pooling
+    OpRow("conv2d", T.nnet.conv2d, _cref.conv2d, (((2, 2, 5, 5), (3, 2, 3, 2)),), (REAL, REAL)),
+    OpRow("conv2d_full_strided_correlation",
+          lambda x, w: T.nnet.conv2d(x, w, border_mode="full", subsample=(2, 1), filter_flip=False),
+          lambda x, w: _cref.conv2d(x, w, "full", (2, 1), False), (((2, 2, 4, 5), (3, 2, 2, 3)),),
+          (REAL, REAL), second=False),
+    OpRow("conv2d_half_dilated",
+          lambda x, w: T.nnet.conv2d(x, w, border_mode="half", filter_dilation=(2, 1)),
+          lambda x, w: _cref.conv2d(x, w, "half", filter_dilation=(2, 1)), (((1, 2, 6, 5), (2, 2, 3, 3)),),
+          (REAL, REAL), second=False),
+    OpRow("conv2d_padded_strided",
+          lambda x, w: T.nnet.conv2d(x, w, border_mode=(1, 2), subsample=(2, 2)),
+          lambda x, w: _cref.conv2d(x, w, (1, 2), (2, 2)), (((2, 1, 5, 4), (2, 1, 3, 3)),),
+          (REAL, REAL), second=False),
+    OpRow("conv2d_grad_inputs", lambda w, g: Conv2dGradInputs(subsample=(2, 1))(w, g, [7, 6]),
+          lambda w, g: _cref.conv2d_grad_inputs(w, g, (7, 6), subsample=(2, 1)),
+          (((3, 2, 3, 2), (2, 3, 3, 5)),), (REAL, REAL), second=False),
+    OpRow("conv2d_grad_weights",
+          lambda x, g: Conv2dGradWeights(border_mode=1, subsample=(1, 2), filter_flip=False)(x, g, [3, 2]),
+          lambda x, g: _cref.conv2d_grad_weights(x, g, (3, 2), 1, (1, 2), False),
+          (((2, 2, 5, 6), (2, 3, 5, 4)),), (REAL, REAL), second=False),
+    OpRow("pool_2d_max", lambda x: pool_2d(x, (2, 2), ignore_border=True),
+          lambda x: _cref.pool_2d(x, (2, 2), True), (((2, 3, 5, 4),), ((4, 4),)), (REAL,)),
+    OpRow("pool_2d_max_partial_windows", lambda x: pool_2d(x, (3, 2), ignore_border=False, stride=(2, 1)),
+          lambda x: _cref.pool_2d(x, (3, 2), False, (2, 1)), (((2, 2, 6, 5),),), (REAL,), second=False),
+    OpRow("pool_2d_sum", lambda x: pool_2d(x, (2, 3), ignore_border=False, mode="sum"),
+          lambda x: _cref.pool_2d(x, (2, 3), False, mode="sum"), (((2, 2, 5, 4),),), (REAL,)),
+    OpRow("pool_2d_average_inc_pad",
+          lambda x: pool_2d(x, (3, 3), ignore_border=True, stride=(2, 2), pad=(1, 1), mode="average_inc_pad"),
+          lambda x: _cref.pool_2d(x, (3, 3), True, (2, 2), (1, 1), "average_inc_pad"), (((2, 2, 5, 6),),),
+          (REAL,)),
+    OpRow("pool_2d_average_exc_pad",
+          lambda x: pool_2d(x, (3, 3), ignore_border=True, stride=(2, 2), pad=(1, 1), mode="average_exc_pad"),
+          lambda x: _cref.pool_2d(x, (3, 3), True, (2, 2), (1, 1), "average_exc_pad"), (((2, 2, 5, 6),),),
+          (REAL,)),
+    OpRow("max_pool_grad",
+          lambda x, g: MaxPoolGrad((2, 2), False)(x, pool_2d(x, (2, 2), ignore_border=False), g),
+          lambda x, g: _cref.max_pool_grad(x, g, (2, 2), False), (((2, 3, 5, 4), (2, 3, 3, 2)),),
+          (REAL, REAL), second=False),
+    OpRow("max_pool_grad_grad",
+          lambda x, h: MaxPoolGradGrad((2, 2), True)(x, pool_2d(x, (2, 2), ignore_border=True), h),
+          lambda x, h: _cref.max_pool_grad_grad(x, h, (2, 2), True), (((2, 3, 5, 4), (2, 3, 5, 4)),),
+          (REAL, REAL), second=False),
+    OpRow("average_pool_grad",
+          lambda g: AveragePoolGrad((2, 3), False, (2, 2), mode="average_exc_pad")(T.zeros((2, 3, 5, 6)), g),
+          lambda g: _cref.average_pool_grad((2, 3, 5, 6), g, (2, 3), False, (2, 2), mode="average_exc_pad"),
+          (((2, 3, 3, 3),),), (REAL,)),
 ]
 
 ROWS_BY_NAME = {row.name: row for row in ROWS}

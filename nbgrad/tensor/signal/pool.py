@@ -167,7 +167,7 @@ class Pool(_PoolOp):
     @property
     def latex(self):
         name = {"max": "maxpool", "sum": "sumpool"}.get(self.mode, "avgpool")
-        return rf"\operatorname{{{name}}}\left({{0}}\right)"
+        return r"\operatorname{{" + name + r"}}\left({0}\right)"
 
     def make_node(self, x):
         x = _input(x)
