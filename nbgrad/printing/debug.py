@@ -113,7 +113,10 @@ def debugprint(obj, file=None, print_type=True, ids="CHAR"):
             s += f".{v.index}"
         return s
 
-    def walk(v, prefix, branch, last):
+    # depth-first from an explicit stack (children pushed last-first), so any depth prints
+    stack = [(r, "", False, True) for r in reversed(roots)]
+    while stack:
+        v, prefix, branch, last = stack.pop()
         node = v.owner
         key = node if node is not None else v
         seen = key in table
@@ -121,20 +124,18 @@ def debugprint(obj, file=None, print_type=True, ids="CHAR"):
         text = label(v) + ident(key)
         if seen and node is not None:
             lines.append(head + text + " ···")
-            return
+            continue
         if node is not None and v.name is not None:
             text += f" '{v.name}'"
         if print_type:
             text += f" <{v.type}>"
         lines.append(head + text)
         if node is None:
-            return
+            continue
         child_prefix = prefix + (("   " if last else "│  ") if branch else " ")
-        for k, i in enumerate(node.inputs):
-            walk(i, child_prefix, True, k == len(node.inputs) - 1)
+        n = len(node.inputs)
+        stack.extend((i, child_prefix, True, k == n - 1) for k, i in reversed(list(enumerate(node.inputs))))
 
-    for r in roots:
-        walk(r, "", False, True)
     text = "\n".join(lines)
     if file == "str":
         return text

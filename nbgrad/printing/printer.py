@@ -9,7 +9,19 @@ short ``kind`` tag; ``parenthesize`` is the only place that adds parentheses.
 
 Fused ``Composite`` scalar ops are printed inline: the inner graph is printed
 with its inputs bound to what was printed for the outer inputs.
+
+The walk is iterative (inputs are printed before the variables that use them,
+from an explicit stack), so graphs of any depth print. The text of a long
+operand is kept once, in a table, and stands in its parent's text as a short
+placeholder that starts with the operand's first characters; the whole text is
+assembled once, at the end. Each format's rules look only at an operand's
+first characters (``-x``, ``\\frac``, a digit) or at whether it holds a sub- or
+superscript, and the placeholder answers both as the full text would, so
+printing a chain of n operations takes time and memory linear in n instead of
+copying ever longer strings at every level.
 """
+
+import re
 
 from typing import NamedTuple
 
@@ -28,6 +40,14 @@ __all__ = [
 
 # Constants with more elements than this print as a summary (dtype and shape).
 MAX_ELEMENTS = 16
+
+# A placeholder is _OPEN, a table index, the marks "_"/"^" of what it stands for, _CLOSE
+# (Unicode private-use characters, which no printed text contains).
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_PLACEHOLDER = re.compile("\ue000([0-9]+)[_^]*\ue001")
+# How many characters of a long operand stay in its parent's text: enough for
+# every rule that looks at how an operand starts.
+_FOLD_HEAD = 32
 
 
 class Printed(NamedTuple):
@@ -97,21 +117,55 @@ class Printer:
     methods, with ``_print_Op`` as the fallback.
     """
 
+    #: Operand text longer than this is held in the table and replaced by a placeholder.
+    fold_above = 200
+
     def __init__(self):
         self._memo = {}
         self._bound = {}
         self._in_composite = 0
+        self._folded = []
 
     # --- entry -----------------------------------------------------------------
     def doprint(self, var):
         """The text of ``var``; the top-level variable is always expanded, never named."""
-        return self.print_var(var, top=True).s
+        return self.unfold(self.print_var(var, top=True).s)
 
     def print_var(self, var, top=False):
         if var in self._bound:
             return self._bound[var]
         if not top and var in self._memo:
             return self._memo[var]
+        self._print_inputs_first(var, top)
+        return self._print_one(var, top)
+
+    def _expands(self, var, top):
+        """True if printing ``var`` prints its owner's inputs (it is not a leaf, a name or done)."""
+        if var in self._bound or (not top and var in self._memo) or var.owner is None:
+            return False
+        return var.name is None or top or self._in_composite > 0
+
+    def _print_inputs_first(self, root, top):
+        """Print, bottom-up from an explicit stack, every variable below ``root`` not printed yet.
+
+        Afterwards printing ``root`` (and each variable it uses) finds its
+        operands in the memo, so no call goes deeper than one node.
+        """
+        if not self._expands(root, top):
+            return
+        stack = [(i, False) for i in reversed(root.owner.inputs)]
+        while stack:
+            var, ready = stack.pop()
+            if ready:
+                if var not in self._memo:
+                    self._print_one(var, False)
+                continue
+            if not self._expands(var, False):
+                continue
+            stack.append((var, True))
+            stack.extend((i, False) for i in reversed(var.owner.inputs) if self._expands(i, False))
+
+    def _print_one(self, var, top):
         if var.owner is None:
             if hasattr(var, "data") and var.name is None:
                 p = self.print_constant(var)
@@ -121,9 +175,44 @@ class Printer:
             p = self.print_name(var)
         else:
             p = self.print_output(var)
+        if len(p.s) > max(self.fold_above, _FOLD_HEAD):
+            p = p._replace(s=self._fold(p.s))
         if not top:
             self._memo[var] = p
         return p
+
+    # --- long operands ------------------------------------------------------------
+    def _fold(self, s):
+        """``s`` as its first characters and a placeholder for the rest (see ``unfold``).
+
+        The placeholder carries ``_`` and ``^`` when the rest holds them, so
+        ``"_" in text`` reads the same as on the full text.
+        """
+        cut = _FOLD_HEAD
+        start = s.rfind(_OPEN, 0, cut)
+        if start >= 0 and s.find(_CLOSE, start, cut) < 0:
+            cut = start  # never split a placeholder already in the text
+        head, rest = s[:cut], s[cut:]
+        self._folded.append(rest)
+        marks = "".join(c for c in "_^" if c in rest)
+        return f"{head}{_OPEN}{len(self._folded) - 1}{marks}{_CLOSE}"
+
+    def unfold(self, s):
+        """The full text of ``s``: every placeholder replaced by the text it stands for."""
+        if _OPEN not in s:
+            return s
+        out = []
+        stack = [(s, 0)]
+        while stack:
+            text, pos = stack.pop()
+            m = _PLACEHOLDER.search(text, pos)
+            if m is None:
+                out.append(text[pos:])
+                continue
+            out.append(text[pos:m.start()])
+            stack.append((text, m.end()))
+            stack.append((self._folded[int(m.group(1))], 0))
+        return "".join(out)
 
     def print_output(self, var):
         node = var.owner
@@ -150,16 +239,19 @@ class Printer:
 
     def print_composite(self, node, var, graph):
         inner_in, inner_out = graph
-        saved = self._bound
+        saved, saved_memo = self._bound, self._memo
         self._bound = dict(saved)
         for inner, outer in zip(inner_in, node.inputs):
             self._bound[inner] = self.print_operand(outer, node)
+        # what an inner variable prints as depends on this node's operands:
+        # another node applying the same Composite must not reuse it
+        self._memo = {}
         self._in_composite += 1
         try:
             return self.print_var(inner_out[var.index or 0], top=True)
         finally:
             self._in_composite -= 1
-            self._bound = saved
+            self._bound, self._memo = saved, saved_memo
 
     def args(self, node):
         return [self.print_var(i) for i in node.inputs]
@@ -176,6 +268,10 @@ class Printer:
                 and any(i is not var and i.ndim == var.ndim and not _is_alloc(i) for i in node.inputs)):
             return self.print_var(var.owner.inputs[0])
         return self.print_var(var)
+
+    def _print_CheckSizes(self, node, var):
+        # a run-time size check of the value: bookkeeping, not math
+        return self.print_var(node.inputs[0])
 
     def _print_SumToShape(self, node, var):
         # Sums only over axes that NumPy broadcast at run time: in the formula,

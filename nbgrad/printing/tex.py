@@ -7,6 +7,7 @@ op's own (for operators) or read off the template (``e^{x}`` binds like a
 power, ``\\frac`` like a product, ``e^{x} - 1`` like a sum).
 """
 
+import functools
 import re
 import string
 
@@ -96,8 +97,12 @@ def _derivative(name):
     return f, [wrt]
 
 
+@functools.lru_cache(maxsize=1024)
 def _slots(template):
-    """For each ``{k}`` slot of a template: (k, grouped, followed by ``^``/``_``), and the depth-0 text."""
+    """For each ``{k}`` slot of a template: (k, grouped, followed by ``^``/``_``), and the depth-0 text.
+
+    Cached: a graph applies the same few templates over and over.
+    """
     depth = 0
     slots, top_text = [], []
     parsed = list(string.Formatter().parse(template))
@@ -113,7 +118,7 @@ def _slots(template):
         if field is not None:
             nxt = parsed[n + 1][0] if n + 1 < len(parsed) else ""
             slots.append((int(field), depth > 0, nxt[:1] in ("^", "_")))
-    return slots, "".join(top_text)
+    return tuple(slots), "".join(top_text)
 
 
 def _template_prec(template, sop):

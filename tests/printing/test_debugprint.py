@@ -59,3 +59,16 @@ def test_prints_to_file_and_rejects_other_objects():
     assert debugprint(fg, file="str", print_type=False).startswith("mul [id A]")
     with pytest.raises(TypeError, match="debugprint takes"):
         debugprint(42, file="str")
+
+
+def test_deep_chain_prints_within_a_small_stack(shallow_stack):
+    n = 3000
+    chain = x
+    for _ in range(n):
+        chain = T.tanh(chain)
+    with shallow_stack():
+        text = debugprint(chain, file="str", print_type=False, ids="")
+    lines = text.splitlines()
+    assert len(lines) == n + 1
+    assert lines[0] == "tanh" and lines[1] == " └─ tanh" and lines[2] == "    └─ tanh"
+    assert lines[-1] == " " + "   " * (n - 1) + "└─ x"

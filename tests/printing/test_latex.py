@@ -123,3 +123,40 @@ def test_list_and_composite():
 
 def test_repr_latex_of_variables():
     assert (x ** 2)._repr_latex_() == r"$\displaystyle x^{2}$"
+
+
+def test_deep_chain_prints_within_a_small_stack(shallow_stack):
+    chain = x
+    for _ in range(3000):
+        chain = T.tanh(chain)
+    with shallow_stack():
+        text = latex(chain)
+    assert text == r"\tanh{\left(" * 3000 + "x" + r"\right)}" * 3000
+
+
+def long_sum():
+    a, b, c = T.dscalars("alpha_first", "beta_second", "gamma_third")
+    return a * T.exp(b) + c * T.log(a + b)
+
+
+LONG_TEX = (r"\alpha_{first} e^{\beta_{second}} + \gamma_{third} "
+            r"\log{\left(\alpha_{first} + \beta_{second}\right)}")
+
+
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        # a subscripted operand whose sub/superscripts come late in its text
+        (lambda: T.sigmoid(T.dvector("alpha") + T.dvector("beta") + T.dvector("gamma")
+                           + T.dvector("delta") + T.dvector("epsilon") * T.dvector("v_1"))[0],
+         r"{\sigma\left(\alpha + \beta + \gamma + \delta + \epsilon \odot v_{1}\right)}_{0}"),
+        (lambda: T.sigmoid(W.T @ T.dvector("v_input") + T.dvector("b_hidden_layer"))[0],
+         r"{\sigma\left(W_{hidden}^{\top} v_{input} + b_{hidden,layer}\right)}_{0}"),
+        (lambda: x * -long_sum(), r"x \left(-\left(" + LONG_TEX + r"\right)\right)"),
+        (lambda: x + -long_sum(), r"x - \left(" + LONG_TEX + r"\right)"),
+        (lambda: (long_sum() / (alpha + y)) ** 2,
+         r"\left(\frac{" + LONG_TEX + r"}{\alpha + y}\right)^{2}"),
+    ],
+)
+def test_long_operands_read_as_short_ones(expr, expected):
+    assert latex(expr()) == expected

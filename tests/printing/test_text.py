@@ -89,3 +89,49 @@ def test_run_time_broadcast_sum_prints_as_its_argument():
     s = SumToShape()(g * 2, T.shape(x))
     assert nbgrad.pp(s) == "2 * g"
     assert nbgrad.printing.latex(s) == "2 g"
+
+
+def test_one_composite_applied_twice_prints_each_with_its_own_operands():
+    a, b = T.dscalar(), T.dscalar()
+    fused = Elemwise(Composite([a, b], [T.exp(a) * b + 1]))
+    assert pp(fused(v, x) * fused(w, y)) == "(exp(v) * x + 1) * (exp(w) * y + 1)"
+
+
+def tanh_chain(n):
+    out = x
+    for _ in range(n):
+        out = T.tanh(out)
+    return out
+
+
+def test_deep_chain_prints_within_a_small_stack(shallow_stack):
+    with shallow_stack():
+        assert pp(tanh_chain(3000)) == "tanh(" * 3000 + "x" + ")" * 3000
+
+
+def test_printing_keeps_a_bounded_text_per_variable():
+    # each variable's text is its own few characters plus a placeholder for a
+    # long operand, so a chain n deep copies O(n) characters, not O(n ** 2)
+    from nbgrad.printing import TextPrinter
+
+    n = 20000
+    chain = tanh_chain(n)
+    printer = TextPrinter()
+    assert printer.doprint(chain) == "tanh(" * n + "x" + ")" * n
+    assert max(len(p.s) for p in printer._memo.values()) < 300
+    terms = [T.dscalar(f"x_{k}") for k in range(5000)]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    printer = TextPrinter()
+    assert printer.doprint(total) == " + ".join(f"x_{k}" for k in range(5000))
+    assert max(len(p.s) for p in printer._memo.values()) < 300
+
+
+def test_long_operands_keep_their_parentheses():
+    al, be, ga = T.dscalars("alpha_first", "beta_second", "gamma_third")
+    long = al * T.exp(be) + ga * T.log(al + be)
+    text = "alpha_first * exp(beta_second) + gamma_third * log(alpha_first + beta_second)"
+    assert pp(x * -long) == f"x * (-({text}))"
+    assert pp(x + -long) == f"x + (-({text}))"
+    assert pp((long / (al + ga)) ** 2) == f"(({text}) / (alpha_first + gamma_third)) ** 2"
