@@ -105,6 +105,7 @@ class Out:
 # --------------------------------------------------------------------------- converting values
 
 _MaskedArray = np.ma.MaskedArray
+_INF = float("inf")
 _NUMERIC_KINDS = frozenset("biufc")
 _KIND_NAMES = {"U": "strings", "S": "byte strings", "O": "Python objects", "M": "dates",
                "m": "time intervals", "V": "structured records"}
@@ -198,9 +199,7 @@ class _Fit:
         kind = dtype.kind
         if kind in "iu":
             info = np.iinfo(dtype)
-            # converting a float truncates: values in [lo, hi + 1) land in range; both
-            # bounds are powers of two, exact as floats
-            self.lo, self.hi, self.flo, self.fhi = int(info.min), int(info.max), float(info.min), float(info.max) + 1.0
+            self.lo, self.hi = int(info.min), int(info.max)
             self.range = f"from {info.min} to {info.max}"
         elif kind in "fc":
             info = np.finfo(dtype)
@@ -230,43 +229,40 @@ class _Fit:
                 return raw
         if np.can_cast(raw.dtype, dtype, "safe"):
             return raw
+        if raw.dtype.kind == "c" and dtype.kind != "c":
+            self._refuse_where(raw.imag != 0, raw, value)
+            raw = raw.real
         with np.errstate(all="ignore"):
             out = raw.astype(dtype)
-            bad = self._misfits(raw, out)
-        if bad is not None:
-            index = np.unravel_index(int(np.argmax(bad)), raw.shape) if raw.ndim else ()
-            return self._refuse(raw[index].item(), tuple(int(i) for i in index), value)
+            self._refuse_where(self._misfits(raw, out), raw, value)
         return out
 
     def _fits_number(self, x):
         kind = self.dtype.kind
         if kind in "iu":
             if type(x) is float:
-                return x == x and self.flo <= x < self.fhi
+                return x == x and abs(x) != _INF and self.lo <= int(x) <= self.hi
             return self.lo <= x <= self.hi
         if kind in "fc":
-            return abs(x) < self.limit or x != x or abs(x) == float("inf") and type(x) is float
+            return abs(x) < self.limit or type(x) is float and (x != x or abs(x) == _INF)
         return x in (0, 1)
 
     def _misfits(self, raw, out):
-        """Mask of the elements of ``raw`` whose conversion ``out`` is wrong, or None."""
+        """Mask of the elements of ``raw`` (real) whose conversion ``out`` is wrong."""
         kind = self.dtype.kind
-        num = raw
-        bad = None
-        if raw.dtype.kind == "c" and kind != "c":
-            bad = num.imag != 0
-            num = num.real
         if kind in "iu":
-            if num.dtype.kind == "f":
-                wrong = ~((num >= self.flo) & (num < self.fhi))  # NaN compares false
-            else:
-                wrong = (num < self.lo) | (num > self.hi)
-        elif kind in "fc":
-            wrong = np.isinf(out) & np.isfinite(num)
-        else:
-            wrong = (num != 0) & (num != 1)
-        bad = wrong if bad is None else bad | wrong
-        return bad if bad.any() else None
+            if raw.dtype.kind == "f":
+                whole = np.trunc(raw)  # the conversion truncates towards zero
+                return ~((whole >= self.lo) & (whole <= self.hi))  # NaN compares false
+            return (raw < self.lo) | (raw > self.hi)
+        if kind in "fc":
+            return np.isinf(out) & np.isfinite(raw)
+        return (raw != 0) & (raw != 1)
+
+    def _refuse_where(self, bad, raw, value):
+        if bad.any():
+            index = np.unravel_index(int(np.argmax(bad)), raw.shape) if raw.ndim else ()
+            self._refuse(raw[index].item(), tuple(int(i) for i in index), value)
 
     def _parse(self, value, raw):
         """Text or Python objects as numbers of the widest dtype of the target's kind."""

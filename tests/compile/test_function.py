@@ -6,7 +6,7 @@ import pytest
 import nbgrad
 import nbgrad.tensor as T
 from nbgrad import In, shared
-from nbgrad.compile.function import CompiledFunctionError
+from nbgrad.compile.function import CompiledFunctionError, UnusedInputError
 
 
 # --- outputs -----------------------------------------------------------------------
@@ -325,3 +325,144 @@ def test_duplicate_outputs_are_distinct_arrays():
     y = x * 2
     a, b = nbgrad.function([x], [y, y])([1.0])
     assert a is not b
+
+
+def test_an_output_equal_to_an_update_is_not_the_new_shared_value():
+    w = shared(np.arange(4.0), name="w")
+    f = nbgrad.function([], w * 2, updates=[(w, w * 2)])
+    out = f()
+    out[:] = 99.0
+    np.testing.assert_array_equal(w.get_value(), [0.0, 2.0, 4.0, 6.0])
+
+
+def test_an_output_equal_to_an_update_from_an_input_is_not_the_new_shared_value():
+    w = shared(np.arange(4.0), name="w")
+    v = T.dvector("v")
+    f = nbgrad.function([v], [v + 1], updates=[(w, v + 1)])
+    out = f(np.zeros(4))[0]
+    out[:] = 99.0
+    np.testing.assert_array_equal(w.get_value(), [1.0, 1.0, 1.0, 1.0])
+
+
+def test_a_view_of_an_update_returned_as_output_is_a_copy():
+    w = shared(np.array([[1.0, 2.0], [3.0, 4.0]]), name="w")
+    new = w + 1
+    out = nbgrad.function([], new.T, updates=[(w, new)])()
+    out[:] = 0.0
+    np.testing.assert_array_equal(w.get_value(), [[2.0, 3.0], [4.0, 5.0]])
+
+
+def test_two_updates_with_the_same_value_do_not_share_storage():
+    a, b = shared(np.zeros(2), name="a"), shared(np.zeros(2), name="b")
+    nbgrad.function([], [], updates=[(a, a + 1), (b, a + 1)])()
+    a.get_value(borrow=True)[0] = 7.0
+    np.testing.assert_array_equal(b.get_value(), [1.0, 1.0])
+
+
+def test_equal_outputs_are_different_buffers():
+    x = T.dvector("x")
+    a, b = nbgrad.function([x], [x * 2, x * 2])(np.ones(3))
+    assert not np.shares_memory(a, b)
+    a[:] = 0.0
+    np.testing.assert_array_equal(b, [2.0, 2.0, 2.0])
+
+
+def test_the_input_returned_as_output_is_not_the_callers_array():
+    x = T.dvector("x")
+    xv = np.ones(3)
+    a, b = nbgrad.function([x], [x, x])(xv)
+    assert not np.shares_memory(a, xv) and not np.shares_memory(a, b)
+
+
+def test_borrowed_outputs_skip_the_defensive_copy():
+    # Out(borrow=True) lets the function return an array it does not own alone
+    x = T.dvector("x")
+    xv = np.ones(3)
+    assert np.shares_memory(nbgrad.function([x], nbgrad.Out(x, borrow=True))(xv), xv)
+    assert not np.shares_memory(nbgrad.function([x], nbgrad.Out(x))(xv), xv)
+    # an update equal to a borrowed output gets the copy instead: the two stay apart
+    w = shared(np.arange(3.0), name="w")
+    out = nbgrad.function([], nbgrad.Out(w + 1, borrow=True), updates=[(w, w + 1)])()
+    out[:] = 0.0
+    np.testing.assert_array_equal(w.get_value(), [1.0, 2.0, 3.0])
+
+
+def test_outputs_are_copied_only_where_needed():
+    x = T.dvector("x")
+    w = shared(np.zeros(3), name="w")
+    f = nbgrad.function([x], [x * 2, w * x], updates=[(w, w + x)])
+    assert "copy()" not in f.source  # no output shares storage with another
+
+
+# --- errors inside a compiled call -----------------------------------------------------
+
+
+def test_memory_error_in_a_call_reports_the_size_and_the_node():
+    i = T.iscalar("i")
+    f = nbgrad.function([i], T.zeros((i, i, i)))
+    with pytest.raises(MemoryError) as info:
+        f(100000)
+    msg = str(info.value)
+    assert isinstance(info.value, CompiledFunctionError)
+    assert "Unable to allocate 7.1" in msg and "PiB" in msg
+    assert "while computing" in msg and "T.zeros((i, i, i))" in msg
+    assert info.value.shape == (100000, 100000, 100000)  # the original's fields are kept
+
+
+class _FieldsError(ValueError):
+    """An exception class whose constructor requires fields and whose str reads them."""
+
+    def __init__(self, code, detail):
+        super().__init__(code, detail)
+        self.code, self.detail = code, detail
+
+    def __str__(self):
+        return f"code {self.code}: {self.detail}"
+
+
+class _Raise(nbgrad.graph.op.Op):
+    """Raises the exception it holds when computed."""
+
+    __props__ = ("exc",)  # each exception its own op (compiled graphs are cached by op identity)
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def make_node(self, x):
+        return nbgrad.graph.basic.Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, xp):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [_FieldsError(7, "bad row"), KeyError("k"),
+                                 UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+                                 OSError(2, "gone", "f.txt")])
+def test_errors_of_any_exception_class_explain_the_node(exc):
+    x = T.dvector("x")
+    f = nbgrad.function([x], _Raise(exc)(x) + 1)
+    with pytest.raises(CompiledFunctionError) as info:
+        f([1.0])
+    msg = str(info.value)
+    assert f"{type(exc).__name__} while computing _Raise" in msg and str(exc) in msg
+    if isinstance(info.value, type(exc)):
+        assert vars(info.value).items() >= vars(exc).items()
+
+
+def test_an_error_keeps_the_original_class_and_fields():
+    x = T.dvector("x")
+    f = nbgrad.function([x], _Raise(_FieldsError(7, "bad row"))(x))
+    with pytest.raises(_FieldsError) as info:  # `except ValueError` code keeps working
+        f([1.0])
+    assert info.value.code == 7 and info.value.detail == "bad row"
+
+
+# --- options -------------------------------------------------------------------------
+
+
+def test_on_unused_input_refuses_unknown_values():
+    x, y = T.dscalars("x", "y")
+    with pytest.raises(ValueError, match=r"on_unused_input.*'raise', 'warn', 'ignore'.*'bogus'"):
+        nbgrad.function([x, y], x, on_unused_input="bogus")
+    with pytest.raises(UnusedInputError):
+        nbgrad.function([x, y], x, on_unused_input="raise")

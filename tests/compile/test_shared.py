@@ -98,3 +98,23 @@ def test_repr_and_str():
     s = shared(np.zeros((2, 3)), name="W")
     assert str(s) == "W"
     assert repr(s) == "SharedVariable(name='W', dtype=float64, shape=(2, 3))"
+
+
+def test_masked_arrays_are_refused_with_a_clear_error():
+    masked = np.ma.masked_array([1.0, 2.0], mask=[0, 1])
+    with pytest.raises(TypeError, match=r"shared\('w'\): got a numpy.ma.MaskedArray \(1 masked"):
+        shared(masked, name="w")
+    s = shared(np.zeros(2), name="s")
+    with pytest.raises(TypeError, match=r"shared variable 's': got a numpy.ma.MaskedArray.*filled"):
+        s.set_value(masked)
+    np.testing.assert_array_equal(s.get_value(), [0.0, 0.0])
+    s.set_value(masked.filled(0.0))
+    np.testing.assert_array_equal(s.get_value(), [1.0, 0.0])
+
+
+def test_each_shared_variable_has_its_own_lock_in_creation_order():
+    a, b = shared(0.0), shared(0.0)
+    assert a.lock is not b.lock and a.lock_rank < b.lock_rank
+    x = T.dscalar("x")
+    f = nbgrad.function([x], [], updates=[(b, b + x), (a, a + x)])
+    assert f._locks == (a.lock, b.lock)  # taken in rank order, whatever the order given
