@@ -141,8 +141,10 @@ def load(path, max_bytes=MAX_BYTES):
     max_bytes : int
         The most bytes of arrays and description that loading may read
         (default ``2**30``, 1 GiB); the description alone may take a
-        sixteenth of it. A type whose static shape needs more is refused too.
-        Raise it to load larger files you trust.
+        sixteenth of it (or 1 MiB if that is more), since its parsed form
+        takes several times its size. A type whose static shape needs more
+        than ``max_bytes`` is refused too. Raise it to load larger files you
+        trust.
 
     Returns
     -------
@@ -170,7 +172,7 @@ def load(path, max_bytes=MAX_BYTES):
     >>> nbgrad.load(path, max_bytes=100)
     Traceback (most recent call last):
     ...
-    nbgrad.serialize.SerializationError: load: '...params.npz': the member '__nbgrad__.npy' (the description) is ... bytes, more than the 6 bytes left of max_bytes=100 for the description; pass a larger max_bytes to load it if you trust the file
+    nbgrad.serialize.SerializationError: load: '...params.npz': the member '__nbgrad__.npy' (the description) is ... bytes, more than the 100 bytes left of max_bytes=100 for the description; pass a larger max_bytes to load it if you trust the file
     """
     with _reading(path, "load", max_bytes) as (doc, reader):
         return _read_object(reader, doc)
@@ -511,8 +513,10 @@ def _host(x):
 
 
 # ====================================================================== reading
-#: The description may take this fraction of ``max_bytes``: parsed, JSON takes ~10x its size.
+#: The description may take this fraction of ``max_bytes`` (parsed, JSON takes ~10x its size),
+#: or the floor if that is more: a small ``max_bytes`` is meant for the arrays.
 _DESCRIPTION_SHARE = 16
+_DESCRIPTION_FLOOR = 1 << 20
 #: Values and ops nest this deep at most (an Elemwise of a Composite of scalar ops is 4).
 _MAX_DEPTH = 48
 #: Integers in a description have at most this many digits (a PCG64 state word has 39).
@@ -744,7 +748,7 @@ def _read_description(archive):
     if not archive.has(_DOC_KEY):
         raise SerializationError(f"not an nbgrad save file (no {_DOC_KEY!r} entry)")
     raw = archive.array(_DOC_KEY, "the description", TensorType("uint8", (None,)),
-                        limit=archive.max_bytes // _DESCRIPTION_SHARE)
+                        limit=max(archive.max_bytes // _DESCRIPTION_SHARE, _DESCRIPTION_FLOOR))
     try:
         doc = json.loads(raw.tobytes().decode("utf-8"), parse_int=_parse_int)
     except _Malformed:
@@ -836,11 +840,12 @@ class _Reader:
     variable, node or shared variable is wrong.
     """
 
-    def __init__(self, doc, source, max_bytes=None, depth=0):
+    def __init__(self, doc, source, max_bytes=None, depth=0, prefix=""):
         self.doc = doc
         self.source = source
         self.max_bytes = max_bytes
         self.depth = depth
+        self.prefix = prefix  # where an inner graph sits, for messages
         self.graph_doc = doc["graph"]
         self._shared = {}
         self._vars = None
@@ -906,14 +911,16 @@ class _Reader:
 
         if depth > _MAX_DEPTH:
             raise _Malformed(f"{where} nests values or ops more than {_MAX_DEPTH} levels deep")
+        if type(enc) is not dict or "class" not in enc:
+            raise _Malformed(f"{where} should be an op {{'class': ..., 'props': ...}}, got {_show(enc)}")
         path = _field(enc, "class", where, str)
         cls = _resolve_class(path, (Op, ScalarOp), "op", where)
         if "composite" in enc:
             if not issubclass(cls, Composite):
                 raise _Malformed(f"{where}: {path} has an inner graph, but is not a Composite")
             g = _field(enc, "composite", where, dict)
-            inner = _Reader({"graph": g, "shared": []}, self.source, self.max_bytes, depth + 1)
             inner_where = f"{where}, the inner graph of its Composite"
+            inner = _Reader({"graph": g, "shared": []}, self.source, self.max_bytes, depth + 1, inner_where + ": ")
             ins = [inner.var(i, f"{inner_where}: input {k}")
                    for k, i in enumerate(_field(g, "inputs", inner_where, list))]
             outs = [inner.var(i, f"{inner_where}: output {k}")
@@ -938,7 +945,10 @@ class _Reader:
         """The value (array or generator state) of shared entry ``k``, without making a variable."""
         entries = self.doc["shared"]
         if type(k) is not int or not 0 <= k < len(entries):
-            raise _Malformed(f"{where} is the shared variable {_show(k)}; the file has {len(entries)}")
+            raise _Malformed(
+                f"{where} is the shared variable {_show(k)}; expected the index of one of the file's "
+                f"{len(entries)} shared variables"
+            )
         entry = entries[k]
         where = f"shared variable {k}"
         name = _field(entry, "name", where, str, _NULL)
@@ -987,11 +997,11 @@ class _Reader:
         return self._vars[i]
 
     def _build(self):
-        entries = _field(self.graph_doc, "variables", "the graph", list)
-        nodes = _field(self.graph_doc, "nodes", "the graph", list)
+        entries = _field(self.graph_doc, "variables", self.prefix + "the graph", list)
+        nodes = _field(self.graph_doc, "nodes", self.prefix + "the graph", list)
         self._vars = out = [None] * len(entries)
         for k, e in enumerate(entries):
-            where = f"graph variable {k}"
+            where = f"{self.prefix}graph variable {k}"
             kind = _field(e, "kind", where, str)
             name = _field(e, "name", where, str, _NULL)
             if kind == "shared":
@@ -1023,7 +1033,7 @@ class _Reader:
                 var.default_update = self.var(upd, f"the default update of shared variable {s}")
 
     def _node(self, n, node_doc, entries, out):
-        where = f"node {n}"
+        where = f"{self.prefix}node {n}"
         op = self.op(_field(node_doc, "op", where, dict), f"the op of {where}", self.depth)
         ins = [self.var(i, f"input {k} of {where}") for k, i in enumerate(_field(node_doc, "inputs", where, list))]
         outs = _field(node_doc, "outputs", where, list)
@@ -1042,7 +1052,7 @@ class _Reader:
                     f"output {k} of {where} is the variable {_show(i)}; expected the index of an output "
                     "variable that no other node gives"
                 )
-            t = self.type(entries[i]["type"], f"graph variable {i}")
+            t = self.type(entries[i]["type"], f"{self.prefix}graph variable {i}")
             if getattr(v.type, "dtype", None) != getattr(t, "dtype", None) or \
                     getattr(v.type, "ndim", None) != getattr(t, "ndim", None):
                 raise SerializationError(
