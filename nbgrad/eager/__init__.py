@@ -4,7 +4,7 @@
 >>> x = ne.arange(4.0, requires_grad=True)
 >>> y = 2 * ne.dot(x, x)
 >>> y.backward()
->>> bool((x.grad == 4 * x).all())
+>>> (x.grad == 4 * x).all().item()
 True
 
 Design notes
@@ -80,17 +80,19 @@ made, independent of array size.
 from nbgrad.eager.device import MixedDeviceError  # noqa: F401
 from nbgrad.eager.dtypes import DTYPE_NAMES as _DTYPE_NAMES, get_default_dtype, set_default_dtype  # noqa: F401
 from nbgrad.eager.functions import *  # noqa: F403
-from nbgrad.eager.functions import FUNCTIONS, __all__ as _fn_all, eager_function, grad, norm  # noqa: F401
+from nbgrad.eager.functions import FUNCTIONS, __all__ as _fn_all, eager_function, grad  # noqa: F401
 from nbgrad.eager.tape import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from nbgrad.eager.tensor import Tensor, as_tensor  # noqa: F401
 from nbgrad.eager.trace import ControlPathError, Traced, trace  # noqa: F401
+from nbgrad.eager.torchlike import *  # noqa: F403
+from nbgrad.eager.torchlike import __all__ as _torch_all
 
 # PyTorch's dtype names (``ne.float32``, ``ne.long``, ...) as NumPy dtypes.
 globals().update(_DTYPE_NAMES)
 
-__all__ = sorted(set(_fn_all) | {n for n in _DTYPE_NAMES if n not in ("float", "int", "bool")} | {
+__all__ = sorted(set(_fn_all) | set(_torch_all) | {n for n in _DTYPE_NAMES if n not in ("float", "int", "bool")} | {
     "get_default_dtype", "set_default_dtype",
     "Tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "trace", "Traced", "ControlPathError", "eager_function", "grad", "norm", "FUNCTIONS",
+    "trace", "Traced", "ControlPathError", "eager_function", "grad", "FUNCTIONS",
     "MixedDeviceError",
 })

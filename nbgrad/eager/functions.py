@@ -406,11 +406,6 @@ globals().update(FUNCTIONS)
 __all__ += sorted(FUNCTIONS)
 
 
-def norm(x, p=2, axis=None):
-    """The ``p``-norm of ``x`` (all elements, or along ``axis``)."""
-    return FUNCTIONS["norm"](x, p, axis=axis)
-
-
 # ------------------------------------------------------------------- constructors
 _rng = [np.random.default_rng()]
 

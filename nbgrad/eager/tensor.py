@@ -17,6 +17,8 @@ __all__ = ["Tensor", "as_tensor"]
 # nbgrad.eager.functions (which imports this module); it binds itself here when imported,
 # which importing the package ``nbgrad.eager`` always does first.
 _F = None
+# nbgrad.eager.torchlike: PyTorch's signatures (dim=, keepdim=), bound the same way.
+_TL = None
 _new = object.__new__
 _CODES = {}
 _next_code = itertools.count().__next__
@@ -179,8 +181,8 @@ class Tensor:
         return xp_of(self.data)
 
     def size(self, dim=None):
-        """The shape (or the size of dimension ``dim``), as in PyTorch."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        """The shape as a ``Size`` (or the size of dimension ``dim``), as in PyTorch."""
+        return _TL.Size(self.data.shape) if dim is None else self.data.shape[dim]
 
     def numel(self):
         return self.data.size
@@ -202,10 +204,6 @@ class Tensor:
     def version(self):
         """How many times this tensor was changed in place."""
         return self._version[0]
-
-    @property
-    def T(self):
-        return _F.transpose(self)
 
     # --- gradients ------------------------------------------------------------
     def requires_grad_(self, requires_grad=True):
@@ -324,23 +322,39 @@ class Tensor:
             return self.data
         return get_backend(self.device).to_host(self.data)
 
-    def to(self, device):
-        """This tensor on ``device`` ('cpu' or 'gpu'): itself when already there, else a copy.
+    def to(self, *args, device=None, dtype=None, **kwargs):
+        """This tensor on another device and/or with another dtype, as PyTorch's ``to``.
 
-        The copy is recorded like any operation, so a gradient flows back to
-        this tensor, on its own device.
+        ``x.to('gpu')``, ``x.to(ne.float64)``, ``x.to('cpu', ne.float32)``,
+        ``x.to(other)`` (the device and dtype of tensor ``other``). The result
+        is this tensor itself when nothing changes, else a copy, recorded like
+        any operation so that a gradient flows back to this tensor.
 
         >>> import nbgrad.eager as ne
         >>> x = ne.tensor([1.0, 2.0])
-        >>> x.to("cpu") is x
-        True
+        >>> x.to("cpu") is x, x.to(ne.float64).dtype
+        (True, dtype('float64'))
         """
-        device = canonical_device(device)
-        if device == self.device:
-            return self
-        from nbgrad.eager.primitive import transfer
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif _is_device_name(a):
+                device = a
+            else:
+                dtype = a
+        unknown = set(kwargs) - {"non_blocking", "copy"}
+        if unknown:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(unknown)}")
+        out = self
+        if dtype is not None and resolve_dtype(dtype) != self.dtype:
+            out = _F.cast(out, resolve_dtype(dtype).name)
+        if device is not None:
+            device = canonical_device(device)
+            if device != out.device:
+                from nbgrad.eager.primitive import transfer
 
-        return _F.apply_primitive(transfer(self.data, device), [self])[0]
+                out = _F.apply_primitive(transfer(out.data, device), [out])[0]
+        return out
 
     def cpu(self):
         """This tensor in host memory (itself when it is already there)."""
@@ -549,47 +563,67 @@ class Tensor:
         return _F.getitem(self, _dynamic_index(idx))
 
     # --- methods ---------------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
-        return _F.sum(self, axis=dim if axis is None else axis,
-                      keepdims=keepdims or bool(keepdim))
+    # Reductions and shape methods take PyTorch's arguments (``nbgrad.eager.torchlike``).
+    def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
+        return _TL.sum(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims=False, dim=None, keepdim=None):
-        return _F.mean(self, axis=dim if axis is None else axis,
-                       keepdims=keepdims or bool(keepdim))
+    def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
+        return _TL.mean(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
-    def prod(self, axis=None, keepdims=False, dim=None):
-        return _F.prod(self, axis=_axis(axis, dim), keepdims=keepdims)
+    def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
+        return _TL.prod(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
-    def max(self, axis=None, keepdims=False, dim=None):
-        return _F.max(self, axis=_axis(axis, dim), keepdims=keepdims)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        """See ``nbgrad.eager.max``: a 0-d tensor, or ``(values, indices)`` over ``dim``."""
+        return _TL.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, axis=None, keepdims=False, dim=None):
-        return _F.min(self, axis=_axis(axis, dim), keepdims=keepdims)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return _TL.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmax(self, axis=None, keepdims=False, dim=None):
-        return _F.argmax(self, axis=_axis(axis, dim), keepdims=keepdims)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return _TL.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmin(self, axis=None, keepdims=False, dim=None):
-        return _F.argmin(self, axis=_axis(axis, dim), keepdims=keepdims)
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return _TL.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def var(self, axis=None, ddof=0, keepdims=False):
-        return _F.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def var(self, dim=None, unbiased=True, keepdim=False, **kwargs):
+        """Unbiased by default (n - 1), as PyTorch; see ``nbgrad.eager.var``."""
+        return _TL.var(self, dim, unbiased, keepdim, **kwargs)
 
-    def std(self, axis=None, ddof=0, keepdims=False):
-        return _F.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+    def std(self, dim=None, unbiased=True, keepdim=False, **kwargs):
+        """Unbiased by default (n - 1), as PyTorch; see ``nbgrad.eager.std``."""
+        return _TL.std(self, dim, unbiased, keepdim, **kwargs)
 
-    def any(self, axis=None):
-        return _F.any(self, axis=axis)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None, **kwargs):
+        """The ``p``-norm (2 by default) of all elements, or over ``dim``."""
+        return _TL.norm(self, p, dim, keepdim, dtype, **kwargs)
 
-    def all(self, axis=None):
-        return _F.all(self, axis=axis)
+    def logsumexp(self, dim=None, keepdim=False, **kwargs):
+        return _TL.logsumexp(self, dim, keepdim, **kwargs)
 
-    def norm(self, p=2, axis=None):
-        """The ``p``-norm (2 by default) of all elements, or along ``axis``."""
-        return _F.norm(self, p, axis=axis)
+    def any(self, dim=None, keepdim=False, **kwargs):
+        return _TL.any(self, dim, keepdim, **kwargs)
+
+    def all(self, dim=None, keepdim=False, **kwargs):
+        return _TL.all(self, dim, keepdim, **kwargs)
 
     def dot(self, other):
         return _F.dot(self, other)
+
+    def matmul(self, other):
+        return _F.matmul(self, other)
+
+    def mm(self, other):
+        return _TL.mm(self, other)
+
+    def mv(self, other):
+        return _TL.mv(self, other)
+
+    def bmm(self, other):
+        return _TL.bmm(self, other)
+
+    def pow(self, exponent):
+        return _F.pow(self, exponent)
 
     def exp(self): return _F.exp(self)
     def log(self): return _F.log(self)
@@ -601,14 +635,14 @@ class Tensor:
     def sin(self): return _F.sin(self)
     def cos(self): return _F.cos(self)
 
+    def softmax(self, dim=None, dtype=None):
+        return _TL.softmax(self, dim, dtype)
+
+    def log_softmax(self, dim=None, dtype=None):
+        return _TL.log_softmax(self, dim, dtype)
+
     def clamp(self, min=None, max=None):
-        F = _F
-        out = self
-        if min is not None:
-            out = F.maximum(out, min)
-        if max is not None:
-            out = F.minimum(out, max)
-        return out
+        return _TL.clamp(self, min, max)
 
     clip = clamp
 
@@ -619,38 +653,84 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self):
-        return _F.flatten(self)
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Dimensions ``start_dim`` to ``end_dim`` merged into one (all by default)."""
+        return _TL.flatten(self, start_dim, end_dim)
 
-    def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _F.transpose(self, axes or None)
+    def transpose(self, dim0, dim1):
+        """This tensor with dimensions ``dim0`` and ``dim1`` swapped (PyTorch's meaning).
+
+        A whole permutation of the dimensions is ``permute``.
+        """
+        return _TL.transpose(self, dim0, dim1)
+
+    swapaxes = transpose
+
+    def permute(self, *dims):
+        """The dimensions reordered: ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _TL.permute(self, dims)
 
     def t(self):
-        return _F.transpose(self)
+        """The transpose of a matrix (of at most 2 dimensions)."""
+        return _TL.t(self)
 
-    def squeeze(self, axis=None):
-        return _F.squeeze(self, axis)
+    @property
+    def T(self):
+        """All dimensions reversed."""
+        return _F.transpose(self) if self.ndim > 1 else self
 
-    def unsqueeze(self, axis):
-        return _F.expand_dims(self, axis)
+    @property
+    def mT(self):
+        """The last two dimensions swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
+                               f"Got {self.ndim}-D tensor.")
+        return _TL.transpose(self, -2, -1)
+
+    def squeeze(self, dim=None):
+        return _TL.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return _TL.unsqueeze(self, dim)
 
     def astype(self, dtype):
-        return _F.cast(self, np.dtype(dtype).name)
+        return self.to(dtype)
+
+    def type(self, dtype=None):
+        """The dtype's name without ``dtype``; else this tensor converted to ``dtype``."""
+        if dtype is None:
+            return self.dtype.name
+        return self.to(dtype)
 
     def float(self):
-        return self.astype("float32")
+        return self.to("float32")
 
     def double(self):
-        return self.astype("float64")
+        return self.to("float64")
+
+    def half(self):
+        return self.to("float16")
 
     def long(self):
-        return self.astype("int64")
+        return self.to("int64")
+
+    def int(self):
+        return self.to("int32")
+
+    def bool(self):
+        return self.to("bool")
 
     def clone(self):
         """A recorded copy (gradients flow through it)."""
         return _F.tensor_copy(self)
+
+
+def _is_device_name(a):
+    if not isinstance(a, str):
+        return False
+    return a.partition(":")[0] in ("cpu", "gpu", "cuda", "cupy")
 
 
 def _dynamic_index(idx):
