@@ -554,8 +554,14 @@ class LogAddExp(Binary):
     commutative = True
 
     def partials(self, m, inputs, output):
+        """∂z/∂x = σ(x − y), the softmax weight of x; exp(x − z) would be nan at z = +inf.
+
+        Where x and y are both +inf each gets 1/2 (the limit along x = y); where both are
+        -inf the weights are nan (inf − inf), as in JAX.
+        """
         x, y = inputs
-        return [m.exp(x - output), m.exp(y - output)]
+        tie = m.and_(m.eq(x, y), m.gt(x, 0))
+        return [m.switch(tie, 0.5, m.sigmoid(x - y)), m.switch(tie, 0.5, m.sigmoid(y - x))]
 
 
 class _Logical(Binary):

@@ -216,19 +216,38 @@ class Sum(CAReduce):
 
 
 class Prod(CAReduce):
-    """Product over axes; x̄ = z̄·z/x (inputs with zeros give nan, as in Theano's default)."""
+    """Product over axes; x̄ = z̄·∂z/∂x and ż = Σ ∂z/∂x·ẋ, with ∂z/∂xᵢ the product of the others.
+
+    That product is z/xᵢ when no entry of the group is zero. With exactly one zero it is
+    the product of the nonzero entries for the zero one and 0 for the rest; with two
+    zeros or more it is 0 everywhere (Theano's and JAX's answers), never z/0. The
+    partials are written so that their own derivatives (the Hessian) are right at zeros
+    too: the zeros enter them as factors, not only as the choice of a branch.
+    """
 
     nfunc = "prod"
 
+    def _partials(self, x):
+        """∂z/∂x by the count of zeros in each reduced group (see the class docstring)."""
+        zero = eq(x, 0)
+        one, none = ones_like(x), zeros_like(x)
+        safe = switch(zero, one, x)  # zeros replaced by 1: no division by zero anywhere
+        nonzero_prod = self._expand(Prod(self.axis)(safe), x)
+        zero_prod = self._expand(Prod(self.axis)(switch(zero, x, one)), x)  # 1, or 0 with zeros
+        zero_sum = self._expand(Sum(self.axis)(switch(zero, x, none)), x)
+        zeros = self._expand(Sum(self.axis)(cast(zero, "int64")), x)
+        # at a zero: the nonzero product times the other zeros (x_k when there are two)
+        other_zeros = switch(eq(zeros, 1), one, switch(eq(zeros, 2), zero_sum - x, none))
+        return switch(zero, nonzero_prod * other_zeros, zero_prod * nonzero_prod / safe)
+
     def _input_grad(self, x, z, gz):
-        return cast(self._expand(gz, x) * self._expand(z, x) / x, x.dtype)
+        return cast(self._expand(gz, x) * self._partials(x), x.dtype)
 
     def R_op(self, inputs, eval_points):
         (x,), (ev,) = inputs, eval_points
         if ev is None:
             return [None]
-        z = self(x)
-        return [z * Sum(self.axis)(ev / x)]
+        return [Sum(self.axis)(self._partials(x) * ev)]
 
 
 class _MaxMin(CAReduce):
@@ -342,7 +361,8 @@ def sum(x, axis=None, dtype=None, keepdims=False, acc_dtype=None):
 def prod(x, axis=None, dtype=None, keepdims=False, acc_dtype=None, no_zeros_in_input=False):
     """Product of elements over ``axis`` (all axes when None).
 
-    The gradient is z̄·z/x, so it is nan where an input is zero.
+    The gradient of each entry is the product of the others, also where entries are
+    zero (see ``Prod``).
 
     >>> import nbgrad.tensor as T
     >>> x = T.dmatrix("x")

@@ -1,5 +1,7 @@
 """Neural-network functions (``T.nnet``): softmax, log-softmax, activations and losses."""
 
+import numpy as np
+
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.tensor.basic import as_tensor_variable
@@ -8,12 +10,13 @@ from nbgrad.tensor.conv import nnet_conv as conv  # noqa: F401  (T.nnet.conv.con
 from nbgrad.tensor.math import (
     exp, log, log1p, relu, sigmoid, softplus, sum, tanh,
 )
+from nbgrad.tensor.elemwise import DimShuffle
 from nbgrad.tensor.type import TensorType
 
 __all__ = [
     "Softmax", "LogSoftmax", "softmax", "log_softmax", "relu", "sigmoid", "softplus", "tanh",
     "categorical_crossentropy", "binary_crossentropy", "elu", "gelu", "silu", "hard_sigmoid",
-    "ultra_fast_sigmoid", "logsumexp", "softsign", "SoftmaxCrossEntropy", "SoftmaxCrossEntropyGrad",
+    "ultra_fast_sigmoid", "logsumexp", "LogSumExp", "softsign", "SoftmaxCrossEntropy", "SoftmaxCrossEntropyGrad",
     "softmax_cross_entropy",
 ]
 
@@ -262,19 +265,104 @@ def log_softmax(x, axis=-1):
     return LogSoftmax(axis % x.ndim)(x)
 
 
+class LogSumExp(Op):
+    """log Σ exp(x) over ``axis`` (a sorted tuple), computed stably.
+
+    The largest entry m is subtracted before exponentiating; where m is infinite
+    (an input of +inf, or every input -inf) the shift is 0 instead, as in SciPy, so
+    [inf, 1] gives inf and [-inf, -inf] gives -inf rather than nan (inf − inf).
+
+    x̄ = z̄·p ;  ż = Σ p·ẋ, with p = exp(x − z) the softmax of x along ``axis``. Where z
+    is +inf, p shares 1 equally among the +inf entries and is 0 elsewhere (the limit of
+    the softmax), so [inf, 1] has gradient [1, 0]. Where every entry is -inf, p is nan
+    (exp(-inf + inf)), as in JAX: no direction of approach is preferred.
+    """
+
+    __props__ = ("axis",)
+    latex = r"\operatorname{{logsumexp}}\left({0}\right)"
+
+    def __init__(self, axis):
+        self.axis = tuple(axis)
+
+    def __str__(self):
+        return f"LogSumExp{{axis={list(self.axis)}}}"
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        for a in self.axis:
+            if not 0 <= a < x.ndim:
+                raise ValueError(f"{self}: axis {a} out of range for {x} with {x.ndim} dimension(s)")
+        if x.dtype not in ("float16", "float32", "float64"):
+            from nbgrad.tensor.math import cast
+
+            x = cast(x, "float64")
+        shape = tuple(s for i, s in enumerate(x.type.shape) if i not in self.axis)
+        return Apply(self, [x], [TensorType(x.dtype, shape)()])
+
+    def perform(self, node, inputs, xp):
+        (x,) = inputs
+        shape = tuple(n for i, n in enumerate(x.shape) if i not in self.axis)
+        if x.size == 0:  # an empty sum: log 0
+            return xp.full(shape, -np.inf, dtype=x.dtype)
+        m = x.max(axis=self.axis, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=x.dtype))
+        s = xp.exp(x - m).sum(axis=self.axis, keepdims=True)
+        with np.errstate(divide="ignore"):  # log 0 = -inf: every entry -inf
+            out = xp.log(s) + m
+        return xp.asarray(out.reshape(shape))
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [tuple(s for i, s in enumerate(input_shapes[0]) if i not in self.axis)]
+
+    def _expand(self, z, x):
+        order, j = [], 0
+        for i in range(x.ndim):
+            if i in self.axis:
+                order.append("x")
+            else:
+                order.append(j)
+                j += 1
+        return DimShuffle(z.ndim, order)(z)
+
+    def _weights(self, x, z):
+        """The softmax p of the docstring, with +inf entries sharing the mass where z is +inf."""
+        from nbgrad.tensor.math import cast, eq, maximum, switch
+
+        top = eq(x, np.inf)
+        count = sum(cast(top, x.dtype), axis=self.axis, keepdims=True)
+        return switch(top, 1.0 / maximum(count, 1.0), exp(x - self._expand(z, x)))
+
+    def L_op(self, inputs, outputs, output_grads):
+        (x,), (z,), (gz,) = inputs, outputs, output_grads
+        return [self._expand(gz, x) * self._weights(x, z)]
+
+    def R_op(self, inputs, eval_points):
+        (x,), (ev,) = inputs, eval_points
+        if ev is None:
+            return [None]
+        return [sum(self._weights(x, self(x)) * ev, axis=self.axis)]
+
+
 def logsumexp(x, axis=None, keepdims=False):
-    """log Σ exp(x), computed stably."""
-    from nbgrad.gradient import zero_grad
-    from nbgrad.tensor.math import max as _max
+    """log Σ exp(x) over ``axis`` (all axes when None), computed stably.
+
+    Infinite inputs give what the sum does: [inf, 1] → inf, [-inf, -inf] → -inf
+    (see ``LogSumExp`` for the gradient there).
+
+    >>> import numpy as np, nbgrad.tensor as T
+    >>> x = T.dvector("x")
+    >>> T.nnet.logsumexp(x).eval({x: [0.0, np.log(3.0)]})
+    array(1.38629436)
+    >>> T.nnet.logsumexp(x).eval({x: [np.inf, 1.0]})
+    array(inf)
+    """
+    from nbgrad.tensor.math import _normalize_axis
 
     x = as_tensor_variable(x)
-    m = zero_grad(_max(x, axis=axis, keepdims=True))
-    out = log(sum(exp(x - m), axis=axis, keepdims=True)) + m
-    if not keepdims:
-        from nbgrad.tensor.math import _normalize_axis
-        from nbgrad.tensor.shape import squeeze
-
-        out = squeeze(out, _normalize_axis(axis, x.ndim))
+    axes = _normalize_axis(axis, x.ndim)
+    out = LogSumExp(axes)(x)
+    if keepdims:
+        out = LogSumExp(axes)._expand(out, x)
     return out
 
 
