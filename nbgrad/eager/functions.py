@@ -71,10 +71,10 @@ def apply_primitive(prim, tensors):
     device = None if prim.crosses_devices else "cpu"
     if device is not None:
         for t in tensors:
-            if type(t.data) is not np.ndarray:
+            if type(t._data) is not np.ndarray:
                 device, tensors = _one_device(tensors, prim.label)
                 break
-    outs = prim.run([t.data for t in tensors], device)
+    outs = prim.run([t._data for t in tensors], device)
     if device == "cpu":
         outs = [a if type(a) is np.ndarray else np.asarray(a) for a in outs]
     elif device is not None:
@@ -89,18 +89,18 @@ def apply_primitive(prim, tensors):
 
 def _one_device(tensors, label):
     """The one device of ``tensors``, and ``tensors`` with host constants copied there."""
-    devices = [device_of(t.data) for t in tensors]
+    devices = [device_of(t._data) for t in tensors]
     fixed = {d for d, t in zip(devices, tensors)
              if not (d == "cpu" and not t.requires_grad
-                     and (type(t) is _HostValue or t.data.ndim == 0))}
+                     and (type(t) is _HostValue or t._data.ndim == 0))}
     if len(fixed) > 1:
         raise mixed_devices(label, fixed)
     if not fixed or fixed == {"cpu"}:
-        return "cpu", [t if type(t.data) is np.ndarray else _wrap(np.asarray(t.data))
+        return "cpu", [t if type(t._data) is np.ndarray else _wrap(np.asarray(t._data))
                        for t in tensors]
     device = fixed.pop()
     to_device = get_backend(device).to_device
-    return device, [t if d == device else _wrap(to_device(np.asarray(t.data)))
+    return device, [t if d == device else _wrap(to_device(np.asarray(t._data)))
                     for t, d in zip(tensors, devices)]
 
 
@@ -146,7 +146,7 @@ def _rebuild(obj, standins):
 
 def _weak_operands(args):
     """Elementwise operands: Python numbers become 0-d arrays of PyTorch's result dtype."""
-    dtypes = [a.data.dtype if isinstance(a, Tensor) else a.dtype for a in args
+    dtypes = [a._data.dtype if isinstance(a, Tensor) else a.dtype for a in args
               if isinstance(a, (Tensor, np.ndarray)) or is_device_array(a)]
     out = []
     for a in args:
@@ -279,7 +279,7 @@ def _lookup(fn, name, cache, elemwise, args, kwargs):
     sig = _signature(args, tensors)
     if kwargs:
         sig = (sig, _signature(kwargs, tensors))
-    key = (sig, tuple([(t.data.dtype, tuple([s == 1 for s in t.data.shape])) for t in tensors]))
+    key = (sig, tuple([(t._data.dtype, tuple([s == 1 for s in t._data.shape])) for t in tensors]))
     entry = cache.get(key)
     if entry is None:
         entry = cache[key] = _build(fn, name, args, kwargs, tensors, elemwise)
@@ -364,7 +364,7 @@ def _run_fast(entry, args):
 
 
 def _build(fn, name, args, kwargs, tensors, elemwise=False):
-    standins = [standin_type(t.data)(f"x{k}") for k, t in enumerate(tensors)]
+    standins = [standin_type(t._data)(f"x{k}") for k, t in enumerate(tensors)]
     if elemwise:
         fn = _promoted(fn)
     it = iter(standins)
@@ -446,7 +446,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     >>> ne.tensor([1.0]).device
     'cpu'
     """
-    return Tensor(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad,
+    return Tensor(data._data if isinstance(data, Tensor) else data, requires_grad=requires_grad,
                   dtype=dtype, device=device)
 
 
@@ -538,7 +538,7 @@ def randn_like(x, requires_grad=False, device=None):
 
 
 def _shape(x):
-    return tuple((x.data if isinstance(x, Tensor) else x).shape) if hasattr(x, "shape") \
+    return tuple((x._data if isinstance(x, Tensor) else x).shape) if hasattr(x, "shape") \
         else np.shape(x)
 
 
@@ -588,7 +588,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError("grad(): an output does not require a gradient (no input of it "
                                "has requires_grad=True)")
         if g is None:
-            if o.data.size != 1:
+            if o._data.size != 1:
                 raise RuntimeError(
                     f"grad(): an output of shape {o.shape} is not a scalar; pass grad_outputs")
             g = o._xp().ones(o.shape, dtype=o.dtype)

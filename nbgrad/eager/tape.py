@@ -182,7 +182,7 @@ def _check_versions(node, uses):
         if cell[0] != v and uses[k]:
             what = f"input {k}" if k < n_in else f"output {k - n_in}"
             t = node.inputs[k] if k < n_in else None
-            shape = f" of shape {tuple(t.data.shape)}" if t is not None else ""
+            shape = f" of shape {tuple(t._data.shape)}" if t is not None else ""
             raise RuntimeError(
                 f"one of the tensors needed for the gradient has been modified by an in-place "
                 f"operation: {what}{shape} of {node.prim.label} is at version {cell[0]}, "
@@ -262,8 +262,8 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None, wrap=No
             args = list(node.inputs) + outs + [g if hasattr(g, "_node") else wrap(g) for g in dgouts]
             igrads = apply_primitive(vjp, args)
         else:
-            arrays = [t.data for t in node.inputs] + list(node.out_data) + [
-                g.data if hasattr(g, "_node") else g for g in dgouts]
+            arrays = [t._data for t in node.inputs] + list(node.out_data) + [
+                g._data if hasattr(g, "_node") else g for g in dgouts]
             igrads = vjp.run(arrays, device_of(node.out_data[0]))
         if not retain_graph:
             node.freed = True
@@ -293,6 +293,6 @@ def _accumulate(t, g, create_graph, wrap):
     elif create_graph:
         t.grad = t.grad + g
     else:
-        total = t.grad.data + g.data
-        t.grad.data = np.asarray(total) if isinstance(total, np.generic) else total
+        total = t.grad._data + g._data
+        t.grad._set_data(np.asarray(total) if isinstance(total, np.generic) else total)
         t.grad._version[0] += 1

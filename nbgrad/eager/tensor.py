@@ -57,7 +57,7 @@ def _device_for(data, device):
 def _to_array(data, dtype=None, device=None):
     device = _device_for(data, device)
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
         arr = arr if dtype is None else arr.astype(resolve_dtype(dtype))
         return move(arr, device)
     if is_device_array(data):
@@ -147,48 +147,60 @@ class Tensor:
     # --- attributes ----------------------------------------------------------
     @property
     def data(self):
-        """The array holding the values (NumPy on the CPU, CuPy on the GPU).
+        """This tensor's values as a tensor cut from the graph, sharing memory, as in PyTorch.
 
-        Assigning a new array is allowed; changing the shape or dtype of the
-        array object itself in place (``x.data.shape = ...``) is not.
+        Changes through it (``w.data.mul_(0.5)``, ``w.grad.data.zero_()``) change
+        this tensor without being recorded or counted as versions. Assigning a
+        tensor or an array replaces the values (``w.data = new``). The array
+        itself is ``x.numpy()`` on the CPU (``x.detach().numpy()`` when it
+        requires a gradient).
+
+        >>> import nbgrad.eager as ne
+        >>> w = ne.tensor([3.0, 4.0], requires_grad=True)
+        >>> w.data.norm().item()
+        5.0
         """
-        return self._data
+        return Tensor._make(self._data, False, None, 0)
 
     @data.setter
-    def data(self, array):
+    def data(self, value):
+        self._set_data(value._data if isinstance(value, Tensor) else value)
+
+    def _set_data(self, array):
+        """Make ``array`` this tensor's values (resetting the cached signature code)."""
         self._data = array
         self._sig = None
 
     @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self):
         """``'cpu'`` or ``'gpu'``: where the values are held."""
-        return device_of(self.data)
+        return device_of(self._data)
 
     def _xp(self):
         """The array module of this tensor's device (NumPy or CuPy)."""
-        return xp_of(self.data)
+        return xp_of(self._data)
 
     def size(self, dim=None):
         """The shape as a ``Size`` (or the size of dimension ``dim``), as in PyTorch."""
-        return _TL.Size(self.data.shape) if dim is None else self.data.shape[dim]
+        return _TL.Size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def numel(self):
-        return self.data.size
+        return self._data.size
 
     def dim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def is_leaf(self):
@@ -213,7 +225,7 @@ class Tensor:
                 "requires_grad_(False) only applies to leaf tensors; use .detach() to cut a "
                 "computed tensor from the graph"
             )
-        _check_requires_grad(self.data, requires_grad)
+        _check_requires_grad(self._data, requires_grad)
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -226,7 +238,7 @@ class Tensor:
 
     def detach(self):
         """A tensor with the same values (and memory) cut from the graph."""
-        t = Tensor._make(self.data, False, None, 0)
+        t = Tensor._make(self._data, False, None, 0)
         t._version = self._version
         return t
 
@@ -266,7 +278,7 @@ class Tensor:
                 "compute outside ne.no_grad())"
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward() without a gradient only works for scalar outputs, but this "
                     f"tensor has shape {self.shape}; reduce it first (y.sum().backward()) or pass "
@@ -290,9 +302,9 @@ class Tensor:
         return self._read("item()", self._scalar("item()"))
 
     def _scalar(self, what):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"{what} needs a tensor with one element, this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def _read(self, what, value):
         """``value`` read out of this tensor by ``what``; noted when it is being traced."""
@@ -318,9 +330,9 @@ class Tensor:
 
     def _host(self):
         """The values as a NumPy array, without the checks of ``numpy()``."""
-        if type(self.data) is np.ndarray:
-            return self.data
-        return get_backend(self.device).to_host(self.data)
+        if type(self._data) is np.ndarray:
+            return self._data
+        return get_backend(self.device).to_host(self._data)
 
     def to(self, *args, device=None, dtype=None, **kwargs):
         """This tensor on another device and/or with another dtype, as PyTorch's ``to``.
@@ -353,7 +365,7 @@ class Tensor:
             if device != out.device:
                 from nbgrad.eager.primitive import transfer
 
-                out = _F.apply_primitive(transfer(out.data, device), [out])[0]
+                out = _F.apply_primitive(transfer(out._data, device), [out])[0]
         return out
 
     def cpu(self):
@@ -369,7 +381,7 @@ class Tensor:
         return self._read("tolist()", self._host().tolist())
 
     def __array__(self, dtype=None, copy=None):
-        if type(self.data) is not np.ndarray and not isinstance(self.data, np.generic):
+        if type(self._data) is not np.ndarray and not isinstance(self._data, np.generic):
             raise TypeError(
                 f"a tensor on the {self.device!r} device is not converted to NumPy implicitly; "
                 "copy it to the host with x.numpy() (or x.cpu())"
@@ -378,12 +390,12 @@ class Tensor:
         return arr if dtype is None else arr.astype(dtype)
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
                 "use .any() or .all()"
             )
-        value = bool(self.data)
+        value = bool(self._data)
         if self._sym is not None:
             from nbgrad.eager.trace import note_branch
 
@@ -397,30 +409,30 @@ class Tensor:
         return self._read("int()", int(self._scalar("int()")))
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu":
+        if self._data.dtype.kind not in "iu":
             raise TypeError("only integer tensors can be used as an index")
         return self._read("index", int(self._scalar("index")))
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __repr__(self):
         body = np.array2string(self._host(), separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype not in (get_default_dtype(), np.int64, np.bool_):
-            extra += f", dtype={self.data.dtype.name}"
+        if self._data.dtype not in (get_default_dtype(), np.int64, np.bool_):
+            extra += f", dtype={self._data.dtype.name}"
         if self._node is not None and self.requires_grad:
             extra += f", grad_fn=<{self._node.prim.label}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
-        if type(self.data) is not np.ndarray and self.device != "cpu":
+        if type(self._data) is not np.ndarray and self.device != "cpu":
             extra += f", device={self.device!r}"
         return f"tensor({body}{extra})"
 
@@ -439,7 +451,7 @@ class Tensor:
                 )
             import weakref
 
-            old = Tensor._make(self.data, self.requires_grad, self._node, self._index)
+            old = Tensor._make(self._data, self.requires_grad, self._node, self._index)
             # ``old`` takes over the unchanged value: the node that computed it now
             # refers to it (with its version), while ``self`` gets the new value.
             old._version = [self._version[0]]
@@ -453,7 +465,8 @@ class Tensor:
             res_node = res._node
             if res_node is not None:
                 res_node.out_refs[res._index] = weakref.ref(self)
-            self.data, self._node, self._index = res.data, res_node, res._index
+            self._set_data(res._data)
+            self._node, self._index = res_node, res._index
             self.requires_grad = res.requires_grad
             self._version[0] += 1
             res_node_versions = res_node.versions if res_node is not None else []
@@ -463,14 +476,14 @@ class Tensor:
             return self
         with _tape.no_grad():
             res = fn(self.detach(), other)
-        if res.data.shape != self.data.shape:
+        if res._data.shape != self._data.shape:
             raise RuntimeError(
                 f"an in-place operation cannot change the shape {self.shape} of a tensor "
                 f"(the result has shape {res.shape})"
             )
         if res.device != self.device:
             raise mixed_devices("in-place operation", (self.device, res.device))
-        self._xp().copyto(self.data, res.data, casting="same_kind")
+        self._xp().copyto(self._data, res._data, casting="same_kind")
         self._version[0] += 1
         return self
 
@@ -492,12 +505,12 @@ class Tensor:
     def zero_(self):
         """Set every element to zero, in place (e.g. ``x.grad.zero_()``)."""
         with _tape.no_grad():
-            self.data[...] = 0
+            self._data[...] = 0
         self._version[0] += 1
         return self
 
     def fill_(self, value):
-        self.data[...] = value.item() if isinstance(value, Tensor) else value
+        self._data[...] = value.item() if isinstance(value, Tensor) else value
         self._version[0] += 1
         return self
 
@@ -517,14 +530,14 @@ class Tensor:
         if isinstance(idx, Tensor):
             if idx.device != device:
                 raise mixed_devices("index", (device, idx.device))
-            idx = idx.data
+            idx = idx._data
         if isinstance(value, Tensor):
             if value.device != device:
                 raise mixed_devices("item assignment", (device, value.device))
-            value = value.data
+            value = value._data
         elif device != "cpu" and isinstance(value, (np.ndarray, list, tuple)):
             value = get_backend(device).to_device(np.asarray(value, dtype=self.dtype))
-        self.data[idx] = value
+        self._data[idx] = value
         self._version[0] += 1
 
     # --- operators -----------------------------------------------------------------
@@ -757,7 +770,7 @@ def _seed(gradient, like):
     if isinstance(gradient, Tensor):
         if gradient.device != device:
             raise mixed_devices("backward(gradient)", (device, gradient.device))
-        arr = gradient.data
+        arr = gradient._data
     elif is_device_array(gradient):
         if device != "gpu":
             raise mixed_devices("backward(gradient)", (device, "gpu"))

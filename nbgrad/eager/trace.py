@@ -153,7 +153,7 @@ class Traced:
         return self._function
 
     def __call__(self, *args):
-        vals = [a.data if isinstance(a, Tensor) else a for a in args]
+        vals = [a._data if isinstance(a, Tensor) else a for a in args]
         res = self.function(*vals)
         n = len(self.outputs)
         n_guards = len(self.guards)
@@ -249,7 +249,7 @@ def trace(fn, *example_inputs, names=None):
     for x, nm in zip(example_inputs, names):
         t = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
         t = t.detach()
-        t._sym = TensorType(t.data.dtype, (None,) * t.data.ndim)(nm)
+        t._sym = TensorType(t._data.dtype, (None,) * t._data.ndim)(nm)
         tensors.append(t)
     if _functions._TRACE[0] is not None:
         raise RuntimeError("trace() cannot be nested")

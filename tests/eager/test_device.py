@@ -176,7 +176,7 @@ def test_forward_and_backward_stay_on_the_device(gpu):
         assert x.device == w.device == y.device == z.device == dev
         assert x.grad.device == w.grad.device == dev
         results[dev] = (z.item(), x.grad.numpy(), w.grad.numpy())
-    assert type(ne.tensor([1.0], device="gpu").data) is _Dev
+    assert type(ne.tensor([1.0], device="gpu")._data) is _Dev
     np.testing.assert_allclose(results["gpu"][0], results["cpu"][0])
     np.testing.assert_allclose(results["gpu"][1], results["cpu"][1])
     np.testing.assert_allclose(results["gpu"][2], results["cpu"][2])
@@ -195,7 +195,7 @@ def test_primitives_compile_once_per_backend_with_that_backend(gpu):
 def test_gradients_on_device_for_non_scalar_and_functional_grad(gpu):
     x = ne.tensor([1.0, 2.0, 3.0], requires_grad=True, device="gpu")
     (x * x).backward([1.0, 0.0, 2.0])  # a host gradient is copied over
-    assert type(x.grad.data) is _Dev
+    assert type(x.grad._data) is _Dev
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 0.0, 12.0])
     (dx,) = ne.grad((x ** 3).sum(), x, create_graph=True)
     (d2x,) = ne.grad(dx.sum(), x)
@@ -206,10 +206,10 @@ def test_gradients_on_device_for_non_scalar_and_functional_grad(gpu):
 def test_in_place_updates_and_version_checks_on_device(gpu):
     w = ne.tensor([1.0, 2.0], requires_grad=True, device="gpu")
     (w * w).sum().backward()
-    mem = w.data._a
+    mem = w._data._a
     with ne.no_grad():
         w -= 0.1 * w.grad
-    assert w.data._a is mem and w.version == 1 and "copyto" in gpu.xp.calls
+    assert w._data._a is mem and w.version == 1 and "copyto" in gpu.xp.calls
     np.testing.assert_allclose(w.detach().numpy(), [0.8, 1.6])
     w.grad.zero_()
     np.testing.assert_allclose(w.grad.numpy(), [0.0, 0.0])
@@ -257,7 +257,7 @@ def test_transfers_are_recorded_and_gradients_come_back(gpu):
     assert g.device == "cpu"
     np.testing.assert_allclose(g.detach().numpy(), [3.0, 12.0])
     g.sum().backward()
-    assert type(x.grad.data) is np.ndarray
+    assert type(x.grad._data) is np.ndarray
     np.testing.assert_allclose(x.grad.numpy(), [6.0, 12.0])
     with ne.no_grad():
         assert not x.to("gpu").requires_grad
@@ -285,7 +285,7 @@ def test_constructors_take_a_device(gpu):
             ne.eye(2, device="gpu"), ne.rand(size=(2,), device="gpu"), ne.zeros_like(a),
             ne.ones_like(a), ne.randn_like(a), ne.tensor(a), ne.as_tensor([1.0], device="gpu"),
             ne.arange(3, device="gpu")]
-    assert all(type(t.data) is _Dev for t in made)
+    assert all(type(t._data) is _Dev for t in made)
     assert ne.zeros_like(a, device="cpu").device == "cpu"
     assert ne.full(3, 7.0, device="gpu").numpy().tolist() == [7.0, 7.0, 7.0]
     with pytest.raises(RuntimeError, match="floating dtype"):

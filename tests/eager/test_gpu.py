@@ -31,13 +31,13 @@ def _mlp_grads(device):
 def test_training_step_matches_cpu_and_stays_on_device(cp):
     lg, w1g, w2g = _mlp_grads("gpu")
     lc, w1c, w2c = _mlp_grads("cpu")
-    assert isinstance(w1g.grad.data, cp.ndarray) and w2g.grad.device == "gpu"
+    assert isinstance(w1g.grad._data, cp.ndarray) and w2g.grad.device == "gpu"
     np.testing.assert_allclose(lg.item(), lc.item(), rtol=1e-5)
     np.testing.assert_allclose(w1g.grad.numpy(), w1c.grad.numpy(), rtol=1e-4, atol=1e-5)
-    mem = w1g.data
+    mem = w1g._data
     with ne.no_grad():
         w1g -= 0.1 * w1g.grad
-    assert w1g.data is mem and w1g.version == 1
+    assert w1g._data is mem and w1g.version == 1
     w1g.grad.zero_()
     assert float(abs(w1g.grad).sum()) == 0.0
 

@@ -159,3 +159,118 @@ def test_results_agree_with_pytorch(call):
     assert ours.shape == tuple(theirs.shape)
     assert ours.dtype == np.dtype(str(theirs.dtype).replace("torch.", ""))
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_data_is_a_tensor_sharing_memory():
+    w = ne.tensor([3.0, 4.0], requires_grad=True)
+    d = w.data
+    assert isinstance(d, ne.Tensor) and not d.requires_grad
+    assert w.data.norm().item() == 5.0
+    w.data.mul_(2.0)
+    assert w.detach().tolist() == [6.0, 8.0]
+    (w * w).sum().backward()
+    w.grad.data.zero_()
+    assert w.grad.tolist() == [0.0, 0.0]
+    w.data = ne.tensor([1.0, 1.0])
+    assert w.detach().tolist() == [1.0, 1.0] and w.requires_grad
+    w.data -= 0.5 * ne.ones(2)
+    assert w.detach().tolist() == [0.5, 0.5]
+
+
+def test_dtype_names_type_and_to():
+    assert ne.float32 == np.float32 and ne.float == np.float32 and ne.double == np.float64
+    assert ne.long == np.int64 and ne.int == np.int32 and ne.half == np.float16
+    assert ne.bool == np.bool_
+    x = ne.tensor([1.5, 2.5])
+    assert x.type(ne.float64).dtype == np.float64
+    assert x.type() == "float32"
+    assert x.to(ne.long).tolist() == [1, 2]
+    assert x.to("cpu", ne.float64).dtype == np.float64
+    assert x.to(ne.arange(2)).dtype == np.int64
+    assert x.to(ne.device("cpu")) is x
+    assert x.long().dtype == np.int64 and x.int().dtype == np.int32 and x.bool().dtype == np.bool_
+    w = ne.tensor([1.0, 2.0], requires_grad=True)
+    w.to(ne.float64).sum().backward()
+    assert w.grad.dtype == np.float32 and w.grad.tolist() == [1.0, 1.0]
+
+
+def test_device_and_cuda():
+    d = ne.device("cpu")
+    assert d.type == "cpu" and d == "cpu" and repr(d) == "device(type='cpu')"
+    assert ne.tensor([1.0], device=d).device == d
+    assert ne.device("cuda:0").type == "cuda" and ne.device("cuda:0").index == 0
+    with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
+        ne.device("tpu")
+    assert ne.cuda.is_available() in (True, False)
+
+
+def test_products_and_constructors():
+    a, b = ne.tensor(A[0]), ne.tensor(A[1])
+    np.testing.assert_allclose(ne.mm(a, b.t()).numpy(), A[0] @ A[1].T)
+    np.testing.assert_allclose(a.mm(b.T).numpy(), A[0] @ A[1].T)
+    np.testing.assert_allclose(ne.mv(a, b[0]).numpy(), A[0] @ A[1][0])
+    np.testing.assert_allclose(ne.bmm(ne.tensor(A), ne.tensor(A).mT).numpy(), A @ A.swapaxes(1, 2))
+    with pytest.raises(RuntimeError, match="mm\\(\\): input must be a 2-D tensor"):
+        ne.mm(ne.tensor(A), b)
+    np.testing.assert_array_equal(ne.cat([a, b], dim=1).numpy(), np.concatenate([A[0], A[1]], 1))
+    np.testing.assert_array_equal(ne.stack([a, b], -1).numpy(), np.stack([A[0], A[1]], -1))
+    assert ne.linspace(0, 1, 5).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert ne.linspace(0, 1, 5).dtype == np.float32
+    assert ne.empty(2, 3).shape == (2, 3) and ne.empty(2).dtype == np.float32
+    ne.manual_seed(0)
+    r = ne.randint(3, 7, (1000,))
+    assert r.dtype == np.int64 and r.min().item() == 3 and r.max().item() == 6
+    assert ne.randint(5, size=(2, 2)).shape == (2, 2)
+    n = ne.normal(2.0, 0.5, size=(4000,))
+    assert n.dtype == np.float32 and abs(n.mean().item() - 2.0) < 0.05 and abs(n.std().item() - 0.5) < 0.05
+    assert ne.normal(ne.zeros(3), ne.ones(3)).shape == (3,)
+    arr = np.arange(3.0)
+    t = ne.from_numpy(arr)
+    arr[0] = 7.0
+    assert t.dtype == np.float64 and t.tolist() == [7.0, 1.0, 2.0]
+
+
+def test_values_and_modes():
+    x = ne.tensor([-2.0, 0.5, 3.0])
+    assert ne.clamp(x, min=-1.0, max=1.0).tolist() == [-1.0, 0.5, 1.0]
+    assert x.clamp(max=0.0).tolist() == [-2.0, 0.0, 0.0]
+    assert x.pow(2).tolist() == [4.0, 0.25, 9.0]
+    assert ne.allclose(x, x + 1e-7) and not ne.allclose(x, x + 1e-3)
+    nan = ne.tensor([float("nan")])
+    assert not ne.allclose(nan, nan) and ne.allclose(nan, nan, equal_nan=True)
+    assert x.size() == (3,) and x.size().numel() == 3 and ne.zeros(2, 3).size().numel() == 6
+    w = ne.ones(2, requires_grad=True)
+    with ne.inference_mode():
+        assert not (w * 2).requires_grad
+    assert (w * 2).requires_grad
+
+    @ne.inference_mode()
+    def f(v):
+        return v * 2
+
+    assert not f(w).requires_grad
+
+
+@needs_torch
+@pytest.mark.parametrize("call", [
+    lambda m: m.linspace(-1, 2, 7), lambda m: m.empty(2, 3) * 0, lambda m: m.full((2,), 7),
+    lambda m: m.tensor([1.5, -2.5]).clamp(-1, 1), lambda m: m.tensor([1.5, -2.5]).pow(3),
+    lambda m: m.cat([m.ones(2, 1), m.zeros(2, 2)], dim=1), lambda m: m.stack([m.ones(2), m.zeros(2)], 1),
+    lambda m: m.mm(m.ones(2, 3), m.ones(3, 4)), lambda m: m.mv(m.ones(2, 3), m.ones(3)),
+    lambda m: m.bmm(m.ones(2, 2, 3), m.ones(2, 3, 1)), lambda m: m.ones(2, 3).softmax(dim=0),
+    lambda m: m.tensor([1.5, 2.7]).to(m.long), lambda m: m.tensor([1, 2]).type(m.float64),
+    lambda m: m.from_numpy(np.arange(3.0)),
+])
+def test_constructors_and_products_agree_with_pytorch(call):
+    ours, theirs = call(ne), call(torch)
+    assert ours.shape == tuple(theirs.shape)
+    assert ours.dtype == np.dtype(str(theirs.dtype).replace("torch.", ""))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@needs_torch
+def test_allclose_and_size_agree_with_pytorch():
+    for m in (ne, torch):
+        x = m.tensor([1.0, 2.0])
+        assert m.allclose(x, x + 1e-6) and not m.allclose(x, x + 1e-2)
+        assert x.size().numel() == 2 and m.zeros(2, 3).size().numel() == 6
