@@ -180,3 +180,30 @@ def test_verify_grad_accepts_right_and_rejects_wrong_gradients():
     # both values are shown and they differ by the projection (the wrong "+1")
     assert np.max(np.abs(err.analytic - err.numeric)) > 0.4
     assert verify_grad.E_grad is GradientError
+
+
+# ------------------------------------------------ gradients where a factor is zero (JAX's answers)
+def _derivative(build, at, mode="FAST_RUN"):
+    s = T.dscalar("s")
+    return float(nbgrad.function([s], T.grad(build(s), s), mode=mode)(at))
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NONE"])
+def test_power_of_a_zero_base_has_zero_gradient_in_the_exponent(mode):
+    # d/ds 0**s = 0**s * log(0) was 0 * -inf = nan; JAX gives 0
+    assert _derivative(lambda s: T.constant(0.0) ** s, 2.0, mode) == 0.0
+    assert _derivative(lambda s: T.constant(0.0) ** s, 0.5, mode) == 0.0
+    # d/dx x**0 at x = 0 was 0 * 0**-1 = nan; x**0 is constant 1, so 0
+    assert _derivative(lambda s: s ** T.constant(0.0), 0.0, mode) == 0.0
+    assert _derivative(lambda s: s ** T.constant(3.0), 0.0, mode) == 0.0
+    assert _derivative(lambda s: s ** T.constant(3.0), 2.0, mode) == 12.0
+    assert _derivative(lambda s: T.constant(2.0) ** s, 3.0, mode) == pytest.approx(8 * np.log(2.0))
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NONE"])
+def test_abs_gradient_at_zero_is_one_as_in_jax(mode):
+    # sign(0) = 0 multiplied an infinite upstream gradient into nan
+    assert _derivative(T.abs, 0.0, mode) == 1.0
+    assert _derivative(T.abs, -2.0, mode) == -1.0
+    assert _derivative(lambda s: T.sqrt(T.abs(s)), 0.0, mode) == np.inf
+    assert _derivative(lambda s: T.sqrt(T.abs(s)), -4.0, mode) == -0.25

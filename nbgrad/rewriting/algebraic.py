@@ -13,7 +13,8 @@ import numpy as np
 
 from nbgrad.rewriting.db import node_rewriter
 from nbgrad.rewriting.patterns import (
-    S, chain_leaves, is_op, known_finite, known_nonzero, only_client, same_shape, scalar_const, sop,
+    S, chain_leaves, dim_key, is_op, known_finite, known_nonnegative, known_nonzero, only_client,
+    same_shape, scalar_const, sop, tree_leaves, tree_rebuild, zero_sign_ignored,
 )
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
@@ -63,47 +64,83 @@ def _finite(node, safe):
     return not safe or all(known_finite(i) for i in node.inputs)
 
 
-# name, scalar op, test(node) -> operands or None, build(out, *operands) -> variable
+# name, scalar op, test(node, fgraph) -> operands or None, build(out, *operands) -> variable
 IDENTITIES = [
-    ("mul_by_one", "mul", lambda n: _unit(n, 1), lambda out, x: _cast_like(x, out)),
+    ("mul_by_one", "mul", lambda n, fg: _unit(n, 1), lambda out, x: _cast_like(x, out)),
     # -0.0 + 0.0 is +0.0: in floating point only x + (-0.0) and x - (+0.0) give x back
-    ("add_zero", "add", lambda n: _unit(n, 0) if _signed_zero_ok(n, True) else None,
+    ("add_zero", "add", lambda n, fg: _unit(n, 0) if _signed_zero_ok(n, True) else None,
      lambda out, x: _cast_like(x, out)),
-    ("sub_zero", "sub", lambda n: _unit(n, 0, (1,)) if _signed_zero_ok(n, False) else None,
+    ("sub_zero", "sub", lambda n, fg: _unit(n, 0, (1,)) if _signed_zero_ok(n, False) else None,
      lambda out, x: _cast_like(x, out)),
-    ("div_by_one", "true_div", lambda n: _unit(n, 1, (1,)), lambda out, x: _cast_like(x, out)),
-    ("pow_one", "pow", lambda n: _unit(n, 1, (1,)), lambda out, x: _cast_like(x, out)),
-    # x ** 0 is 1 for every x in NumPy, 0, inf and nan included
-    ("pow_zero", "pow", lambda n: _unit(n, 0, (1,)), lambda out, x: _fill(1, out, x)),
-    ("mul_by_minus_one", "mul", lambda n: _unit(n, -1), lambda out, x: _cast_like(tm.neg(x), out)),
-    ("neg_neg", "neg", lambda n: (n.inputs[0].owner.inputs[0],) if is_op(n.inputs[0], "neg") else None,
+    ("div_by_one", "true_div", lambda n, fg: _unit(n, 1, (1,)), lambda out, x: _cast_like(x, out)),
+    ("pow_one", "pow", lambda n, fg: _unit(n, 1, (1,)), lambda out, x: _cast_like(x, out)),
+    ("pow_zero", "pow", lambda n, fg: _unit(n, 0, (1,)), lambda out, x: _fill(1, out, x)),
+    ("mul_by_minus_one", "mul", lambda n, fg: _unit(n, -1), lambda out, x: _cast_like(tm.neg(x), out)),
+    ("neg_neg", "neg", lambda n, fg: (n.inputs[0].owner.inputs[0],) if is_op(n.inputs[0], "neg") else None,
      lambda out, x: x),
-    ("sub_neg", "sub", lambda n: (n.inputs[0], n.inputs[1].owner.inputs[0]) if is_op(n.inputs[1], "neg")
+    ("sub_neg", "sub", lambda n, fg: (n.inputs[0], n.inputs[1].owner.inputs[0]) if is_op(n.inputs[1], "neg")
      else None, lambda out, a, b: tm.add(a, b)),
-    ("add_neg", "add", lambda n: (n.inputs[0], n.inputs[1].owner.inputs[0]) if is_op(n.inputs[1], "neg")
+    ("add_neg", "add", lambda n, fg: (n.inputs[0], n.inputs[1].owner.inputs[0]) if is_op(n.inputs[1], "neg")
      else None, lambda out, a, b: tm.sub(a, b)),
-    ("neg_sub", "neg", lambda n: tuple(n.inputs[0].owner.inputs) if is_op(n.inputs[0], "sub") else None,
-     lambda out, a, b: tm.sub(b, a)),
-    ("mul_neg", "mul", lambda n: _neg_operand(n), lambda out, a, b: _cast_like(tm.neg(tm.mul(a, b)), out)),
-    ("log_exp", "log", lambda n: (n.inputs[0].owner.inputs[0],) if is_op(n.inputs[0], "exp") else None,
+    ("neg_sub", "neg", lambda n, fg: _neg_of_difference(n, fg), lambda out, a, b: tm.sub(b, a)),
+    ("mul_neg", "mul", lambda n, fg: _neg_operand(n), lambda out, a, b: _cast_like(tm.neg(tm.mul(a, b)), out)),
+    ("log_exp", "log", lambda n, fg: (n.inputs[0].owner.inputs[0],) if is_op(n.inputs[0], "exp") else None,
      lambda out, x: x),
-    # switch(c, a, a) -> a, when the condition cannot add size (all its axes have size 1)
     ("switch_same", "switch",
-     lambda n: (n.inputs[1],) if n.inputs[1] is n.inputs[2] and all(
+     lambda n, fg: (n.inputs[1],) if n.inputs[1] is n.inputs[2] and all(
          s == 1 for s in n.inputs[0].type.shape) else None,
      lambda out, x: _cast_like(x, out)),
 ]
 # identities that need finite (or nonzero) operands; the unconditional forms are "unsafe"
 GUARDED = [
     ("mul_by_zero", "mul", lambda n, safe: _zero_operand(n, safe),
-     lambda out, like: _fill(0, out, like)),
+     lambda out, like, zero: _fill(zero, out, like)),
     ("sub_self", "sub", lambda n, safe: (n.inputs[0],) if n.inputs[0] is n.inputs[1] and _finite(n, safe)
      else None, lambda out, like: _fill(0, out, like)),
     ("div_self", "true_div", lambda n, safe: (n.inputs[0],) if n.inputs[0] is n.inputs[1] and (
-        not safe or known_finite(n.inputs[0]) and known_nonzero(n.inputs[0])) else None, lambda out, like: _fill(1, out, like)),
+        not safe or known_finite(n.inputs[0]) and known_nonzero(n.inputs[0])) else None,
+     lambda out, like: _fill(1, out, like)),
 ]
-# stability: the result can be finite where the original overflowed
+# Where each identity is exact: for the inputs named here the rewritten graph gives the
+# same value as the original (to rounding), with the same inf, nan and sign of zero.
+DOMAIN = {
+    "mul_by_one": "every x (x * 1 is x, -0.0, inf and nan included)",
+    "add_zero": "every x, for a zero operand of sign bit set (x + -0.0 is x; x + +0.0 is not for "
+                "x = -0.0, and is left alone)",
+    "sub_zero": "every x, for a zero of sign bit clear (x - +0.0 is x)",
+    "div_by_one": "every x",
+    "pow_one": "every x (NumPy's x ** 1 is x)",
+    "pow_zero": "every x (NumPy's x ** 0 is 1 for 0, inf and nan too)",
+    "mul_by_minus_one": "every x (x * -1 is -x, the sign of zero included)",
+    "neg_neg": "every x",
+    "sub_neg": "every a, b (a - (-b) is a + b in IEEE arithmetic)",
+    "add_neg": "every a, b (a + (-b) is a - b in IEEE arithmetic)",
+    "neg_sub": "a ≠ b, or integers; for a = b, -(a - b) is -0.0 and b - a is +0.0, so the "
+               "rewrite fires only where every use of the result ignores the sign of zero "
+               "(abs, x ** 2, exp, a comparison, c + result for a constant c ≠ 0, ...)",
+    "mul_neg": "every a, b (a * (-b) is -(a * b) in IEEE arithmetic, the sign of zero included)",
+    "log_exp": "every x where exp(x) neither overflows nor underflows (|x| < 708) and x ≠ -0.0; "
+               "elsewhere the result is x, the exact value, where the original gives ±inf "
+               "or +0.0 (tagged 'stability')",
+    "switch_same": "every condition that does not widen the result",
+    "mul_by_zero": "x finite and never negative (no -0.0): x * ±0.0 is then ±0.0; the 'unsafe' "
+                   "form also for inf and nan (where x * 0 is nan) and negative x (-0.0)",
+    "sub_self": "x finite (x - x is +0.0); the 'unsafe' form also for inf and nan (nan there)",
+    "div_self": "x finite and nonzero; the 'unsafe' form also for 0, inf and nan (nan there)",
+}
+# stability: the result is the exact value where the original overflows or underflows
 STABILITY = {"log_exp"}
+
+
+def _neg_of_difference(node, fgraph):
+    """(a, b) if node is -(a - b) and the sign of a zero result does not matter (see DOMAIN)."""
+    d = node.inputs[0]
+    if not is_op(d, "sub"):
+        return None
+    out = node.outputs[0]
+    if out.dtype.startswith(("float", "complex")) and not zero_sign_ignored(fgraph, out):
+        return None
+    return tuple(d.owner.inputs)
 
 
 def _neg_operand(node):
@@ -117,25 +154,33 @@ def _neg_operand(node):
 
 
 def _zero_operand(node, safe):
-    """x*0 → zeros shaped like the output, when x is finite and the zero does not widen it."""
+    """(x, zero) for x * zero → zeros shaped like the output, when x is finite, never
+    negative (so the product's zero has the constant's sign) and the zero does not widen it."""
     out = node.outputs[0]
     for k in (0, 1):
         c, x = node.inputs[k], node.inputs[1 - k]
-        if scalar_const(c) == 0 and (not safe or known_finite(x)) and _fits(x, out):
-            return (x,)
+        z = scalar_const(c)
+        if z != 0 or not _fits(x, out):
+            continue
+        if not safe or not out.dtype.startswith(("float", "complex")):
+            if not safe or known_finite(x):
+                return (x, z)
+        elif known_finite(x) and known_nonnegative(x):
+            return (x, z)
     return None
 
 
 def _make(name, sname, test, build, tags, phases="simplify"):
     def rewrite(fgraph, node):
-        ops = test(node)
+        ops = test(node, fgraph)
         if ops is None:
             return None
         new = build(node.outputs[0], *ops)
         return [new]
 
+    base = name[len("unsafe_"):] if name.startswith("unsafe_") else name
     rewrite.__name__ = name
-    rewrite.__doc__ = f"Identity {name} on {sname}."
+    rewrite.__doc__ = f"Identity {name} on {sname}. Exact for: {DOMAIN[base]}."
     node_rewriter(phases, tags=tags, tracks=(S[sname],), name=name)(rewrite)
 
 
@@ -143,8 +188,9 @@ for _name, _sname, _test, _build in IDENTITIES:
     _make(_name, _sname, _test, _build, ("fast_run", "stability") if _name in STABILITY else ("fast_run",),
           ("simplify", "specialize"))
 for _name, _sname, _test, _build in GUARDED:
-    _make(_name, _sname, (lambda t: lambda n: t(n, True))(_test), _build, ("fast_run",))
-    _make("unsafe_" + _name, _sname, (lambda t: lambda n: t(n, False))(_test), _build, ("unsafe",))
+    _make(_name, _sname, (lambda t: lambda n, fg: t(n, True))(_test), _build, ("fast_run",))
+    _make("unsafe_" + _name, _sname, (lambda t: lambda n, fg: t(n, False))(_test), _build,
+          ("unsafe", "fast_math"))
 
 
 @node_rewriter("simplify", tracks=(Elemwise,))
@@ -188,7 +234,13 @@ def _power(v):
 
 @node_rewriter("simplify", tracks=(S["mul"],))
 def mul_powers(fgraph, node):
-    """x**a * x**b → x**(a+b) for constants a, b ≥ 0 (exact for every x, 0 and ±inf included)."""
+    """x**a * x**b → x**(a+b) for constants a, b ≥ 0 (x itself is x**1, sqr(x) is x**2).
+
+    Exact (to rounding, with the same inf, nan and sign of zero) when a and b are both
+    integers, for every x; or for any a, b when x is known never to be negative nor -0.0
+    (exp(...), x**2, abs(...), ...). Otherwise it is not: for x = -3, x**0.5 * x**0.5 is
+    nan and x**1 is -3; x**1.5 * x**1.5 is nan and x**3 is -27.
+    """
     a, b = node.inputs
     pa, pb = _power(a), _power(b)
     if pa is None or pb is None or pa[0] is not pb[0]:
@@ -197,6 +249,9 @@ def mul_powers(fgraph, node):
         base, e = a, 2
     else:
         base, e = pa[0], pa[1] + pb[1]
+    whole = float(pa[1]).is_integer() and float(pb[1]).is_integer()
+    if not whole and not known_nonnegative(base):
+        return None
     out = node.outputs[0]
     if not _fits(base, out):
         return None
@@ -205,16 +260,22 @@ def mul_powers(fgraph, node):
 
 @node_rewriter("simplify", tracks=(Sum,))
 def sum_alloc(fgraph, node):
-    """sum(Alloc(v, *shape)) over all axes → v · (product of the summed sizes) for scalar v."""
+    """sum(Alloc(v, *shape)) over all axes → v · (product of the summed sizes) for scalar v.
+
+    Exact (to rounding) for every v when every size is a constant > 0; where a size may be
+    0, only for v finite and never negative (the sum of nothing is +0.0).
+    """
     a = node.inputs[0]
     if a.owner is None or not isinstance(a.owner.op, Alloc) or node.outputs[0].ndim != 0:
         return None
     v, *shape = a.owner.inputs
     if v.ndim != 0 or not shape or not only_client(fgraph, a, node):
         return None
-    # v·n equals the sum for every v (inf and nan included) unless n can be 0
+    # v·n equals the sum for every v (inf and nan included) unless n can be 0: the sum of
+    # nothing is +0.0, and v·0 is nan for an infinite v and -0.0 for a negative one
     sizes = [scalar_const(s) for s in shape]
-    if not known_finite(v) and not all(n is not None and n > 0 for n in sizes):
+    if not all(n is not None and n > 0 for n in sizes) and not (
+            known_finite(v) and (known_nonnegative(v) or not v.dtype.startswith(("float", "complex")))):
         return None
     count = shape[0]
     for s in shape[1:]:
@@ -261,32 +322,61 @@ def _over(v):
     return None
 
 
+def _shape_key(v):
+    return (v.ndim,) + tuple(dim_key(v, d) for d in range(v.ndim))
+
+
 def _cancel(factors):
     """``factors`` with each pair (n / a, a) for a nonzero form ``a`` replaced by (n, nothing).
 
     Returns the new list (None where a factor is gone), the cancelled forms ``a``, and
     whether the product keeps its shape: each factor taken out has the shape of one that stays.
+    Linear in the number of factors: positions are looked up by variable.
     """
     out, gone, taken = list(factors), [], []
+    where = {}
+    for j, f in enumerate(out):
+        if _nonzero_arg(f) is not None:
+            where.setdefault(f, []).append(j)
     for i in range(len(out)):
         over = _over(out[i])
         if over is None or _nonzero_arg(over[1]) is None:
             continue
-        for j, a in enumerate(out):
-            if j != i and a is over[1]:
+        a = over[1]
+        for j in where.get(a, ()):
+            if j != i and out[j] is a:
                 # n / a has the shape of n and a together, 1 / a that of a (if no more axes)
                 taken += [a] if over[0] is not None or out[i].ndim == a.ndim else [out[i], a]
                 out[i], out[j] = over[0], None
+                if over[0] is not None and _nonzero_arg(over[0]) is not None:
+                    where.setdefault(over[0], []).append(i)
+                    where[over[0]].sort()
                 gone.append(a)
                 break
+    if not gone:
+        return out, gone, True
     left = [f for f in out if f is not None] or gone[:1]  # nothing left: ones shaped like a
-    keeps_shape = all(any(same_shape(t, f) for f in left) for t in taken)
+    shapes = {_shape_key(f) for f in left}
+    keeps_shape = all(_shape_key(t) in shapes for t in taken)
     return out, gone, keeps_shape
 
 
-def _carries(x, factors):
-    """A nan in ``x`` still reaches the product of ``factors``."""
-    return known_finite(x) or any(f is not None and (f is x or _nonzero_arg(f) is x) for f in factors)
+def _carried(factors):
+    """The variables whose nan reaches the product of ``factors``: each factor, and the
+    argument x of each nonzero form among them."""
+    res = set()
+    for f in factors:
+        if f is not None:
+            res.add(f)
+            x = _nonzero_arg(f)
+            if x is not None:
+                res.add(x)
+    return res
+
+
+def _carries(x, carried):
+    """A nan in ``x`` still reaches the product (``carried``: see ``_carried``)."""
+    return known_finite(x) or x in carried
 
 
 def _product(factors, like, out):
@@ -304,30 +394,34 @@ def _used_once(fgraph, v):
     return len(fgraph.clients.get(v, ())) == 1
 
 
+def _sum_inner(fgraph, dtype):
+    def inner(v):
+        return (v.dtype == dtype and _used_once(fgraph, v)
+                and (is_op(v, "add") or is_op(v, "sub") or is_op(v, "neg")))
+
+    return inner
+
+
 def _sum_terms(fgraph, v, dtype):
     """The terms of the add/sub/neg tree under ``v`` (through nodes used only inside it)."""
-    if v.dtype == dtype and _used_once(fgraph, v):
-        if is_op(v, "add") or is_op(v, "sub"):
-            return [t for i in v.owner.inputs for t in _sum_terms(fgraph, i, dtype)]
-        if is_op(v, "neg"):
-            return _sum_terms(fgraph, v.owner.inputs[0], dtype)
-    return [v]
+    return tree_leaves(v, _sum_inner(fgraph, dtype))
 
 
 def _rebuild_sum(fgraph, v, dtype, new_terms):
     """The add/sub/neg tree under ``v`` with its terms replaced, in ``_sum_terms`` order."""
-    if v.dtype == dtype and _used_once(fgraph, v):
-        if is_op(v, "add") or is_op(v, "sub"):
-            return v.owner.op(*[_rebuild_sum(fgraph, i, dtype, new_terms) for i in v.owner.inputs])
-        if is_op(v, "neg"):
-            return tm.neg(_rebuild_sum(fgraph, v.owner.inputs[0], dtype, new_terms))
-    return next(new_terms)
+    def combine(u, args):
+        return tm.neg(args[0]) if is_op(u, "neg") else u.owner.op(*args)
+
+    return tree_rebuild(v, _sum_inner(fgraph, dtype), new_terms, combine)
 
 
 def _cancel_in_chain(leaves, out):
     """(n / a) · a · rest → n · rest inside one product."""
     factors, gone, keeps_shape = _cancel(leaves)
-    if not gone or not keeps_shape or not all(_carries(_nonzero_arg(a), factors) for a in gone):
+    if not gone or not keeps_shape:
+        return None
+    carried = _carried(factors)
+    if not all(_carries(_nonzero_arg(a), carried) for a in gone):
         return None
     return _product(factors, gone[0], out)
 
@@ -339,25 +433,36 @@ def _cancel_through_sum(fgraph, leaves, out):
     multiplications the distribution adds are no more than the reciprocals and
     multiplications it removes: the graph does not grow.
     """
+    forms = {}
+    for j, a in enumerate(leaves):
+        if _nonzero_arg(a) is not None:
+            forms.setdefault(a, []).append(j)
+    if not forms:
+        return None
     for k, s in enumerate(leaves):
         if not (is_op(s, "add") or is_op(s, "sub")) or not _used_once(fgraph, s):
             continue
         terms = _sum_terms(fgraph, s, out.dtype)
         parts = [chain_leaves(fgraph, t, t, "mul", out.dtype) if _used_once(fgraph, t) else [t]
                  for t in terms]
-        denominators = [o[1] for fs in parts for o in map(_over, fs) if o is not None]
-        dist = [j for j, a in enumerate(leaves)
-                if j != k and _nonzero_arg(a) is not None and any(d is a for d in denominators)]
+        dist = set()
+        for fs in parts:
+            for o in map(_over, fs):
+                if o is not None:
+                    dist.update(j for j in forms.get(o[1], ()) if j != k)
         if not dist:
             continue
+        dist = sorted(dist)
         rest = [a for j, a in enumerate(leaves) if j != k and j not in dist]
         new_terms, added, removed = [], 0, len(dist)
         for fs in parts:
             factors, gone, keeps_shape = _cancel(fs + [leaves[j] for j in dist] + rest)
             factors = factors[:len(fs) + len(dist)]
             hits = sum(f is None for f in factors[len(fs):])
-            if hits == 0 or not keeps_shape or not all(_carries(_nonzero_arg(a), factors + rest)
-                                                       for a in gone):
+            if hits == 0 or not keeps_shape:
+                break
+            carried = _carried(factors + rest)
+            if not all(_carries(_nonzero_arg(a), carried) for a in gone):
                 break
             added += len(dist) - hits
             removed += 2 * len(gone)
@@ -365,11 +470,12 @@ def _cancel_through_sum(fgraph, leaves, out):
         else:
             if added > removed:
                 continue
-            return _product(rest + [_rebuild_sum(fgraph, s, out.dtype, iter(new_terms))], s, out)
+            return _product(rest + [_rebuild_sum(fgraph, s, out.dtype, new_terms)], s, out)
     return None
 
 
-@node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"), tracks=(S["mul"],))
+@node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"), tracks=(S["mul"],),
+               chain=True)
 def cancel_reciprocal(fgraph, node):
     """(1/a) · a → 1 inside a product, for a = sigmoid(x), 1 - sigmoid(x) or exp(x).
 

@@ -16,7 +16,9 @@ import numpy as np
 from nbgrad.gradient import _GradientOp
 from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import node_rewriter
-from nbgrad.rewriting.patterns import S, chain_leaves, dim_var, neutral_const, same_shape, sop
+from nbgrad.rewriting.patterns import (
+    S, chain_inner, chain_leaves, dim_var, neutral_const, same_shape, sop, tree_rebuild,
+)
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
@@ -83,11 +85,19 @@ def commutative_order(fgraph, node):
     """a ⊕ b → b ⊕ a for commutative ⊕ so that constants come last and operands sort stably.
 
     (The printers show a constant factor first, ``2 * x``, whatever the order here.)
+    Exact for every a, b: IEEE addition and multiplication commute bit for bit; maximum and
+    minimum do not for a pair of zeros of opposite signs, so those are swapped only when one
+    operand is a constant with no zero.
     """
     a, b = node.inputs
-    if _order_key(a) > _order_key(b):
-        return [node.op(b, a)]
-    return None
+    if _order_key(a) <= _order_key(b):
+        return None
+    if type(sop(node)) in (S["maximum"], S["minimum"]) and node.outputs[0].dtype.startswith("float"):
+        # NumPy's maximum(-0.0, +0.0) is +0.0 and maximum(+0.0, -0.0) is -0.0: swap only
+        # when one operand is a constant without zeros (equal operands are then identical)
+        if not any(isinstance(v, Constant) and bool((np.asarray(v.data) != 0).all()) for v in (a, b)):
+            return None
+    return [node.op(b, a)]
 
 
 @node_rewriter(("canonicalize", "simplify"), tracks=(ShapeI,))
@@ -96,9 +106,9 @@ def shape_i_through(fgraph, node):
     it comes from (``(a ** 2).shape[0]`` → ``a.shape[0]``, ``(A @ v).shape[0]`` →
     ``A.shape[0]``), or the ``alloc`` argument it was made with."""
     x = node.inputs[0]
-    new = dim_var(x, node.op.i)
+    new = dim_var(x, node.op.i, fgraph)
     if new is None:
-        new = _broadcast_dim(x, node.op.i)
+        new = _broadcast_dim(x, node.op.i, fgraph)
     if new is None or new is node.outputs[0]:
         return None
     if new.dtype != "int64":
@@ -132,16 +142,16 @@ def shape_of_elemwise(fgraph, node):
         return None
     dims = []
     for i in range(x.ndim):
-        d = dim_var(x, i)
+        d = dim_var(x, i, fgraph)
         if d is None:
-            d = _broadcast_dim(x, i)
+            d = _broadcast_dim(x, i, fgraph)
         if d is None:
             return None
         dims.append(d if d.dtype == "int64" else tm.cast(d, "int64"))
     return [make_vector(*dims)]
 
 
-def _broadcast_dim(x, i):
+def _broadcast_dim(x, i, fgraph=None):
     """Axis ``i``'s size of an elementwise result from its inputs' sizes, without computing it.
 
     Where several inputs may set the size, the broadcast rule picks it at run time:
@@ -152,7 +162,7 @@ def _broadcast_dim(x, i):
     sizes = []
     for inp in x.owner.inputs:
         if inp.type.shape[i] != 1:
-            d = dim_var(inp, i)
+            d = dim_var(inp, i, fgraph)
             sizes.append(ShapeI(i)(inp) if d is None else d)
     if not sizes:
         return None
@@ -219,7 +229,7 @@ def _neutral_alloc(v, leaves, k, dtype):
     return None
 
 
-@node_rewriter(("canonicalize", "simplify"), tracks=(S["mul"], S["add"]))
+@node_rewriter(("canonicalize", "simplify"), tracks=(S["mul"], S["add"]), chain=True)
 def constant_chain(fgraph, node):
     """Products and sums of several operands, read as one chain: ``x * 2 * 2`` → ``x * 4``,
     ``x + 1 + 2`` → ``x + 3`` (see the module docstring for which constants fold), and an
@@ -259,17 +269,13 @@ def constant_chain(fgraph, node):
     if not changed or all(v is None for v in leaves):
         return None
     op = tm.mul if kind == "mul" else tm.add
-    it = iter(leaves)
 
-    def rebuild(v):
+    def combine(u, args):
         # the same tree, with leaves replaced and dropped ones (None) left out
-        if v is out or (v.owner is not None and type(sop(v.owner)) is S[kind] and v.dtype == out.dtype
-                        and len(fgraph.clients.get(v, ())) == 1):
-            a, b = (rebuild(i) for i in v.owner.inputs)
-            return b if a is None else a if b is None else op(a, b)
-        return next(it)
+        a, b = args
+        return b if a is None else a if b is None else op(a, b)
 
-    new = rebuild(out)
+    new = tree_rebuild(out, chain_inner(fgraph, out, kind, out.dtype), leaves, combine)
     # dropped allocs had the shape of an operand that stays, dropped constants only a rank:
     # the broadcast shape is unchanged when the rank is
     if new.ndim != out.ndim or new.dtype != out.dtype:

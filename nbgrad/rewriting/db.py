@@ -22,10 +22,14 @@ class Rewrite:
     ``tracks`` (node rewrites only) is a tuple of Op classes or scalar-op
     classes; the driver calls the rewrite only on nodes whose op (or whose
     ``Elemwise`` scalar op) is an instance of one of them. Empty: every node.
+    ``chain`` (node rewrites only): the rewrite reads a whole chain of one
+    operation (``a * b * c * ...``) from its root, so the driver calls it on the
+    root of each chain only (see ``patterns.chain_interior``).
     """
 
-    def __init__(self, fn, name, phase, tags, kind, tracks=()):
+    def __init__(self, fn, name, phase, tags, kind, tracks=(), chain=False):
         self.fn = fn
+        self.chain = chain
         self.name = name
         self.phases = (phase,) if isinstance(phase, str) else tuple(phase)
         self.phase = self.phases[0]
@@ -79,7 +83,7 @@ class RewriteDB:
 db = RewriteDB()
 
 
-def node_rewriter(phase, tags=("fast_run",), tracks=(), name=None):
+def node_rewriter(phase, tags=("fast_run",), tracks=(), name=None, chain=False):
     """Register ``fn(fgraph, node) -> None | [replacement, ...]`` in ``phase``.
 
     ``phase`` may be a tuple of phases: the rewrite then runs in each of them
@@ -94,7 +98,7 @@ def node_rewriter(phase, tags=("fast_run",), tracks=(), name=None):
     """
 
     def deco(fn):
-        db.register(Rewrite(fn, name or fn.__name__, phase, tags, "node", tracks))
+        db.register(Rewrite(fn, name or fn.__name__, phase, tags, "node", tracks, chain))
         return fn
 
     return deco

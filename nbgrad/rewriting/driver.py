@@ -16,6 +16,7 @@ from collections import deque
 
 from nbgrad.config import config
 from nbgrad.rewriting.db import db, get_mode, report
+from nbgrad.rewriting.patterns import chain_interior
 
 __all__ = ["rewrite_graph", "RewriteWarning", "replace_node"]
 
@@ -92,17 +93,46 @@ class _Dispatch:
         return sel
 
 
+def _chain_roots(fgraph, interior):
+    """The roots of the chains through the ``interior`` nodes, each chain walked once."""
+    roots, seen = [], set()
+    for node in interior:
+        while node in fgraph.apply_nodes and node not in seen:
+            seen.add(node)
+            if not chain_interior(fgraph, node):
+                roots.append(node)
+                break
+            node = fgraph.clients[node.outputs[0]][0][0]
+    return roots
+
+
 def _run_node_phase(fgraph, rewrites, applied, verbose):
     dispatch = _Dispatch(rewrites)
     queue = deque(fgraph.toposort())
     queued = set(queue)
+    # inner links of a chain that changed after their chain's root was rewritten: their
+    # roots are queued once the queue is empty (one walk up each chain, however many
+    # links changed)
+    stale_links = []
     budget = 50 * len(queue) + 1000
-    while queue:
+    while queue or stale_links:
+        if not queue:
+            for root in _chain_roots(fgraph, stale_links):
+                if root not in queued:
+                    queue.append(root)
+                    queued.add(root)
+            stale_links = []
+            continue
         node = queue.popleft()
         queued.discard(node)
         if node not in fgraph.apply_nodes:
             continue
-        for r in dispatch(node):
+        selected = dispatch(node)
+        if any(r.chain for r in selected) and chain_interior(fgraph, node):
+            selected = [r for r in selected if not r.chain]
+            if fgraph.clients[node.outputs[0]][0][0] not in queued:
+                stale_links.append(node)
+        for r in selected:
             try:
                 new = r.fn(fgraph, node)
             except Exception as exc:  # noqa: BLE001 - reported, see module docstring

@@ -47,15 +47,16 @@ def fuse_elemwise(fgraph):
     """Replace each maximal group of two or more fusable Elemwise nodes by one Composite node."""
     done = set()
     n = 0
-    for root in reversed(fgraph.toposort()):
+    topo = fgraph.toposort()
+    position = {nd: k for k, nd in enumerate(topo)}
+    for root in reversed(topo):
         if root in done or root not in fgraph.apply_nodes or not _fusable(root):
             continue
         members = _cluster(fgraph, root)
         done |= members
         if len(members) < 2:
             continue
-        nodes = [nd for nd in fgraph.toposort() if nd in members] if len(members) > 64 else \
-            _topo(members)
+        nodes = sorted(members, key=position.__getitem__)  # inputs first
         outer, inner_of, inner_inputs = [], {}, []
         for nd in nodes:
             for v in nd.inputs:
@@ -90,21 +91,3 @@ def fuse_elemwise(fgraph):
         replace_node(fgraph, root, [new], "fuse_elemwise")
         n += 1
     return n
-
-
-def _topo(members):
-    """Members ordered inputs first (the cluster is small)."""
-    order, seen = [], set()
-
-    def visit(nd):
-        if nd in seen:
-            return
-        seen.add(nd)
-        for v in nd.inputs:
-            if v.owner in members:
-                visit(v.owner)
-        order.append(nd)
-
-    for nd in members:
-        visit(nd)
-    return order

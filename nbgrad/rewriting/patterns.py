@@ -9,7 +9,8 @@ from nbgrad.tensor.math import Dot
 from nbgrad.tensor.shape import Alloc, Shape, ShapeI
 
 __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
-           "known_nonzero", "dim_key", "dim_var", "neutral_const", "chain_leaves"]
+           "known_nonzero", "known_nonnegative", "dim_key", "dim_var", "neutral_const", "chain_leaves",
+           "chain_inner", "chain_interior", "tree_leaves", "tree_rebuild", "zero_sign_ignored"]
 
 S = ps.scalar_ops  # scalar op classes by name: S["mul"], S["exp"], ...
 
@@ -39,53 +40,132 @@ def scalar_const(var):
     return None
 
 
-def _dim(var, d):
-    """A key for axis ``d``'s size of ``var``: an int, or ('dim', var, d)."""
+def _dim_step(var, d):
+    """One step of the size rules for axis ``d`` of ``var``.
+
+    Returns ``("key", key)`` when the key is known without looking further, or
+    ``("via", other, d2)`` when it equals the key of axis ``d2`` of ``other``.
+    """
     s = var.type.shape[d]
     if s is not None:
-        return s
+        return ("key", s)
     node = var.owner
-    if node is not None and isinstance(node.op, Alloc) and len(node.inputs) == var.ndim + 1:
-        return shape_entry_key(node.inputs[1 + d])
-    if node is not None and isinstance(node.op, Elemwise):
+    if node is None:
+        return ("key", ("dim", var, d))
+    op = node.op
+    if isinstance(op, Alloc) and len(node.inputs) == var.ndim + 1:
+        return ("entry", node.inputs[1 + d])
+    if isinstance(op, Elemwise):
         # the size of an elementwise result follows its inputs that are not broadcast there
-        cands = {_dim(i, d) for i in node.inputs if i.type.shape[d] != 1}
+        cands = [i for i in node.inputs if i.type.shape[d] != 1]
         if len(cands) == 1:
-            return cands.pop()
-    if node is not None and isinstance(node.op, DimShuffle):
-        src = node.op.new_order[d]
-        return 1 if src == "x" else _dim(node.inputs[0], src)
-    if node is not None and isinstance(node.op, SumToShape):
+            return ("via", cands[0], d)
+        if len(cands) > 1:
+            return ("set", cands, d)
+    elif isinstance(op, DimShuffle):
+        src = op.new_order[d]
+        return ("key", 1) if src == "x" else ("via", node.inputs[0], src)
+    elif isinstance(op, SumToShape):
         # the result has the target shape: shape(x) gives x's sizes
         shp = node.inputs[1]
         if shp.owner is not None and isinstance(shp.owner.op, Shape):
-            return _dim(shp.owner.inputs[0], d)
-    if node is not None and isinstance(node.op, Dot):
+            return ("via", shp.owner.inputs[0], d)
+    elif isinstance(op, Dot):
         a, b = node.inputs
-        return _dim(a, d) if d < a.ndim - 1 else _dim(b, d - (a.ndim - 1) + 1)
-    return ("dim", var, d)
+        return ("via", a, d) if d < a.ndim - 1 else ("via", b, d - (a.ndim - 1) + 1)
+    return ("key", ("dim", var, d))
+
+
+def _dim(var, d):
+    """A key for axis ``d``'s size of ``var``: an int, or ('dim', var, d), or ('entry', s).
+
+    Long elementwise chains are followed with a loop, not recursion, and each key is
+    remembered on its variable (with the inputs of its owner, so that a rewrite that
+    rewires the owner invalidates it): asking again along a chain is constant time, and
+    the shape questions of a whole rewrite pass stay linear in the graph.
+    """
+    key = _memo_get(var, d)
+    if key is not _MISSING:
+        return key
+    stack = [(var, d)]
+    while stack:
+        v, dd = stack[-1]
+        if _memo_get(v, dd) is not _MISSING:
+            stack.pop()
+            continue
+        step = _dim_step(v, dd)
+        kind = step[0]
+        if kind == "key":
+            key = step[1]
+        elif kind == "entry":
+            key = shape_entry_key(step[1])
+        else:
+            parts = [(step[1], step[2])] if kind == "via" else [(i, step[2]) for i in step[1]]
+            keys = [_memo_get(*p) for p in parts]
+            missing = [p for p, k in zip(parts, keys) if k is _MISSING]
+            if missing:
+                stack.extend(missing)
+                continue
+            if kind == "via":
+                key = keys[0]
+            else:
+                uniq = set(keys)
+                key = uniq.pop() if len(uniq) == 1 else ("dim", v, dd)
+        _memo_set(v, dd, key)
+        stack.pop()
+    return _memo_get(var, d)
+
+
+_MISSING = object()
+
+
+def _memo_get(var, d):
+    memo = getattr(var.tag, "_dim_memo", None)
+    if memo is None:
+        return _MISSING
+    entry = memo.get(d)
+    if entry is None:
+        return _MISSING
+    inputs, key = entry
+    node = var.owner
+    if node is not None and (len(inputs) != len(node.inputs)
+                             or any(a is not b for a, b in zip(inputs, node.inputs))):
+        return _MISSING
+    return key
+
+
+def _memo_set(var, d, key):
+    memo = getattr(var.tag, "_dim_memo", None)
+    if memo is None:
+        memo = var.tag._dim_memo = {}
+    node = var.owner
+    memo[d] = (tuple(node.inputs) if node is not None else (), key)
 
 
 def dim_key(var, d):
     return _dim(var, d)
 
 
-def dim_var(var, d):
+def dim_var(var, d, fgraph=None):
     """A variable for axis ``d``'s size of ``var`` found through the shape rules, or None.
 
     A constant when the size is static, ``shape_i`` of the variable the size comes
     from (an input of an elementwise chain, the operand of a dot, ...), or the
-    ``alloc`` shape argument it was made with. None when nothing simpler is known.
+    ``alloc`` shape argument it was made with. None when nothing simpler is known,
+    or (given ``fgraph``) when the variable it would read is no longer in the graph.
     """
     from nbgrad.tensor.basic import constant
 
     key = _dim(var, d)
     if isinstance(key, int):
         return constant(np.int64(key))
-    if key[0] == "dim" and (key[1] is not var or key[2] != d):
-        return ShapeI(key[2])(key[1])
-    if key[0] == "entry" and key[1].ndim == 0:
-        return key[1]
+    src = key[1]
+    if fgraph is not None and not isinstance(src, Constant) and src not in fgraph.variables:
+        return None
+    if key[0] == "dim" and (src is not var or key[2] != d):
+        return ShapeI(key[2])(src)
+    if key[0] == "entry" and src.ndim == 0:
+        return src
     return None
 
 
@@ -113,16 +193,108 @@ def same_shape(a, b):
     return all(_dim(a, d) == _dim(b, d) for d in range(a.ndim))
 
 
+def tree_leaves(v, inner):
+    """The leaves, left to right, of the tree under ``v`` whose inner vertices are the
+    variables ``u`` with ``inner(u)`` true (their owners' inputs are its children).
+    A loop, not recursion: trees of any depth."""
+    res = []
+    stack = [v]
+    while stack:
+        u = stack.pop()
+        if inner(u):
+            stack.extend(reversed(u.owner.inputs))
+        else:
+            res.append(u)
+    return res
+
+
+def tree_rebuild(v, inner, new_leaves, combine):
+    """The tree under ``v`` (as in ``tree_leaves``) with its leaves replaced, in order, by
+    ``new_leaves``; ``combine(u, args)`` builds an inner vertex ``u`` from its new children."""
+    it = iter(new_leaves)
+    results = []
+    stack = [(v, False)]
+    while stack:
+        u, expanded = stack.pop()
+        if expanded:
+            n = len(u.owner.inputs)
+            args = results[len(results) - n:]
+            del results[len(results) - n:]
+            results.append(combine(u, args))
+        elif inner(u):
+            stack.append((u, True))
+            stack.extend((i, False) for i in reversed(u.owner.inputs))
+        else:
+            results.append(next(it))
+    return results[0]
+
+
+def chain_inner(fgraph, root, kind, dtype):
+    """The ``inner`` test of the ``kind`` tree under ``root`` (see ``chain_leaves``)."""
+    op = S[kind]
+    clients = fgraph.clients
+
+    def inner(u):
+        node = u.owner
+        return (node is not None and type(sop(node)) is op and u.dtype == dtype
+                and (u is root or len(clients.get(u, ())) == 1))
+
+    return inner
+
+
 def chain_leaves(fgraph, v, root, kind, dtype):
     """Operands of the ``kind`` tree (``"mul"``, ``"add"``) under ``v``, through nodes of
     ``dtype`` used only inside it: ``(x * y) * exp(z)`` → ``[x, y, exp(z)]``."""
-    if (v.owner is not None and type(sop(v.owner)) is S[kind] and v.dtype == dtype
-            and (v is root or len(fgraph.clients.get(v, ())) == 1)):
-        res = []
-        for i in v.owner.inputs:
-            res.extend(chain_leaves(fgraph, i, root, kind, dtype))
-        return res
-    return [v]
+    return tree_leaves(v, chain_inner(fgraph, root, kind, dtype))
+
+
+def chain_interior(fgraph, node):
+    """True if ``node``'s result is an inner link of a longer chain of the same operation:
+    its one user is a node of the same scalar op and dtype. Rewrites that read a whole
+    chain (``chain_leaves``) act at its root only, so a chain of n links costs O(n), not
+    O(n²)."""
+    out = node.outputs[0]
+    cl = fgraph.clients.get(out, ())
+    if len(cl) != 1 or cl[0][0] == "output":
+        return False
+    user = cl[0][0]
+    s = sop(node)
+    return s is not None and type(sop(user)) is type(s) and user.outputs[0].dtype == out.dtype
+
+
+# f(-0.0) == f(+0.0) for these (each operand position)
+_ZERO_SIGN_BLIND = ("abs", "sqr", "cos", "cosh", "exp", "exp2", "log", "log2", "log10", "sigmoid",
+                    "softplus", "erfc", "arccos", "isnan", "isinf", "eq", "neq", "lt", "le", "gt", "ge")
+
+
+def _blind_use(node, k):
+    """Whether ``node`` gives the same result for +0.0 and -0.0 in input ``k`` (all else equal)."""
+    s = sop(node)
+    if s is None:
+        return False
+    if s.name in _ZERO_SIGN_BLIND:
+        return True
+    if type(s) is S["mul"] and node.inputs[0] is node.inputs[1]:
+        return True  # x * x
+    if type(s) is S["pow"] and k == 0:
+        e = neutral_const(node.inputs[1])
+        return e is not None and float(e).is_integer() and int(e) % 2 == 0 and e > 0
+    if type(s) in (S["add"], S["sub"]) and len(node.inputs) == 2:
+        # c ± (±0.0) is c for c ≠ 0; y + ±0.0 (and y - ∓0.0) differ only for y = -0.0
+        other = node.inputs[1 - k]
+        c = neutral_const(other)
+        if c is not None and c != 0:
+            return True
+        return (type(s) is S["add"] or k == 1) and known_nonnegative(other)
+    return False
+
+
+def zero_sign_ignored(fgraph, var):
+    """True if every user of ``var`` gives the same result whether a zero in ``var`` is
+    +0.0 or -0.0 (``var`` is not a graph output, and each use is, e.g., ``abs``, ``x ** 2``,
+    ``exp``, a comparison, or ``c + var`` for a nonzero constant ``c``)."""
+    cl = fgraph.clients.get(var, ())
+    return bool(cl) and all(c != "output" and _blind_use(c, k) for c, k in cl)
 
 
 def only_client(fgraph, var, node):
@@ -144,6 +316,47 @@ def known_nonzero(var):
 
     if node is not None and isinstance(node.op, (Alloc, DimShuffle)):
         return known_nonzero(node.inputs[0])
+    return False
+
+
+# never negative and never -0.0 for any input (nan stays nan)
+_NONNEG_OPS = ("exp", "exp2", "sqr", "abs", "sigmoid", "cosh")
+
+
+def known_nonnegative(var, depth=3):
+    """True if no element of ``var`` is negative or -0.0 (its sign bit is clear unless nan).
+
+    ``exp(x)``, ``x ** 2``, ``abs(x)``, ``sigmoid(x)``, ``x * x`` and constants ≥ +0.0.
+    (``sqrt`` is not: ``sqrt(-0.0)`` is -0.0.)
+    """
+    if var.dtype.startswith(("uint", "bool")):
+        return True
+    if isinstance(var, Constant):
+        d = np.asarray(var.data)
+        return bool(d.size and not np.signbit(d).any() and not np.isnan(d).any())
+    node = var.owner
+    if node is None or depth == 0:
+        return False
+    s = sop(node)
+    if s is not None:
+        if s.name in _NONNEG_OPS:
+            return True
+        if type(s) is S["mul"] and node.inputs[0] is node.inputs[1]:
+            return True
+        if type(s) is S["pow"]:
+            e = neutral_const(node.inputs[1])
+            if e is not None and float(e).is_integer() and int(e) % 2 == 0:
+                return True
+            return known_nonnegative(node.inputs[0], depth - 1) and e is not None
+        if type(s) in (S["add"], S["mul"], S["true_div"], S["maximum"]):
+            return all(known_nonnegative(i, depth - 1) for i in node.inputs)
+        if type(s) is ps.Cast:  # (nan cast to an integer is negative)
+            return var.dtype.startswith("float") and known_nonnegative(node.inputs[0], depth - 1)
+        return False
+    from nbgrad.tensor.elemwise import DimShuffle
+
+    if isinstance(node.op, (Alloc, DimShuffle)):
+        return known_nonnegative(node.inputs[0], depth - 1)
     return False
 
 

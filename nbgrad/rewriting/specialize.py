@@ -3,7 +3,7 @@
 import numpy as np
 
 from nbgrad.rewriting.db import node_rewriter
-from nbgrad.rewriting.patterns import S, is_op, same_shape, scalar_const
+from nbgrad.rewriting.patterns import S, is_op, same_shape, scalar_const, tree_leaves
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.elemwise import DimShuffle, SumToShape
 from nbgrad.tensor.math import Sum
@@ -97,39 +97,41 @@ def sigmoid_reciprocal(fgraph, node):
 
 def _factors(fgraph, v, root):
     """Leaves of the product tree under ``v`` (through mul nodes used only inside it)."""
-    if is_op(v, "mul") and (v is root or len(fgraph.clients.get(v, ())) == 1):
-        res = []
-        for i in v.owner.inputs:
-            res.extend(_factors(fgraph, i, root))
-        return res
-    return [v]
+    def inner(u):
+        return is_op(u, "mul") and (u is root or len(fgraph.clients.get(u, ())) == 1)
+
+    return tree_leaves(v, inner)
 
 
-def _sig_exp_pair(s, e):
-    """True if s = sigmoid(x) and e = exp(-x)."""
-    if not is_op(s, "sigmoid"):
-        return False
-    x = s.owner.inputs[0]
-    r = _exp_neg_arg(e)
-    return r is x
-
-
-@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["mul"],))
+@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["mul"],), chain=True)
 def sigmoid_exp_product(fgraph, node):
-    """sigmoid(x) · exp(-x) → sigmoid(-x) inside a product (the logistic gradient)."""
+    """sigmoid(x) · exp(-x) → sigmoid(-x) inside a product (the logistic gradient).
+
+    Exact to rounding for every finite x; where exp(-x) overflows (x < -709) the original
+    is 0 · inf = nan or inf and the result is sigmoid(-x), the exact value (tagged
+    'stability'). A nan x gives nan.
+    """
     out = node.outputs[0]
     leaves = _factors(fgraph, out, out)
+    sigmoids = {}
     for i, s in enumerate(leaves):
-        for j, e in enumerate(leaves):
-            if i != j and _sig_exp_pair(s, e):
-                x = s.owner.inputs[0]
-                rest = [v for k, v in enumerate(leaves) if k not in (i, j)]
-                new = tm.sigmoid(tm.neg(x))
-                for v in rest:
-                    new = tm.mul(new, v)
-                if not same_shape(new, out):
-                    return None
-                return [_same(new, out)]
+        if is_op(s, "sigmoid"):
+            sigmoids.setdefault(s.owner.inputs[0], i)
+    if not sigmoids:
+        return None
+    for j, e in enumerate(leaves):
+        r = _exp_neg_arg(e)
+        i = sigmoids.get(r) if r is not None and not isinstance(r, tuple) else None
+        if i is None or i == j:
+            continue
+        x = leaves[i].owner.inputs[0]
+        rest = [v for k, v in enumerate(leaves) if k not in (i, j)]
+        new = tm.sigmoid(tm.neg(x))
+        for v in rest:
+            new = tm.mul(new, v)
+        if not same_shape(new, out):
+            return None
+        return [_same(new, out)]
     return None
 
 

@@ -151,7 +151,9 @@ class Abs(Unary):
     latex, cuda = r"\left|{0}\right|", "fabs({0})"
 
     def partials(self, m, inputs, output):
-        return [m.sign(inputs[0])]
+        """∂|x|/∂x = 1 for x ≥ 0 and -1 below, as JAX: at 0 an upstream inf stays inf, not 0·inf."""
+        x = inputs[0]
+        return [m.switch(m.ge(x, 0), 1, -1).astype(output.dtype)]
 
 
 class Sqr(Unary):
@@ -510,8 +512,14 @@ class Pow(Binary):
     cuda = "pow({0}, {1})"
 
     def partials(self, m, inputs, output):
+        """∂z/∂x = y·x^(y-1), exactly 0 where y = 0; ∂z/∂y = z·log x, exactly 0 where x = 0.
+
+        Written literally both are 0·inf = nan at a zero base (0·0^-1, 0^y·log 0); the
+        limits are 0, as JAX gives.
+        """
         x, y = inputs
-        return [y * x ** (y - 1), output * m.log(x)]
+        return [m.switch(m.eq(y, 0), 0, y * x ** (y - 1)),
+                output * m.log(m.switch(m.eq(x, 0), 1, x))]
 
 
 class Maximum(Binary):
