@@ -226,6 +226,7 @@ class Diagonals(Op):
     """
 
     __props__ = ("offsets",)
+    shape_inputs_from = 0  # the output's sizes are inputs 0 and 1
 
     def __init__(self, offsets):
         self.offsets = tuple(int(k) for k in offsets)

@@ -15,6 +15,7 @@ import scipy.special
 import nbgrad.tensor as T
 from nbgrad.tensor.conv import Conv2dGradInputs, Conv2dGradWeights
 from nbgrad.tensor.elemwise import SumToShape
+from nbgrad.tensor.shape import CheckSizes
 from nbgrad.tensor.signal.pool import AveragePoolGrad, MaxPoolGrad, MaxPoolGradGrad, pool_2d
 from tests.tensor import conv_reference as _cref
 
@@ -290,6 +291,8 @@ ROWS = [
           (((4,),), ((3, 1),), ((),)), (REAL,), NUMBERS),
     OpRow("sum_to_shape", lambda x: SumToShape()(x, T.as_tensor([3, 1])),
           lambda x: x.sum(axis=1, keepdims=True), M, (REAL,), FLOATS),
+    OpRow("check_sizes", lambda x: CheckSizes([0, 1])(x, T.shape(x)[0], T.shape(x)[1]),
+          lambda x: x, M, (REAL,), FLOATS),
     # ----------------------------------------------------------------------- indexing
     OpRow("slice", lambda x: x[1:, ::2], lambda x: x[1:, ::2], M, (REAL,), NUMBERS),
     OpRow("slice_negative", lambda x: x[-1, -3:-1], lambda x: x[-1, -3:-1], M, (REAL,), FLOATS),

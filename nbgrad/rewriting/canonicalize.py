@@ -154,8 +154,9 @@ def shape_of_elemwise(fgraph, node):
 def _broadcast_dim(x, i, fgraph=None):
     """Axis ``i``'s size of an elementwise result from its inputs' sizes, without computing it.
 
-    Where several inputs may set the size, the broadcast rule picks it at run time:
-    ``b if a == 1 else a``.
+    Every input that does not broadcast on the axis has the result's size there
+    (Theano's rule, checked when the elementwise op runs): a static size if one
+    is known, else the first such input's.
     """
     if x.owner is None or not isinstance(x.owner.op, Elemwise):
         return None
@@ -166,10 +167,7 @@ def _broadcast_dim(x, i, fgraph=None):
             sizes.append(ShapeI(i)(inp) if d is None else d)
     if not sizes:
         return None
-    out = sizes[0]
-    for b in sizes[1:]:
-        out = tm.switch(tm.eq(out, 1), b, out)
-    return out
+    return next((d for d in sizes if isinstance(d, Constant)), sizes[0])
 
 
 _EXACT_INT = {"float64": 2 ** 53, "float32": 2 ** 24, "float16": 2 ** 11}

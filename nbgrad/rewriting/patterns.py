@@ -6,7 +6,7 @@ from nbgrad.graph.basic import Constant
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
 from nbgrad.tensor.math import Dot
-from nbgrad.tensor.shape import Alloc, Shape, ShapeI
+from nbgrad.tensor.shape import Alloc, CheckSizes, Shape, ShapeI
 
 __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
            "known_nonzero", "known_nonnegative", "dim_key", "dim_var", "neutral_const", "chain_leaves",
@@ -53,8 +53,9 @@ def _dim_step(var, d):
     if node is None:
         return ("key", ("dim", var, d))
     op = node.op
-    if isinstance(op, Alloc) and len(node.inputs) == var.ndim + 1:
-        return ("entry", node.inputs[1 + d])
+    first = getattr(op, "shape_inputs_from", None)  # the op's output sizes are inputs from here on
+    if first is not None and len(node.inputs) >= first + var.ndim:
+        return ("entry", node.inputs[first + d])
     if isinstance(op, Elemwise):
         # the size of an elementwise result follows its inputs that are not broadcast there
         cands = [i for i in node.inputs if i.type.shape[d] != 1]
@@ -62,6 +63,8 @@ def _dim_step(var, d):
             return ("via", cands[0], d)
         if len(cands) > 1:
             return ("set", cands, d)
+    elif isinstance(op, CheckSizes):
+        return ("entry", node.inputs[1 + op.axes.index(d)]) if d in op.axes else ("via", node.inputs[0], d)
     elif isinstance(op, DimShuffle):
         src = op.new_order[d]
         return ("key", 1) if src == "x" else ("via", node.inputs[0], src)
@@ -109,8 +112,9 @@ def _dim(var, d):
             if kind == "via":
                 key = keys[0]
             else:
-                uniq = set(keys)
-                key = uniq.pop() if len(uniq) == 1 else ("dim", v, dd)
+                # Theano's rule: every operand that is not broadcast there has the
+                # result's size, so any of their keys will do; a static one reads best
+                key = next((k for k in keys if isinstance(k, int)), keys[0])
         _memo_set(v, dd, key)
         stack.pop()
     return _memo_get(var, d)

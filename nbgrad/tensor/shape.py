@@ -10,7 +10,7 @@ from nbgrad.tensor.elemwise import DimShuffle
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = [
-    "Shape", "ShapeI", "Reshape", "Alloc", "Join", "ARange", "Eye", "MakeVector",
+    "Shape", "ShapeI", "CheckSizes", "Reshape", "Alloc", "Join", "ARange", "Eye", "MakeVector",
     "shape", "shape_i", "reshape", "alloc", "join", "concatenate", "stack", "arange",
     "eye", "identity_like", "zeros", "ones", "full", "flatten", "squeeze", "transpose",
     "dimshuffle", "expand_dims", "make_vector", "broadcast_to",
@@ -90,6 +90,70 @@ class ShapeI(Op):
 
     def R_op(self, inputs, eval_points):
         return [None]
+
+
+class CheckSizes(Op):
+    """``x`` itself, once its sizes on ``axes`` are checked to equal the given sizes.
+
+    What an elementwise operation checks when it meets operands of unknown size
+    (Theano's broadcasting rule), kept when a rewrite removes the operand that
+    carried the other size: ``alloc(1, x.shape[0]) * y`` → ``CheckSizes(y, x.shape[0])``
+    computes nothing but still refuses a ``y`` of another length than ``x``.
+    Prints as ``x``: the check is bookkeeping, not math.
+    """
+
+    __props__ = ("axes",)
+    view_map = {0: [0]}
+
+    def __init__(self, axes):
+        self.axes = tuple(int(a) for a in axes)
+
+    def __str__(self):
+        return f"CheckSizes{{{','.join(map(str, self.axes))}}}"
+
+    def make_node(self, x, *sizes):
+        x = as_tensor_variable(x)
+        sizes = [as_tensor_variable(s) for s in sizes]
+        if len(sizes) != len(self.axes) or any(s.ndim != 0 or s.dtype not in discrete_dtypes for s in sizes):
+            raise TypeError(f"{self}: expected {len(self.axes)} integer scalar size(s), got {sizes}")
+        shape = list(x.type.shape)
+        for a, s in zip(self.axes, sizes):
+            if shape[a] is None:
+                shape[a] = _const_int(s)
+        return Apply(self, [x, *sizes], [TensorType(x.dtype, tuple(shape))()])
+
+    def perform(self, node, inputs, xp):
+        return self.make_thunk(node, xp)(*inputs)
+
+    def make_thunk(self, node, xp):
+        axes = self.axes
+        name = node.inputs[0].name
+
+        def check_sizes(x, *sizes):
+            shape = x.shape
+            for a, s in zip(axes, sizes):
+                if shape[a] != s:
+                    what = repr(name) if name else "an operand"
+                    raise ValueError(
+                        f"operands do not have the same size on axis {a}: {what} has shape "
+                        f"{tuple(shape)}, the other operand has size {int(s)} there. Only dimensions "
+                        "of static size 1 broadcast (declare them with T.row / T.col / "
+                        "T.tensor(shape=...) or dimshuffle), so the sizes must agree")
+            return x
+
+        return check_sizes
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        shape = list(input_shapes[0])
+        for a, s in zip(self.axes, node.inputs[1:]):
+            shape[a] = s
+        return [tuple(shape)]
+
+    def L_op(self, inputs, outputs, output_grads):
+        return [output_grads[0]] + _disconnected(len(inputs) - 1)
+
+    def R_op(self, inputs, eval_points):
+        return [None if eval_points[0] is None else self(eval_points[0], *inputs[1:])]
 
 
 def shape_i(x, i):
@@ -272,6 +336,8 @@ def flatten(x, ndim=1, outdim=None):
 
 class Alloc(Op):
     """An array of the given shape filled with ``value`` (broadcast)."""
+
+    shape_inputs_from = 1  # the output's sizes are the inputs after the value
 
     def make_node(self, value, *shape):
         value = as_tensor_variable(value)
@@ -540,6 +606,7 @@ class Eye(Op):
     """The ``n × m`` identity-like matrix with ones on diagonal ``k``."""
 
     __props__ = ("dtype",)
+    shape_inputs_from = 0  # the output's sizes are inputs 0 and 1
 
     def __init__(self, dtype):
         self.dtype = np.dtype(dtype).name
