@@ -101,6 +101,22 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
         ``nbgrad.backends.BackendUnavailable`` where CuPy or a CUDA device is
         missing; nothing falls back to the CPU.
 
+    Notes
+    -----
+    Every returned array is the caller's own (it shares no memory with an input, a
+    shared value or another output) unless the output is ``Out(expr, borrow=True)``.
+
+    Thread safety: a compiled function may be called from several threads at once.
+    A call of a function with updates holds the lock of every shared variable it reads
+    or updates (``SharedVariable.lock``) from reading their values to writing the new
+    ones, so it is atomic with respect to every other call with updates, and to
+    ``set_value``, on any of the same variables: no update is lost. Locks are always
+    taken in the order of the variables' creation, so calls never deadlock, also with
+    ``f.copy(swap=...)``. A function without updates takes no lock: concurrent readers
+    run in parallel, and a reader running during a call that updates several variables
+    may see some of them already updated; hold their locks in ``lock_rank`` order
+    around the call where a consistent snapshot matters.
+
     Examples
     --------
     >>> import nbgrad, nbgrad.tensor as T
@@ -375,10 +391,25 @@ class FunctionMaker:
 
         self.fgraph, self.rewrites_applied = rewrite_cached(self.fgraph, get_mode(self.mode), rewrite_graph)
         self.n_nodes_after = len(self.fgraph.apply_nodes)
+        self.locks = self._call_locks()
+
+    def _call_locks(self):
+        """The locks a call holds, in rank order; none for a function without updates.
+
+        A function with updates holds the lock of every shared variable it reads or
+        updates, and one of its own for its stateful inputs (``In(..., update=...)``).
+        """
+        if not (self.updates or self.input_updates):
+            return ()
+        ranked = {id(v.lock): (v.lock_rank, v.lock) for v in self.shared_vars}
+        if self.input_updates:
+            rank, lock = new_lock()
+            ranked[id(lock)] = (rank, lock)
+        return tuple(lock for _, lock in sorted(ranked.values(), key=lambda rank_lock: rank_lock[0]))
 
     def create(self):
-        if self.updates or self.input_updates:
-            return _LockingFunction(self)
+        if self.locks:
+            return _locking_function_class(len(self.locks))(self)
         return Function(self)
 
 
@@ -436,14 +467,10 @@ class Function:
                 v.updated_by.append(maker.name)
         self._n_in = n_in
         self._has_updates = len(fg.outputs) > maker.n_outputs
-        # Held for a whole call by functions with updates (_LockingFunction): the lock of
-        # every shared variable the function reads or updates, and one of its own for its
-        # stateful inputs, in the order of their ranks (see SharedVariable.lock).
-        ranked = {id(v.lock): (v.lock_rank, v.lock) for v in maker.shared_vars}
-        if self._stateful:
-            rank, lock = new_lock()
-            ranked[id(lock)] = (rank, lock)
-        self._locks = tuple(lock for _, lock in sorted(ranked.values(), key=lambda rl: rl[0]))
+        # held for a whole call by a function with updates (_locking_function_class)
+        self._locks = maker.locks
+        self._acquires = tuple(lock.acquire for lock in self._locks)
+        self._releases = tuple(lock.release for lock in self._locks)
 
     def _make_filter(self, inp, k):
         ttype = inp.variable.type
@@ -655,28 +682,40 @@ class Function:
         return list(self.maker.shared_vars)
 
 
-class _LockingFunction(Function):
-    """A function with updates: each call holds the locks of its shared variables.
+_LOCKING_CLASSES = {}
 
-    Reading the shared values, computing and writing the updates back is then one step
-    for every other call that locks any of the same variables; concurrent calls from
-    several threads lose no update. Locks are taken in one global order (their ranks),
-    so two functions can never wait for each other.
+
+def _locking_function_class(n_locks):
+    """The Function subclass whose calls hold ``n_locks`` locks, taken in the given order.
+
+    A call of a function with updates holds the locks of its shared variables (see
+    ``FunctionMaker._call_locks``): reading the shared values, computing and assigning
+    the updates is then one step for every other call that locks any of the same
+    variables, and concurrent calls lose no update. Every function takes its locks in
+    one global order (their ranks), so two calls never wait for each other.
+
+    Like the compiled code, ``__call__`` is generated straight-line code: each lock is
+    taken by one call, and a lock taken is released whatever happens next (an
+    interrupt while waiting for the next lock included).
     """
-
-    __slots__ = ()
-
-    def __call__(self, *args, **kwargs):
-        locks = self._locks
-        held = 0
-        try:
-            for lock in locks:
-                lock.acquire()
-                held += 1
-            return Function.__call__(self, *args, **kwargs)
-        finally:
-            for lock in locks[:held]:
-                lock.release()
+    cls = _LOCKING_CLASSES.get(n_locks)
+    if cls is None:
+        n = n_locks
+        lines = ["def __call__(self, *args, **kwargs):",
+                 f"    {''.join(f'a{k}, ' for k in range(n))}= self._acquires",
+                 f"    {''.join(f'r{k}, ' for k in range(n))}= self._releases",
+                 "    a0()"]
+        for k in range(1, n):
+            lines += ["    try:", f"        a{k}()", "    except BaseException:",
+                      "        " + "; ".join(f"r{j}()" for j in reversed(range(k))), "        raise"]
+        lines += ["    try:", "        return call(self, *args, **kwargs)", "    finally:",
+                  "        " + "; ".join(f"r{j}()" for j in reversed(range(n)))]
+        env = {"call": Function.__call__}
+        exec(compile("\n".join(lines) + "\n", f"<nbgrad-locked-call-{n}>", "exec"), env)
+        cls = _LOCKING_CLASSES[n] = type(
+            "Function", (Function,), {"__call__": env["__call__"], "__module__": __name__,
+                                      "__qualname__": f"Function[{n} locks]"})
+    return cls
 
 
 class _Missing:
