@@ -7,12 +7,12 @@ drag ends (``continuous_update=False``), so slow functions are not called on
 every pixel.
 """
 
-import html as _html
 import io
 import math
 
 import ipywidgets as W
 import numpy as np
+from nbgrad.printing.html import code, escape
 
 from nbgrad_magics.errors import OptionError
 
@@ -98,8 +98,8 @@ class Explorer(W.VBox):
         for label, stream in _as_streams(streams):
             self.seeds[label] = W.IntSlider(
                 value=_initial_seed(stream), min=0, max=9999, step=1,
-                description=f"seed {label}", continuous_update=continuous_update,
-                style={"description_width": "initial"},
+                continuous_update=continuous_update, style={"description_width": "initial"},
+                **_description(label, "seed "),
             )
             self.seeds[label].stream = stream
         if plot is not None and plot not in self.sliders:
@@ -142,8 +142,8 @@ class Explorer(W.VBox):
             self.values = self._call()
             self.error = None
             rows = "".join(
-                f"<tr><td style='padding-right:1em'><b>{_html.escape(n)}</b></td>"
-                f"<td><code>{_html.escape(_fmt(v))}</code></td></tr>"
+                f"<tr><td style='padding-right:1em'><b>{code(n)}</b></td>"
+                f"<td>{code(_fmt(v))}</td></tr>"
                 for n, v in zip(self.names, self.values)
             )
             self.result.value = f"<table class='nbgrad-values'>{rows}</table>"
@@ -153,7 +153,7 @@ class Explorer(W.VBox):
             self.values = None
             self.error = exc
             self.result.value = (f"<pre style='color:#b00'>{type(exc).__name__}: "
-                                 f"{_html.escape(str(exc))}</pre>")
+                                 f"{escape(str(exc))}</pre>")
 
     def curves(self):
         """``(grid, {output name: values})`` of the scalar outputs across the plot input."""
@@ -176,9 +176,9 @@ class Explorer(W.VBox):
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         for n, y in ys.items():
-            ax.plot(grid, y, label=n)
+            ax.plot(grid, y, label=_plain(n))
         ax.axvline(self.sliders[self.plot_input].value, color="0.5", lw=1, ls="--")
-        ax.set_xlabel(self.plot_input)
+        ax.set_xlabel(_plain(self.plot_input))
         ax.legend(loc="best")
         fig.tight_layout()
         buf = io.BytesIO()
@@ -198,12 +198,25 @@ def _slider(W, name, dtype, spec, continuous_update):
     if str(dtype).startswith(("int", "uint")):
         step = int(spec[2]) if spec is not None and len(spec) == 3 else 1
         value = int(min(max(0, lo), hi))
-        return W.IntSlider(value=value, min=int(lo), max=int(hi), step=step, description=name,
-                           continuous_update=continuous_update)
+        return W.IntSlider(value=value, min=int(lo), max=int(hi), step=step,
+                           continuous_update=continuous_update, **_description(name))
     step = spec[2] if spec is not None and len(spec) == 3 else (hi - lo) / 100
     value = min(max(0.0, lo), hi)
-    return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=name,
-                         continuous_update=continuous_update, readout_format=".3g")
+    return W.FloatSlider(value=value, min=lo, max=hi, step=step,
+                         continuous_update=continuous_update, readout_format=".3g", **_description(name))
+
+
+def _description(name, prefix=""):
+    """A slider's label, ``prefix`` then ``name``: front ends typeset TeX in labels, so a
+    name holding a TeX delimiter (``$``, ``\\``) is shown as HTML code, which is never typeset."""
+    if "$" in name or "\\" in name:
+        return {"description": escape(prefix) + code(name), "description_allow_html": True}
+    return {"description": prefix + name}
+
+
+def _plain(text):
+    """``text`` for a Matplotlib label, where ``$...$`` would be read as math."""
+    return text.replace("$", "\\$")
 
 
 def _as_streams(streams):

@@ -2,9 +2,17 @@
 
 Everything shown is escaped; nothing depends on object addresses, so the text
 forms can be compared in tests and notebooks.
+
+Notebook front ends typeset TeX in HTML outputs (MathJax looks for ``$...$``
+and ``\\(...\\)``), so text that comes from the user (names of variables,
+functions and streams, values, error messages) must never become math: it is
+written with :func:`escape`, which also turns ``$`` and ``\\`` into character
+references, and names sit inside ``<code>`` (which MathJax does not typeset).
+The only math in the HTML is the formulas, built by ``latex``, whose names are
+escaped for TeX.
 """
 
-from html import escape
+import html as _html
 
 import numpy as np
 
@@ -12,9 +20,29 @@ from nbgrad.printing.debug import debugprint
 from nbgrad.printing.tex import latex, latex_name
 
 __all__ = [
-    "function_html", "function_text", "random_streams_html", "random_streams_text",
+    "code", "escape", "function_html", "function_text", "random_streams_html", "random_streams_text",
     "shared_html", "shared_text",
 ]
+
+_NOT_TEX = str.maketrans({"$": "&#36;", "\\": "&#92;"})
+
+
+def escape(text):
+    """``text`` as HTML that shows it literally: markup and TeX delimiters as character references.
+
+    >>> escape("<b> & $x$ \\alpha")
+    '&lt;b&gt; &amp; &#36;x&#36; &#92;alpha'
+    """
+    return _html.escape(str(text)).translate(_NOT_TEX)
+
+
+def code(text):
+    """A user-given name as HTML: escaped (see :func:`escape`) inside ``<code>``.
+
+    >>> code("$\\href{javascript:alert(1)}{x}$")
+    '<code>&#36;&#92;href{javascript:alert(1)}{x}&#36;</code>'
+    """
+    return f"<code>{escape(text)}</code>"
 
 #: Arrays with at most this many elements are shown in full.
 FULL_SIZE = 100
@@ -89,7 +117,7 @@ def shared_html(var):
     """
     a = _value(var)
     rows = [
-        _row("name", f"<code>{escape(_name(var))}</code>"),
+        _row("name", code(_name(var))),
         _row("dtype", escape(str(a.dtype))),
         _row("shape", escape(str(tuple(a.shape)))),
     ]
@@ -100,7 +128,8 @@ def shared_html(var):
     else:
         rows.append(_row("value", f"<pre>{escape(_array_text(a))}</pre>"))
     updaters = list(dict.fromkeys(getattr(var, "updated_by", []) or []))
-    rows.append(_row("updated by", escape(", ".join(updaters)) if updaters else "<i>no compiled function</i>"))
+    rows.append(_row("updated by", ", ".join(code(u) for u in updaters) if updaters
+                     else "<i>no compiled function</i>"))
     return _table(rows, "nbgrad-shared")
 
 
@@ -173,14 +202,16 @@ def function_html(fn, show=()):
     m = fn.maker
     name = getattr(fn, "name", None)
     ins = "".join(
-        f"<li><code>{escape(n)}</code>: {escape(t)}{escape(d)}</li>" for n, t, d in _inputs(fn)
+        f"<li>{code(n)}: {escape(t)}{escape(d)}</li>" for n, t, d in _inputs(fn)
     )
-    outs = "".join(f"<li>${escape(latex(o))}$</li>" for o in _outputs(fn))
+    # the formulas are the only math: TeX from ``latex``, where names are escaped for TeX
+    outs = "".join(f"<li>${_html.escape(latex(o))}$</li>" for o in _outputs(fn))
     upd = "".join(
-        f"<li>${escape(latex_name(n))} \\leftarrow {escape(latex(u))}$</li>" for n, u in _updates(fn)
+        f"<li>${_html.escape(latex_name(n))} \\leftarrow {_html.escape(latex(u))}$</li>"
+        for n, u in _updates(fn)
     )
     rows = [
-        _row("function", f"<code>{escape(name)}</code>" if name else "<i>unnamed</i>"),
+        _row("function", code(name) if name else "<i>unnamed</i>"),
         _row("inputs", f"<ul>{ins}</ul>" if ins else "<i>none</i>"),
         _row("outputs", f"<ul>{outs}</ul>" if outs else "<i>none</i>"),
     ]
@@ -241,7 +272,7 @@ def random_streams_html(srng):
     """HTML of a RandomStreams: its seed and one row per stream (its shared state)."""
     seed = _seed(srng)
     streams = "".join(
-        f"<li><code>{escape(n)}</code>: {escape(_state_text(s))}</li>" for n, s in _streams(srng)
+        f"<li>{code(n)}: {escape(_state_text(s))}</li>" for n, s in _streams(srng)
     )
     rows = [
         _row("random streams", escape(type(srng).__name__)),

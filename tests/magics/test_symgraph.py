@@ -200,6 +200,24 @@ def test_cell_with_random_streams_shows_the_streams_not_their_states(ip):
     assert "srng" in ip.ns and "RandomStreams" not in ip.ns
 
 
+def test_hostile_names_in_a_cell_never_reach_html_as_tex(ip):
+    from tests.printing.test_html import HOSTILE, assert_no_live_tex
+
+    ip.run(f"import numpy as np\nhostile = {HOSTILE!r}")
+    bundles = ip.run("%%symgraph f\n"
+                     "srng = RandomStreams(seed=3)\n"
+                     "x = dscalar(hostile)\n"
+                     "w = shared(np.array([1.0, 2.0]), name=hostile)\n"
+                     "y = T.sum(w * x) + srng.normal(())\n"
+                     "step = function([x], y, updates=[(w, w * x)], name=hostile)\n")
+    html = [b["text/html"] for b in bundles if "text/html" in b]
+    assert len(html) == 2  # w and srng
+    for h in html + [ip.ip.display_formatter.format(ip.ns[k])[0]["text/html"] for k in ("f", "step")]:
+        assert_no_live_tex(h)
+    for b in bundles:
+        assert "\\href{" not in b.get("text/latex", "")
+
+
 # ---------------------------------------------------------------- errors
 def test_error_in_the_cell_shows_the_users_line_and_binds_nothing(ip):
     ip.run("x = 'kept'")

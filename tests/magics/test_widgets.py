@@ -97,3 +97,35 @@ def test_seed_slider_reseeds_random_streams():
     assert float(w.values[0]) != first
     seed.value = 5
     assert float(w.values[0]) == first
+
+
+# Front ends typeset TeX in slider labels and HTML outputs; a name must not become math.
+HOSTILE = "$\\href{javascript:alert(1)}{x}$"
+
+
+def test_hostile_names_are_shown_as_code_never_as_tex():
+    from nbgrad.random import RandomStreams
+
+    srng = RandomStreams(seed=5)
+    x = T.dscalar(HOSTILE)
+    f = nbgrad.function([x], [x + srng.normal(()), x ** 2])
+    w = interact(f, streams=[(HOSTILE, srng)], plot=HOSTILE, names=[HOSTILE, "y"])
+    shown = "<code>&#36;&#92;href{javascript:alert(1)}{x}&#36;</code>"
+    for slider, label in ((w.sliders[HOSTILE], shown), (w.seeds[HOSTILE], "seed " + shown)):
+        assert slider.description == label and slider.description_allow_html
+    assert "$" not in w.result.value and "\\" not in w.result.value
+    assert f"<b>{shown}</b>" in w.result.value
+    assert w.image.value[:8] == b"\x89PNG\r\n\x1a\n"  # Matplotlib labels read the name as text
+    plain = interact(f, streams=[("srng", srng)])
+    assert plain.sliders[HOSTILE].description == shown
+    assert (plain.seeds["srng"].description, plain.seeds["srng"].description_allow_html) == ("seed srng", False)
+
+
+def test_error_display_escapes_the_message():
+    v = T.dvector(HOSTILE)
+    i = T.lscalar("i")
+    h = nbgrad.function([v, i], v[i])
+    w = interact(h, **{HOSTILE: np.zeros(3)}, i=(0, 5))
+    w.sliders["i"].value = 5
+    assert w.error is not None and HOSTILE in str(w.error)
+    assert "$" not in w.result.value and "\\" not in w.result.value

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,46 @@ def test_random_streams_views_read_attributes_defensively():
     out = html.random_streams_html(Streams())
     assert "<td>7</td>" in out and "<code>rng_a</code>" in out
     assert "none yet" in html.random_streams_html(object())
+
+
+# A name that notebook front ends would typeset as a live link if it reached the
+# HTML as text: MathJax looks for TeX in HTML outputs.
+HOSTILE = "$\\href{javascript:alert(1)}{x}$"
+
+
+def tex_outside_formulas(html_text):
+    """The ``$`` and ``\\`` of HTML text that are not in a formula item ``<li>$...$</li>``."""
+    return re.findall(r"[$\\]", re.sub(r"<li>\$.*?\$</li>", "", html_text))
+
+
+def assert_no_live_tex(html_text):
+    assert tex_outside_formulas(html_text) == [], html_text
+    for formula in re.findall(r"<li>\$(.*?)\$</li>", html_text):
+        assert "\\href{" not in formula
+        assert all(formula[k - 1] == "\\" for k, c in enumerate(formula) if c == "$"), formula
+
+
+def test_hostile_names_never_reach_html_as_tex():
+    x = T.dscalar(HOSTILE)
+    w = nbgrad.shared(np.array([1.0, 2.0]), name=HOSTILE)
+    f = nbgrad.function([x], w * x, updates=[(w, w * x)], name=HOSTILE)
+    shared = html.shared_html(w)
+    assert_no_live_tex(shared)
+    # the function updating w is named in code, as the variable's own name is
+    assert shared.count("<code>&#36;&#92;href{javascript:alert(1)}{x}&#36;</code>") == 2
+    full = html.function_html(f, show=("graph", "source"))
+    assert_no_live_tex(full)
+    assert "<li><code>&#36;&#92;href{javascript:alert(1)}{x}&#36;</code>: " in full
+
+    class Streams:
+        default_instance_seed = HOSTILE
+        state_updates = [(nbgrad.shared(np.zeros(2), name=HOSTILE), None)]
+
+    assert_no_live_tex(html.random_streams_html(Streams()))
+
+
+def test_the_check_finds_tex_in_html():
+    assert tex_outside_formulas("<td>$x$</td><li>$x^{2}$</li>") == ["$", "$"]
+    with pytest.raises(AssertionError):
+        assert_no_live_tex("<li>$\\text{$\\href{javascript:alert(1)}{x}$}$</li>")
+    assert_no_live_tex("<li>$\\text{\\$a\\$}^{2}$</li><td>&#36;</td>")
