@@ -7,7 +7,8 @@ Usage::
     python benchmarks/run.py --repeat 7   # more timing repeats
     python benchmarks/run.py --threads 1  # every library limited to one thread
 
-Each workload module defines ``TITLE``, ``IMPLS`` and ``setup(impl)``; see
+Each workload module defines ``TITLE``, ``IMPLS`` and ``setup(impl)``, or ``TITLE`` and
+``report()`` for a workload that prints its own table (W9, compile-time scaling); see
 ``benchmarks/README.md``. All implementations run in this one process; their
 results are checked against the first one that runs (NumPy where present).
 
@@ -116,6 +117,9 @@ def _agree(a, b, rtol, atol):
 
 def run_workload(name, mod, repeat):
     print(f"\n{name}: {mod.TITLE}")
+    if hasattr(mod, "report"):  # a workload with its own table (W9: compile-time scaling)
+        mod.report()
+        return []
     rows, ref, ref_impl = [], None, None
     rtol = getattr(mod, "RTOL", 1e-6)
     atol = getattr(mod, "ATOL", 1e-8)
