@@ -112,12 +112,14 @@ def _special(xp):
     return cupyx.scipy.special
 
 
-def _nonzero_constant(m, v):
-    """True if ``v`` is a constant (possibly broadcast by a DimShuffle) with no zero entry."""
+def _scalar_constant(m, v):
+    """The value of ``v`` if it is a one-element constant (possibly broadcast by a DimShuffle)."""
     while v.owner is not None and isinstance(v.owner.op, m.DimShuffle):
         v = v.owner.inputs[0]
     data = getattr(v, "data", None)
-    return v.owner is None and data is not None and bool(np.all(np.asarray(data) != 0))
+    if v.owner is not None or data is None or np.size(data) != 1:
+        return None
+    return np.asarray(data).reshape(())[()]
 
 
 def _mask(m, cond, like):
@@ -526,11 +528,13 @@ class Pow(Binary):
         limits are 0, as JAX gives.
         """
         x, y = inputs
-        dx, log_x = y * x ** (y - 1), m.log(x)
-        if not _nonzero_constant(m, y):  # x**2 keeps its textbook gradient 2*x
-            dx = m.switch(m.eq(y, 0), 0, dx)
-        if not _nonzero_constant(m, x):
-            log_x = m.log(m.switch(m.eq(x, 0), 1, x))
+        cy = _scalar_constant(m, y)
+        if cy is not None and cy != 0:  # x**2 keeps its textbook gradient 2*x**1, no switch
+            dx = y * x ** m.constant(np.asarray(cy - 1, dtype=y.dtype))
+        else:
+            dx = m.switch(m.eq(y, 0), 0, y * x ** (y - 1))
+        cx = _scalar_constant(m, x)
+        log_x = m.log(x) if cx is not None and cx != 0 else m.log(m.switch(m.eq(x, 0), 1, x))
         return [dx, output * log_x]
 
 
