@@ -4,6 +4,14 @@
 available, finds the symbolic results it defined, compiles them into one
 function and returns a :class:`CellResult` with what to bind and what to show.
 The namespace is only changed once everything succeeded.
+
+A result is a derived variable or a list or tuple of them, possibly nested
+(``grad(z, [x, y])``, ``hessian(cost, [a, b])``, ``jacobian(y, [a, b])``): its
+variables are compiled together with the others, and the bound function gives
+them back grouped as the cell assigned them. The entries of a list are
+labelled by what computed them (``∂z/∂x``, ``∂²z/∂x²``) when the cell assigned
+the list straight from ``grad``, ``hessian`` or ``jacobian``, else by position
+(``gz[0]``).
 """
 
 import ast
@@ -21,6 +29,7 @@ from nbgrad.compile import SharedVariable, TensorSharedVariable
 from nbgrad.graph import Constant, Variable, graph_inputs
 
 from nbgrad_magics.errors import OptionError, SymgraphError
+from nbgrad_magics.grouped import GroupedFunction, leaves
 
 __all__ = ["CellOptions", "CellResult", "cell_names", "parse_ranges", "run_and_show", "run_cell"]
 
@@ -39,7 +48,8 @@ class CellOptions:
         Bind the compiled function to this name.
     backend : {'cpu', 'gpu'}, optional
     outputs : list of str, optional
-        Names of the results to compile (default: every derived quantity the cell assigned).
+        Names of the results to compile (default: every derived quantity the cell assigned,
+        and every list or tuple of them).
     optimize : bool
         Apply the graph rewrites (``False`` compiles with ``mode='FAST_COMPILE'`` and shows
         the formulas as written).
@@ -158,9 +168,18 @@ class CellResult:
     Attributes
     ----------
     function : nbgrad Function or None
-        The compiled function of the inputs to the outputs (None if the cell defined no results).
-    inputs, outputs : list of (name, Variable)
-        In definition order; ``outputs`` as written by the user.
+        The compiled function of the inputs to the variables of the outputs, in order
+        (None if the cell defined no results).
+    bound : nbgrad Function, GroupedFunction or None
+        What the magic binds to its name: ``function``, or when a result is a list or
+        tuple, a :class:`GroupedFunction` that groups its outputs as the cell did.
+    inputs : list of (name, Variable)
+        In definition order.
+    outputs : list of (name, value)
+        In definition order, as written by the user: each value a Variable or a
+        (nested) list or tuple of Variables.
+    labels : dict
+        ``{name: [(text, LaTeX), ...]}``: a label for each variable of a list or tuple result.
     assigned : dict
         Every name the cell bound (to commit into the namespace), in the order bound.
     deleted : list of str
@@ -172,8 +191,10 @@ class CellResult:
     """
 
     function: object = None
+    bound: object = None
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
+    labels: dict = field(default_factory=dict)
     assigned: dict = field(default_factory=dict)
     deleted: list = field(default_factory=list)
     shared: list = field(default_factory=list)
@@ -185,8 +206,8 @@ class CellResult:
         for k in self.deleted:
             namespace.pop(k, None)
         namespace.update(self.assigned)
-        if self.function is not None and self.options.name:
-            namespace[self.options.name] = self.function
+        if self.bound is not None and self.options.name:
+            namespace[self.options.name] = self.bound
 
 
 def run_cell(source, namespace, options=None):
@@ -295,13 +316,19 @@ def _collect(ns, before, injected, tree, options, saved):
         outputs = []
         for k in options.outputs:
             v = ns.get(k)
-            if not isinstance(v, Variable) or isinstance(v, (Constant, SharedVariable)):
+            vs = leaves(v)
+            if not vs or any(isinstance(u, (Constant, SharedVariable)) for u in vs):
                 what = "not defined" if k not in ns else f"a {type(v).__name__}, not a symbolic result"
-                raise SymgraphError(f"--outputs names {k!r}, which is {what}")
+                raise SymgraphError(
+                    f"--outputs names {k!r}, which is {what}; name variables, or lists or "
+                    "tuples of variables, that the cell computes"
+                )
             outputs.append((k, v))
     else:
+        # a derived quantity, or a list or tuple of them (grad(z, [x, y])); a list
+        # holding inputs or shared variables (params, updates) is not a result
         outputs = [(k, v) for k, v in assigned.items()
-                   if isinstance(v, Variable) and v.owner is not None]
+                   if leaves(v) and all(u.owner is not None for u in leaves(v))]
 
     # random generator states are shown with their RandomStreams, not as shared arrays
     shared = [(k, v) for k, v in assigned.items() if isinstance(v, TensorSharedVariable)]
@@ -325,14 +352,20 @@ def _collect(ns, before, injected, tree, options, saved):
             )
         return result
 
-    result.inputs = _infer_inputs([v for _, v in outputs], ns, assigned, before)
+    outs = [u for _, v in outputs for u in leaves(v)]
+    grouped = any(not isinstance(v, Variable) for _, v in outputs)
+    result.labels = _labels(outputs, tree, ns)
+    result.inputs = _infer_inputs(outs, ns, assigned, before)
     ins = [nbgrad.In(v, name=n) for n, v in result.inputs]
-    outs = [v for _, v in outputs]
     result.function = nbgrad.function(
-        ins, outs[0] if len(outs) == 1 else outs,
+        ins, outs if grouped or len(outs) > 1 else outs[0],
         mode=None if options.optimize else "FAST_COMPILE",
         backend=options.backend, name=options.name, on_unused_input="ignore",
     )
+    result.bound = result.function
+    if grouped:
+        values = [v for _, v in outputs]
+        result.bound = GroupedFunction(result.function, values[0] if len(values) == 1 else values)
     for v in result.function.maker.shared_vars:
         if isinstance(v, TensorSharedVariable) and all(v is not s for _, s in shared):
             result.shared.append((_name_of(v, ns), v))
@@ -345,7 +378,7 @@ def _uses_stream(stream, outputs):
         return False
     from nbgrad.graph import ancestors
 
-    anc = set(ancestors([v for _, v in outputs]))
+    anc = set(ancestors([u for _, v in outputs for u in leaves(v)]))
     return any(s in anc for s in states)
 
 
@@ -356,6 +389,100 @@ def _stream_states(stream):
         s = u[0] if isinstance(u, (tuple, list)) else u
         states.append(s)
     return states
+
+
+_DERIVATIVES = {"grad": 1, "jacobian": 1, "hessian": 2}
+
+
+def _labels(outputs, tree, ns):
+    """``{name: [(text, LaTeX), ...]}`` for each list or tuple result (see the module docstring)."""
+    from nbgrad_magics.display import derivative_label, index_label
+
+    calls = _derivative_calls(tree, ns)
+    labels = {}
+    for name, value in outputs:
+        if isinstance(value, Variable):
+            continue
+        paths = _paths(value)
+        call = calls.get(name)
+        if call is not None and len(call[1]) == len(paths) and all(len(p) == 1 for p in paths):
+            f, wrt, order = call
+            labels[name] = [derivative_label(f, (w,) * order) if f and w else index_label(name, p)
+                            for w, p in zip(wrt, paths)]
+        else:
+            labels[name] = [index_label(name, p) for p in paths]
+    return labels
+
+
+def _paths(value, prefix=()):
+    """The index path of each variable of a (nested) list or tuple, in order."""
+    if isinstance(value, Variable):
+        return [prefix]
+    return [p for k, item in enumerate(value) for p in _paths(item, prefix + (k,))]
+
+
+def _derivative_calls(tree, ns):
+    """``{name: (f, [w, ...], order)}`` for each ``name = grad|jacobian|hessian(f, [w, ...])``.
+
+    ``f`` and each ``w`` are the names the cell wrote (None for an expression).
+    Only the last binding of a name counts.
+    """
+    from nbgrad import gradient
+
+    last = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            last[node.id] = max(last.get(node.id, (0, 0)), (node.lineno, node.col_offset))
+    calls = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Call)):
+            continue
+        target = node.targets[0]
+        if (target.lineno, target.col_offset) != last[target.id]:
+            continue  # the cell binds the name again later
+        call = node.value
+        kind = _called(call.func, ns, gradient)
+        if kind is None:
+            continue
+        args = list(call.args) + [None] * 2
+        keywords = {k.arg: k.value for k in call.keywords}
+        f = args[0] if args[0] is not None else keywords.get("expression" if kind == "jacobian" else "cost")
+        wrt = args[1] if args[1] is not None else keywords.get("wrt")
+        names = _wrt_names(wrt, ns)
+        if names is None:
+            continue
+        calls[target.id] = (f.id if isinstance(f, ast.Name) else None, names, _DERIVATIVES[kind])
+    return calls
+
+
+def _called(func, ns, gradient):
+    """``'grad'``, ``'jacobian'`` or ``'hessian'`` if ``func`` names nbgrad's function, else None."""
+    if isinstance(func, ast.Name):
+        name, obj = func.id, ns.get(func.id)
+    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        name, obj = func.attr, getattr(ns.get(func.value.id), func.attr, None)
+    else:
+        return None
+    if name in _DERIVATIVES and obj is getattr(gradient, name):
+        return name
+    return None
+
+
+def _wrt_names(wrt, ns):
+    """The names of the variables differentiated against (None for an entry that has none)."""
+    if isinstance(wrt, (ast.List, ast.Tuple)):
+        return [e.id if isinstance(e, ast.Name) else None for e in wrt.elts]
+    if isinstance(wrt, ast.Name) and isinstance(ns.get(wrt.id), (list, tuple)):
+        return [_binding_name(v, ns) for v in ns[wrt.id]]
+    return None
+
+
+def _binding_name(var, ns):
+    for k, v in ns.items():
+        if v is var and not k.startswith("_"):
+            return k
+    return getattr(var, "name", None)
 
 
 def _name_of(var, ns):
@@ -425,8 +552,10 @@ def _explorer(result):
                 f"--range {name}=...: {name!r} is not a scalar input of the cell's results "
                 f"(those are {sorted(scalar)})"
             )
-    names = [n for n, _ in result.outputs]
-    scalar_outputs = all(v.type.ndim == 0 for _, v in result.outputs)
+    names = []
+    for name, _ in result.outputs:
+        names += [text for text, _ in result.labels[name]] if name in result.labels else [name]
+    scalar_outputs = all(u.type.ndim == 0 for _, v in result.outputs for u in leaves(v))
     plot = None
     if scalar_outputs and not result.streams and result.inputs and result.inputs[0][1].type.ndim == 0:
         plot = result.inputs[0][0]

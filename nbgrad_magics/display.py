@@ -6,11 +6,15 @@ The HTML of shared variables, compiled functions and random streams comes from
 ``nbgrad.printing.html``.
 """
 
-from nbgrad.printing import debugprint, html, latex, latex_name, pp
+from nbgrad.graph import Variable
+from nbgrad.printing import LatexPrinter, debugprint, html, latex, latex_name, pp
+
+from nbgrad_magics.grouped import leaves
 
 __all__ = [
-    "formula_bundle", "function_bundle", "graph_bundle", "result_bundles", "shared_bundle",
-    "source_bundle", "streams_bundle", "variable_bundle",
+    "derivative_label", "formula_bundle", "function_bundle", "graph_bundle", "index_label",
+    "labelled_bundle", "matrix_bundle", "result_bundles", "shared_bundle", "source_bundle",
+    "streams_bundle", "variable_bundle",
 ]
 
 
@@ -44,6 +48,89 @@ def formula_bundle(name, var):
     }
 
 
+def _formula(var):
+    """The LaTeX of ``var``'s formula, never ``name = formula`` (as ``latex`` gives for a gradient)."""
+    return LatexPrinter().doprint(var)
+
+
+def labelled_bundle(label, var):
+    """``label = formula``, with ``label`` a pair (text, LaTeX) that stands for ``var``.
+
+    Examples
+    --------
+    >>> import nbgrad.tensor as T
+    >>> x = T.dscalar("x")
+    >>> labelled_bundle(derivative_label("z", ["x"]), 2 * x)["text/plain"]
+    '∂z/∂x = 2 * x'
+    """
+    text, tex = label
+    return {
+        "text/plain": f"{text} = {pp(var)}",
+        "text/latex": f"$\\displaystyle {tex} = {_formula(var)}$",
+    }
+
+
+def matrix_bundle(name, rows):
+    """``name = [[...], ...]``: a matrix of formulas (a list of rows of variables).
+
+    Examples
+    --------
+    >>> import nbgrad.tensor as T
+    >>> x, y = T.dscalars("x", "y")
+    >>> b = matrix_bundle("H", [[2 * y, 2 * x], [2 * x, x]])
+    >>> print(b["text/plain"])
+    H = [[2 * y, 2 * x],
+         [2 * x, x]]
+    >>> b["text/latex"]
+    '$\\\\displaystyle H = \\\\begin{bmatrix}2 y & 2 x \\\\\\\\ 2 x & x\\\\end{bmatrix}$'
+    """
+    lead = f"{name} = ["
+    text = (",\n" + " " * len(lead)).join("[" + ", ".join(pp(v) for v in row) + "]" for row in rows)
+    body = r" \\ ".join(" & ".join(_formula(v) for v in row) for row in rows)
+    return {
+        "text/plain": f"{lead}{text}]",
+        "text/latex": f"$\\displaystyle {latex_name(name)} = \\begin{{bmatrix}}{body}\\end{{bmatrix}}$",
+    }
+
+
+def derivative_label(f, wrt):
+    """The label (text, LaTeX) of the derivative of ``f`` with respect to ``wrt`` (one name per order).
+
+    >>> derivative_label("z", ["x"])
+    ('∂z/∂x', '\\\\frac{\\\\partial z}{\\\\partial x}')
+    >>> derivative_label("z", ["x", "x"])[0], derivative_label("z", ["x", "y"])[0]
+    ('∂²z/∂x²', '∂²z/∂x∂y')
+    """
+    order = len(wrt)
+    name = f
+    for w in wrt:
+        name = f"(d{name}/d{w})"
+    if order == 1:
+        text = f"∂{f}/∂{wrt[0]}"
+    elif len(set(wrt)) == 1:
+        text = f"∂{_superscript(order)}{f}/∂{wrt[0]}{_superscript(order)}"
+    else:
+        text = f"∂{_superscript(order)}{f}/" + "".join(f"∂{w}" for w in wrt)
+    return text, latex_name(name)
+
+
+def _superscript(n):
+    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def index_label(name, path):
+    """The label (text, LaTeX) of the entry at ``path`` of the list or tuple ``name``.
+
+    >>> index_label("gz", (0,)), index_label("g_x", (1, 0))
+    (('gz[0]', '\\\\mathrm{gz}_{0}'), ('g_x[1][0]', '{g_{x}}_{1,0}'))
+    """
+    text = name + "".join(f"[{k}]" for k in path)
+    base = latex_name(name)
+    if "_" in base or "^" in base:
+        base = f"{{{base}}}"
+    return text, f"{base}_{{{','.join(str(k) for k in path)}}}"
+
+
 def shared_bundle(var):
     """A shared variable's state: HTML (name, dtype, shape, value, updaters) and text."""
     return {"text/plain": html.shared_text(var), "text/html": html.shared_html(var)}
@@ -67,7 +154,16 @@ def graph_bundle(fn):
 def source_bundle(fn):
     """The generated source of a compiled function."""
     src = fn.source
-    return {"text/plain": src, "text/markdown": f"```python\n{src}\n```"}
+    fence = "`" * max(3, 1 + _longest_run(src, "`"))  # the code cannot close the fence
+    return {"text/plain": src, "text/markdown": f"{fence}python\n{src}\n{fence}"}
+
+
+def _longest_run(text, char):
+    longest = run = 0
+    for c in text:
+        run = run + 1 if c == char else 0
+        longest = max(longest, run)
+    return longest
 
 
 def result_bundles(result):
@@ -77,10 +173,18 @@ def result_bundles(result):
     bundles = []
     if "formula" in show:
         if fn is not None:
-            shown = (fn.maker.fgraph.outputs[: fn.maker.n_outputs] if result.options.optimize
-                     else [v for _, v in result.outputs])
-            for (name, _), var in zip(result.outputs, shown):
-                bundles.append(formula_bundle(name, var))
+            shown = iter(fn.maker.fgraph.outputs[: fn.maker.n_outputs] if result.options.optimize
+                         else [u for _, v in result.outputs for u in leaves(v)])
+            for name, value in result.outputs:
+                vs = [next(shown) for _ in leaves(value)]
+                rows = _rows(value)
+                if rows is not None:
+                    it = iter(vs)
+                    bundles.append(matrix_bundle(name, [[next(it) for _ in row] for row in rows]))
+                elif name in result.labels:
+                    bundles += [labelled_bundle(lb, v) for lb, v in zip(result.labels[name], vs)]
+                else:
+                    bundles.append(formula_bundle(name, vs[0]))
         for _, var in result.shared:
             bundles.append(shared_bundle(var))
         for _, streams in result.streams:
@@ -90,3 +194,12 @@ def result_bundles(result):
     if fn is not None and "source" in show:
         bundles.append(source_bundle(fn))
     return bundles
+
+
+def _rows(value):
+    """The rows of a list or tuple of equally long lists or tuples of variables, else None."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(r, (list, tuple)) for r in value):
+        return None
+    if len({len(r) for r in value}) != 1 or not all(isinstance(v, Variable) for r in value for v in r):
+        return None
+    return value

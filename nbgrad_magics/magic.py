@@ -44,6 +44,11 @@ class SymgraphMagics(Magics):
             x = dscalar("x")
             y = x ** 2 + x ** 3
             gy = grad(y, x)
+
+        Every derived quantity the cell assigns is shown and compiled, lists and tuples
+        of them included: ``gz = grad(z, [x, y])`` shows ∂z/∂x and ∂z/∂y, and ``f``
+        returns ``gz`` as a list; a list of rows (``H = [[a, b], [c, d]]``) shows as
+        one matrix.
         """
         from nbgrad_magics.cell import CellOptions, run_and_show
 

@@ -200,6 +200,134 @@ def test_cell_with_random_streams_shows_the_streams_not_their_states(ip):
     assert "srng" in ip.ns and "RandomStreams" not in ip.ns
 
 
+# ---------------------------------------------------------------- list and tuple results
+LISTS = """%%symgraph f
+x = dscalar("x"); y = dscalar("y")
+z = x**2*y + sin(x*y)
+H = hessian(z, [x, y])
+gz = grad(z, [x, y])
+"""
+
+
+def test_list_results_are_shown_labelled_and_compiled(ip):
+    bundles = ip.run(LISTS)
+    assert [b["text/plain"].split(" = ")[0] for b in bundles] == [
+        "z", "∂²z/∂x²", "∂²z/∂y²", "∂z/∂x", "∂z/∂y"]
+    labels = [b["text/latex"].split(" = ")[0] for b in bundles]
+    assert labels == [
+        r"$\displaystyle z",
+        r"$\displaystyle \frac{\partial^{2} z}{\partial x^{2}}",
+        r"$\displaystyle \frac{\partial^{2} z}{\partial y^{2}}",
+        r"$\displaystyle \frac{\partial z}{\partial x}",
+        r"$\displaystyle \frac{\partial z}{\partial y}",
+    ]
+    f = ip.ns["f"]
+    z, H, gz = f(1.0, 2.0)
+    assert isinstance(H, list) and isinstance(gz, list) and len(H) == len(gz) == 2
+    x, y = 1.0, 2.0
+    np.testing.assert_allclose(z, x ** 2 * y + np.sin(x * y))
+    np.testing.assert_allclose(gz, [2 * x * y + y * np.cos(x * y), x ** 2 + x * np.cos(x * y)])
+    np.testing.assert_allclose(H, [2 * y - y * y * np.sin(x * y), -x * x * np.sin(x * y)])
+    assert [float(v) for v in f(x=1.0, y=2.0)[2]] == [float(v) for v in gz]
+    assert [i.name for i in f.maker.inputs] == ["x", "y"]  # the compiled function's, as before
+    assert isinstance(ip.ns["gz"], list)
+
+
+def test_a_list_of_rows_is_shown_as_one_matrix(ip):
+    bundles = ip.run("%%symgraph m --no-optimize\n"
+                     "x = dscalar('x'); y = dscalar('y')\n"
+                     "M = [[x * y, x + y], (exp(x), y ** 2)]\n")
+    assert bundles == [{
+        "text/plain": "M = [[x * y, x + y],\n     [exp(x), y ** 2]]",
+        "text/latex": r"$\displaystyle M = \begin{bmatrix}x y & x + y \\ e^{x} & y^{2}\end{bmatrix}$",
+    }]
+    M = ip.ns["m"](0.0, 3.0)
+    assert isinstance(M, list) and isinstance(M[1], tuple)
+    np.testing.assert_allclose(np.array(M, dtype=float), [[0.0, 3.0], [1.0, 9.0]])
+
+
+def test_full_hessian_of_scalars_as_a_matrix(ip):
+    # hessian(z, [x, y]) gives one Hessian per variable (Theano's), without cross
+    # terms; the full matrix is a list of rows of second derivatives
+    bundles = ip.run("%%symgraph h\n"
+                     "x = dscalar('x'); y = dscalar('y')\n"
+                     "gx, gy = grad(x ** 2 * y ** 2, [x, y])\n"
+                     "H = [[grad(gx, x), grad(gx, y)], [grad(gy, x), grad(gy, y)]]\n"
+                     "del gx, gy\n")
+    (b,) = bundles
+    tex = b["text/latex"]
+    assert tex.startswith(r"$\displaystyle H = \begin{bmatrix}") and tex.endswith(r"\end{bmatrix}$")
+    assert tex.count(" & ") == 2 and tex.count(r" \\ ") == 1 and r"\partial" not in tex
+    assert b["text/plain"].startswith("H = [[") and b["text/plain"].count("\n") == 1
+    x, y = 3.0, 5.0
+    np.testing.assert_allclose(np.array(ip.ns["h"](x, y), dtype=float),
+                               [[2 * y ** 2, 4 * x * y], [4 * x * y, 2 * x ** 2]])
+
+
+def test_gradient_entries_show_their_formula_once(ip):
+    # as written (no rewrites), an entry is a variable that grad named (dcost/dx):
+    # the label stands for it
+    bundles = ip.run("%%symgraph f --no-optimize\nx = dscalar('x'); y = dscalar('y')\n"
+                     "z = x * y\ngz = grad(z, [x, y])\n")
+    assert [b["text/latex"].count(" = ") for b in bundles] == [1, 1, 1]
+    assert bundles[1]["text/latex"].startswith(r"$\displaystyle \frac{\partial z}{\partial x} = ")
+
+
+def test_jacobian_and_tuple_results_keep_their_structure(ip):
+    bundles = ip.run("%%symgraph f\n"
+                     "a = dvector('a'); b = dvector('b')\n"
+                     "prod = a * b\n"
+                     "J = jacobian(prod, [a, b])\n"
+                     "pair = (T.sum(prod), T.exp(a))\n"
+                     "params = [a, b]\n")
+    labels = [b["text/latex"].split(" = ")[0] for b in bundles]
+    assert labels == [r"$\displaystyle \mathrm{prod}",
+                      r"$\displaystyle \frac{\partial \mathrm{prod}}{\partial a}",
+                      r"$\displaystyle \frac{\partial \mathrm{prod}}{\partial b}",
+                      r"$\displaystyle \mathrm{pair}_{0}", r"$\displaystyle \mathrm{pair}_{1}"]
+    assert [b["text/plain"].split(" = ")[0] for b in bundles] == [
+        "prod", "∂prod/∂a", "∂prod/∂b", "pair[0]", "pair[1]"]
+    prod, J, pair = ip.ns["f"]([1.0, 2.0], [3.0, 4.0])
+    assert isinstance(J, list) and isinstance(pair, tuple)  # params, a list of inputs, is no result
+    np.testing.assert_allclose(J[0], np.diag([3.0, 4.0]))
+    np.testing.assert_allclose(J[1], np.diag([1.0, 2.0]))
+    np.testing.assert_allclose(pair[0], 11.0)
+
+
+def test_labels_follow_what_the_cell_wrote(ip):
+    # a gradient with respect to a list held in a name, of an expression, and a name bound again
+    bundles = ip.run("%%symgraph f\n"
+                     "w = dscalar('w'); c = dscalar('c')\n"
+                     "params = [w, c]\n"
+                     "loss = (w * c - 1) ** 2\n"
+                     "g = T.grad(loss, params)\n"
+                     "e = grad(w * c, [w, c])\n"
+                     "k = grad(loss, [w, c])\n"
+                     "k = [k[1], k[0]]\n")
+    assert [b["text/plain"].split(" = ")[0] for b in bundles] == [
+        "loss", "∂loss/∂w", "∂loss/∂c", "e[0]", "e[1]", "k[0]", "k[1]"]
+
+
+def test_outputs_option_takes_a_list_result(ip):
+    ip.run("%%symgraph f --outputs gz\n" + LISTS.split("\n", 1)[1])
+    gz = ip.ns["f"](1.0, 2.0)
+    assert isinstance(gz, list) and len(gz) == 2
+    err, _ = ip.run_failing("%%symgraph f --outputs ps\nx = dscalar('x')\nps = [x, 2]\n")
+    assert isinstance(err, SymgraphError) and "'ps'" in str(err) and "lists or tuples" in str(err)
+
+
+def test_widgets_label_the_entries_of_a_list_result(ip):
+    ip.run("%%symgraph f --widgets\nx = dscalar('x'); y = dscalar('y')\nz = x * y\ngz = grad(z, [x, y])\n")
+    widgets = [o for o in ip.captured.outputs if "application/vnd.jupyter.widget-view+json" in o.data]
+    model_id = widgets[0].data["application/vnd.jupyter.widget-view+json"]["model_id"]
+    explorer = widget_instances()[model_id]
+    assert explorer.names == ["z", "∂z/∂x", "∂z/∂y"]
+    explorer.sliders["x"].value = 2.0
+    explorer.sliders["y"].value = 3.0
+    assert [float(v) for v in explorer.values] == [6.0, 3.0, 2.0]
+    assert "∂z/∂x" in explorer.result.value
+
+
 def test_hostile_names_in_a_cell_never_reach_html_as_tex(ip):
     from tests.printing.test_html import HOSTILE, assert_no_live_tex
 
