@@ -62,6 +62,13 @@ constructors give the default dtype, float32 (``ne.set_default_dtype``);
 elementwise calls cast their operands to PyTorch's result dtype inside the
 primitive, so ``int64 + float32`` is float32 and ``int64 / int64`` a float.
 
+PyTorch signatures. ``FUNCTIONS`` keeps the engine's own signatures (NumPy's
+``axis=``); the names exported here and the tensor methods take PyTorch's
+(``nbgrad.eager.torchlike``): ``dim=``/``keepdim=``, ``max(x, dim)`` giving
+``(values, indices)``, ``transpose(x, d0, d1)``, ``flatten(x, start_dim,
+end_dim)``, unbiased ``std``/``var``; ``x.data`` is a detached tensor sharing
+memory and ``x.numpy()`` refuses a tensor that requires a gradient.
+
 Per-call overhead. Each tensor caches a small integer code for its array
 type, dtype and size-1 pattern (reset when ``data`` is assigned), so the
 common calls (CPU tensors, NumPy arrays, Python numbers as operands or as
