@@ -90,6 +90,7 @@ IDENTITIES = [
      lambda n, fg: (n.inputs[1],) if n.inputs[1] is n.inputs[2] and all(
          s == 1 for s in n.inputs[0].type.shape) else None,
      lambda out, x: _cast_like(x, out)),
+    ("switch_const", "switch", lambda n, fg: _taken_branch(n), lambda out, x: _cast_like(x, out)),
 ]
 # identities that need finite (or nonzero) operands; the unconditional forms are "unsafe"
 GUARDED = [
@@ -123,6 +124,8 @@ DOMAIN = {
                "elsewhere the result is x, the exact value, where the original gives ±inf "
                "or +0.0 (tagged 'stability')",
     "switch_same": "every condition that does not widen the result",
+    "switch_const": "every operand: the condition is a constant, the same everywhere, so the "
+                    "result is the branch it picks (when that branch has the result's shape)",
     "mul_by_zero": "x finite and never negative (no -0.0): x * ±0.0 is then ±0.0; the 'unsafe' "
                    "form also for inf and nan (where x * 0 is nan) and negative x (-0.0)",
     "sub_self": "x finite (x - x is +0.0); the 'unsafe' form also for inf and nan (nan there)",
@@ -141,6 +144,16 @@ def _neg_of_difference(node, fgraph):
     if out.dtype.startswith(("float", "complex")) and not zero_sign_ignored(fgraph, out):
         return None
     return tuple(d.owner.inputs)
+
+
+def _taken_branch(node):
+    """(branch,) if the condition of ``switch`` is a constant, the same everywhere, and the
+    branch it picks alone has the result's shape (a derivative rule's guard that folded)."""
+    c = scalar_const(node.inputs[0])
+    if c is None:
+        return None
+    branch = node.inputs[1] if c else node.inputs[2]
+    return (branch,) if _fits(branch, node.outputs[0]) else None
 
 
 def _neg_operand(node):

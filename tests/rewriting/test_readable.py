@@ -84,9 +84,7 @@ def test_logistic_regression_gradient_cancels_the_reciprocals():
     p = T.nnet.sigmoid(T.dot(X, w))
     loss = -T.mean(t * T.log(p) + (1 - t) * T.log(1 - p))
     f, text = _formula([w, X, t], T.grad(loss, w))
-    n = "float64(t.shape[0])"
-    assert text == (f"X.T @ (-((1 - t) * (-(1 / {n})) * sigmoid(X @ w))"
-                    f" + t * (-(1 / {n})) * (1 - sigmoid(X @ w)))")
+    assert text == "X.T @ ((sigmoid(X @ w) - t) / float64(t.shape[0]))"
     rng = np.random.default_rng(0)
     Xv, wv, tv = rng.standard_normal((5, 3)), rng.standard_normal(3), rng.integers(0, 2, 5) * 1.0
 

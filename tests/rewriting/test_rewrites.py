@@ -31,7 +31,7 @@ def _fires():
     i = T.vector("i", dtype="int64")
     f = T.tensor("float64", shape=(3, 4), name="f")
     rows = {
-        "remove_gradient_ops": ([x], zero_grad(x) * 2 + grad_clip(x, -1, 1), x * 2 + x),
+        "remove_gradient_ops": ([x], zero_grad(x) * 2 + grad_clip(T.exp(x), -1, 1), x * 2 + T.exp(x)),
         "dimshuffle_identity": ([x], DimShuffle(1, (0,))(x) + 1, x + 1),
         "dimshuffle_dimshuffle": ([m], T.exp(m.T.T), T.exp(m)),
         "alloc_useless": ([s], T.alloc(T.exp(s)) + s, T.exp(s) + s),
@@ -75,6 +75,7 @@ def _fires():
         "shape_i_through": ([x], T.alloc(1.5, shape_i(x ** 2, 0)) + x, None),
         "constant_chain": ([x], x * 2 * 2 * 2, x * 8),
         "switch_same": ([x], T.switch(T.gt(T.sum(x), 0), x, x), x),
+        "switch_const": ([x], T.switch(T.constant(False), 0.0, 2 * x), 2 * x),
         "shape_subtensor": ([x], x.shape[0] + 1, shape_i(x, 0) + 1),
         "shape_of_elemwise": ([x], T.shape(T.exp(x)) + 1, 1 + T.make_vector(shape_i(x, 0))),
         "cancel_reciprocal": ([x, y], y * (1 / T.sigmoid(x)) * T.sigmoid(x) * (1 - T.sigmoid(x)),
@@ -111,6 +112,7 @@ def test_every_rewrite_has_a_firing_test():
     tested |= {"unsafe_mul_by_zero", "unsafe_sub_self", "unsafe_div_self"}
     tested |= {"scan_prune_outputs"}  # fires and leaves alone in tests/scan/test_rewriting.py
     tested |= {"elemwise_alloc_checked", "check_sizes_useless", "make_vector_entry"}  # test_shapes.py
+    tested |= {"collect_like_terms"}  # tests/rewriting/test_polynomial.py
     ours = {n for n, r in db.by_name.items() if r.fn.__module__.startswith("nbgrad.rewriting")}
     assert ours <= tested, ours - tested
 
@@ -176,6 +178,8 @@ def _leaves():
         "shape_i_through": ([x], T.alloc(1.5, shape_i(x, 0)) + 1,),
         # the condition may broadcast the result to a larger shape
         "switch_same": ([x, y], T.switch(T.gt(y, 0), x, x),),
+        # the branch picked is a scalar: alone it would not have the result's shape
+        "switch_const": ([x], T.switch(T.constant(True), 0.0, 2 * x),),
         # a slice of the shape vector stays a slice
         "shape_subtensor": ([x], T.alloc(1.5, T.prod(x.shape[:1])) + 1,),
         # the shape of a reduction's result is not an elementwise question

@@ -1,0 +1,361 @@
+"""Like terms collected: a sum of products read as a polynomial in its operands.
+
+Gradients and Hessians built by the chain rule come out as sums of products that
+repeat the same factors: the Hessian of Σ x²eˣ is ``2·x·eˣ + eˣ·(x² + 2·x) + 2·eˣ``.
+Read as a polynomial over its *atoms* (the operands that are not sums, products or
+small integer powers), it is ``eˣ·x² + 4·eˣ·x + 2·eˣ``, and with the factor every
+term shares taken out ``eˣ·(x² + 4·x + 2)``: what a textbook prints, and fewer
+operations to run.
+
+Domain: for finite values the collected form equals the original up to rounding
+(it rounds less). It is a *stability* rewrite: where the original is NaN only
+through ``inf·0`` or ``inf − inf`` between terms that cancel or share a factor,
+the collected form may give the limit value instead.
+"""
+
+import numpy as np
+
+from nbgrad.graph.basic import Constant
+from nbgrad.rewriting.db import node_rewriter
+from nbgrad.rewriting.patterns import S, known_finite, scalar_const, sop, zero_sign_ignored
+from nbgrad.tensor import math as tm
+from nbgrad.tensor.basic import constant
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise
+
+_MAX_TERMS = 32  # beyond this the expansion is not worth it (and could blow up)
+_MAX_LEAVES = 64
+_MAX_POWER = 4
+_LINEAR = ("add", "sub", "neg", "mul")
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _kind(var, dtype):
+    """The polynomial operation computing ``var`` ('add', 'mul', 'pow2', ...), or None (an atom)."""
+    node = var.owner
+    s = sop(node)
+    if s is None or var.dtype != dtype:
+        return None
+    name = s.name
+    if name in _LINEAR:
+        return name
+    if name == "sqr":
+        return "sqr"
+    if name == "pow":
+        e = node.inputs[1]
+        c = scalar_const(e)
+        if (isinstance(e, Constant) and all(d == 1 for d in e.type.shape) and c is not None
+                and float(c).is_integer() and 2 <= c <= _MAX_POWER):
+            return "pow"
+    return None
+
+
+def _coefficient(var):
+    """The value of a constant that broadcasts on every axis, else None."""
+    while var.owner is not None and isinstance(var.owner.op, DimShuffle):
+        var = var.owner.inputs[0]  # a constant given more (broadcastable) axes
+    if not isinstance(var, Constant) or not all(d == 1 for d in var.type.shape):
+        return None
+    c = scalar_const(var)
+    if c is None or not np.isfinite(c):
+        return None
+    return float(c)
+
+
+def _mul(p, q):
+    out = {}
+    for m1, c1 in p.items():
+        for m2, c2 in q.items():
+            powers = dict(m1)
+            for a, k in m2:
+                powers[a] = powers.get(a, 0) + k
+            m = tuple(sorted(powers.items()))
+            out[m] = out.get(m, 0.0) + c1 * c2
+            if len(out) > _MAX_TERMS:
+                raise _TooBig
+    return out
+
+
+def _add(p, q, sign=1.0):
+    out = dict(p)
+    for m, c in q.items():
+        out[m] = out.get(m, 0.0) + sign * c
+    if len(out) > _MAX_TERMS:
+        raise _TooBig
+    return out
+
+
+class _Reader:
+    """Reads the tree under a root into a polynomial {monomial: coefficient}."""
+
+    def __init__(self, fgraph, root):
+        self.fgraph, self.root, self.dtype = fgraph, root, root.dtype
+        self.atoms, self.index = [], {}
+        self.inner = 0  # operations of the tree, to compare with the collected form
+
+    def inner_var(self, v):
+        kind = _kind(v, self.dtype)
+        if kind is None:
+            return False
+        if v is not self.root and kind != "neg":  # a negation is cheap to repeat
+            clients = self.fgraph.clients.get(v, ())
+            if len(clients) != 1 or clients[0][0] == "output":
+                return False  # shared: an atom, so that its other users keep it
+        return True
+
+    def atom(self, v):
+        node = v.owner
+        if node is not None and isinstance(node.op, DimShuffle) and _kind(node.inputs[0], self.dtype) == "neg":
+            # -(u) given broadcastable axes (a mean's -1/n): the sign is a coefficient
+            inner = node.op(node.inputs[0].owner.inputs[0])
+            return {m: -c for m, c in self.atom(inner).items()}
+        if v not in self.index:
+            self.index[v] = len(self.atoms)
+            self.atoms.append(v)
+            if len(self.atoms) > _MAX_LEAVES:
+                raise _TooBig
+        return {((self.index[v], 1),): 1.0}
+
+    def read(self):
+        # post-order over the tree with an explicit stack: trees of any depth
+        done = {}
+        stack = [(self.root, False)]
+        while stack:
+            v, ready = stack.pop()
+            if v in done:
+                continue
+            if not ready:
+                c = _coefficient(v)
+                if c is not None:
+                    done[v] = {(): c}
+                    continue
+                if not self.inner_var(v):
+                    done[v] = self.atom(v)
+                    continue
+                stack.append((v, True))
+                # left operands first, so that atoms are numbered in reading order
+                stack.extend((i, False) for i in reversed(v.owner.inputs) if i not in done)
+                continue
+            kind = _kind(v, self.dtype)
+            args = [done[i] for i in v.owner.inputs]
+            self.inner += 1
+            if kind == "add":
+                p = args[0]
+                for q in args[1:]:
+                    p = _add(p, q)
+            elif kind == "sub":
+                p = _add(args[0], args[1], -1.0)
+            elif kind == "neg":
+                p = {m: -c for m, c in args[0].items()}
+            elif kind == "mul":
+                p = args[0]
+                for q in args[1:]:
+                    p = _mul(p, q)
+            else:  # sqr, pow
+                k = 2 if kind == "sqr" else int(scalar_const(v.owner.inputs[1]))
+                p = args[0]
+                for _ in range(k - 1):
+                    p = _mul(p, args[0])
+            done[v] = p
+        return done[self.root]
+
+
+def _ops_of(poly):
+    """How many elementwise operations ``_build`` uses for ``poly`` (before factoring)."""
+    n = max(len(poly) - 1, 0) + all(c < 0 for c in poly.values())
+    for m, c in poly.items():
+        factors = sum(1 for _ in m) + (abs(c) != 1)
+        n += max(factors - 1, 0) + sum(1 for _, k in m if k > 1)
+    return n
+
+
+class _Builder:
+    def __init__(self, atoms, dtype):
+        self.atoms, self.dtype, self.ops = atoms, dtype, 0
+
+    def const(self, c):
+        return constant(np.asarray(c, dtype=self.dtype))
+
+    def op(self, fn, *args):
+        self.ops += 1
+        return fn(*args)
+
+    def monomial(self, m):
+        factors = []
+        for a, k in m:
+            x = self.atoms[a]
+            factors.append(x if k == 1 else self.op(tm.pow, x, self.const(k)))
+        if not factors:
+            return None
+        out = factors[0]
+        for f in factors[1:]:
+            out = self.op(tm.mul, out, f)
+        return out
+
+    def term(self, m, c):
+        """|c|·m, and whether it is subtracted."""
+        body = self.monomial(m)
+        mag = abs(c)
+        if body is None:
+            return self.const(mag), c < 0
+        if mag != 1:
+            body = self.op(tm.mul, self.const(mag), body)
+        return body, c < 0
+
+    def degree(self, m):
+        # a scalar spread to a shape (alloc(1, n)) reads as a constant: it has no degree
+        return sum(k for a, k in m if not _is_fill(self.atoms[a]))
+
+    def sum(self, poly):
+        # textbook order: higher degree first, a positive term before a negative one,
+        # then the order the atoms came in
+        items = sorted(poly.items(), key=lambda mc: (-self.degree(mc[0]), mc[1] < 0, mc[0]))
+        out = None
+        for m, c in items:
+            t, negative = self.term(m, c)
+            if out is None:
+                out = self.op(tm.neg, t) if negative else t
+            else:
+                out = self.op(tm.sub if negative else tm.add, out, t)
+        return out if out is not None else self.const(0)
+
+
+def _is_fill(v):
+    node = v.owner
+    return (node is not None and type(node.op).__name__ == "Alloc"
+            and _coefficient(node.inputs[0]) is not None)
+
+
+def _common_scale(poly):
+    """The magnitude all coefficients share (2 in 2·a − 2·b), when there are several terms."""
+    mags = {abs(c) for c in poly.values()}
+    if len(poly) < 2 or len(mags) != 1:
+        return 1
+    return mags.pop()
+
+
+def _reciprocal_of(v):
+    """``a`` if ``v`` is 1 / a (possibly given broadcastable axes), else None."""
+    node = v.owner
+    if node is not None and isinstance(node.op, DimShuffle):
+        a = _reciprocal_of(node.inputs[0])
+        return None if a is None else node.op(a)
+    s = sop(node)
+    if s is not None and s.name == "true_div" and _coefficient(node.inputs[0]) == 1:
+        a = node.inputs[1]
+        return a if a.type.shape == v.type.shape and a.dtype == v.dtype else None
+    if s is not None and s.name == "reciprocal":
+        return node.inputs[0]
+    return None
+
+
+def _factor_out(poly):
+    """The monomial every term shares, and the polynomial divided by it.
+
+    Only atoms that then leave the sum altogether are taken out: eˣ from
+    ``eˣ·x² + 4·eˣ·x``, but not x from ``4·x³ + 3·x² + 2·x`` (a polynomial in x
+    reads best expanded).
+    """
+    common = None
+    for m in poly:
+        powers = dict(m)
+        common = powers if common is None else {a: min(k, powers.get(a, 0)) for a, k in common.items()}
+    common = {a: k for a, k in (common or {}).items()
+              if k > 0 and all(dict(m)[a] == k for m in poly)}
+    if not common or len(poly) < 2:
+        return (), poly
+    rest = {}
+    for m, c in poly.items():
+        powers = dict(m)
+        for a, k in common.items():
+            powers[a] -= k
+        rest[tuple(sorted((a, k) for a, k in powers.items() if k))] = c
+    return tuple(sorted(common.items())), rest
+
+
+def _cancels_safely(fgraph, out, poly, atoms):
+    """Whether the terms that cancel (coefficient 0) may be left out.
+
+    A NaN or inf in a cancelled term would have made the original NaN; leaving the
+    term out is safe when each of its atoms is provably finite or still appears in
+    a remaining term (so that a NaN there still shows). A constant term that cancels
+    to zero is left out only where the sign of a zero result does not matter
+    (``x + 1 - 1`` is +0.0 for x = -0.0).
+    """
+    kept = {a for m, c in poly.items() if c != 0 for a, _ in m}
+    for m, c in poly.items():
+        if c != 0:
+            continue
+        if not m and not zero_sign_ignored(fgraph, out):
+            return False
+        if any(a not in kept and not known_finite(atoms[a]) for a, _ in m):
+            return False
+    return True
+
+
+def _is_root(fgraph, node):
+    """True unless ``node``'s result is an inner part of a larger tree read from above."""
+    out = node.outputs[0]
+    clients = fgraph.clients.get(out, ())
+    if len(clients) != 1 or clients[0][0] == "output":
+        return True
+    return _kind(clients[0][0].outputs[0], out.dtype) is None
+
+
+@node_rewriter("simplify", tags=("fast_run", "stability"),
+               tracks=tuple(S[n] for n in ("add", "sub", "mul")))
+def collect_like_terms(fgraph, node):
+    """Σ of products → the collected polynomial, shared factors taken out (see the module).
+
+    Fires only where that takes fewer operations (or as many, to read a mean's 1/n as a
+    division): ``2·x·eˣ + eˣ·(x² + 2·x) + 2·eˣ`` → ``eˣ·(x² + 4·x + 2)``, ``x·y + x·z`` →
+    ``x·(y + z)``; ``2·x + 3·y·z`` is left as it is.
+    """
+    out = node.outputs[0]
+    if out.dtype not in ("float16", "float32", "float64") or not isinstance(node.op, Elemwise):
+        return None
+    if not _is_root(fgraph, node):
+        return None
+    reader = _Reader(fgraph, out)
+    try:
+        poly = reader.read()
+    except _TooBig:
+        return None
+    if not _cancels_safely(fgraph, out, poly, reader.atoms):
+        return None
+    poly = {m: c for m, c in poly.items() if c != 0}
+    if not poly:
+        return None
+    common, rest = _factor_out(poly)
+    scale = _common_scale(rest)
+    if scale != 1:
+        rest = {m: c / scale for m, c in rest.items()}
+    estimate = _ops_of(rest) + (len(common) + sum(1 for _, k in common if k > 1) if common else 0)
+    estimate += scale != 1
+    divides = any(_reciprocal_of(reader.atoms[a]) is not None for a, k in common if k == 1)
+    if estimate > reader.inner or estimate == reader.inner and not divides:
+        return None
+    b = _Builder(reader.atoms, out.dtype)
+    new = b.sum(rest)
+    if scale != 1:
+        new = b.op(tm.mul, b.const(scale), new)
+    if common:
+        divisors = [(a, k) for a, k in common if k == 1 and _reciprocal_of(reader.atoms[a]) is not None]
+        factors = tuple((a, k) for a, k in common if (a, k) not in divisors)
+        if factors:
+            shared = b.monomial(factors)
+            new = shared if isinstance(new, Constant) and scalar_const(new) == 1 else b.op(tm.mul, shared, new)
+        for a, _ in divisors:  # a mean's 1/n reads as "/ n"
+            new = b.op(tm.true_div, new, _reciprocal_of(reader.atoms[a]))
+    if b.ops > reader.inner or b.ops == reader.inner and not divides or new.ndim != out.ndim \
+            or new.dtype != out.dtype:
+        return None
+    if any(a is not None and s != a for a, s in zip(out.type.shape, new.type.shape)) or any(
+            a is None and s == 1 for a, s in zip(out.type.shape, new.type.shape)):
+        return None  # a dropped term carried the result's shape
+    return [new]
+
+
+__all__ = ["collect_like_terms"]

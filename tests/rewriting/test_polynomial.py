@@ -1,0 +1,97 @@
+"""collect_like_terms: sums of products read as polynomials (nbgrad/rewriting/polynomial.py)."""
+
+import numpy as np
+import pytest
+
+import nbgrad
+import nbgrad.tensor as T
+from nbgrad.printing import pp
+from nbgrad.rewriting import Mode
+from tests.rewriting.helpers import rewritten, same_values, values_agree
+
+MODE = Mode(excluding=["fusion", "inplace"])
+
+
+def _collected(inputs, out):
+    fg, applied = rewritten(inputs, out, MODE)
+    return pp(fg.outputs[0]), "collect_like_terms" in applied
+
+
+def test_like_terms_collect_and_a_shared_factor_comes_out():
+    x = T.dvector("x")
+    e = T.exp(x)
+    text, fired = _collected([x], 2 * x * e + e * (x ** 2 + 2 * x) + 2 * e)
+    assert fired and text == "exp(x) * (x ** 2 + 4 * x + 2)"
+
+
+def test_a_polynomial_in_the_variable_stays_expanded():
+    s = T.dscalar("s")
+    text, fired = _collected([s], s ** 2 * 4 * s + s * 3 * s + s + s)
+    assert fired and text == "4 * s ** 3 + 3 * s ** 2 + 2 * s"
+
+
+def test_terms_that_cancel_leave_the_difference():
+    t, s = T.dvector("t"), T.nnet.sigmoid(T.dvector("z"))
+    text, fired = _collected([t, s.owner.inputs[0]], (1 - t) * s - t * (1 - s))
+    assert fired and text == "sigmoid(z) - t"
+
+
+def test_a_common_reciprocal_reads_as_a_division():
+    a, b, n = T.dvector("a"), T.dvector("b"), T.dscalar("n")
+    text, fired = _collected([a, b, n], (1 / n) * (2 * (a - b)))
+    assert fired and text == "2 * (a - b) / n"
+
+
+def test_a_shared_factor_is_taken_out_of_two_products():
+    x, y, z = T.dvector("x"), T.dvector("y"), T.dvector("z")
+    assert _collected([x, y, z], x * y + x * z) == ("x * (y + z)", True)
+
+
+def test_nothing_to_gain_is_left_alone():
+    x, y, z = T.dvector("x"), T.dvector("y"), T.dvector("z")
+    for out in (x - y, 2 * x + 3 * y * z, x * x + y):
+        _, fired = _collected([x, y, z], out)
+        assert not fired
+
+
+def test_a_cancelled_term_whose_nan_would_vanish_is_kept():
+    # (y / s) * s + y * (1 - s) would lose s: a nan in s must still show
+    x, y = T.dvector("x"), T.dvector("y")
+    s = T.sin(x)
+    out = y * s + y * (1 - s)
+    _, fired = _collected([x, y], out)
+    assert not fired
+    assert np.isnan(nbgrad.function([x, y], out)(np.array([np.inf]), np.array([1.0]))).all()
+
+
+def test_a_constant_that_cancels_keeps_the_sign_of_zero():
+    x = T.dvector("x")
+    f = nbgrad.function([x], x + 1.0 - 1.0)
+    assert np.signbit(f(np.array([-0.0]))[0]) == np.signbit(-0.0 + 1.0 - 1.0)
+
+
+def _random_poly(rng, atoms, depth):
+    if depth == 0 or rng.random() < 0.25:
+        k = rng.integers(len(atoms) + 1)
+        return atoms[k] if k < len(atoms) else T.constant(float(rng.integers(-3, 4)))
+    a, b = _random_poly(rng, atoms, depth - 1), _random_poly(rng, atoms, depth - 1)
+    op = rng.integers(4)
+    return a + b if op == 0 else a - b if op == 1 else a * b if op == 2 else a ** 2
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_polynomials_agree_with_the_unrewritten_graph(seed):
+    rng = np.random.default_rng(seed)
+    x, y = T.dvector("x"), T.dvector("y")
+    atoms = [x, y, T.exp(x), T.sin(y)]
+    out = _random_poly(rng, atoms, 4)
+    if not hasattr(out, "owner") or out.owner is None or out.ndim == 0:
+        return
+    finite = [rng.uniform(-2, 2, 5), rng.uniform(-2, 2, 5)]
+    assert values_agree([x, y], out, finite)
+    special = [np.array([np.nan, 1.0, -0.0, 0.0, 2.0]), np.array([1.0, np.nan, 0.0, -0.0, np.inf])]
+    on = nbgrad.function([x, y], out)(*special)
+    off = nbgrad.function([x, y], out, mode=Mode("NONE"))(*special)
+    # a nan of the original stays a nan, except where inf·0 or inf − inf cancelled
+    nan_in = np.isnan(special[0]) | np.isnan(special[1])
+    assert same_values(on[nan_in], off[nan_in])
