@@ -541,6 +541,21 @@ _JSON_KINDS = {dict: "an object", list: "a list", str: "a string", int: "an inte
                bool: "true or false", _NULL: "null"}
 
 
+# Op properties whose integers count dimensions (at most NumPy's 64) or outputs (at most the
+# variables of the graph): ops loop over them when they are built, so they are checked first.
+_COUNTING_PROPS = {"ndim": 64, "input_ndim": 64, "i": 64, "axis": 64, "axes": 64, "new_order": 64,
+                   "n_outs": None}
+
+
+def _ints(value):
+    """The integers in a property value (nested in tuples and lists)."""
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _ints(v)
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        yield int(value)
+
+
 class _Malformed(SerializationError):
     """Content that is not what ``save`` writes; the message says what and where."""
 
@@ -563,6 +578,14 @@ def _field(entry, key, where, *kinds):
     if kinds and type(value) not in kinds:
         expected = " or ".join(_JSON_KINDS[k] for k in kinds)
         raise _Malformed(f"{where}: the field {key!r} should be {expected}, got {_show(value)}")
+    return value
+
+
+def _choice(entry, key, choices):
+    """A field of the saved function that takes one of a few values."""
+    value = _field(entry, key, "the saved function")
+    if type(value) not in (str, _NULL) or value not in choices:
+        raise _Malformed(f"the saved function's {key} is {_show(value)}; expected one of {choices}")
     return value
 
 
@@ -847,6 +870,9 @@ class _Reader:
         self.depth = depth
         self.prefix = prefix  # where an inner graph sits, for messages
         self.graph_doc = doc["graph"]
+        # No op of a file gives more outputs than the file has variables.
+        variables = self.graph_doc.get("variables")
+        self.max_outputs = len(variables) if max_bytes is not None and type(variables) is list else None
         self._shared = {}
         self._vars = None
 
@@ -933,6 +959,13 @@ class _Reader:
         if set(props) != set(cls.__props__):
             raise _Malformed(f"{where}: {path} has the properties {cls.__props__}, the file gives {sorted(props)}")
         values = {k: self.value(v, f"{where}: its property {k!r}", depth + 1) for k, v in props.items()}
+        for k in values.keys() & _COUNTING_PROPS.keys():
+            bound = _COUNTING_PROPS[k] or self.max_outputs
+            if bound is not None and any(abs(n) > bound for n in _ints(values[k])):
+                raise _Malformed(
+                    f"{where}: its property {k!r} is {_show(values[k])}; a {k} beyond {bound} is not "
+                    "one that save writes"
+                )
         try:
             return cls(**values)
         except Exception as exc:  # noqa: BLE001 - the properties come from the file
@@ -1035,17 +1068,18 @@ class _Reader:
     def _node(self, n, node_doc, entries, out):
         where = f"{self.prefix}node {n}"
         op = self.op(_field(node_doc, "op", where, dict), f"the op of {where}", self.depth)
+        where = f"{where} ({type(op).__name__})"  # str(op) may fail for an op built from bad properties
         ins = [self.var(i, f"input {k} of {where}") for k, i in enumerate(_field(node_doc, "inputs", where, list))]
         outs = _field(node_doc, "outputs", where, list)
         try:
             node = op.make_node(*ins)
         except Exception as exc:  # noqa: BLE001 - the op and its inputs come from the file
             raise _Malformed(
-                f"{where}: {op} does not take inputs of types ({', '.join(str(v.type) for v in ins)}) "
+                f"{where} does not take inputs of types ({', '.join(str(v.type) for v in ins)}) "
                 f"({type(exc).__name__}: {exc})"
             ) from exc
         if len(node.outputs) != len(outs):
-            raise _Malformed(f"{where}: {op} gives {len(node.outputs)} outputs, the file has {len(outs)}")
+            raise _Malformed(f"{where} gives {len(node.outputs)} outputs, the file has {len(outs)}")
         for k, (v, i) in enumerate(zip(node.outputs, outs)):
             if type(i) is not int or not 0 <= i < len(entries) or entries[i]["kind"] != "output" or out[i] is not None:
                 raise _Malformed(
@@ -1056,11 +1090,11 @@ class _Reader:
             if getattr(v.type, "dtype", None) != getattr(t, "dtype", None) or \
                     getattr(v.type, "ndim", None) != getattr(t, "ndim", None):
                 raise SerializationError(
-                    f"rebuilding {where} ({op}) gave an output of type {v.type}, the file has {t}; "
+                    f"rebuilding {where} gave an output of type {v.type}, the file has {t}; "
                     "the file was written by an incompatible nbgrad"
                 )
             if isinstance(v.type, TensorType):
-                _check_size(v.type.dtype, v.type.shape, f"output {k} of {where} ({op})", self.max_bytes)
+                _check_size(v.type.dtype, v.type.shape, f"output {k} of {where}", self.max_bytes)
             v.name = entries[i]["name"]
             out[i] = v
 
@@ -1158,8 +1192,8 @@ def _read_function(reader, obj):
             inputs, outs[0] if single else outs, mode=mode, updates=updates, givens=givens,
             no_default_updates=ndu, name=_field(obj, "name", "the saved function", str, _NULL),
             allow_input_downcast=_field(obj, "allow_input_downcast", "the saved function", bool, _NULL),
-            on_unused_input=_field(obj, "on_unused_input", "the saved function", str, _NULL),
-            backend=_field(obj, "backend", "the saved function", str, _NULL),
+            on_unused_input=_choice(obj, "on_unused_input", (None, "raise", "warn", "ignore")),
+            backend=_choice(obj, "backend", (None, "cpu", "gpu")),
         )
     except (SerializationError, BackendUnavailable):
         raise

@@ -12,6 +12,7 @@ import pytest
 
 import nbgrad
 import nbgrad.tensor as T
+from nbgrad.ifelse import ifelse
 from nbgrad.serialize import SerializationError
 
 
@@ -240,12 +241,12 @@ _BAD_DESCRIPTIONS = [
     ("object null", _set("object", None), r"the description: the field 'object' should be an object, got None"),
     ("string index", _set("object", "outputs", 0, "var", "3"),
      r"output 0 of the saved function: the field 'var' should be an integer, got '3'"),
-    ("bool index", _set("graph", "nodes", 0, "inputs", [True, 1]), r"input 0 of node 0 is the variable True"),
-    ("index out of range", _set("graph", "nodes", 0, "inputs", [0, 99]), r"input 1 of node 0 is the variable 99"),
+    ("bool index", _set("graph", "nodes", 0, "inputs", [True, 1]), r"input 0 of node 0 \(Elemwise\) is the variable True"),
+    ("index out of range", _set("graph", "nodes", 0, "inputs", [0, 99]), r"input 1 of node 0 \(Elemwise\) is the variable 99"),
     ("forward reference", _set("graph", "nodes", 0, "inputs", [0, 3]),
-     r"input 1 of node 0 is the variable 3.*defined by then"),
+     r"input 1 of node 0 \(Elemwise\) is the variable 3.*defined by then"),
     ("output onto an input", _set("graph", "nodes", 0, "outputs", [0]),
-     r"output 0 of node 0 is the variable 0; expected the index of an output variable"),
+     r"output 0 of node 0 \(Elemwise\) is the variable 0; expected the index of an output variable"),
     ("value tag as op", _set("graph", "nodes", 0, "op", {"__tuple__": []}),
      r"the op of node 0 should be an op \{'class': ..., 'props': ...\}, got \{'__tuple__': \[\]\}"),
     ("value tag in a property", _set("graph", "nodes", 0, "op", "props", "scalar_op", {"__tuple__": []}),
@@ -319,6 +320,24 @@ def test_deep_value_nesting_is_refused(path):
     doc["graph"]["nodes"][0]["op"]["props"]["scalar_op"] = nested
     _write(path, json.dumps(doc), arrays)
     with pytest.raises(SerializationError, match="node 0.*nests values or ops more than"):
+        nbgrad.load(path)
+
+
+@pytest.mark.parametrize("build, prop", [
+    (lambda x: x.dimshuffle(0, "x"), "input_ndim"),
+    (lambda x: x.reshape((2, -1)), "ndim"),
+    (lambda x: ifelse(T.gt(x.sum(), 0), x, -x), "n_outs"),
+])
+def test_a_count_in_an_op_property_is_bounded_before_the_op_is_built(path, build, prop):
+    """Ops loop over their dimension and output counts when built: 10**6 of them is refused first."""
+    x = T.dvector("x")
+    nbgrad.save(path, nbgrad.function([x], build(x)))
+    doc, arrays = _doc(path)
+    (node,) = [n for n in doc["graph"]["nodes"] if prop in n["op"].get("props", {})]
+    node["op"]["props"][prop] = 10**6
+    _write(path, json.dumps(doc), arrays)
+    with pytest.raises(SerializationError, match=rf"the op of node \d+: its property '{prop}' is 1000000; "
+                       rf"a {prop} beyond \d+ is not one that save writes"):
         nbgrad.load(path)
 
 
