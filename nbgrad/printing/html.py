@@ -28,7 +28,7 @@ _NOT_TEX = str.maketrans({"$": "&#36;", "\\": "&#92;"})
 
 
 def escape(text):
-    """``text`` as HTML that shows it literally: markup and TeX delimiters as character references.
+    r"""``text`` as HTML that shows it literally: markup and TeX delimiters as character references.
 
     >>> escape("<b> & $x$ \\alpha")
     '&lt;b&gt; &amp; &#36;x&#36; &#92;alpha'
@@ -37,7 +37,7 @@ def escape(text):
 
 
 def code(text):
-    """A user-given name as HTML: escaped (see :func:`escape`) inside ``<code>``.
+    r"""A user-given name as HTML: escaped (see :func:`escape`) inside ``<code>``.
 
     >>> code("$\\href{javascript:alert(1)}{x}$")
     '<code>&#36;&#92;href{javascript:alert(1)}{x}&#36;</code>'
