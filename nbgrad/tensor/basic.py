@@ -132,28 +132,49 @@ def _check_name(name, kind):
         )
 
 
-def _maker(kind, shape, default_dtype=None):
+def _maker(kind, shape):
     def make(name=None, dtype=None, shape_=None):
         _check_name(name, kind)
-        dt = dtype or default_dtype or config.floatX
-        return TensorType(dt, shape if shape_ is None else shape_)(name)
+        return TensorType(dtype or config.floatX, shape if shape_ is None else shape_)(name)
 
     return make
 
 
-def _plural(single, kind):
-    def many(*names, dtype=None):
-        if len(names) == 1 and isinstance(names[0], (int, np.integer)) and not isinstance(names[0], bool):
-            return [single(dtype=dtype) for _ in range(int(names[0]))]
-        if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
-            names = tuple(n.strip() for n in names[0].split(","))
-        if not names:
-            raise TypeError(
-                f"T.{_PLURALS[kind]}() needs names or a count, e.g. "
-                f"T.{_PLURALS[kind]}('x', 'y') or T.{_PLURALS[kind]}(2)"
-            )
-        return [single(n, dtype=dtype) for n in names]
+def _names(names, plural):
+    """Theano's plural rule: a count, one name per argument, or one string of names.
 
+    A single string is split on commas and whitespace when it has any
+    (``'x, y'``), else it names one variable per character (``'xyz'``).
+    """
+    if len(names) == 1 and isinstance(names[0], (int, np.integer)) and not isinstance(names[0], bool):
+        return [None] * int(names[0])
+    if len(names) == 1 and isinstance(names[0], str):
+        text = names[0]
+        if any(c == "," or c.isspace() for c in text):
+            names = tuple(n for n in text.replace(",", " ").split())
+        else:
+            names = tuple(text)
+    if not names:
+        raise TypeError(
+            f"T.{plural}() needs names or a count, e.g. T.{plural}('x', 'y'), "
+            f"T.{plural}('xy') or T.{plural}(2)"
+        )
+    return list(names)
+
+
+def _plural(single, kind, plural, typed):
+    if typed:  # a TensorType: the dtype is part of it
+        def many(*names):
+            return [single(n) for n in _names(names, plural)]
+    else:
+        def many(*names, dtype=None):
+            return [single(n, dtype=dtype) for n in _names(names, plural)]
+
+    many.__name__ = plural
+    many.__doc__ = (
+        f"Several symbolic {kind} inputs: one per name, per character of a single "
+        f"string without separators (``'xyz'``), or a count of unnamed ones."
+    )
     return many
 
 
@@ -177,23 +198,27 @@ _PREFIXES = {
 
 
 def _install_constructors(namespace):
+    # As in Theano, a prefixed constructor (dvector, fmatrix, ...) *is* a TensorType:
+    # T.dvector("x").type is T.dvector. The plain ones (vector, matrix, ...) stay
+    # functions because their dtype is config.floatX at the time of the call.
     names = []
     for kind, shape in _KINDS.items():
-        namespace[kind] = _doc(_maker(kind, shape), kind, None)
-        namespace[_PLURALS[kind]] = _plural(namespace[kind], kind)
-        names += [kind, _PLURALS[kind]]
+        plural = _PLURALS[kind]
+        namespace[kind] = _doc(_maker(kind, shape), kind)
+        namespace[plural] = _plural(namespace[kind], kind, plural, typed=False)
+        names += [kind, plural]
         for prefix, dtype in _PREFIXES.items():
-            single = _doc(_maker(prefix + kind, shape, dtype), kind, dtype)
+            single = TensorType(dtype, shape)
             namespace[prefix + kind] = single
-            namespace[prefix + _PLURALS[kind]] = _plural(single, kind)
-            names += [prefix + kind, prefix + _PLURALS[kind]]
+            namespace[prefix + plural] = _plural(single, kind, prefix + plural, typed=True)
+            names += [prefix + kind, prefix + plural]
     return names
 
 
-def _doc(fn, kind, dtype):
-    fn.__name__ = kind if dtype is None else f"{dtype}_{kind}"
+def _doc(fn, kind):
+    fn.__name__ = kind
     fn.__doc__ = (
-        f"A symbolic {kind} input of dtype {dtype or 'config.floatX'}.\n\n"
+        f"A symbolic {kind} input of dtype config.floatX (or ``dtype``).\n\n"
         f"Parameters\n----------\nname : str, optional\ndtype : str, optional\n"
     )
     return fn

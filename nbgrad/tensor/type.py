@@ -30,10 +30,20 @@ class TensorType(Type):
     """The type of a symbolic array: a dtype and a static shape.
 
     ``shape`` is a tuple with one entry per dimension: an int where the size is
-    known, else None. A dimension of static size 1 is *broadcastable*.
+    known, else None. A dimension of static size 1 is *broadcastable*. Theano's
+    form, a tuple of bools (the *broadcastable pattern*), is accepted in its
+    place, positionally or as ``broadcastable=``: True stands for static size 1,
+    False for an unknown size.
+
+    A TensorType is called to make a variable of that type, as Theano's
+    ``T.dvector`` is: ``TensorType("float64", (None,))("x")``.
 
     >>> TensorType("float64", (None, 1))
     TensorType(float64, col)
+    >>> TensorType("float64", (False, True))
+    TensorType(float64, col)
+    >>> TensorType("int64", broadcastable=(True, False))("r").type.shape
+    (1, None)
     """
 
     def __init__(self, dtype=None, shape=None, broadcastable=None):
@@ -43,8 +53,26 @@ class TensorType(Type):
             self.dtype = np.dtype(dtype).name
         except TypeError:
             raise TypeError(f"unknown dtype {dtype!r}; expected a NumPy dtype name such as 'float64'") from None
+        if _is_pattern(shape):
+            if broadcastable is not None and tuple(broadcastable) != tuple(shape):
+                raise TypeError(
+                    f"TensorType: got two broadcastable patterns, {tuple(shape)!r} and "
+                    f"broadcastable={tuple(broadcastable)!r}; give one"
+                )
+            shape, broadcastable = None, shape
         if shape is None:
+            if broadcastable is not None and not (_is_pattern(broadcastable) or isinstance(broadcastable, (tuple, list)) and not broadcastable):
+                raise TypeError(
+                    f"TensorType: broadcastable must be a tuple of bools (True where the size "
+                    f"is 1), got {broadcastable!r}; e.g. broadcastable=(False, True)"
+                )
             shape = tuple(1 if b else None for b in (broadcastable or ()))
+        elif broadcastable is not None:
+            if tuple(s == 1 for s in _check_shape(shape)) != tuple(bool(b) for b in broadcastable):
+                raise TypeError(
+                    f"TensorType: shape={tuple(shape)!r} and broadcastable={tuple(broadcastable)!r} "
+                    "disagree; give only one of them"
+                )
         self.shape = _check_shape(shape)
         self.ndim = len(self.shape)
         self.broadcastable = tuple(s == 1 for s in self.shape)
@@ -95,6 +123,15 @@ class TensorType(Type):
         from nbgrad.tensor.variable import TensorVariable
 
         return TensorVariable(self, name=name)
+
+    def __call__(self, name=None):
+        """A new symbolic variable of this type, named ``name``."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(
+                f"{self}(name): the name must be a string, got {type(name).__name__} {name!r}; "
+                "to make several variables use the plural constructor (e.g. T.dvectors(3))"
+            )
+        return self.make_variable(name)
 
     # values ----------------------------------------------------------------
     def filter(self, value, strict=False, allow_downcast=None, what="value"):
@@ -171,6 +208,12 @@ class TensorType(Type):
 
     def value_zeros(self, shape):
         return np.zeros(shape, dtype=self.dtype)
+
+
+def _is_pattern(seq):
+    """True for a non-empty tuple/list of bools: Theano's broadcastable pattern."""
+    return (isinstance(seq, (tuple, list)) and len(seq) > 0
+            and all(isinstance(b, (bool, np.bool_)) for b in seq))
 
 
 def _check_shape(shape):
