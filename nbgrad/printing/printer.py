@@ -22,7 +22,6 @@ copying ever longer strings at every level.
 """
 
 import re
-
 from typing import NamedTuple
 
 import numpy as np
@@ -41,8 +40,9 @@ __all__ = [
 # Constants with more elements than this print as a summary (dtype and shape).
 MAX_ELEMENTS = 16
 
-# A placeholder is _OPEN, a table index, the marks "_"/"^" of what it stands for, _CLOSE
-# (Unicode private-use characters, which no printed text contains).
+# A placeholder is _OPEN, a table index, the marks "_"/"^" of what it stands for, _CLOSE:
+# Unicode private-use characters, which the printers never write (a variable named
+# with them would be misread).
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _PLACEHOLDER = re.compile("\ue000([0-9]+)[_^]*\ue001")
 # How many characters of a long operand stay in its parent's text: enough for
