@@ -118,7 +118,7 @@ class _MemoryArrays:
 def _read_description(archive):
     if not archive.has(_DOC_KEY):
         raise SerializationError(f"not an nbgrad save file (no {_DOC_KEY!r} entry)")
-    raw = archive.array(_DOC_KEY, "the description", TensorType("uint8", (None,)),
+    raw = archive.array(_DOC_KEY, "the description", TensorType("uint8", shape=(None,)),
                         limit=max(archive.max_bytes // _DESCRIPTION_SHARE, _DESCRIPTION_FLOOR))
     try:
         doc = json.loads(raw.tobytes().decode("utf-8"), parse_int=_parse_int)
@@ -268,7 +268,7 @@ class _Reader:
                     "non-negative integer or null (unknown size)"
                 )
             _check_size(dtype, shape, where, self.max_bytes)
-            return TensorType(dtype, tuple(shape))
+            return TensorType(dtype, shape=tuple(shape))
         if enc == {"rng": True}:
             from nbgrad.random.type import RandomGeneratorType
 
