@@ -292,6 +292,43 @@ class Printer:
         raise NotImplementedError
 
 
+def diagonal_form(node):
+    """How a ``Diagonals`` node reads in the math: ``("diag", v)``, ``("eye", c)`` or None.
+
+    A square matrix with one vector on its main diagonal is ``diag(v)``; with the
+    same number all along it, ``c·I``. Sizes that come from the vector itself (the
+    rows of a Jacobian of ``x``) are bookkeeping; other layouts print as the op.
+    """
+    if type(node.op).__name__ != "Diagonals" or node.op.offsets != (0,):
+        return None
+    from nbgrad.rewriting.patterns import dim_key, shape_entry_key
+
+    n, m, v = node.inputs
+    if shape_entry_key(n) != shape_entry_key(m):
+        return None
+    c = _constant_value(v)
+    if c is not None:
+        return ("eye", c)
+    if dim_key(v, 0) == shape_entry_key(m):
+        return ("diag", v)
+    return None
+
+
+def _constant_value(v):
+    """The number of a constant that is the same everywhere (possibly broadcast), else None."""
+    while v.owner is not None and type(v.owner.op).__name__ in ("DimShuffle", "Alloc"):
+        v = v.owner.inputs[0]
+    data = getattr(v, "data", None)
+    if data is None or getattr(v, "owner", None) is not None:
+        return None
+    import numpy as np
+
+    data = np.asarray(data)
+    if data.size == 0 or not (data == data.flat[0]).all():
+        return None
+    return data.flat[0]
+
+
 def _is_alloc(var):
     return var.owner is not None and type(var.owner.op).__name__ == "Alloc"
 

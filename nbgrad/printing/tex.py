@@ -15,7 +15,7 @@ import numpy as np
 
 from nbgrad.printing.printer import (
     MAX_ELEMENTS, PREC_ADD, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer,
-    index_letters, index_parts, number_str, parenthesize,
+    diagonal_form, index_letters, index_parts, number_str, parenthesize,
 )
 
 __all__ = ["LatexPrinter", "latex", "latex_name"]
@@ -287,6 +287,22 @@ class LatexPrinter(Printer):
 
     def _print_MakeVector(self, node, var):
         return Printed("\\left(" + ", ".join(a.s for a in self.args(node)) + "\\right)")
+
+    def _print_Diagonals(self, node, var):
+        form = diagonal_form(node)
+        if form is None:
+            return None
+        kind, v = form
+        if kind == "diag":
+            return Printed(f"\\operatorname{{diag}}\\left({self.print_var(v).s}\\right)")
+        if v == 1:
+            return Printed("I")
+        c = _number(v)
+        return Printed(f"{c.s} I", PREC_MUL if not c.s.startswith("-") else PREC_NEG, "mul")
+
+    def _print_WrittenForm(self, node, var):
+        # a stabilized node reads as the formula it computes, the one it was rewritten from
+        return self.print_var(node.op.written_form(*node.inputs))
 
     def _print_Op(self, node, var):
         args = self.args(node)

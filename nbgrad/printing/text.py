@@ -3,8 +3,8 @@
 import numpy as np
 
 from nbgrad.printing.printer import (
-    MAX_ELEMENTS, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer, index_parts,
-    number_str, parenthesize,
+    MAX_ELEMENTS, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer, diagonal_form,
+    index_parts, number_str, parenthesize,
 )
 
 __all__ = ["TextPrinter", "pp"]
@@ -35,6 +35,8 @@ class TextPrinter(Printer):
         prec = getattr(sop, "precedence", PREC_ATOM)
         if name == "identity":
             return args[0]
+        if getattr(sop, "text", None):  # an op standing for an expression prints as it (log_sigmoid)
+            return Printed(sop.text.format(*(a.s for a in args)))
         if name == "sqr":
             return Printed(f"{parenthesize(args[0], PREC_POW, strict=True)} ** 2", PREC_POW, "pow")
         if name.startswith("cast_"):
@@ -98,6 +100,18 @@ class TextPrinter(Printer):
     def _print_ShapeI(self, node, var):
         return Printed(f"{parenthesize(self.print_var(node.inputs[0]), PREC_ATOM)}.shape[{node.op.i}]")
 
+    def _print_Diagonals(self, node, var):
+        form = diagonal_form(node)
+        if form is None:
+            return None
+        kind, v = form
+        if kind == "diag":
+            return Printed(f"diag({self.print_var(v).s})")
+        if v == 1:
+            return Printed("I")
+        c = number_str(np.asarray(v))
+        return Printed(f"{c} * I", PREC_MUL if not c.startswith("-") else PREC_NEG, "mul")
+
     def _print_MakeVector(self, node, var):
         return Printed("[" + ", ".join(a.s for a in self.args(node)) + "]")
 
@@ -139,6 +153,10 @@ class TextPrinter(Printer):
         return Printed(f"{name}({x.s})" if last else f"{name}({x.s}, axis={axis})")
 
     _print_LogSoftmax = _print_Softmax
+
+    def _print_WrittenForm(self, node, var):
+        # a stabilized node reads as the formula it computes, the one it was rewritten from
+        return self.print_var(node.op.written_form(*node.inputs))
 
     def _print_Op(self, node, var):
         s = f"{node.op}({', '.join(a.s for a in self.args(node))})"

@@ -100,10 +100,15 @@ class _Reader:
         if kind is None:
             return False
         if v is not self.root and kind != "neg":  # a negation is cheap to repeat
-            clients = self.fgraph.clients.get(v, ())
-            if len(clients) != 1 or clients[0][0] == "output":
-                return False  # shared: an atom, so that its other users keep it
+            users = {c for c, _ in self.fgraph.clients.get(v, ())}
+            if not users or "output" in users or not all(self.inside(u) for u in users):
+                return False  # used elsewhere: an atom, so that its other users keep it
         return True
+
+    def inside(self, node):
+        # a sum or product that reads it, as the nodes of this tree do (x + x, or
+        # (0·x) + ((0·x) + x²): the reader memoizes, so a shared part is read once)
+        return _kind(node.outputs[0], self.dtype) is not None
 
     def atom(self, v):
         node = v.owner
@@ -298,13 +303,13 @@ def _cancels_safely(fgraph, out, poly, atoms):
 def _is_root(fgraph, node):
     """True unless ``node``'s result is an inner part of a larger tree read from above."""
     out = node.outputs[0]
-    clients = fgraph.clients.get(out, ())
-    if len(clients) != 1 or clients[0][0] == "output":
+    users = {c for c, _ in fgraph.clients.get(out, ())}
+    if len(users) != 1 or "output" in users:
         return True
-    return _kind(clients[0][0].outputs[0], out.dtype) is None
+    return _kind(next(iter(users)).outputs[0], out.dtype) is None
 
 
-@node_rewriter("simplify", tags=("fast_run", "stability"),
+@node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"),
                tracks=tuple(S[n] for n in ("add", "sub", "mul")))
 def collect_like_terms(fgraph, node):
     """Σ of products → the collected polynomial, shared factors taken out (see the module).
@@ -358,4 +363,33 @@ def collect_like_terms(fgraph, node):
     return [new]
 
 
-__all__ = ["collect_like_terms"]
+def _dot_parts(v):
+    node = v.owner
+    if node is None or type(node.op).__name__ not in ("Dot", "Matmul") or v.dtype != node.inputs[0].dtype:
+        return None
+    return node.op, node.inputs[0], node.inputs[1]
+
+
+@node_rewriter("simplify", tracks=(S["add"], S["sub"]))
+def factor_dot_sum(fgraph, node):
+    """A @ u ± A @ v → A @ (u ± v), and u @ B ± v @ B → (u ± v) @ B: one product instead of two.
+
+    Equal to the original up to rounding for finite values (the same sums, in another
+    order); a NaN in any operand still gives NaN.
+    """
+    a, b = node.inputs
+    pa, pb = _dot_parts(a), _dot_parts(b)
+    if pa is None or pb is None or pa[0] != pb[0]:
+        return None
+    op, combine = pa[0], node.op
+    if pa[1] is pb[1] and pa[2].type == pb[2].type:
+        new = op(pa[1], combine(pa[2], pb[2]))
+    elif pa[2] is pb[2] and pa[1].type == pb[1].type:
+        new = op(combine(pa[1], pb[1]), pa[2])
+    else:
+        return None
+    out = node.outputs[0]
+    return [new] if new.type == out.type else None
+
+
+__all__ = ["collect_like_terms", "factor_dot_sum"]

@@ -62,6 +62,32 @@ def elemwise_alloc_checked(fgraph, node):
     return None
 
 
+@node_rewriter("simplify", tracks=(Elemwise,))
+def elemwise_of_fill(fgraph, node):
+    """f(alloc(c, *sizes), k) → alloc(f(c, k), *sizes) for constants c, k (exact: the same
+    scalar computation, spread afterwards; ``2 * ones(n)`` is ``full(n, 2)``)."""
+    out = node.outputs[0]
+    fills = [k for k, a in enumerate(node.inputs) if _scalar_fill(a) is not None]
+    if len(fills) != 1:
+        return None
+    (k,) = fills
+    a = node.inputs[k]
+    v = _scalar_fill(a)
+    if not isinstance(v, Constant):
+        return None
+    others = [i for j, i in enumerate(node.inputs) if j != k]
+    if not all(isinstance(o, Constant) and all(d == 1 for d in o.type.shape) and o.ndim <= a.ndim
+               for o in others):
+        return None
+    args = list(node.inputs)
+    args[k] = v
+    value = node.op(*args)  # all its operands broadcast: a scalar computation
+    if value.dtype != out.dtype or any(d != 1 for d in value.type.shape):
+        return None
+    new = Alloc()(value, *a.owner.inputs[1:])
+    return [new] if new.type == out.type else None
+
+
 @node_rewriter(("canonicalize", "simplify"), tracks=(CheckSizes,))
 def check_sizes_useless(fgraph, node):
     """CheckSizes(y, sizes) → y where ``y``'s sizes provably equal them (exact)."""
@@ -92,4 +118,4 @@ def make_vector_entry(fgraph, node):
     return [entry] if entry.type == out.type else None
 
 
-__all__ = ["elemwise_alloc_checked", "check_sizes_useless", "make_vector_entry"]
+__all__ = ["elemwise_alloc_checked", "elemwise_of_fill", "check_sizes_useless", "make_vector_entry"]

@@ -95,3 +95,22 @@ def test_random_polynomials_agree_with_the_unrewritten_graph(seed):
     # a nan of the original stays a nan, except where inf·0 or inf − inf cancelled
     nan_in = np.isnan(special[0]) | np.isnan(special[1])
     assert same_values(on[nan_in], off[nan_in])
+
+
+def test_a_term_used_twice_by_one_sum_is_collected():
+    x = T.dvector("x")
+    a = 2 * x
+    assert _collected([x], a + a) == ("4 * x", True)
+
+
+def test_factor_dot_sum_takes_one_product():
+    X, u, v = T.dmatrix("X"), T.dvector("u"), T.dvector("v")
+    for out, text in ((T.dot(X.T, u) + T.dot(X.T, v), "X.T @ (u + v)"),
+                      (T.dot(u, X) - T.dot(v, X), "(u - v) @ X")):
+        fg, applied = rewritten([X, u, v], out, MODE)
+        assert "factor_dot_sum" in applied and pp(fg.outputs[0]) == text
+        rng = np.random.default_rng(0)
+        assert values_agree([X, u, v], out, [rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=3)])
+    # different matrices: nothing to share
+    fg, applied = rewritten([X, u, v], T.dot(X, u) + T.dot(X.T, v), MODE)
+    assert "factor_dot_sum" not in applied

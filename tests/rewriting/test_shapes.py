@@ -74,3 +74,14 @@ def test_make_vector_entry_reads_an_entry_of_a_shape_vector():
     bad = T.stack([T.shape(x)[0]])[1]
     fg, applied = rewritten([x], bad, MODE)
     assert "make_vector_entry" not in applied
+
+
+def test_elemwise_of_fill_computes_the_scalar_once_and_spreads_it():
+    x = T.dvector("x")
+    out = T.alloc(1.0, T.shape(x)[0]) * 2.0 + 0.0 * T.alloc(3.0, T.shape(x)[0])
+    fg, applied = rewritten([x], out, MODE)
+    assert "elemwise_of_fill" in applied
+    assert values_agree([x], out, [np.ones(4)])
+    # a fill against a variable is a broadcast, not a constant: left to elemwise_alloc_checked
+    fg, applied = rewritten([x], T.alloc(1.0, T.shape(x)[0]) * x, MODE)
+    assert "elemwise_of_fill" not in applied
