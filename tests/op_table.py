@@ -293,6 +293,7 @@ ROWS = [
           lambda x: x.sum(axis=1, keepdims=True), M, (REAL,), FLOATS),
     OpRow("check_sizes", lambda x: CheckSizes([0, 1])(x, T.shape(x)[0], T.shape(x)[1]),
           lambda x: x, M, (REAL,), FLOATS),
+    OpRow("specify_shape", lambda x: T.specify_shape(x, (x.shape[0], None)), lambda x: x, M, (REAL,), FLOATS),
     # ----------------------------------------------------------------------- indexing
     OpRow("slice", lambda x: x[1:, ::2], lambda x: x[1:, ::2], M, (REAL,), NUMBERS),
     OpRow("slice_negative", lambda x: x[-1, -3:-1], lambda x: x[-1, -3:-1], M, (REAL,), FLOATS),
@@ -318,7 +319,7 @@ ROWS = [
     OpRow("set_subtensor_symbolic", lambda x, i, y: T.set_subtensor(x[i:, i], y),
           lambda x, i, y: _set_at(x, np.s_[int(i):, int(i)], y), (((3, 4), (), ()),), (REAL, index(0, 2), REAL)),
     # -------------------------------------------------------------------------- nnet
-    OpRow("softmax", T.nnet.softmax, _softmax, (((3, 4),), ((5,),)), (REAL,), FLOATS),
+    OpRow("softmax", lambda x: T.nnet.softmax(x, axis=-1), _softmax, (((3, 4),), ((5,),)), (REAL,), FLOATS),
     OpRow("softmax_axis0", lambda x: T.nnet.softmax(x, axis=0), lambda x: _softmax(x, 0), M, (REAL,), FLOATS),
     OpRow("log_softmax", T.nnet.log_softmax, lambda x: np.log(_softmax(x)), (((3, 4),), ((2, 3, 4),)),
           (REAL,), FLOATS),

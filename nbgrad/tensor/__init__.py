@@ -9,6 +9,7 @@ the differentiation functions ``T.grad``, ``T.jacobian``, ``T.hessian``,
 from nbgrad.tensor.basic import *  # noqa: F403
 from nbgrad.tensor.basic import __all__ as _basic_all
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
+from nbgrad.tensor.grid import mgrid, ogrid
 from nbgrad.tensor.math import *  # noqa: F403
 from nbgrad.tensor.math import __all__ as _math_all
 from nbgrad.tensor.shape import *  # noqa: F403
@@ -29,7 +30,7 @@ from nbgrad.gradient import (  # noqa: E402
 
 __all__ = [
     *_basic_all, *_math_all, *_shape_all,
-    "DimShuffle", "Elemwise", "TensorConstant", "TensorVariable",
+    "DimShuffle", "Elemwise", "mgrid", "ogrid", "TensorConstant", "TensorVariable",
     "IncSubtensor", "Subtensor", "getitem", "inc_subtensor", "set_subtensor", "take",
     "nnet", "signal", "log_softmax", "logsumexp", "softmax",
     "Lop", "Rop", "consider_constant", "disconnected_grad", "grad", "grad_clip", "hessian",

@@ -254,9 +254,32 @@ def softmax_cross_entropy(z, y):
     return SoftmaxCrossEntropy()(z, y)
 
 
-def softmax(x, axis=-1):
-    """exp(x) / Σ exp(x) along ``axis`` (last by default), computed stably."""
+def softmax(x, axis=None):
+    """exp(x) / Σ exp(x) along ``axis`` (last by default), computed stably.
+
+    As in Theano, a vector without an ``axis`` gives a row: the result has shape
+    (1, n), so code written for Theano that indexes it as a matrix (``p[0, k]``, or
+    ``s[:, 0, :]`` over the steps of a scan) keeps working. Give ``axis=-1`` (or
+    ``axis=0``) to get a vector of the same shape instead.
+
+    Examples
+    --------
+    >>> import nbgrad.tensor as T
+    >>> v = T.dvector("v")
+    >>> T.nnet.softmax(v).type.shape
+    (1, None)
+    >>> T.nnet.softmax(v, axis=-1).type.shape
+    (None,)
+    >>> T.nnet.softmax([0.0, 0.0]).eval().tolist()
+    [[0.5, 0.5]]
+    """
     x = as_tensor_variable(x)
+    if axis is None:
+        if x.ndim == 1:
+            x = DimShuffle(1, ("x", 0))(x)
+        axis = -1
+    if x.ndim == 0:
+        raise ValueError(f"softmax needs at least one dimension, got the scalar {x}")
     return Softmax(axis % x.ndim)(x)
 
 

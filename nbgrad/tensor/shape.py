@@ -14,6 +14,8 @@ __all__ = [
     "shape", "shape_i", "reshape", "alloc", "join", "concatenate", "stack", "arange",
     "eye", "identity_like", "zeros", "ones", "full", "flatten", "squeeze", "transpose",
     "dimshuffle", "expand_dims", "make_vector", "broadcast_to",
+    "SpecifyShape", "specify_shape", "shape_padleft", "shape_padright", "shape_padaxis",
+    "stacklists",
 ]
 
 
@@ -513,12 +515,39 @@ def concatenate(tensors, axis=0):
     return join(axis, *tensors)
 
 
-def stack(tensors, axis=0):
-    """Stack tensors of equal shape along a new ``axis``."""
+def stack(*tensors, axis=0):
+    """Stack tensors of equal shape along a new ``axis``.
+
+    Takes a list (``stack([a, b], axis=1)``, also ``stack([a, b], 1)``) or, as
+    Theano did, the tensors as separate arguments (``stack(a, b, c)``).
+
+    >>> import nbgrad.tensor as T
+    >>> T.stack(1.0, 2.0, 3.0).eval()
+    array([1., 2., 3.])
+    >>> T.stack([[1, 2], [3, 4]], axis=1).eval().tolist()
+    [[1, 3], [2, 4]]
+    """
+    if tensors and isinstance(tensors[0], (list, tuple)):
+        if len(tensors) > 2 or len(tensors) == 2 and not isinstance(tensors[1], (int, np.integer)):
+            raise TypeError(
+                "stack: give the tensors as one list (stack([a, b], axis=0)) or as separate "
+                f"arguments (stack(a, b)), not both; got {len(tensors)} arguments starting with a list"
+            )
+        if len(tensors) == 2:
+            axis = int(tensors[1])
+        tensors = tensors[0]
+    if not tensors:
+        raise ValueError("stack needs at least one tensor, e.g. T.stack([a, b]) or T.stack(a, b)")
     tensors = [as_tensor_variable(t) for t in tensors]
     if all(t.ndim == 0 for t in tensors) and axis == 0 and len({t.dtype for t in tensors}) == 1:
         return MakeVector(tensors[0].dtype)(*tensors)
     ndim = tensors[0].ndim
+    if any(t.ndim != ndim for t in tensors):
+        raise ValueError(
+            f"stack: all tensors need the same number of dimensions, got {[t.ndim for t in tensors]}"
+        )
+    if not -(ndim + 1) <= axis <= ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for a result of {ndim + 1} dimension(s)")
     axis = axis % (ndim + 1)
     expanded = [expand_dims(t, axis) for t in tensors]
     return Join(axis)(*expanded)
@@ -637,3 +666,145 @@ def eye(n, m=None, k=0, dtype=None):
 def identity_like(x, dtype=None):
     x = as_tensor_variable(x)
     return eye(shape_i(x, 0), shape_i(x, 1), 0, dtype=dtype or x.dtype)
+
+
+# --- Theano's shape helpers ------------------------------------------------------
+class SpecifyShape(CheckSizes):
+    """``x`` itself, checked at run time to have the given sizes on ``axes``.
+
+    The result's type knows the sizes that are constants, so later code can rely
+    on them (e.g. to broadcast an axis of size 1). The gradient passes through.
+    """
+
+    def __str__(self):
+        return f"SpecifyShape{{{','.join(map(str, self.axes))}}}"
+
+    def make_thunk(self, node, xp):
+        axes = self.axes
+        name = node.inputs[0].name
+
+        def specify_shape(x, *sizes):
+            shape = x.shape
+            for a, s in zip(axes, sizes):
+                if shape[a] != s:
+                    what = repr(name) if name else "the value"
+                    raise ValueError(
+                        f"specify_shape: {what} has shape {tuple(shape)}, but its size on axis "
+                        f"{a} was specified as {int(s)}; pass a value of that size or change "
+                        "the shape given to specify_shape")
+            return x
+
+        return specify_shape
+
+
+def specify_shape(x, shape):
+    """``x``, with its shape declared: checked at run time, known statically where constant.
+
+    Parameters
+    ----------
+    x : tensor
+    shape : tuple of (int, integer scalar or None), or an integer vector
+        One entry per dimension of ``x``; None leaves that size unchecked.
+
+    Examples
+    --------
+    >>> import numpy as np, nbgrad.tensor as T
+    >>> x = T.dmatrix("x")
+    >>> y = T.specify_shape(x, (2, None))
+    >>> y.type.shape
+    (2, None)
+    >>> y.eval({x: np.ones((2, 5))}).shape
+    (2, 5)
+    """
+    x = as_tensor_variable(x)
+    if isinstance(shape, Variable):
+        if shape.ndim != 1 or shape.type.shape[0] is None:
+            raise TypeError(
+                f"specify_shape: a symbolic shape must be a vector of known length, got {shape} "
+                f"({shape.type}); give a tuple instead, e.g. (x.shape[0], 3)"
+            )
+        shape = [shape[i] for i in range(shape.type.shape[0])]
+    elif isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    shape = list(shape)
+    if len(shape) != x.ndim:
+        raise ValueError(
+            f"specify_shape: {x} has {x.ndim} dimension(s) but the shape {tuple(shape)!r} has "
+            f"{len(shape)} entries; give one entry per dimension (None where the size is free)"
+        )
+    axes, sizes = [], []
+    for a, s in enumerate(shape):
+        if s is None:
+            continue
+        if isinstance(s, (int, np.integer)):
+            if s < 0:
+                raise ValueError(f"specify_shape: sizes must be >= 0, got {s} for axis {a}")
+            s = constant(np.int64(s))
+        else:
+            s = as_tensor_variable(s)
+            if s.ndim != 0 or s.dtype not in discrete_dtypes:
+                raise TypeError(f"specify_shape: the size for axis {a} must be an integer scalar, got {s} ({s.type})")
+        axes.append(a)
+        sizes.append(s)
+    if not axes:
+        return x
+    return SpecifyShape(axes)(x, *sizes)
+
+
+def shape_padleft(t, n_ones=1):
+    """``t`` with ``n_ones`` broadcastable dimensions added on the left.
+
+    >>> import nbgrad.tensor as T
+    >>> T.shape_padleft(T.dvector(), 2).type.shape
+    (1, 1, None)
+    """
+    t = as_tensor_variable(t)
+    return DimShuffle(t.ndim, ["x"] * _count(n_ones, "shape_padleft") + list(range(t.ndim)))(t)
+
+
+def shape_padright(t, n_ones=1):
+    """``t`` with ``n_ones`` broadcastable dimensions added on the right.
+
+    >>> import nbgrad.tensor as T
+    >>> T.shape_padright(T.dvector()).type.shape
+    (None, 1)
+    """
+    t = as_tensor_variable(t)
+    return DimShuffle(t.ndim, list(range(t.ndim)) + ["x"] * _count(n_ones, "shape_padright"))(t)
+
+
+def shape_padaxis(t, axis):
+    """``t`` with a broadcastable dimension inserted at ``axis`` (as ``numpy.expand_dims``).
+
+    >>> import nbgrad.tensor as T
+    >>> T.shape_padaxis(T.dmatrix(), 1).type.shape
+    (None, 1, None)
+    >>> T.shape_padaxis(T.dmatrix(), -1).type.shape
+    (None, None, 1)
+    """
+    t = as_tensor_variable(t)
+    if not isinstance(axis, (int, np.integer)) or not -(t.ndim + 1) <= axis <= t.ndim:
+        raise IndexError(
+            f"shape_padaxis: axis {axis!r} is out of range for the {t.ndim + 1} dimension(s) "
+            f"of the result; expected an int from {-(t.ndim + 1)} to {t.ndim}"
+        )
+    return expand_dims(t, int(axis))
+
+
+def _count(n, what):
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise TypeError(f"{what}: n_ones must be a non-negative int, got {n!r}")
+    return int(n)
+
+
+def stacklists(arg):
+    """A tensor from nested lists of tensors (or numbers), stacking level by level.
+
+    >>> import nbgrad.tensor as T
+    >>> a, b, c, d = T.dscalars("abcd")
+    >>> T.stacklists([[a, b], [c, d]]).eval({a: 1, b: 2, c: 3, d: 4}).tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
+    if isinstance(arg, (list, tuple)):
+        return stack([stacklists(a) for a in arg])
+    return as_tensor_variable(arg)
