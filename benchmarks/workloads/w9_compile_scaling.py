@@ -8,10 +8,14 @@ Families, each built and compiled cold (no compile cache) at 10³, 10⁴ and 10�
 - ``grad``: the gradient of an n-deep ``tanh`` chain (a product chain of n factors).
 
 The exponent is the slope of log(compile time) against log(n) over the sizes; 1 is linear.
+Each point runs in a fresh process (cold: no compile cache, no earlier graphs in memory).
 ``NBGRAD_SCALING_SIZES=1000,10000`` runs other sizes (a quick run).
 """
 
+import json
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -76,6 +80,17 @@ def measure(family, n):
     return t1 - t0, t2 - t1
 
 
+def measure_fresh(family, n):
+    """``measure`` in a new Python process: each point starts from the same empty heap
+    (graphs and kernels of earlier points would otherwise slow the garbage collector)."""
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import w9_compile_scaling as w; "
+            "print(json.dumps(w.measure(sys.argv[2], int(sys.argv[3]))))")
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, "-c", code, here, family, str(n)], capture_output=True,
+                         text=True, check=True)
+    return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def exponent(sizes, seconds):
     """The log-log slope of ``seconds`` against ``sizes`` (least squares)."""
     return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0])
@@ -88,7 +103,7 @@ def report(sizes=SIZES):
     for family in FAMILIES:
         cells, times = [], []
         for n in sizes:
-            build, comp = measure(family, n)
+            build, comp = measure_fresh(family, n)
             times.append(comp)
             cells.append(f"{comp:7.2f}s (+{build:5.2f})")
         fitted[family] = exponent(sizes, times)

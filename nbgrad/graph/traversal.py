@@ -42,15 +42,31 @@ def _dfs_vars(outputs, blockers):
 
 
 def io_toposort(inputs, outputs):
-    """Apply nodes between ``inputs`` and ``outputs`` in an order where each comes after its inputs' owners."""
+    """Apply nodes between ``inputs`` and ``outputs`` in an order where each comes after its inputs' owners.
+
+    Depth first, inputs left to right, from an explicit stack (graphs of any depth);
+    each node is pushed once, so the walk is linear in the graph.
+    """
     blockers = set(map(id, inputs))
-    nodes, seen = [], set()
-    for v in _dfs_vars(outputs, blockers):
-        node = v.owner
-        if node is not None and id(v) not in blockers and id(node) not in seen:
-            seen.add(id(node))
-            nodes.append(node)
-    return nodes
+    order, seen = [], set()
+    for o in outputs:
+        node = o.owner
+        if node is None or id(o) in blockers or node in seen:
+            continue
+        seen.add(node)
+        stack = [(node, iter(node.inputs))]
+        while stack:
+            node, pending = stack[-1]
+            for i in pending:
+                p = i.owner
+                if p is not None and p not in seen and id(i) not in blockers:
+                    seen.add(p)
+                    stack.append((p, iter(p.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
 
 
 def applys_between(inputs, outputs):

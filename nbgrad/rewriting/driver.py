@@ -15,6 +15,7 @@ import warnings
 from collections import deque
 
 from nbgrad.config import config
+from nbgrad.graph.fg import without_cyclic_gc
 from nbgrad.rewriting.db import db, get_mode, report
 from nbgrad.rewriting.patterns import chain_interior
 
@@ -179,6 +180,11 @@ def rewrite_graph(fgraph, mode=None):
     ['mul_by_one', 'pow_specialize']
     """
     mode = get_mode(mode)
+    with without_cyclic_gc():
+        return _rewrite_phases(fgraph, mode)
+
+
+def _rewrite_phases(fgraph, mode):
     verbose = bool(config.print_rewrites)
     applied = []
     for _phase, rewrites in db.query(mode):
