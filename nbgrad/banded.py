@@ -49,30 +49,135 @@ class _Banded:
         return Diagonals(offsets)(self.n, shape_i(first, 0), *[self.diags[k] for k in offsets])
 
 
+def _filled_with(v, value):
+    """Whether every entry of ``v`` is statically known to equal ``value``.
+
+    Sees through the forms ``zeros_like``/``ones_like`` and the gradient rules
+    build: fills (``Alloc``), broadcasts, slices and size checks of a constant.
+    """
+    from nbgrad.tensor.elemwise import DimShuffle
+    from nbgrad.tensor.shape import Alloc, CheckSizes
+    from nbgrad.tensor.subtensor import Subtensor
+
+    while True:
+        if isinstance(v, Constant):
+            return bool(np.all(np.asarray(v.data) == value))
+        node = v.owner
+        if node is None or not isinstance(node.op, (Alloc, DimShuffle, CheckSizes, Subtensor)):
+            return False
+        v = node.inputs[0]
+
+
 def _is_zeros(v):
     """Whether ``v`` is statically known to be all zeros."""
-    from nbgrad.tensor.elemwise import DimShuffle
-    from nbgrad.tensor.shape import Alloc
-
-    if isinstance(v, Constant):
-        return not np.any(v.data)
-    node = v.owner
-    if node is not None and isinstance(node.op, (Alloc, DimShuffle)):
-        return _is_zeros(node.inputs[0])
-    return False
+    return _filled_with(v, 0)
 
 
 def _is_ones(v):
     """Whether ``v`` is statically known to be all ones (the identity's diagonal)."""
-    from nbgrad.tensor.elemwise import DimShuffle
-    from nbgrad.tensor.shape import Alloc
+    return _filled_with(v, 1)
 
-    if isinstance(v, Constant):
-        return bool(np.all(v.data == 1))
+
+class _Structure(dict):
+    """Banded batches by batched variable, plus vectors known to share a run-time length.
+
+    ``equal_lengths`` maps an unbatched vector to another of the same length
+    at run time, for roots the graph cannot show it of (the Jacobian's
+    cotangent has the length of the expression it stands for).
+    """
+
+    def __init__(self, bands=(), equal_lengths=None):
+        super().__init__(bands)
+        self.equal_lengths = dict(equal_lengths or {})
+
+
+_MAX_DEPTH = 48
+
+
+def _slice_signature(start, stop):
+    """``len(range(L)[start:stop])`` as a function of ``L``, in a canonical finite form.
+
+    The length is piecewise linear in ``L`` with its last kink at the largest
+    ``|start|``/``|stop|``; the values for ``L = 0, 1, ...`` up to the point
+    from which they grow linearly determine it, so two slices whose signatures
+    are equal have the same length on every vector.
+    """
+    bound = max(abs(c) for c in (start or 0, stop or 0)) + 3
+    vals = [len(range(n)[start:stop]) for n in range(bound + 1)]
+    while len(vals) > 3 and vals[-1] - vals[-2] == vals[-2] - vals[-3]:
+        vals.pop()
+    return tuple(vals)
+
+
+def _length_keys(v, equal, memo, depth=0):
+    """Names for the run-time length of vector ``v``; vectors sharing a name have one length.
+
+    Under Theano's broadcasting rule an elementwise result has the length of
+    every operand whose type does not broadcast (checked when it runs); an
+    ``Alloc`` has its size argument, an increment its target's length, a slice
+    a known function of its base's length.
+    """
+    key = id(v)
+    if key in memo:
+        return memo[key]
+    memo[key] = keys = {("var", key)}
+    static = v.type.shape[0] if v.ndim == 1 else None
+    if static is not None:
+        keys.add(("n", static))
+    if depth > _MAX_DEPTH or v.ndim != 1:
+        return keys
+    if v in equal:
+        keys |= _length_keys(equal[v], equal, memo, depth + 1)
     node = v.owner
-    if node is not None and isinstance(node.op, (Alloc, DimShuffle)):
-        return _is_ones(node.inputs[0])
-    return False
+    if node is None:
+        return keys
+    from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
+    from nbgrad.tensor.shape import Alloc, CheckSizes, Shape
+    from nbgrad.tensor.subtensor import IncSubtensor, Subtensor
+
+    op = node.op
+    if isinstance(op, Elemwise):
+        for i in node.inputs:
+            if i.ndim == 1 and i.type.shape[0] != 1:
+                keys |= _length_keys(i, equal, memo, depth + 1)
+    elif isinstance(op, (IncSubtensor, CheckSizes)) or (
+            isinstance(op, DimShuffle) and tuple(op.new_order) == (0,)):
+        keys |= _length_keys(node.inputs[0], equal, memo, depth + 1)
+    elif isinstance(op, Alloc) and len(node.inputs) == 2:
+        keys |= _size_keys(node.inputs[1], equal, memo, depth + 1)
+    elif isinstance(op, SumToShape):
+        shp = node.inputs[1].owner
+        if shp is not None and isinstance(shp.op, Shape) and shp.inputs[0].ndim == 1:
+            keys |= _length_keys(shp.inputs[0], equal, memo, depth + 1)
+    elif isinstance(op, Subtensor) and not node.inputs[1:] and len(op.idx) == 1 and op.idx[0][0] == "slice":
+        _, start, stop, step = op.idx[0]
+        if step in (None, 1):
+            sig = _slice_signature(start, stop)
+            for base in _length_keys(node.inputs[0], equal, memo, depth + 1):
+                if base[0] == "n":
+                    keys.add(("n", len(range(base[1])[start:stop])))
+                elif base[0] != "slice":  # one level of slicing names enough
+                    keys.add(("slice", base, sig))
+    return keys
+
+
+def _size_keys(s, equal, memo, depth):
+    """Names for an integer scalar used as a length (see ``_length_keys``)."""
+    from nbgrad.tensor.shape import ShapeI
+
+    if isinstance(s, Constant):
+        return {("n", int(np.asarray(s.data)))}
+    keys = {("size", id(s))}
+    node = s.owner
+    if node is not None and isinstance(node.op, ShapeI) and node.op.i == 0 and node.inputs[0].ndim == 1:
+        keys |= _length_keys(node.inputs[0], equal, memo, depth)
+    return keys
+
+
+def _same_length(a, b, equal):
+    """Whether vectors ``a`` and ``b`` provably have the same length at run time."""
+    memo = {}
+    return bool(_length_keys(a, equal, memo) & _length_keys(b, equal, memo))
 
 
 def _static_vector_len(v):
@@ -101,16 +206,22 @@ def _simple_slice(op, index_inputs, length):
     return max(length + start, 0)
 
 
-def _same_static_vector(a, b):
-    """``a`` and ``b`` are vectors whose static lengths do not show a broadcast.
-
-    Unknown lengths pass: gradient rules broadcast explicitly (``Alloc``,
-    ``DimShuffle``), so a vector-Jacobian product graph does not stretch a
-    batched vector of run-time length 1 implicitly.
-    """
+def _same_vector_length(a, b, equal):
+    """``a`` and ``b`` are vectors of the same run-time length (static, or shown by the graph)."""
     if a.ndim != 1 or b.ndim != 1:
         return False
-    return a.type.shape[0] == b.type.shape[0]
+    if a.type.shape[0] is not None and b.type.shape[0] is not None:
+        return a.type.shape[0] == b.type.shape[0]
+    return _same_length(a, b, equal)
+
+
+def _no_broadcast(x, out):
+    """An elementwise operand ``x`` has the length of ``out``: its type does not broadcast.
+
+    Theano's rule: only a static length 1 stretches; an unknown length equals
+    the result's, which the operation checks when it runs.
+    """
+    return x.ndim == 1 and (x.type.shape[0] != 1 or out.type.shape[0] == 1)
 
 
 def _structured_rule(node, inputs, structure):
@@ -124,9 +235,12 @@ def _structured_rule(node, inputs, structure):
     from nbgrad.scalar.basic import Add, Mul, Neg, Sub, TrueDiv
     from nbgrad.tensor.elemwise import Elemwise
     from nbgrad.tensor.math import Dot, zeros_like
+    from nbgrad.tensor.elemwise import SumToShape
+    from nbgrad.tensor.shape import Shape
     from nbgrad.tensor.subtensor import IncSubtensor, Subtensor
 
     op = node.op
+    equal = getattr(structure, "equal_lengths", {})
     marked = [i for i, x in enumerate(inputs) if x in structure]
     if not marked:
         return None
@@ -136,7 +250,7 @@ def _structured_rule(node, inputs, structure):
     out0 = node.outputs[0]
     result = None
     if isinstance(op, Elemwise) and out0.ndim == 1:
-        if not all(_same_static_vector(node.inputs[i], out0) for i in marked):
+        if not all(_no_broadcast(node.inputs[i], out0) for i in marked):
             return None  # a broadcast core axis would not stay banded
         scalar = op.scalar_op
         if isinstance(scalar, Mul) and len(marked) == 1:
@@ -147,8 +261,10 @@ def _structured_rule(node, inputs, structure):
 
             def scale(d):
                 for o in others:
-                    same = o.dtype == d.dtype and None not in o.type.shape and o.type.shape == d.type.shape
-                    d = o if same and _is_ones(d) else d * o  # diag(1)·o: no product with ones
+                    if _is_ones(d) and o.dtype == d.dtype and o.ndim == 1 and _no_broadcast(o, d):
+                        d = _checked_length(o, d)  # diag(1)·o: no product with ones
+                    else:
+                        d = d * o
                 return d
 
             result = structure[inputs[k]].map(scale)
@@ -171,7 +287,7 @@ def _structured_rule(node, inputs, structure):
         x0, y0 = node.inputs[:2]
         start = _simple_slice(op, inputs[2:], _static_vector_len(x0))
         target = Subtensor(op.idx).make_node(x0).outputs[0] if start is not None else None
-        if target is not None and _same_static_vector(y0, target):
+        if target is not None and _same_vector_length(y0, target, equal):
             band = structure[y]
             if x in structure and not op.set_instead_of_inc:
                 base = dict(structure[x].diags)
@@ -181,9 +297,16 @@ def _structured_rule(node, inputs, structure):
             else:
                 base = None
             if base is not None:
+                # NumPy's rule would stretch a diagonal of length 1: check it has the target's length
+                target_like = Subtensor(op.idx)(zeros)
                 for k, d in band.diags.items():
-                    base[k - start] = op(base.get(k - start, zeros), d)
+                    base[k - start] = op(base.get(k - start, zeros), _checked_length(d, target_like))
                 result = _Banded(band.n, base)
+    elif isinstance(op, SumToShape) and marked == [0] and node.inputs[0].ndim == 1:
+        shp = node.inputs[1].owner
+        if shp is not None and isinstance(shp.op, Shape) and _same_vector_length(node.inputs[0], shp.inputs[0], equal):
+            # nothing to sum: the increment had the target's length (checked when it runs)
+            result = structure[inputs[0]].map(lambda d: _checked_length(d, size=inputs[1][0]))
     elif isinstance(op, Dot) and marked == [0] and node.inputs[0].ndim == 1:
         band = structure[inputs[0]]
         other = inputs[1]
@@ -199,6 +322,22 @@ def _structured_rule(node, inputs, structure):
     full = result.dense()
     structure[full] = result
     return [full]
+
+
+def _checked_length(v, like=None, size=None):
+    """``v``, checked when it runs to have the length of vector ``like`` (or ``size``).
+
+    Static lengths that agree need no check. The length was shown equal from
+    the graph; the check keeps an input of another size an error, never a
+    result of the wrong shape.
+    """
+    from nbgrad.tensor.shape import CheckSizes, shape_i
+
+    if like is not None:
+        if v.type.shape[0] is not None and v.type.shape[0] == like.type.shape[0]:
+            return v
+        size = shape_i(like, 0)
+    return CheckSizes((0,))(v, size)
 
 
 def _add_banded(bands, signs):

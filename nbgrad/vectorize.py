@@ -28,7 +28,7 @@ import copy
 
 import numpy as np
 
-from nbgrad.banded import Diagonals, DiagonalsOf, _Banded, _is_batched, _structured_rule
+from nbgrad.banded import Diagonals, DiagonalsOf, _Banded, _is_batched, _Structure, _structured_rule
 from nbgrad.graph.basic import Apply, Constant, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.traversal import io_toposort
@@ -104,7 +104,7 @@ def vectorize_graph(outputs, replace, _structure=None):
                 f"dimension (a leading batch axis), got {batched} with {batched.ndim}"
             )
         new[var] = batched
-    structure = dict(_structure or {})
+    structure = copy.copy(_structure) if _structure else {}
     for node in io_toposort(list(new), outs):
         inputs = [new.get(i, i) for i in node.inputs]
         if all(n is o for n, o in zip(inputs, node.inputs)):
@@ -525,8 +525,9 @@ def batched_lop(expression, wrt, consider_constant=None, disconnected_inputs="ra
             from nbgrad.tensor.math import ones_like
             from nbgrad.tensor.shape import shape_i
 
-            structure = {basis: _Banded(basis.type.shape[0] if basis.type.shape[0] is not None
-                                       else shape_i(basis, 0), {0: ones_like(expression)})}
+            band = _Banded(basis.type.shape[0] if basis.type.shape[0] is not None else shape_i(basis, 0),
+                           {0: ones_like(expression)})
+            structure = _Structure({basis: band}, equal_lengths={cotangent: expression})
         rows = vectorize_graph(vjps, {cotangent: basis}, _structure=structure)
         size, dims = _size_and_shape(expression)
         n = constant(np.int64(size)) if size is not None else _prod_shapes(dims)

@@ -1,9 +1,14 @@
-"""W4: the Jacobian of tanh(W @ x) for a 500 × 500 matrix W (one full Jacobian per call)."""
+"""W4: the Jacobian of tanh(W @ x) for a 500 × 500 matrix W (one full Jacobian per call).
+
+Row ``nbgrad`` declares the static shapes (``TensorType('float64', (500, 500))``);
+row ``nbgrad_dynamic`` is the same function of ``T.dmatrix``/``T.dvector``,
+whose lengths are known only when it runs.
+"""
 
 import numpy as np
 
 TITLE = "Jacobian of tanh(W @ x), W 500x500"
-IMPLS = ["numpy", "nbgrad", "pytensor", "jax", "torch"]
+IMPLS = ["numpy", "nbgrad", "nbgrad_dynamic", "pytensor", "jax", "torch"]
 
 N = 500
 
@@ -20,12 +25,15 @@ def setup(impl):
             return (1.0 - np.tanh(w @ x) ** 2)[:, None] * w
 
         return run
-    if impl == "nbgrad":
+    if impl in ("nbgrad", "nbgrad_dynamic"):
         import nbgrad
         import nbgrad.tensor as T
 
-        W = T.TensorType("float64", (N, N))("W")
-        xv = T.TensorType("float64", (N,))("x")
+        if impl == "nbgrad":
+            W = T.TensorType("float64", (N, N))("W")
+            xv = T.TensorType("float64", (N,))("x")
+        else:
+            W, xv = T.dmatrix("W"), T.dvector("x")
         f = nbgrad.function([W, xv], T.jacobian(T.tanh(T.dot(W, xv)), xv))
         return lambda: f(w, x)
     if impl == "pytensor":

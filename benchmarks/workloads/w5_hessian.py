@@ -1,9 +1,13 @@
-"""W5: the full Hessian of f(x) = sum(x[:-1]**2 * x[1:]) + sum(sin(x)) for n = 300."""
+"""W5: the full Hessian of f(x) = sum(x[:-1]**2 * x[1:]) + sum(sin(x)) for n = 300.
+
+Row ``nbgrad`` declares the static length (``TensorType('float64', (300,))``);
+row ``nbgrad_dynamic`` is the same function of a ``T.dvector``.
+"""
 
 import numpy as np
 
 TITLE = "Hessian of sum(x[:-1]**2 * x[1:]) + sum(sin(x)), n=300"
-IMPLS = ["numpy", "nbgrad", "pytensor", "jax", "torch", "autograd"]
+IMPLS = ["numpy", "nbgrad", "nbgrad_dynamic", "pytensor", "jax", "torch", "autograd"]
 
 N = 300
 
@@ -26,11 +30,11 @@ def setup(impl):
     x = _data()
     if impl == "numpy":
         return lambda: _numpy_hessian(x)
-    if impl == "nbgrad":
+    if impl in ("nbgrad", "nbgrad_dynamic"):
         import nbgrad
         import nbgrad.tensor as T
 
-        xv = T.TensorType("float64", (N,))("x")
+        xv = T.TensorType("float64", (N,))("x") if impl == "nbgrad" else T.dvector("x")
         cost = (xv[:-1] ** 2 * xv[1:]).sum() + T.sin(xv).sum()
         f = nbgrad.function([xv], T.hessian(cost, xv))
         return lambda: f(x)
