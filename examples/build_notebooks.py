@@ -90,7 +90,7 @@ NB01 = [
     below it.
     """),
     code("""
-    nbgrad.debugprint(z)
+    nbgrad.debugprint(z, print_type=True)
     """),
     md("""
     ## From a graph to a function

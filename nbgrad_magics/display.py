@@ -148,7 +148,7 @@ def streams_bundle(streams):
 
 def graph_bundle(fn):
     """The optimized graph of a compiled function, one node per line."""
-    return {"text/plain": debugprint(fn, file="str")}
+    return {"text/plain": debugprint(fn, print_type=True, file="str")}
 
 
 def source_bundle(fn):

@@ -1,16 +1,23 @@
-"""Reading graphs: ``pp`` (infix text), ``debugprint`` (tree) and ``latex``.
+"""Reading graphs: ``pp``/``pprint`` (infix text), ``debugprint`` (tree) and ``latex``.
 
 Each format has one printer (``TextPrinter``, ``LatexPrinter``) driven by the
 data ops declare (symbol, precedence, LaTeX template); ``nbgrad.printing.html``
-renders compiled functions, shared variables and random streams.
+renders compiled functions, shared variables and random streams. ``Print``
+is the exception that reads values, not graphs: an identity op that prints its
+value each time a compiled function computes it.
 """
 
 from nbgrad.printing import html  # noqa: F401  (nbgrad.printing.html as an attribute)
 from nbgrad.printing.debug import debugprint
+from nbgrad.printing.runtime import Print
 from nbgrad.printing.tex import LatexPrinter, latex, latex_name
 from nbgrad.printing.text import TextPrinter, pp
 
-__all__ = ["LatexPrinter", "TextPrinter", "debugprint", "latex", "latex_name", "pp", "pydotprint"]
+#: Theano's name for ``pp``
+pprint = pp
+
+__all__ = ["LatexPrinter", "Print", "TextPrinter", "debugprint", "latex", "latex_name", "pp", "pprint",
+           "pydotprint"]
 
 
 def pydotprint(*args, **kwargs):

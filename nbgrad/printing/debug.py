@@ -54,23 +54,28 @@ def _op_label(node):
     return str(node.op)
 
 
-def debugprint(obj, file=None, print_type=True, ids="CHAR"):
-    """Print a graph as a tree: op, id, name and type of each variable, one per line.
+def debugprint(obj, depth=-1, print_type=False, file=None, ids="CHAR", stop_on_name=False):
+    """Print a graph as a tree: op, id and name of each variable, one per line.
 
     A node reached a second time prints only its op and id. Ids are given in
     the order nodes are first met, so the output of one graph is always the
-    same and can be diffed.
+    same and can be diffed. The arguments are Theano's, in Theano's order.
 
     Parameters
     ----------
     obj : Variable, list of Variable, Function or FunctionGraph
         A compiled function prints its optimized graph (outputs, then updates).
-    file : file-like, ``'str'`` or None
-        Where to print (default ``sys.stdout``); ``'str'`` returns the text.
+    depth : int
+        How many levels to print: 1 prints only the outputs, 2 also their
+        inputs, ...; -1 (the default) prints the whole graph.
     print_type : bool
         Show each variable's type.
+    file : file-like, ``'str'`` or None
+        Where to print (default ``sys.stdout``); ``'str'`` returns the text.
     ids : {'CHAR', 'int', 'id', ''}
         ``id A``, ``id 0``, ``id <python id>`` or no ids.
+    stop_on_name : bool
+        Do not print the inputs of a computed variable that has a name.
 
     Returns
     -------
@@ -82,15 +87,26 @@ def debugprint(obj, file=None, print_type=True, ids="CHAR"):
     >>> import nbgrad.tensor as T
     >>> x = T.dscalar("x")
     >>> e = T.exp(x)
-    >>> print(debugprint(e * e + 1, file="str", print_type=False))
+    >>> print(debugprint(e * e + 1, file="str"))
     add [id A]
      ├─ mul [id B]
      │  ├─ exp [id C]
      │  │  └─ x [id D]
      │  └─ exp [id C] ···
      └─ 1 [id E]
+    >>> print(debugprint(e * e + 1, depth=2, print_type=True, file="str"))
+    add [id A] <TensorType(float64, scalar)>
+     ├─ mul [id B] <TensorType(float64, scalar)>
+     └─ 1 [id C] <TensorType(float64, scalar)>
     """
-    roots = _roots(obj)
+    if isinstance(depth, str) or isinstance(depth, bool) or not isinstance(depth, int):
+        raise TypeError(
+            f"debugprint: depth must be an int (-1 for the whole graph), got {depth!r}; "
+            "give the output stream by keyword: debugprint(obj, file=...)"
+        )
+    if ids not in ("CHAR", "int", "id", ""):
+        raise ValueError(f"debugprint: ids must be 'CHAR', 'int', 'id' or '', got {ids!r}")
+    roots = _roots(obj) if depth != 0 else []
     table = {}
     lines = []
 
@@ -99,9 +115,7 @@ def debugprint(obj, file=None, print_type=True, ids="CHAR"):
             return ""
         if key not in table:
             n = len(table)
-            table[key] = {"CHAR": _char_id(n), "int": str(n), "id": str(id(key))}.get(ids)
-            if table[key] is None:
-                raise ValueError(f"debugprint: ids must be 'CHAR', 'int', 'id' or '', got {ids!r}")
+            table[key] = {"CHAR": _char_id(n), "int": str(n), "id": str(id(key))}[ids]
         return f" [id {table[key]}]"
 
     def label(v):
@@ -114,9 +128,9 @@ def debugprint(obj, file=None, print_type=True, ids="CHAR"):
         return s
 
     # depth-first from an explicit stack (children pushed last-first), so any depth prints
-    stack = [(r, "", False, True) for r in reversed(roots)]
+    stack = [(r, "", False, True, 1) for r in reversed(roots)]
     while stack:
-        v, prefix, branch, last = stack.pop()
+        v, prefix, branch, last, level = stack.pop()
         node = v.owner
         key = node if node is not None else v
         seen = key in table
@@ -130,11 +144,12 @@ def debugprint(obj, file=None, print_type=True, ids="CHAR"):
         if print_type:
             text += f" <{v.type}>"
         lines.append(head + text)
-        if node is None:
+        if node is None or level == depth or (stop_on_name and v.name is not None):
             continue
         child_prefix = prefix + (("   " if last else "│  ") if branch else " ")
         n = len(node.inputs)
-        stack.extend((i, child_prefix, True, k == n - 1) for k, i in reversed(list(enumerate(node.inputs))))
+        stack.extend((i, child_prefix, True, k == n - 1, level + 1)
+                     for k, i in reversed(list(enumerate(node.inputs))))
 
     text = "\n".join(lines)
     if file == "str":

@@ -220,7 +220,7 @@ def function_html(fn, show=()):
     rows.append(_row("nodes", escape(f"{m.n_nodes_before} before rewrites, {m.n_nodes_after} after")))
     rows.append(_row("backend", escape(str(m.backend))))
     if "graph" in show:
-        rows.append(_row("graph", f"<pre class='nbgrad-graph'>{escape(debugprint(fn, file='str'))}</pre>"))
+        rows.append(_row("graph", f"<pre class='nbgrad-graph'>{escape(debugprint(fn, print_type=True, file='str'))}</pre>"))
     if "source" in show:
         rows.append(_row("source", f"<pre class='nbgrad-source'>{escape(str(fn.source))}</pre>"))
     return _table(rows, "nbgrad-function")

@@ -134,7 +134,7 @@ def test_outputs_option_naming_nothing_is_an_error(ip):
 def test_show_graph_source_and_none(ip):
     graph = ip.run("%%symgraph f --show graph\nx = dscalar('x')\ny = exp(x) * 2")
     assert not latex_of(graph)
-    assert graph == [{"text/plain": nbgrad.debugprint(ip.ns["f"], file="str")}]
+    assert graph == [{"text/plain": nbgrad.debugprint(ip.ns["f"], print_type=True, file="str")}]
     source = ip.run("%%symgraph f --show source\nx = dscalar('x')\ny = exp(x) * 2")
     assert source[0]["text/plain"] == ip.ns["f"].source
     both = ip.run("%%symgraph f --show formula,source\nx = dscalar('x')\ny = exp(x) * 2")

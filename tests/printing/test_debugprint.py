@@ -14,7 +14,7 @@ def test_tree_with_ids_types_and_shared_structure_once():
     e = T.exp(x)
     out = e * e + 1
     out.name = "y"
-    assert debugprint(out, file="str") == (
+    assert debugprint(out, print_type=True, file="str") == (
         "add [id A] 'y' <TensorType(float64, scalar)>\n"
         " ├─ mul [id B] <TensorType(float64, scalar)>\n"
         " │  ├─ exp [id C] <TensorType(float64, scalar)>\n"
