@@ -14,7 +14,7 @@ new array, and the elementwise step that follows reuses it.
 
 from nbgrad.rewriting.db import graph_rewriter
 from nbgrad.rewriting.driver import replace_node
-from nbgrad.tensor.elemwise import Elemwise, _may_be_host
+from nbgrad.tensor.elemwise import _broadcast_checker, Elemwise, _may_be_host
 from nbgrad.tensor.math import Dot, Matmul
 from nbgrad.tensor.shape import Alloc, Shape, ShapeI
 
@@ -37,8 +37,11 @@ class InplaceElemwise(Elemwise):
             return Elemwise.make_thunk(self, node, xp)  # host shape values: no device buffer
         fn = self.scalar_op.impl(xp)
         k = self.inplace
+        check = _broadcast_checker(node)
 
         def inplace_thunk(*args):
+            if check is not None:
+                check(args)  # Theano's rule, as in Elemwise: sizes of unknown axes agree
             try:
                 return fn(*args, out=args[k])
             except ValueError:  # broadcasting made the result larger than the buffer

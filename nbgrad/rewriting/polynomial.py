@@ -8,7 +8,7 @@ term shares taken out ``eˣ·(x² + 4·x + 2)``: what a textbook prints, and few
 operations to run.
 
 Domain: for finite values the collected form equals the original up to rounding
-(it rounds less). It is a *stability* rewrite: where the original is NaN only
+(it rounds less). Like the stability rewrites, where the original is NaN only
 through ``inf·0`` or ``inf − inf`` between terms that cancel or share a factor,
 the collected form may give the limit value instead.
 """
@@ -78,9 +78,11 @@ def _mul(p, q):
     return out
 
 
-def _add(p, q, sign=1.0):
+def _add(p, q, sign=1.0, seen=None):
     out = dict(p)
     for m, c in q.items():
+        if m in out and seen is not None:
+            seen.append(m)  # like terms met: there is something to collect
         out[m] = out.get(m, 0.0) + sign * c
     if len(out) > _MAX_TERMS:
         raise _TooBig
@@ -94,6 +96,7 @@ class _Reader:
         self.fgraph, self.root, self.dtype = fgraph, root, root.dtype
         self.atoms, self.index = [], {}
         self.inner = 0  # operations of the tree, to compare with the collected form
+        self.met = []  # monomials that two terms of a sum share
 
     def inner_var(self, v):
         kind = _kind(v, self.dtype)
@@ -149,9 +152,9 @@ class _Reader:
             if kind == "add":
                 p = args[0]
                 for q in args[1:]:
-                    p = _add(p, q)
+                    p = _add(p, q, seen=self.met)
             elif kind == "sub":
-                p = _add(args[0], args[1], -1.0)
+                p = _add(args[0], args[1], -1.0, seen=self.met)
             elif kind == "neg":
                 p = {m: -c for m, c in args[0].items()}
             elif kind == "mul":
@@ -309,14 +312,14 @@ def _is_root(fgraph, node):
     return _kind(next(iter(users)).outputs[0], out.dtype) is None
 
 
-@node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"),
+@node_rewriter(("simplify", "specialize"), tags=("fast_run",),
                tracks=tuple(S[n] for n in ("add", "sub", "mul")))
 def collect_like_terms(fgraph, node):
     """Σ of products → the collected polynomial, shared factors taken out (see the module).
 
-    Fires only where that takes fewer operations (or as many, to read a mean's 1/n as a
-    division): ``2·x·eˣ + eˣ·(x² + 2·x) + 2·eˣ`` → ``eˣ·(x² + 4·x + 2)``, ``x·y + x·z`` →
-    ``x·(y + z)``; ``2·x + 3·y·z`` is left as it is.
+    Fires only where like terms meet (or a mean's 1/n can read as a division) and the
+    result takes no more operations: ``2·x·eˣ + eˣ·(x² + 2·x) + 2·eˣ`` → ``eˣ·(x² + 4·x + 2)``;
+    ``x·y + x·z`` and ``-(u·s) + v·(1 - s)`` are left as they are.
     """
     out = node.outputs[0]
     if out.dtype not in ("float16", "float32", "float64") or not isinstance(node.op, Elemwise):
@@ -340,6 +343,8 @@ def collect_like_terms(fgraph, node):
     estimate = _ops_of(rest) + (len(common) + sum(1 for _, k in common if k > 1) if common else 0)
     estimate += scale != 1
     divides = any(_reciprocal_of(reader.atoms[a]) is not None for a, k in common if k == 1)
+    if not reader.met and not divides:
+        return None  # nothing collects: an expanded product would only read worse
     if estimate > reader.inner or estimate == reader.inner and not divides:
         return None
     b = _Builder(reader.atoms, out.dtype)

@@ -42,9 +42,10 @@ def test_a_common_reciprocal_reads_as_a_division():
     assert fired and text == "2 * (a - b) / n"
 
 
-def test_a_shared_factor_is_taken_out_of_two_products():
+def test_products_without_like_terms_are_not_expanded():
     x, y, z = T.dvector("x"), T.dvector("y"), T.dvector("z")
-    assert _collected([x, y, z], x * y + x * z) == ("x * (y + z)", True)
+    assert _collected([x, y, z], x * y + x * z) == ("x * y + x * z", False)
+    assert _collected([x, y, z], -(x * y) + z * (1 - y))[1] is False
 
 
 def test_nothing_to_gain_is_left_alone():
