@@ -207,3 +207,20 @@ def test_abs_gradient_at_zero_is_one_as_in_jax(mode):
     assert _derivative(T.abs, -2.0, mode) == -1.0
     assert _derivative(lambda s: T.sqrt(T.abs(s)), 0.0, mode) == np.inf
     assert _derivative(lambda s: T.sqrt(T.abs(s)), -4.0, mode) == -0.25
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NONE"])
+@pytest.mark.parametrize("build, at", [
+    (lambda s: T.sqrt(T.relu(s)), -1.0),
+    (lambda s: T.sqrt(T.maximum(s, 0.0)), -1.0),
+    (lambda s: T.sqrt(T.maximum(0.0, s)), -1.0),
+    (lambda s: T.sqrt(-T.minimum(s, 0.0)), 1.0),
+    (lambda s: T.sqrt(T.clip(s, 0.0, 1.0)), -1.0),
+    (lambda s: T.sqrt(1.0 - T.clip(s, 0.0, 1.0)), 2.0),
+    (lambda s: T.sqrt(T.switch(T.gt(s, 0), s, 0.0)), -1.0),
+    (lambda s: T.sqrt(T.switch(T.le(s, 0), 0.0, s)), -1.0),
+])
+def test_branch_not_taken_gets_an_exact_zero_under_an_infinite_gradient(build, at, mode):
+    # sqrt' is inf at 0; the branch not taken was weighted by a 0/1 mask: 0 * inf = nan.
+    # JAX selects instead and gives 0.
+    assert _derivative(build, at, mode) == 0.0

@@ -18,7 +18,7 @@ import numpy as np
 
 from nbgrad.graph.op import PropsIdentity
 
-__all__ = ["ScalarOp", "ZERO", "DISCONNECTED", "scalar_ops", "Cast", "upcast"]
+__all__ = ["ScalarOp", "ZERO", "DISCONNECTED", "Where", "scalar_ops", "Cast", "upcast"]
 
 
 class _Sentinel:
@@ -31,6 +31,22 @@ class _Sentinel:
 
 ZERO = _Sentinel("ZERO")
 DISCONNECTED = _Sentinel("DISCONNECTED")
+
+
+class Where:
+    """A partial derivative that is ``value`` where ``cond`` holds and exactly 0 elsewhere.
+
+    ``Elemwise`` applies it by selection, ``switch(cond, ḡ·value, 0)``, never by
+    multiplying with a 0/1 mask: an infinite upstream gradient on the side not taken
+    (``sqrt(relu(x))`` at x < 0) then gives 0, as in JAX, rather than 0·inf = nan.
+    """
+
+    def __init__(self, cond, value=None):
+        self.cond, self.value = cond, value  # value None: 1
+
+    def times(self, m, g):
+        """``switch(cond, g·value, 0)``: ``g`` scaled where ``cond`` holds, an exact 0 elsewhere."""
+        return m.switch(self.cond, g if self.value is None else g * self.value, m.zeros_like(g))
 
 # Precedences shared with the printers (higher binds tighter).
 PREC_OR, PREC_AND, PREC_CMP, PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, PREC_ATOM = (
@@ -120,10 +136,6 @@ def _scalar_constant(m, v):
     if v.owner is not None or data is None or np.size(data) != 1:
         return None
     return np.asarray(data).reshape(())[()]
-
-
-def _mask(m, cond, like):
-    return m.cast(cond, like.dtype)
 
 
 # --------------------------------------------------------------------- unary
@@ -344,7 +356,7 @@ class Relu(Unary):
         return dtype
 
     def partials(self, m, inputs, output):
-        return [_mask(m, m.gt(inputs[0], 0), output)]
+        return [Where(m.gt(inputs[0], 0))]
 
 
 class _Piecewise(Unary):
@@ -546,7 +558,7 @@ class Maximum(Binary):
 
     def partials(self, m, inputs, output):
         x, y = inputs
-        return [_mask(m, m.ge(x, y), output), _mask(m, m.lt(x, y), output)]
+        return [Where(m.ge(x, y)), Where(m.lt(x, y))]
 
 
 class Minimum(Binary):
@@ -557,7 +569,7 @@ class Minimum(Binary):
 
     def partials(self, m, inputs, output):
         x, y = inputs
-        return [_mask(m, m.le(x, y), output), _mask(m, m.gt(x, y), output)]
+        return [Where(m.le(x, y)), Where(m.gt(x, y))]
 
 
 class Arctan2(Binary):
@@ -641,7 +653,7 @@ class Switch(ScalarOp):
 
     def partials(self, m, inputs, output):
         c = inputs[0]
-        return [ZERO, _mask(m, m.neq(c, 0), output), _mask(m, m.eq(c, 0), output)]
+        return [ZERO, Where(m.neq(c, 0)), Where(m.eq(c, 0))]
 
 
 class Clip(ScalarOp):
@@ -659,5 +671,4 @@ class Clip(ScalarOp):
     def partials(self, m, inputs, output):
         x, lo, hi = inputs
         inside = m.and_(m.ge(x, lo), m.le(x, hi))
-        return [_mask(m, inside, output), _mask(m, m.lt(x, lo), output),
-                _mask(m, m.gt(x, hi), output)]
+        return [Where(inside), Where(m.lt(x, lo)), Where(m.gt(x, hi))]

@@ -174,6 +174,16 @@ def _reading(path, fn, max_bytes):
 
 def _resolve_class(path, bases, what, where):
     """The class named ``module:qualname``, only if it lives in nbgrad and subclasses ``bases``."""
+    cls = _CLASSES.get((path, bases))
+    if cls is None:
+        cls = _CLASSES[path, bases] = _find_class(path, bases, what, where)
+    return cls
+
+
+_CLASSES = {}  # (path, bases) -> class, for the classes found by _find_class
+
+
+def _find_class(path, bases, what, where):
     if path.count(":") != 1:
         raise _Malformed(f"{where} names the class {_show(path)}; expected 'module:name'")
     module, qualname = path.split(":")
@@ -219,6 +229,7 @@ class _Reader:
         self.max_outputs = len(variables) if max_bytes is not None and type(variables) is list else None
         self._shared = {}
         self._vars = None
+        self._types = {}  # the description's text of a type -> the TensorType, built once
 
     # ------------------------------------------------------------ values
     def value(self, x, where, depth):
@@ -255,25 +266,32 @@ class _Reader:
 
     def type(self, enc, where):
         if type(enc) is dict and "tensor" in enc:
-            dtype = _field(enc, "tensor", where, str)
-            if dtype not in _NUMERIC_DTYPES:
-                raise _Malformed(
-                    f"{where} has the dtype {_show(dtype)}; nbgrad loads tensors of the numeric dtypes "
-                    f"{', '.join(sorted(_NUMERIC_DTYPES))}"
-                )
-            shape = _field(enc, "shape", where, list)
-            if len(shape) > 64 or any(s is not None and (type(s) is not int or s < 0) for s in shape):
-                raise _Malformed(
-                    f"{where} has the static shape {_show(shape)}; expected at most 64 entries, each a "
-                    "non-negative integer or null (unknown size)"
-                )
-            _check_size(dtype, shape, where, self.max_bytes)
-            return TensorType(dtype, shape=tuple(shape))
+            key = (repr(enc["tensor"]), repr(enc.get("shape")))
+            t = self._types.get(key)
+            if t is None:
+                t = self._types[key] = self._tensor_type(enc, where)
+            return t
         if enc == {"rng": True}:
             from nbgrad.random.type import RandomGeneratorType
 
             return RandomGeneratorType()
         raise _Malformed(f"{where} has the type {_show(enc)}; expected a tensor or random generator type")
+
+    def _tensor_type(self, enc, where):
+        dtype = _field(enc, "tensor", where, str)
+        if dtype not in _NUMERIC_DTYPES:
+            raise _Malformed(
+                f"{where} has the dtype {_show(dtype)}; nbgrad loads tensors of the numeric dtypes "
+                f"{', '.join(sorted(_NUMERIC_DTYPES))}"
+            )
+        shape = _field(enc, "shape", where, list)
+        if len(shape) > 64 or any(s is not None and (type(s) is not int or s < 0) for s in shape):
+            raise _Malformed(
+                f"{where} has the static shape {_show(shape)}; expected at most 64 entries, each a "
+                "non-negative integer or null (unknown size)"
+            )
+        _check_size(dtype, shape, where, self.max_bytes)
+        return TensorType(dtype, shape=tuple(shape))
 
     # ------------------------------------------------------------ ops
     def op(self, enc, where, depth):

@@ -4,7 +4,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
-from nbgrad.scalar.basic import DISCONNECTED, ZERO
+from nbgrad.scalar.basic import DISCONNECTED, ZERO, Where
 from nbgrad.tensor.basic import as_tensor_variable, as_weak_operand
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
@@ -138,8 +138,13 @@ class Elemwise(Op):
             if p is ZERO:
                 grads.append(zeros_like(x))
                 continue
-            g = gz if p == 1 and not isinstance(p, Variable) else (
-                -gz if p == -1 and not isinstance(p, Variable) else gz * p)
+            if isinstance(p, Where):
+                import nbgrad.tensor as m
+
+                g = p.times(m, gz)
+            else:
+                g = gz if p == 1 and not isinstance(p, Variable) else (
+                    -gz if p == -1 and not isinstance(p, Variable) else gz * p)
             g = sum_to(g, x)
             if g.dtype != x.dtype:
                 from nbgrad.tensor.math import cast
@@ -158,8 +163,13 @@ class Elemwise(Op):
         for x, p, ev in zip(inputs, partials, eval_points):
             if ev is None or p is DISCONNECTED or p is ZERO or x.dtype in discrete_dtypes:
                 continue
-            term = ev if (p == 1 and not isinstance(p, Variable)) else (
-                -ev if (p == -1 and not isinstance(p, Variable)) else p * ev)
+            if isinstance(p, Where):
+                import nbgrad.tensor as m
+
+                term = p.times(m, ev)
+            else:
+                term = ev if (p == 1 and not isinstance(p, Variable)) else (
+                    -ev if (p == -1 and not isinstance(p, Variable)) else p * ev)
             total = term if total is None else total + term
         if total is None:
             return [None]
