@@ -42,11 +42,9 @@ class _Banded:
         return _Banded(self.n, {k: fn(d) for k, d in self.diags.items()})
 
     def dense(self):
-        from nbgrad.tensor.shape import shape_i
 
         offsets = tuple(sorted(self.diags))
-        first = self.diags[offsets[0]]
-        return Diagonals(offsets)(self.n, shape_i(first, 0), *[self.diags[k] for k in offsets])
+        return Diagonals(offsets)(self.n, _core_length(self.diags[offsets[0]]), *[self.diags[k] for k in offsets])
 
 
 def _filled_with(v, value):
@@ -109,25 +107,27 @@ def _slice_signature(start, stop):
     return tuple(vals)
 
 
-def _length_keys(v, equal, memo, depth=0):
+def _length_keys(v, equal, memo, depth=0, computed=True):
     """Names for the run-time length of vector ``v``; vectors sharing a name have one length.
 
     Under Theano's broadcasting rule an elementwise result has the length of
     every operand whose type does not broadcast (checked when it runs); an
     ``Alloc`` has its size argument, an increment its target's length, a slice
-    a known function of its base's length.
+    a known function of its base's length. The elementwise fact holds only
+    where the operation runs: pass ``computed=False`` for a vector whose
+    value (and so its ancestors') the result does not compute.
     """
-    key = id(v)
+    key = (id(v), computed)
     if key in memo:
         return memo[key]
-    memo[key] = keys = {("var", key)}
+    memo[key] = keys = {("var", id(v))}
     static = v.type.shape[0] if v.ndim == 1 else None
     if static is not None:
         keys.add(("n", static))
     if depth > _MAX_DEPTH or v.ndim != 1:
         return keys
     if v in equal:
-        keys |= _length_keys(equal[v], equal, memo, depth + 1)
+        keys |= _length_keys(equal[v], equal, memo, depth + 1, computed)
     node = v.owner
     if node is None:
         return keys
@@ -137,23 +137,25 @@ def _length_keys(v, equal, memo, depth=0):
 
     op = node.op
     if isinstance(op, Elemwise):
-        for i in node.inputs:
-            if i.ndim == 1 and i.type.shape[0] != 1:
-                keys |= _length_keys(i, equal, memo, depth + 1)
+        operands = [i for i in node.inputs if i.ndim == 1 and i.type.shape[0] != 1]
+        for i in operands if computed else operands[:0]:
+            keys |= _length_keys(i, equal, memo, depth + 1, computed)
     elif isinstance(op, (IncSubtensor, CheckSizes)) or (
             isinstance(op, DimShuffle) and tuple(op.new_order) == (0,)):
-        keys |= _length_keys(node.inputs[0], equal, memo, depth + 1)
+        keys |= _length_keys(node.inputs[0], equal, memo, depth + 1, computed)
+        if isinstance(op, CheckSizes) and computed and op.axes == (0,):
+            keys |= _size_keys(node.inputs[1], equal, memo, depth + 1, computed)
     elif isinstance(op, Alloc) and len(node.inputs) == 2:
-        keys |= _size_keys(node.inputs[1], equal, memo, depth + 1)
+        keys |= _size_keys(node.inputs[1], equal, memo, depth + 1, computed)
     elif isinstance(op, SumToShape):
         shp = node.inputs[1].owner
         if shp is not None and isinstance(shp.op, Shape) and shp.inputs[0].ndim == 1:
-            keys |= _length_keys(shp.inputs[0], equal, memo, depth + 1)
+            keys |= _length_keys(shp.inputs[0], equal, memo, depth + 1, computed)
     elif isinstance(op, Subtensor) and not node.inputs[1:] and len(op.idx) == 1 and op.idx[0][0] == "slice":
         _, start, stop, step = op.idx[0]
         if step in (None, 1):
             sig = _slice_signature(start, stop)
-            for base in _length_keys(node.inputs[0], equal, memo, depth + 1):
+            for base in _length_keys(node.inputs[0], equal, memo, depth + 1, computed):
                 if base[0] == "n":
                     keys.add(("n", len(range(base[1])[start:stop])))
                 elif base[0] != "slice":  # one level of slicing names enough
@@ -161,8 +163,12 @@ def _length_keys(v, equal, memo, depth=0):
     return keys
 
 
-def _size_keys(s, equal, memo, depth):
-    """Names for an integer scalar used as a length (see ``_length_keys``)."""
+def _size_keys(s, equal, memo, depth=0, computed=False):
+    """Names for an integer scalar used as a length (see ``_length_keys``).
+
+    A size read off a vector does not compute that vector: ``computed`` only
+    passes on through a ``Shape_i`` of a vector the result computes anyway.
+    """
     from nbgrad.tensor.shape import ShapeI
 
     if isinstance(s, Constant):
@@ -170,12 +176,16 @@ def _size_keys(s, equal, memo, depth):
     keys = {("size", id(s))}
     node = s.owner
     if node is not None and isinstance(node.op, ShapeI) and node.op.i == 0 and node.inputs[0].ndim == 1:
-        keys |= _length_keys(node.inputs[0], equal, memo, depth)
+        keys |= _length_keys(node.inputs[0], equal, memo, depth, computed)
     return keys
 
 
 def _same_length(a, b, equal):
-    """Whether vectors ``a`` and ``b`` provably have the same length at run time."""
+    """Whether vectors ``a`` and ``b`` have the same length at run time, for consistent inputs.
+
+    May rest on elementwise operations the result never runs: pair it with
+    ``_checked_length``.
+    """
     memo = {}
     return bool(_length_keys(a, equal, memo) & _length_keys(b, equal, memo))
 
@@ -300,7 +310,7 @@ def _structured_rule(node, inputs, structure):
                 # NumPy's rule would stretch a diagonal of length 1: check it has the target's length
                 target_like = Subtensor(op.idx)(zeros)
                 for k, d in band.diags.items():
-                    base[k - start] = op(base.get(k - start, zeros), _checked_length(d, target_like))
+                    base[k - start] = op(base.get(k - start, zeros), _checked_length(d, target_like, like_computed=True))
                 result = _Banded(band.n, base)
     elif isinstance(op, SumToShape) and marked == [0] and node.inputs[0].ndim == 1:
         shp = node.inputs[1].owner
@@ -324,20 +334,60 @@ def _structured_rule(node, inputs, structure):
     return [full]
 
 
-def _checked_length(v, like=None, size=None):
+def _checked_length(v, like=None, size=None, like_computed=False):
     """``v``, checked when it runs to have the length of vector ``like`` (or ``size``).
 
-    Static lengths that agree need no check. The length was shown equal from
-    the graph; the check keeps an input of another size an error, never a
-    result of the wrong shape.
+    The lengths were shown equal for consistent inputs; the check keeps an
+    input of another size an error, never a result of the wrong shape. It is
+    left out where it cannot fail: static lengths that agree, or lengths equal
+    by operations the result runs anyway (``v`` is computed; so is ``like``
+    when ``like_computed``).
     """
     from nbgrad.tensor.shape import CheckSizes, shape_i
 
+    memo = {}
+    mine = _length_keys(v, {}, memo)
     if like is not None:
         if v.type.shape[0] is not None and v.type.shape[0] == like.type.shape[0]:
             return v
+        if mine & _length_keys(like, {}, memo, computed=like_computed):
+            return v
         size = shape_i(like, 0)
+    elif mine & _size_keys(size, {}, memo):
+        return v
     return CheckSizes((0,))(v, size)
+
+
+def _core_length(d):
+    """A simple scalar for the length of vector ``d``, which the result computes.
+
+    Follows the operations that keep a length (increments, checks, fills,
+    elementwise operands that do not broadcast) to a static size or the
+    ``Shape_i`` of a vector nearer the inputs, so that the rewritten graph
+    does not keep a node alive only to read its size.
+    """
+    from nbgrad.tensor.elemwise import Elemwise
+    from nbgrad.tensor.shape import Alloc, CheckSizes, shape_i
+    from nbgrad.tensor.subtensor import IncSubtensor
+
+    for _ in range(_MAX_DEPTH):
+        if d.type.shape[0] is not None:
+            return d.type.shape[0]
+        node = d.owner
+        if node is None:
+            break
+        if isinstance(node.op, Alloc) and len(node.inputs) == 2:
+            return node.inputs[1]
+        if isinstance(node.op, (IncSubtensor, CheckSizes)):
+            d = node.inputs[0]
+        elif isinstance(node.op, Elemwise):
+            operands = [i for i in node.inputs if i.ndim == 1 and i.type.shape[0] != 1]
+            if not operands:
+                break
+            d = operands[0]
+        else:
+            break
+    return shape_i(d, 0)
 
 
 def _add_banded(bands, signs):

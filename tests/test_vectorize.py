@@ -252,10 +252,9 @@ def test_hessian_of_neighbour_products_is_written_from_its_diagonals(static):
     f = nbgrad.function([x], T.hessian(_w5_cost(x), x))
     xv = rng.normal(size=n)
     np.testing.assert_allclose(f(xv), _w5_hessian(xv), rtol=1e-12, atol=1e-12)
-    if static:  # unknown lengths keep run-time broadcast sums (SumToShape): dense batches
-        # no n × n intermediate: the only matrix is the result, built from three diagonals
-        (only,) = _two_d_values(f)
-        assert str(only.owner.op) == "Diagonals{-1,0,1}"
+    # no n × n intermediate: the only matrix is the result, built from three diagonals
+    (only,) = _two_d_values(f)
+    assert str(only.owner.op) == "Diagonals{-1,0,1}"
 
 
 def test_hessian_with_a_dense_part_stays_correct():
@@ -337,3 +336,41 @@ def test_only_known_zeros_count_as_zeros():
     assert _is_zeros(T.zeros_like(x)) and _is_zeros(T.constant(np.zeros(3)))
     assert not _is_zeros(T.constant(np.array([0.0, 1.0])))
     assert not _is_zeros(T.ones_like(x)) and not _is_zeros(x) and not _is_zeros(x * 0.0)
+
+
+def test_ones_and_zeros_are_seen_through_slices_and_size_checks():
+    from nbgrad.banded import _is_ones, _is_zeros
+    from nbgrad.tensor.shape import CheckSizes
+
+    x = T.dvector("x")
+    assert _is_ones(T.ones_like(x)[:-1]) and _is_zeros(T.zeros_like(x)[1:])
+    assert _is_ones(CheckSizes((0,))(T.ones_like(x), x.shape[0]))
+    assert not _is_ones(x[:-1]) and not _is_ones(T.zeros_like(x)[1:])
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        (lambda x, y: x[1:], lambda x, y: x[:-1], True),
+        (lambda x, y: x[2:], lambda x, y: x[:-1], False),
+        (lambda x, y: x[-2:], lambda x, y: x[:2], True),
+        (lambda x, y: x[1:], lambda x, y: T.zeros_like(x)[:-1], True),
+        (lambda x, y: T.sin(x[1:]) * 2.0, lambda x, y: x[:-1], True),
+        (lambda x, y: x * y, lambda x, y: y, True),
+        (lambda x, y: x, lambda x, y: y, False),
+        (lambda x, y: x[1:], lambda x, y: y[:-1], False),
+    ],
+)
+def test_run_time_lengths_shown_equal_only_when_they_are(a, b, same):
+    from nbgrad.banded import _same_length
+
+    x, y = T.dvector("x"), T.dvector("y")
+    assert _same_length(a(x, y), b(x, y), {}) is same
+    if same:  # and they are: on every length where the graph runs
+        for n in range(6):
+            xv = np.arange(float(n))
+            try:
+                la, lb = a(x, y).eval({x: xv, y: xv}).shape, b(x, y).eval({x: xv, y: xv}).shape
+            except ValueError:
+                continue
+            assert la == lb
