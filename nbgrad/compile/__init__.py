@@ -2,7 +2,8 @@
 
 from nbgrad.compile.function import Function, FunctionMaker, function
 from nbgrad.compile.io import In, Out, Param
+from nbgrad.compile.modes import DebugMode, MonitorMode
 from nbgrad.compile.sharedvalue import SharedVariable, TensorSharedVariable, shared
 
-__all__ = ["Function", "FunctionMaker", "In", "Out", "Param", "SharedVariable",
+__all__ = ["DebugMode", "Function", "FunctionMaker", "In", "MonitorMode", "Out", "Param", "SharedVariable",
            "TensorSharedVariable", "function", "shared"]

@@ -12,6 +12,7 @@ import numpy as np
 
 from nbgrad.compile.io import In, Out, input_converter
 from nbgrad.compile.linker import link
+from nbgrad.compile.modes import as_mode
 from nbgrad.compile.sharedvalue import SharedVariable, new_lock
 from nbgrad.config import config
 from nbgrad.graph.basic import Constant, Variable
@@ -88,8 +89,10 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
         Substitutions made in the graph before compiling.
     no_default_updates : bool or list of shared variables
         Skip the default updates (e.g. of random streams).
-    mode : {'FAST_RUN', 'FAST_COMPILE'} or a Mode, optional
-        Which rewrites run (default ``config.mode``).
+    mode : {'FAST_RUN', 'FAST_COMPILE', 'DebugMode'} or a Mode, optional
+        Which rewrites run (default ``config.mode``); ``'DebugMode'``,
+        ``nbgrad.compile.DebugMode()`` or ``nbgrad.compile.MonitorMode(...)`` also
+        check or monitor every node as the function runs.
     on_unused_input : {'raise', 'warn', 'ignore'}
     backend : {'cpu', 'gpu'}, optional
         Array backend (default ``config.backend``). With ``'gpu'`` the function
@@ -286,7 +289,7 @@ class FunctionMaker:
         for o in self.outputs:
             if not isinstance(o.variable, Variable):
                 o.variable = as_tensor_variable(o.variable)
-        self.mode = mode or config.mode
+        self.mode = as_mode(mode or config.mode)
         self.backend = backend or config.backend
         self.name = name
         self.allow_input_downcast = allow_input_downcast
@@ -389,7 +392,8 @@ class FunctionMaker:
         from nbgrad.rewriting import get_mode, rewrite_graph
         from nbgrad.rewriting.cache import rewrite_cached
 
-        self.fgraph, self.rewrites_applied = rewrite_cached(self.fgraph, get_mode(self.mode), rewrite_graph)
+        self.fgraph, self.rewrites_applied = rewrite_cached(
+            self.fgraph, get_mode(getattr(self.mode, "rewrite_mode", self.mode)), rewrite_graph)
         self.n_nodes_after = len(self.fgraph.apply_nodes)
         self.locks = self._call_locks()
 
@@ -408,9 +412,10 @@ class FunctionMaker:
         return tuple(lock for _, lock in sorted(ranked.values(), key=lambda rank_lock: rank_lock[0]))
 
     def create(self):
-        if self.locks:
-            return _locking_function_class(len(self.locks))(self)
-        return Function(self)
+        fn = _locking_function_class(len(self.locks))(self) if self.locks else Function(self)
+        # a debugging mode (MonitorMode, DebugMode) changes how this function runs
+        wrap = getattr(self.mode, "wrap_function", None)
+        return fn if wrap is None else wrap(fn)
 
 
 class MissingInputError(ValueError):
