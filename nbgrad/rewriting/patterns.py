@@ -313,14 +313,9 @@ _FINITE_OPS = ("sigmoid", "tanh", "erf", "erfc", "sign", "arctan", "relu", "neg"
 
 def known_nonzero(var):
     """True if no element of ``var`` is zero (a nonzero constant, possibly broadcast)."""
-    if isinstance(var, Constant):
-        return bool((np.asarray(var.data) != 0).all())
-    node = var.owner
-    from nbgrad.tensor.elemwise import DimShuffle
-
-    if node is not None and isinstance(node.op, (Alloc, DimShuffle)):
-        return known_nonzero(node.inputs[0])
-    return False
+    while var.owner is not None and isinstance(var.owner.op, (Alloc, DimShuffle)):
+        var = var.owner.inputs[0]
+    return isinstance(var, Constant) and bool((np.asarray(var.data) != 0).all())
 
 
 # never negative and never -0.0 for any input (nan stays nan)

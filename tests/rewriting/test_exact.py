@@ -117,3 +117,26 @@ def test_deep_graphs_rewrite_without_recursion():
     np.testing.assert_allclose(out[0], yv)
     assert np.isfinite(out[1]).all()
     np.testing.assert_allclose(out[2], v + sum(np.sin(v * (k + 2.0)) for k in range(2000)), rtol=1e-9)
+
+
+def test_product_chain_rewrites_read_each_chain_once(monkeypatch):
+    # the gradient of an n-deep tanh chain is one product of n factors: a rewrite that reads
+    # the whole product from each of its n links does O(n²) work; from its root, O(n)
+    from nbgrad.rewriting import algebraic
+
+    read = []
+    original = algebraic.chain_leaves
+
+    def counting(*args):
+        leaves = original(*args)
+        read.append(len(leaves))
+        return leaves
+
+    monkeypatch.setattr(algebraic, "chain_leaves", counting)
+    x = T.dvector("x")
+    y = x
+    n = 300
+    for _ in range(n):
+        y = T.tanh(y)
+    rewritten([x], T.grad(T.sum(y), x))
+    assert sum(read) <= 20 * n, sum(read)
