@@ -461,10 +461,16 @@ class Diagonals(Op):
         n0, m0 = (_const_int(v) for v in node.inputs[:2])
         fixed = self._writes(n0, m0) if n0 is not None and m0 is not None else None
         name = str(self)
+        last = {}  # sizes known only at run time: the writes of the last sizes seen
 
         def diagonals(n, m, *diags):
             n, m = int(n), int(m)
-            writes = fixed if fixed is not None else self._writes(n, m)
+            writes = fixed
+            if writes is None:
+                writes = last.get((n, m))
+                if writes is None:
+                    last.clear()
+                    writes = last[n, m] = self._writes(n, m)
             out = xp.zeros((n, m), dtype=dtype)
             flat = out.reshape(-1)
             for w, d in zip(writes, diags):
