@@ -1,0 +1,227 @@
+"""Behaviours the Theano 1.0 tutorial and debugging pages rely on, with ``theano`` replaced by ``nbgrad``.
+
+Each test is one documented use, written as a course author would write it: the
+types as objects, printing values from inside a compiled function, reading the
+graph as a tree, hunting NaNs node by node, and the test-value flag.
+"""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+
+import nbgrad
+import nbgrad.tensor as T
+from nbgrad.printing import Print, debugprint, pp, pprint
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+# --- algebra with typed variables ---------------------------------------------------------
+def test_a_variable_is_an_instance_of_the_type_that_made_it():
+    x, y = T.dscalar("x"), T.dscalar("y")
+    z = x + y
+    assert type(x) is type(z)
+    assert x.type is T.dscalar
+    assert z.type == T.dscalar
+    assert pprint(z) == pp(z) == "x + y"
+    f = nbgrad.function([x, y], z)
+    assert f(2, 3) == 5.0
+    assert isinstance(f(16.3, 12.1), np.ndarray)
+
+
+def test_one_type_object_used_for_several_inputs():
+    row_type = T.TensorType("float64", (True, False))
+    a, b = row_type("a"), row_type("b")
+    m = T.dmatrix("m")
+    f = nbgrad.function([a, b, m], (a + b) * m)
+    np.testing.assert_allclose(f([[1.0, 2.0]], [[3.0, 4.0]], np.ones((3, 2))), np.tile([4.0, 6.0], (3, 1)))
+
+
+def test_scalars_from_one_string_in_a_small_formula():
+    a, b, c = T.dscalars("abc")
+    f = nbgrad.function([a, b, c], a * b + c)
+    assert f(2.0, 3.0, 1.0) == 7.0
+
+
+# --- Print: values from inside a compiled function ----------------------------------------
+def test_print_shows_an_intermediate_value_at_every_call(capsys):
+    x = T.dvector("x")
+    h = Print("hidden")(T.tanh(x))
+    f = nbgrad.function([x], (h ** 2).sum())
+    capsys.readouterr()  # compiling prints nothing
+    f(np.array([0.0, 0.0]))
+    f(np.array([1.0, 2.0]))
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["hidden __str__ = [0. 0.]", f"hidden __str__ = {np.tanh([1.0, 2.0])}"]
+
+
+def test_print_other_attributes_of_the_value(capsys):
+    x = T.dmatrix("x")
+    f = nbgrad.function([x], Print("x", attrs=("shape", "sum"))(x) + 1)
+    f(np.ones((2, 3)))
+    assert capsys.readouterr().out.splitlines() == ["x shape = (2, 3)", "x sum = 6.0"]
+
+
+def test_print_does_not_change_values_or_gradients(capsys):
+    x = T.dvector("x")
+    plain = (T.exp(x) * x).sum()
+    printed = (T.exp(Print("e")(x)) * x).sum()
+    value = np.array([0.5, -1.0])
+    f = nbgrad.function([x], [plain, T.grad(plain, x)])
+    g = nbgrad.function([x], [printed, T.grad(printed, x)])
+    for a, b in zip(f(value), g(value)):
+        np.testing.assert_allclose(a, b)
+    assert "e __str__" in capsys.readouterr().out
+
+
+def test_print_of_a_constant_prints_at_run_time_not_once_at_compile_time(capsys):
+    c = Print("c")(T.constant(np.array([1.0, 2.0])))
+    f = nbgrad.function([], c * 2)
+    assert capsys.readouterr().out == ""
+    f()
+    f()
+    assert capsys.readouterr().out.count("c __str__") == 2
+
+
+def test_print_survives_fusion_and_its_result_is_the_callers_own(capsys):
+    x = T.dvector("x")
+    p = Print("p")(x)
+    f = nbgrad.function([x], [p, T.exp(p) * 2 + 1])
+    value = np.array([1.0, 2.0])
+    first, second = f(value)
+    assert "Print" in debugprint(f, file="str")
+    first[0] = 99.0  # the returned array does not share memory with the input
+    assert value[0] == 1.0
+    np.testing.assert_allclose(second, np.exp([1.0, 2.0]) * 2 + 1)
+    assert capsys.readouterr().out.count("p __str__") == 1
+
+
+def test_print_refuses_a_bad_message():
+    with pytest.raises(TypeError, match="message must be a string"):
+        Print(3)
+
+
+# --- debugprint -------------------------------------------------------------------------------
+def test_debugprint_defaults_and_options():
+    x = T.dscalar("x")
+    y = T.exp(x) * 2
+    assert debugprint(y, file="str") == "mul [id A]\n ├─ exp [id B]\n │  └─ x [id C]\n └─ 2 [id D]"
+    assert debugprint(y, depth=1, file="str") == "mul [id A]"
+    assert debugprint(y, 2, file="str") == "mul [id A]\n ├─ exp [id B]\n └─ 2 [id C]"
+    assert debugprint(y, ids="int", file="str").splitlines()[0] == "mul [id 0]"
+    assert debugprint(y, ids="", file="str").splitlines()[0] == "mul"
+    assert debugprint(y, ids="id", file="str").splitlines()[0] == f"mul [id {id(y.owner)}]"
+    assert debugprint(y, print_type=True, file="str").splitlines()[0] == "mul [id A] <TensorType(float64, scalar)>"
+    assert debugprint(y, depth=0, file="str") == ""
+
+
+def test_debugprint_stops_at_named_variables_when_asked():
+    x = T.dscalar("x")
+    h = T.exp(x)
+    h.name = "h"
+    y = h + 1
+    assert "x" in debugprint(y, file="str")
+    text = debugprint(y, stop_on_name=True, file="str")
+    assert text == "add [id A]\n ├─ exp [id B] 'h'\n └─ 1 [id C]"
+
+
+def test_debugprint_to_a_stream_and_to_stdout(capsys):
+    x = T.dscalar("x")
+    buf = io.StringIO()
+    assert debugprint(x * 2, file=buf) is None
+    assert buf.getvalue().startswith("mul [id A]")
+    nbgrad.debugprint(nbgrad.function([x], x * 2))
+    assert capsys.readouterr().out.startswith("mul [id A]")
+
+
+def test_debugprint_refuses_a_file_given_as_depth():
+    with pytest.raises(TypeError, match="depth must be an int"):
+        debugprint(T.dscalar(), "str")
+
+
+# --- finding NaNs node by node --------------------------------------------------------------
+def test_the_nan_hunting_recipe_with_monitor_mode(capsys):
+    def detect_nan(i, node, fn):
+        for output in fn.outputs:
+            if np.isnan(output[0]).any():
+                print("*** NaN detected ***")
+                debugprint(node)
+                print("Inputs : %s" % [inp[0] for inp in fn.inputs])
+                print("Outputs: %s" % [out[0] for out in fn.outputs])
+                break
+
+    x = T.dscalar("x")
+    f = nbgrad.function([x], [T.log(x) * x],
+                        mode=nbgrad.compile.MonitorMode(post_func=detect_nan).excluding(
+                            "local_elemwise_fusion", "inplace"))
+    f(0.5)
+    assert capsys.readouterr().out == ""
+    f(-1.0)
+    out = capsys.readouterr().out
+    assert out.startswith("*** NaN detected ***\nlog [id A]\n └─ x [id B]\nInputs : [array(-1.)]")
+    assert out.count("*** NaN detected ***") == 2  # log makes it, mul passes it on
+
+
+def test_debug_mode_by_name_points_at_the_division_by_zero():
+    x, y = T.dvectors("xy")
+    f = nbgrad.function([x, y], (x / y).sum(), mode="DebugMode")
+    assert float(f(np.ones(2), np.ones(2))) == 2.0
+    with pytest.raises(nbgrad.compile.modes.InvalidValueError, match="true_div|Composite"):
+        f(np.ones(2), np.array([1.0, 0.0]))
+
+
+def test_test_value_flag_is_accepted():
+    old = nbgrad.config.compute_test_value
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nbgrad.config.compute_test_value = "warn"
+        assert nbgrad.config.compute_test_value == "warn"
+        x = T.dmatrix("x")
+        x.tag.test_value = np.ones((2, 2))
+        assert nbgrad.function([x], x.sum())(x.tag.test_value) == 4.0
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nbgrad.config.compute_test_value = old
+
+
+# --- a recurrent network over a sequence, as the scan tutorial builds it -----------------------
+def test_rnn_with_softmax_outputs_indexed_as_theano_returns_them():
+    n_in, n_hid, n_out, steps = 3, 4, 2, 5
+    rng = np.random.default_rng(0)
+    W_in = nbgrad.shared(rng.normal(size=(n_in, n_hid)) * 0.5, name="W_in")
+    W_rec = nbgrad.shared(rng.normal(size=(n_hid, n_hid)) * 0.5, name="W_rec")
+    W_out = nbgrad.shared(rng.normal(size=(n_hid, n_out)) * 0.5, name="W_out")
+    u = T.dmatrix("u")
+    t = T.lvector("t")
+    h0 = T.zeros((n_hid,))
+
+    def step(u_t, h_prev):
+        h_t = T.tanh(T.dot(u_t, W_in) + T.dot(h_prev, W_rec))
+        return h_t, T.nnet.softmax(T.dot(h_t, W_out))
+
+    (h, s), _ = nbgrad.scan(step, sequences=u, outputs_info=[h0, None])
+    p = s[:, 0, :]  # each step's softmax is a (1, n_out) row
+    cost = -T.mean(T.log(p[T.arange(t.shape[0]), t]))
+    params = [W_in, W_rec, W_out]
+    train = nbgrad.function([u, t], cost, updates=[(w, w - 0.2 * g) for w, g in zip(params, T.grad(cost, params))])
+    predict = nbgrad.function([u], p)
+
+    uv = rng.normal(size=(steps, n_in))
+    tv = (uv[:, 0] > 0).astype("int64")
+    probs = predict(uv)
+    assert probs.shape == (steps, n_out)
+    np.testing.assert_allclose(probs.sum(axis=1), np.ones(steps))
+    # the same network, step by step in NumPy
+    hv = np.zeros(n_hid)
+    for k in range(steps):
+        hv = np.tanh(uv[k] @ W_in.get_value() + hv @ W_rec.get_value())
+        e = np.exp(hv @ W_out.get_value())
+        np.testing.assert_allclose(probs[k], e / e.sum(), rtol=1e-10)
+    first = train(uv, tv)
+    for _ in range(30):
+        last = train(uv, tv)
+    assert last < first
