@@ -314,6 +314,19 @@ def diagonal_form(node):
     return None
 
 
+def identity_multiple(data):
+    """c if ``data`` is c times the identity matrix (2 × 2 or larger), else None."""
+    import numpy as np
+
+    data = np.asarray(data)
+    if data.ndim != 2 or data.shape[0] != data.shape[1] or data.shape[0] < 2:
+        return None
+    c = data[0, 0]
+    if data.dtype.kind not in "fiu" or not np.array_equal(data, c * np.eye(len(data), dtype=data.dtype)):
+        return None
+    return c
+
+
 def _constant_value(v):
     """The number of a constant that is the same everywhere (possibly broadcast), else None."""
     while v.owner is not None and type(v.owner.op).__name__ in ("DimShuffle", "Alloc"):

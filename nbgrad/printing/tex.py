@@ -15,7 +15,7 @@ import numpy as np
 
 from nbgrad.printing.printer import (
     MAX_ELEMENTS, PREC_ADD, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer,
-    diagonal_form, index_letters, index_parts, number_str, parenthesize,
+    diagonal_form, identity_multiple, index_letters, index_parts, number_str, parenthesize,
 )
 
 __all__ = ["LatexPrinter", "latex", "latex_name"]
@@ -161,6 +161,9 @@ class LatexPrinter(Printer):
         data = np.asarray(var.data)
         if data.size == 1:  # a broadcast scalar reads as the number
             return _number(data.reshape(()))._replace(kind="const")
+        c = identity_multiple(data)
+        if c is not None and c != 0:  # a Hessian with static shapes: 2 I, not its entries
+            return _eye_tex(c)
         if data.size <= MAX_ELEMENTS and data.ndim <= 2:
             rows = data.reshape(1, -1) if data.ndim == 1 else data
             body = r" \\ ".join(" & ".join(_number(v).s for v in row) for row in rows)
@@ -295,10 +298,7 @@ class LatexPrinter(Printer):
         kind, v = form
         if kind == "diag":
             return Printed(f"\\operatorname{{diag}}\\left({self.print_var(v).s}\\right)")
-        if v == 1:
-            return Printed("I")
-        c = _number(v)
-        return Printed(f"{c.s} I", PREC_MUL if not c.s.startswith("-") else PREC_NEG, "mul")
+        return _eye_tex(v)
 
     def _print_WrittenForm(self, node, var):
         # a stabilized node reads as the formula it computes, the one it was rewritten from
@@ -346,6 +346,13 @@ def _axis_label(axis):
 def _index(desc, inputs):
     """An index description (``Subtensor.idx``) as a subscript, e.g. ``1{:},0``."""
     return ",".join(index_parts(desc, inputs, "\\text{new}", "{:}"))
+
+
+def _eye_tex(c):
+    if c == 1:
+        return Printed("I")
+    c = _number(c)
+    return Printed(f"{c.s} I", PREC_MUL if not c.s.startswith("-") else PREC_NEG, "mul")
 
 
 def _number(v):

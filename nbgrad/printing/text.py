@@ -4,7 +4,7 @@ import numpy as np
 
 from nbgrad.printing.printer import (
     MAX_ELEMENTS, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer, diagonal_form,
-    index_parts, number_str, parenthesize,
+    identity_multiple, index_parts, number_str, parenthesize,
 )
 
 __all__ = ["TextPrinter", "pp"]
@@ -24,6 +24,9 @@ class TextPrinter(Printer):
         if data.size == 1:  # a broadcast scalar ([2] against a vector) reads as the number
             s = number_str(data.reshape(()))
             return Printed(s, PREC_NEG if s.startswith("-") else PREC_ATOM, "const")
+        c = identity_multiple(data)
+        if c is not None and c != 0:  # a Hessian with static shapes: 2 * I, not its entries
+            return _eye_text(c)
         if data.size <= MAX_ELEMENTS:
             return Printed(_nested(data))
         return Printed(f"Constant{{{data.dtype}, shape={data.shape}}}")
@@ -107,10 +110,7 @@ class TextPrinter(Printer):
         kind, v = form
         if kind == "diag":
             return Printed(f"diag({self.print_var(v).s})")
-        if v == 1:
-            return Printed("I")
-        c = number_str(np.asarray(v))
-        return Printed(f"{c} * I", PREC_MUL if not c.startswith("-") else PREC_NEG, "mul")
+        return _eye_text(v)
 
     def _print_MakeVector(self, node, var):
         return Printed("[" + ", ".join(a.s for a in self.args(node)) + "]")
@@ -238,3 +238,10 @@ def pp(var):
         printer = TextPrinter()
         return "\n".join(printer.doprint(v) for v in var)
     return TextPrinter().doprint(var)
+
+
+def _eye_text(c):
+    if c == 1:
+        return Printed("I")
+    c = number_str(np.asarray(c))
+    return Printed(f"{c} * I", PREC_MUL if not c.startswith("-") else PREC_NEG, "mul")

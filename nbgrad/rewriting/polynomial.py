@@ -56,8 +56,10 @@ def _coefficient(var):
     """The value of a constant that broadcasts on every axis, else None."""
     while var.owner is not None and isinstance(var.owner.op, DimShuffle):
         var = var.owner.inputs[0]  # a constant given more (broadcastable) axes
-    if not isinstance(var, Constant) or not all(d == 1 for d in var.type.shape):
+    if not isinstance(var, Constant):
         return None
+    # a constant the same everywhere; one with a size ([1, 1, 1] against a static-shape x)
+    # is read as its number, and the result's shape check below keeps what it broadcast to
     c = scalar_const(var)
     if c is None or not np.isfinite(c):
         return None

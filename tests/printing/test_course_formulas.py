@@ -119,3 +119,18 @@ def test_a_length_one_vector_is_not_stretched_in_a_derivative():
     f = nbgrad.function([X, w, t], T.grad(T.mean((T.dot(X, w) - t) ** 2), w))
     with pytest.raises(ValueError, match="same size on axis 0"):
         f(XM, XV, np.ones(1))
+
+
+@pytest.mark.parametrize("build, text, tex", [
+    (lambda x: jacobian(x ** 2, x), "diag(2 * x)", r"\operatorname{diag}\left(2 x\right)"),
+    (lambda x: hessian(T.sum(x ** 2), x), "2 * I", "2 I"),
+    (lambda x: hessian(T.sum(x ** 2 * T.exp(x)), x), "diag(exp(x) * (x ** 2 + 4 * x + 2))",
+     r"\operatorname{diag}\left(e^{x} \left(x^{2} + 4 x + 2\right)\right)"),
+])
+@pytest.mark.parametrize("shape", [(None,), (5,)], ids=["dvector", "static"])
+def test_structured_derivatives_read_the_same_with_static_shapes(build, text, tex, shape):
+    xs = T.TensorType("float64", shape)("x")
+    f = nbgrad.function([xs], build(xs))
+    out = f.maker.fgraph.outputs[0]
+    assert nbgrad.pp(out) == text and latex(out) == tex
+    np.testing.assert_allclose(f(rng.normal(size=5)).shape, (5, 5))
