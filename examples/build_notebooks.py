@@ -655,7 +655,7 @@ NB04 = [
     md("""
     **Evaluating a polynomial.** Two sequences walked together, the coefficients and the
     exponents $0, 1, 2, \\dots$, then a sum outside the loop:
-    $p(x) = \\\\sum_i c_i x^i$.
+    $p(x) = \\sum_i c_i x^i$.
     """),
     code("""
     coeffs = T.dvector("coeffs")
@@ -667,7 +667,7 @@ NB04 = [
     """),
     md("""
     **A recurrent network step.** The hidden state is carried from step to step:
-    $h_t = \\\\tanh(W h_{t-1} + U x_t + b)$, with the weights as shared variables. Gradients
+    $h_t = \\tanh(W h_{t-1} + U x_t + b)$, with the weights as shared variables. Gradients
     flow back through the loop, so training it needs nothing new.
     """),
     code("""
@@ -709,7 +709,7 @@ NB05 = [
     Every derivative nbgrad builds is the chain rule applied to a graph. For a chain
     $y = f_3(f_2(f_1(x)))$ the Jacobian is a product of the local Jacobians,
 
-    $$J = J_3 \\\\, J_2 \\\\, J_1 .$$
+    $$J = J_3 \\, J_2 \\, J_1 .$$
 
     The product can be evaluated from either end, and that choice is the difference
     between the two modes of automatic differentiation:
@@ -718,12 +718,12 @@ NB05 = [
       through $J_1$, then $J_2$, then $J_3$, alongside the computation. One pass gives
       $Jv$, one *column* of $J$ for $v = e_j$. This is `T.Rop`.
     * **reverse accumulation** multiplies from the left: it runs the computation, then
-      pulls a cotangent $u$ back through $J_3^\\\\top$, $J_2^\\\\top$, $J_1^\\\\top$. One pass
-      gives $u^\\\\top J$, one *row* of $J$. This is `T.Lop`, and `T.grad` is the special
+      pulls a cotangent $u$ back through $J_3^\\top$, $J_2^\\top$, $J_1^\\top$. One pass
+      gives $u^\\top J$, one *row* of $J$. This is `T.Lop`, and `T.grad` is the special
       case of a scalar output with $u = 1$.
 
     Each pass costs a small constant multiple of evaluating $f$ itself. So for
-    $f: \\\\mathbb{R}^n \\\\to \\\\mathbb{R}^m$ the full Jacobian costs $n$ forward passes or $m$
+    $f: \\mathbb{R}^n \\to \\mathbb{R}^m$ the full Jacobian costs $n$ forward passes or $m$
     reverse passes. A loss function has $m = 1$ and $n$ = number of parameters: reverse
     mode wins by a factor $n$, which is why training uses it.
     """),
@@ -731,7 +731,7 @@ NB05 = [
     md("""
     ## One function, both modes
 
-    A small two-layer map $y = B \\\\tanh(A x)$ with $A$ of shape $(h, n)$ and $B$ of shape
+    A small two-layer map $y = B \\tanh(A x)$ with $A$ of shape $(h, n)$ and $B$ of shape
     $(m, h)$. We compile one forward-mode pass (`Rop`) and one reverse-mode pass (`Lop`).
     """),
     code("""
@@ -893,7 +893,7 @@ NB05 = [
     md("""
     ## Summary
 
-    * Jacobian products run forward ($Jv$, `Rop`) or reverse ($u^\\\\top J$, `Lop`, `grad`),
+    * Jacobian products run forward ($Jv$, `Rop`) or reverse ($u^\\top J$, `Lop`, `grad`),
       each pass costing about one function evaluation;
     * the full Jacobian costs $n$ forward or $m$ reverse passes: reverse for losses,
       forward for few inputs and many outputs;
