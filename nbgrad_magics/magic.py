@@ -1,5 +1,7 @@
 """The ``%%symgraph`` cell magic: parse the options, run the cell, show the results."""
 
+import difflib
+
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -67,6 +69,10 @@ class SymgraphMagics(Magics):
             display(obj, raw=raw)
 
 
+# argparse would take --widget for --widgets (any unique prefix): a misspelt option must fail
+SymgraphMagics.symgraph.parser.allow_abbrev = False
+
+
 def _usage(magic):
     text = magic.parser.format_usage().strip()
     if text.startswith("::"):  # magic_arguments formats usage as a reST literal block
@@ -78,7 +84,24 @@ def _parse(magic, line):
     try:
         return parse_argstring(magic, line)
     except UsageError as exc:
-        raise UsageError(f"{_usage(magic)}\n%%symgraph: {exc}") from None
+        raise UsageError(f"{_usage(magic)}\n%%symgraph: {exc}{_did_you_mean(str(exc))}") from None
+
+
+def _did_you_mean(message):
+    """A hint naming the option an unrecognized one abbreviates or misspells ('' if none)."""
+    if "unrecognized arguments:" not in message:
+        return ""
+    hints = []
+    for word in message.split("unrecognized arguments:", 1)[1].split():
+        if not word.startswith("--"):
+            continue
+        option = word.split("=", 1)[0]
+        close = [o for o in OPTION_NAMES if o.startswith(option)]
+        close = close or difflib.get_close_matches(option, OPTION_NAMES, n=1)
+        if close:
+            hints.append(f"{option} is not an option (options are not abbreviated); "
+                         f"did you mean {close[0]}?")
+    return "".join("\n" + h for h in hints)
 
 
 OPTION_NAMES = ("--backend", "--outputs", "--no-optimize", "--show", "--widgets", "--range", "--help")

@@ -56,8 +56,10 @@ class _TensorMethods:
                 f"the symbolic comparison {pp(self)} has no truth value: it is only known when the "
                 "compiled function runs. A chained comparison a < b < c is Python's "
                 "(a < b) and (b < c), which would silently keep only b < c; write "
-                "T.and_(a < b, b < c) or (a < b) & (b < c). To choose between values use "
-                "T.switch(cond, a, b) (elementwise) or nbgrad.ifelse.ifelse(cond, a, b) (lazy)"
+                "T.and_(a < b, b < c) or (a < b) & (b < c). Python's max(a, b) and min(a, b) "
+                "compare like this: use T.maximum(a, b) and T.minimum(a, b). To choose between "
+                "values use T.switch(cond, a, b) (elementwise) or nbgrad.ifelse.ifelse(cond, a, b) "
+                "(lazy)"
             )
         return True
 
@@ -69,7 +71,9 @@ class _TensorMethods:
 
     def __iter__(self):
         raise TypeError(
-            f"a symbolic variable ({self}) cannot be iterated; index it (x[i]) or use nbgrad.scan"
+            f"a symbolic variable ({self}) cannot be iterated; index it (x[i]) or use nbgrad.scan. "
+            "Python's sum(x), max(x), min(x), any(x) and all(x) iterate: use T.sum(x) (or x.sum()), "
+            "T.max(x) (or x.max()), T.min(x), T.any(x) and T.all(x)"
         )
 
     def __setitem__(self, key, value):

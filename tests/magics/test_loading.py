@@ -125,3 +125,25 @@ def test_nbgrad_never_imports_ipython():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
 
+
+
+def test_readme_quick_start_opens_the_course_even_as_root():
+    # JupyterLab refuses to start as root unless told --allow-root; the README's first
+    # command must work in a container too, as one line that installs and runs
+    import re
+    import shlex
+
+    from jupyterlab.labapp import LabApp
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1]
+    command = re.search(r"```bash\n(.+?)\n```", quick_start, re.S).group(1)
+    assert "\n" not in command.strip()
+    install, run = command.split(" && ")
+    assert install.split()[:4] == ["python3", "-m", "pip", "install"]
+    words = shlex.split(run)
+    assert words[:4] == ["python3", "-m", "jupyter", "lab"]
+    app = LabApp()
+    app.parse_command_line(words[4:])
+    assert app.config.ServerApp.allow_root is True
+    assert app.extra_args == ["examples/"]

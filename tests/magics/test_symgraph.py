@@ -422,6 +422,33 @@ def test_bad_options_raise_usage_error_with_usage_line(ip, line, message):
     assert "x" not in ip.ns and "y" not in ip.ns
 
 
+@pytest.mark.parametrize("line, meant", [
+    ("--widget", "--widgets"),
+    ("--back cpu", "--backend"),
+    ("--no-opt", "--no-optimize"),
+    ("--output y", "--outputs"),
+])
+def test_abbreviated_options_are_refused_naming_the_full_option(ip, line, meant):
+    # argparse would read --widget as --widgets; a misspelt option must not pass silently
+    err, _ = ip.run_failing(f"%%symgraph f {line}\nx = dscalar('x')\ny = x * 2\n")
+    assert isinstance(err, UsageError)
+    assert "unrecognized" in str(err) and "not abbreviated" in str(err)
+    assert f"did you mean {meant}?" in str(err)
+    assert "f" not in ip.ns
+
+
+@pytest.mark.parametrize("body, hint", [
+    ("y = sum(v ** 2)", "T.sum(x) (or x.sum())"),
+    ("y = max(v)", "T.max(x) (or x.max())"),
+    ("y = max(a, b)", "T.maximum(a, b)"),
+    ("y = min(a, b)", "T.minimum(a, b)"),
+])
+def test_python_builtins_on_symbolic_variables_point_to_nbgrads(ip, body, hint):
+    err, printed = ip.run_failing(f"%%symgraph\nv = dvector('v'); a, b = dscalars('a', 'b')\n{body}\n")
+    assert isinstance(err, SymgraphError) and isinstance(err.original, TypeError)
+    assert hint in str(err)
+
+
 def test_help_shows_usage_with_every_option(ip):
     doc = ip.ip.find_cell_magic("symgraph").__doc__
     for opt in ("--backend", "--outputs", "--no-optimize", "--show", "--widgets", "--range", "name"):
