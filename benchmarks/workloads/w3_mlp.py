@@ -4,7 +4,9 @@ Every implementation does the same step: forward pass, mean cross-entropy of
 the logits against integer labels, gradients of all six parameters, and the
 update ``p -= lr * g``; the callable returns the loss. ``nbgrad`` uses
 ``nbgrad.nn`` (``Sequential``, ``cross_entropy``, ``SGD``) and the training
-function that ``Learner`` compiles.
+function that ``Learner`` compiles (layer parameters of fixed shape); ``nbgrad_dynamic`` is
+the same step as course code writes it: ``T.fmatrix``/``T.lvector`` inputs and shared
+weights and biases of unknown static shape, ``updates`` given by hand.
 
 Running this file directly (``python benchmarks/workloads/w3_mlp.py``) also
 prints the per-call overhead of ``nbgrad.eager`` next to PyTorch and NumPy.
@@ -13,7 +15,7 @@ prints the per-call overhead of ``nbgrad.eager`` next to PyTorch and NumPy.
 import numpy as np
 
 TITLE = "SGD step, 784-512-512-10 tanh MLP, softmax cross-entropy, batch 256, float32"
-IMPLS = ["numpy", "nbgrad", "pytensor", "jax", "torch"]
+IMPLS = ["numpy", "nbgrad", "nbgrad_dynamic", "pytensor", "jax", "torch"]
 
 SIZES = (784, 512, 512, 10)
 BATCH = 256
@@ -107,6 +109,21 @@ def setup(impl):
     if impl == "nbgrad":
         step = nbgrad_step(x, y, params)
         return lambda: step(x, y)
+    if impl == "nbgrad_dynamic":
+        import nbgrad
+        import nbgrad.tensor as T
+
+        X, Y = T.fmatrix("X"), T.lvector("Y")
+        ps = [nbgrad.shared(p.copy()) for p in params]
+        h = X
+        for k in range(0, 6, 2):
+            h = T.dot(h, ps[k]) + ps[k + 1]
+            if k < 4:
+                h = T.tanh(h)
+        loss = -T.mean(T.nnet.log_softmax(h)[T.arange(Y.shape[0]), Y])
+        gs = T.grad(loss, ps)
+        f = nbgrad.function([X, Y], loss, updates=[(p, p - np.float32(LR) * g) for p, g in zip(ps, gs)])
+        return lambda: f(x, y)
     if impl == "pytensor":
         try:
             import pytensor
