@@ -15,13 +15,20 @@ def _fusable(node):
     return isinstance(node.op, Elemwise) and type(node.op) is Elemwise
 
 
+#: Most nodes fused into one Composite. A longer chain becomes several kernels, each fed by
+#: the one before: the generated source of one kernel, and the time to build and compile
+#: it, stay bounded (a 10⁵-deep chain is 196 kernels of 512 operations, not one of 10⁵).
+MAX_FUSED = 512
+
+
 def _cluster(fgraph, root):
-    """Nodes fused with ``root``: producers used only inside the cluster, with root's loop shape."""
+    """Nodes fused with ``root``: producers used only inside the cluster, with root's loop shape
+    (at most ``MAX_FUSED``)."""
     bc = root.outputs[0].type.broadcastable
     members = {root}
     order = [root]
     stack = [root]
-    while stack:
+    while stack and len(members) < MAX_FUSED:
         node = stack.pop()
         for v in node.inputs:
             p = v.owner
@@ -35,6 +42,8 @@ def _cluster(fgraph, root):
             members.add(p)
             order.append(p)
             stack.append(p)
+            if len(members) >= MAX_FUSED:
+                break
     return members
 
 

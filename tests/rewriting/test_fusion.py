@@ -349,3 +349,28 @@ def test_unblocked_large_evaluation_writes_temporaries_into_dead_buffers_only():
         base = full[0].copy()
         res = ev(base, full[1], out=base[::-1])
         np.testing.assert_allclose(res, ev.small(full[0], full[1]), rtol=1e-12)
+
+
+def test_a_very_long_chain_becomes_kernels_of_bounded_size():
+    from nbgrad.rewriting.fusion import MAX_FUSED
+
+    x = T.dvector("x")
+    y = x
+    n = 2 * MAX_FUSED + 10
+    for _ in range(n):
+        y = T.tanh(y)
+    f = nbgrad.function([x], y)
+    sizes = sorted(_inner_size(c) for c in _composites(f))
+    assert len(sizes) == 3 and max(sizes) <= MAX_FUSED and sum(sizes) == n, sizes
+    v = np.array([0.5, -1.0])
+    ref = v.copy()
+    for _ in range(n):
+        ref = np.tanh(ref)
+    np.testing.assert_allclose(f(v), ref)
+
+
+def _inner_size(node):
+    from nbgrad.graph.traversal import io_toposort
+
+    comp = node.op.scalar_op
+    return len(io_toposort(comp.inputs, comp.outputs))
