@@ -93,6 +93,8 @@ from nbgrad.eager.tensor import Tensor, as_tensor  # noqa: F401
 from nbgrad.eager.trace import ControlPathError, Traced, trace  # noqa: F401
 from nbgrad.eager.torchlike import *  # noqa: F403
 from nbgrad.eager.torchlike import __all__ as _torch_all
+from nbgrad.eager.tensor import Parameter  # noqa: F401,E402 - also nn.Parameter
+from nbgrad.eager import autograd, nn, optim, utils  # noqa: E402,F401
 
 # PyTorch's dtype names (``ne.float32``, ``ne.long``, ...) as NumPy dtypes.
 globals().update(_DTYPE_NAMES)
@@ -101,5 +103,5 @@ __all__ = sorted(set(_fn_all) | set(_torch_all) | {n for n in _DTYPE_NAMES if n 
     "get_default_dtype", "set_default_dtype",
     "Tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "trace", "Traced", "ControlPathError", "eager_function", "grad", "FUNCTIONS",
-    "MixedDeviceError",
+    "MixedDeviceError", "nn", "optim", "autograd", "utils",
 })

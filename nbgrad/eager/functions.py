@@ -33,7 +33,7 @@ from nbgrad.eager.device import canonical_device, device_of, is_device_array, mi
 from nbgrad.eager.primitive import Primitive, standin_type
 from nbgrad.eager import tensor as _tensor_module
 from nbgrad.eager.tensor import (
-    Tensor, _check_requires_grad, _device_for, _wrap, array_code, signature_code)
+    Parameter, Tensor, _check_requires_grad, _device_for, _wrap, array_code, signature_code)
 from nbgrad.tensor.elemwise import Elemwise
 
 __all__ = [
@@ -53,6 +53,8 @@ class _HostValue(Tensor):
 
 
 _ndarray = np.ndarray
+# The tensor classes a fast-path call accepts as tensor arguments (module parameters too).
+_TENSORS = frozenset({Tensor, Parameter})
 _asarray = np.asarray
 _make = Tensor._make
 _grad_mode = _tape._GradMode
@@ -235,7 +237,7 @@ def eager_function(fn, name=None, elemwise=None):
             key = []
             for a in args:
                 ta = type(a)
-                if ta is Tensor:
+                if ta is Tensor or ta is Parameter:
                     code = a._sig
                     key.append(signature_code(a) if code is None else code)
                 elif ta in accepted:
@@ -305,15 +307,15 @@ def _fast_entry(fn, name, cache, elemwise, args, kwargs):
     if prim.crosses_devices or builtins.any(type(t._data) is not _ndarray for t in tensors):
         return False
     if elemwise:
-        if not builtins.any(type(a) is Tensor for a in args):
+        if not builtins.any(type(a) in _TENSORS for a in args):
             return False  # numbers only: no tensor code in the key
-        if builtins.all(type(a) is Tensor for a in args):
+        if builtins.all(type(a) in _TENSORS for a in args):
             operands = None
         else:
-            operands = tuple(k if type(a) is Tensor else _AS_IS if type(a) is _ndarray else c.dtype
+            operands = tuple(k if type(a) in _TENSORS else _AS_IS if type(a) is _ndarray else c.dtype
                              for k, (a, c) in enumerate(zip(args, conv)))
     else:
-        operands = tuple(k if type(a) is Tensor else _AS_IS if type(a) is _ndarray else None
+        operands = tuple(k if type(a) in _TENSORS else _AS_IS if type(a) is _ndarray else None
                          for k, a in enumerate(args))
     runner = prim.runner("cpu")
     return prim, single, runner.raw, runner, operands
@@ -339,7 +341,7 @@ def _run_fast(entry, args):
     recording = False
     if _grad_mode.enabled:
         for a in args:
-            if type(a) is Tensor and a.requires_grad:
+            if type(a) in _TENSORS and a.requires_grad:
                 recording = True
                 break
     tracer = _TRACE[0]

@@ -56,6 +56,8 @@ class Primitive:
 
     # Transfers take inputs on several devices; every other primitive needs one.
     crosses_devices = False
+    # A call of an ``autograd.Function`` is not a Primitive; the tape asks its own backward.
+    custom = False
 
     def run(self, arrays, device="cpu"):
         """The output arrays for input ``arrays`` (a list, one per input), all on ``device``."""

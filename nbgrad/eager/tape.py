@@ -23,7 +23,7 @@ from nbgrad.eager.primitive import zeros_for
 _ref = weakref.ref
 
 __all__ = [
-    "Node", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "run_backward",
+    "Node", "AccumulateGrad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "run_backward",
     "record",
 ]
 
@@ -125,6 +125,53 @@ class Node:
 
     def name(self):
         return self.prim.label
+
+    @property
+    def next_functions(self):
+        """For each input: ``(node, output index)`` of the call that computed it,
+        ``(AccumulateGrad, 0)`` for a leaf that requires a gradient, else ``(None, 0)``."""
+        out = []
+        for t in self.inputs:
+            if t._node is not None:
+                out.append((t._node, t._index))
+            elif t.requires_grad:
+                out.append((AccumulateGrad(t), 0))
+            else:
+                out.append((None, 0))
+        return tuple(out)
+
+
+class AccumulateGrad:
+    """Where the gradient of the leaf ``variable`` is summed into its ``.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+    def name(self):
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+
+def _run_hooks(t, g, wrap):
+    """``g`` (an array, or a tensor under ``create_graph``) after ``t``'s hooks."""
+    for hook in list(t._hooks.values()):
+        is_tensor = hasattr(g, "_node")
+        res = hook(g if is_tensor else wrap(g))
+        if res is not None:
+            if not hasattr(res, "_node"):
+                raise TypeError(f"a gradient hook must return a tensor or None, got "
+                                f"{type(res).__name__}")
+            if tuple(res.shape) != tuple(g.shape):
+                raise RuntimeError(f"a gradient hook returned shape {tuple(res.shape)}, expected "
+                                   f"the gradient's shape {tuple(g.shape)}")
+            g = res if is_tensor else res._data
+    return g
 
 
 def record(prim, tensors, arrays, outs, make_tensor):
@@ -239,12 +286,23 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None, wrap=No
             t = refs[k]()
             if t is None:
                 continue
+            if t._hooks:
+                g = gouts[k] = _run_hooks(t, g, wrap)
             if cap is not None and id(t) in cap:
                 add_captured(t, g)
             elif cap is None and t._retains_grad:
                 _accumulate(t, g, create_graph, wrap)
         needs = [t.requires_grad for t in node.inputs]
         if not any(needs):
+            continue
+        if node.prim.custom:
+            igrads = node.prim.backward(gouts, node.out_data, needs, create_graph, wrap)
+            if not retain_graph:
+                node.freed = True
+                node.out_data = None
+            for t, g in zip(node.inputs, igrads):
+                if g is not None:
+                    add(t, g)
             continue
         vjp = node.prim.vjp(needs)
         _check_versions(node, vjp.uses)
@@ -274,6 +332,8 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None, wrap=No
                 continue
             add(t, next(it))
     for t, g in leaf.values():
+        if t._hooks:
+            g = _run_hooks(t, g, wrap)
         if cap is not None:
             if id(t) in cap:
                 add_captured(t, g)

@@ -12,7 +12,7 @@ from nbgrad.eager.device import (
     canonical_device, device_of, is_device_array, mixed_devices, move, xp_of)
 from nbgrad.tensor.type import float_dtypes
 
-__all__ = ["Tensor", "as_tensor"]
+__all__ = ["Tensor", "Parameter", "as_tensor"]
 
 # nbgrad.eager.functions (which imports this module); it binds itself here when imported,
 # which importing the package ``nbgrad.eager`` always does first.
@@ -114,7 +114,7 @@ class Tensor:
     # ``_data`` holds the array (read and assigned through ``data``); ``_sig`` caches
     # the code of its signature (``signature_code``) until ``data`` is assigned again.
     __slots__ = ("_data", "_sig", "requires_grad", "grad", "_node", "_index", "_version",
-                 "_retains_grad", "_sym", "__weakref__")
+                 "_retains_grad", "_sym", "_hooks", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -129,6 +129,7 @@ class Tensor:
         self._version = [0]
         self._retains_grad = False
         self._sym = None
+        self._hooks = None
 
     @classmethod
     def _make(cls, array, requires_grad, node, index):
@@ -142,6 +143,7 @@ class Tensor:
         t._version = [0]
         t._retains_grad = False
         t._sym = None
+        t._hooks = None
         return t
 
     # --- attributes ----------------------------------------------------------
@@ -235,6 +237,31 @@ class Tensor:
             raise RuntimeError("retain_grad() on a tensor that does not require a gradient")
         self._retains_grad = True
         return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient each time it is computed.
+
+        A hook that returns a tensor replaces the gradient (for the tensors
+        before this one and for ``.grad``); hooks run in the order registered,
+        before the gradient of a leaf is accumulated and before a retained
+        gradient is stored. Returns a handle whose ``remove()`` unregisters it.
+
+        >>> import nbgrad.eager as ne
+        >>> x = ne.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([20., 40.])
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "cannot register a hook on a tensor that doesn't require gradient; set "
+                "requires_grad=True on it (or on an input of its computation) first")
+        if self._hooks is None:
+            self._hooks = {}
+        key = object()
+        self._hooks[key] = hook
+        return _HookHandle(self._hooks, key)
 
     def detach(self):
         """A tensor with the same values (and memory) cut from the graph."""
@@ -446,8 +473,8 @@ class Tensor:
         if recording:
             if self._node is None and self.requires_grad:
                 raise RuntimeError(
-                    "a leaf tensor that requires grad is used in an in-place operation; wrap "
-                    "parameter updates in `with ne.no_grad():`"
+                    "a leaf Variable that requires grad is being used in an in-place operation; "
+                    "wrap parameter updates in `with ne.no_grad():`"
                 )
             import weakref
 
@@ -504,15 +531,40 @@ class Tensor:
 
     def zero_(self):
         """Set every element to zero, in place (e.g. ``x.grad.zero_()``)."""
+        self._leaf_check("zero_")
         with _tape.no_grad():
             self._data[...] = 0
         self._version[0] += 1
         return self
 
     def fill_(self, value):
+        self._leaf_check("fill_")
         self._data[...] = value.item() if isinstance(value, Tensor) else value
         self._version[0] += 1
         return self
+
+    def _leaf_check(self, what):
+        if _tape.is_grad_enabled() and self.requires_grad and self._node is None:
+            raise RuntimeError(
+                f"a leaf Variable that requires grad is being used in an in-place operation "
+                f"({what}); wrap it in `with ne.no_grad():` (or use torch.nn.init, which does)")
+
+    def _fill_from(self, array, what):
+        """Overwrite the values with host ``array`` (same shape), as one in-place change."""
+        self._leaf_check(what)
+        if type(self._data) is not np.ndarray:
+            array = get_backend(self.device).to_device(array)
+        self._xp().copyto(self._data, array, casting="unsafe")
+        self._version[0] += 1
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with samples of N(``mean``, ``std``^2), in place (seeded by ``manual_seed``)."""
+        return self._fill_from(_F._rng[0].normal(mean, std, self.shape), "normal_")
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill with samples of U(``a``, ``b``), in place (seeded by ``manual_seed``)."""
+        return self._fill_from(_F._rng[0].uniform(a, b, self.shape), "uniform_")
 
     def __iadd__(self, other): return self._inplace(_F.add, other)
     def __isub__(self, other): return self._inplace(_F.sub, other)
@@ -738,6 +790,53 @@ class Tensor:
     def clone(self):
         """A recorded copy (gradients flow through it)."""
         return _F.tensor_copy(self)
+
+
+class Parameter(Tensor):
+    """A tensor that is a parameter of a module (``nn.Parameter``); requires a gradient.
+
+    Assigned as an attribute of an ``nn.Module`` it is registered and
+    returned by ``parameters()``. As in PyTorch it shares memory with
+    ``data`` when that is a tensor.
+
+    >>> import nbgrad.eager as ne
+    >>> w = ne.nn.Parameter(ne.zeros(2))
+    >>> w.requires_grad, w.is_leaf
+    (True, True)
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            data = np.empty(0, dtype=get_default_dtype())
+        arr = data._data if isinstance(data, Tensor) else _to_array(data)
+        _check_requires_grad(arr, requires_grad)
+        self._data = arr
+        self._sig = None
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._node = None
+        self._index = 0
+        self._version = data._version if isinstance(data, Tensor) else [0]
+        self._retains_grad = False
+        self._sym = None
+        self._hooks = None
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+
+class _HookHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook off again."""
+
+    def __init__(self, hooks, key):
+        self._hooks, self._key = hooks, key
+
+    def remove(self):
+        self._hooks.pop(self._key, None)
 
 
 def _is_device_name(a):
