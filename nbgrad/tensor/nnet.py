@@ -143,7 +143,7 @@ class SoftmaxCrossEntropy(Op):
         if xp.__name__ == "numpy":
             _check_labels(y, k)
         if xp.__name__ == "numpy" and k <= _SHORT_ROWS:
-            s = xp.ascontiguousarray(z.T)  # classes along rows: reductions run across rows
+            s = z.T.copy()  # classes along rows (a copy: z is an input, never overwritten)
             s -= s.max(axis=0)
             picked = s[y, xp.arange(n)]
             xp.exp(s, out=s)
@@ -194,7 +194,7 @@ class SoftmaxCrossEntropyGrad(Op):
         n, k = z.shape
         g = xp.broadcast_to(g, (n,))
         if xp.__name__ == "numpy" and k <= _SHORT_ROWS:
-            e = xp.ascontiguousarray(z.T)  # as in SoftmaxCrossEntropy.perform
+            e = z.T.copy()  # as in SoftmaxCrossEntropy.perform
             e -= e.max(axis=0)
             xp.exp(e, out=e)
             e *= g / e.sum(axis=0)
