@@ -13,6 +13,7 @@ import numpy as np
 import scipy.special
 
 import nbgrad.tensor as T
+from nbgrad.rewriting.stabilize import log_sigmoid as _log_sigmoid
 from nbgrad.tensor.conv import Conv2dGradInputs, Conv2dGradWeights
 from nbgrad.tensor.elemwise import SumToShape
 from nbgrad.tensor.shape import CheckSizes
@@ -193,6 +194,7 @@ ROWS = [
     _unary("arctanh", T.arctanh, np.arctanh, UNIT, dtypes=FLOATS),
     _unary("sigmoid", T.nnet.sigmoid, _special.expit),
     _unary("softplus", T.nnet.softplus, lambda x: np.logaddexp(0, x)),
+    _unary("log_sigmoid", _log_sigmoid, lambda x: -np.logaddexp(0, -x)),
     _unary("erf", T.erf, _special.erf),
     _unary("erfc", T.erfc, _special.erfc),
     _unary("relu", T.nnet.relu, lambda x: np.maximum(x, np.zeros((), x.dtype)), NONZERO, second=False),

@@ -131,8 +131,10 @@ DOMAIN = {
     "sub_self": "x finite (x - x is +0.0); the 'unsafe' form also for inf and nan (nan there)",
     "div_self": "x finite and nonzero; the 'unsafe' form also for 0, inf and nan (nan there)",
 }
-# stability: the result is the exact value where the original overflows or underflows
-STABILITY = {"log_exp"}
+# stability: the result is the exact value where the original overflows or underflows; the
+# sign identities run with them (in FAST_COMPILE too): cancel_reciprocal finds a reciprocal
+# and its factor in one product only once the negations are out of it
+STABILITY = {"log_exp", "neg_neg", "mul_neg", "mul_by_minus_one", "add_neg", "sub_neg"}
 
 
 def _neg_of_difference(node, fgraph):
@@ -374,9 +376,16 @@ def _cancel(factors):
     return out, gone, keeps_shape
 
 
+def _bare(x):
+    """x without its negations: -x is nan exactly where x is."""
+    while is_op(x, "neg"):
+        x = x.owner.inputs[0]
+    return x
+
+
 def _carried(factors):
     """The variables whose nan reaches the product of ``factors``: each factor, and the
-    argument x of each nonzero form among them."""
+    argument x of each nonzero form among them (and x for an argument -x)."""
     res = set()
     for f in factors:
         if f is not None:
@@ -384,12 +393,13 @@ def _carried(factors):
             x = _nonzero_arg(f)
             if x is not None:
                 res.add(x)
+                res.add(_bare(x))
     return res
 
 
 def _carries(x, carried):
     """A nan in ``x`` still reaches the product (``carried``: see ``_carried``)."""
-    return known_finite(x) or x in carried
+    return known_finite(x) or x in carried or _bare(x) in carried
 
 
 def _product(factors, like, out):

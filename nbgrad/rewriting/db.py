@@ -114,7 +114,9 @@ def graph_rewriter(phase, tags=("fast_run",), name=None):
     return deco
 
 
-_BASE = {"FAST_RUN": ("fast_run",), "FAST_COMPILE": ("fast_compile",), "NONE": ()}
+# FAST_COMPILE runs the 'stability' rewrites too: whether a loss is finite must not depend
+# on the mode (see nbgrad.rewriting.stabilize)
+_BASE = {"FAST_RUN": ("fast_run",), "FAST_COMPILE": ("fast_compile", "stability"), "NONE": ()}
 
 
 class Mode:
@@ -124,8 +126,9 @@ class Mode:
     ----------
     rewrites : {'FAST_RUN', 'FAST_COMPILE', 'NONE'}
         The base selection: every rewrite tagged ``fast_run`` (all the
-        optimizations), only those tagged ``fast_compile`` (what correctness
-        needs: removing the gradient-only ops), or none.
+        optimizations), only those tagged ``fast_compile`` or ``stability`` (what
+        correctness needs: removing the gradient-only ops, and the forms that
+        keep a loss finite where its textbook form overflows), or none.
     including : list of str
         Rewrite names or tags to add (e.g. ``'unsafe'``).
     excluding : list of str

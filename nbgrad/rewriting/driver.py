@@ -159,7 +159,13 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
             touched = list(created)
             for v in new:
                 if v is not None:
-                    touched.extend(c for c, _ in fgraph.clients.get(v, ()) if c != "output")
+                    users = [c for c, _ in fgraph.clients.get(v, ()) if c != "output"]
+                    touched.extend(users)
+                    # and their users: patterns read two levels down (log1p(-sigmoid(x))
+                    # once sigmoid(x) is made under the negation)
+                    for u in users:
+                        for o in u.outputs:
+                            touched.extend(c for c, _ in fgraph.clients.get(o, ()) if c != "output")
             for n in touched:
                 if n not in queued:
                     queue.append(n)

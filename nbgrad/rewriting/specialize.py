@@ -7,7 +7,7 @@ from nbgrad.rewriting.patterns import S, is_op, same_shape, scalar_const, tree_l
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.elemwise import DimShuffle, SumToShape
 from nbgrad.tensor.math import Sum
-from nbgrad.tensor.nnet import LogSoftmax, Softmax
+from nbgrad.tensor.nnet import Softmax
 from nbgrad.tensor.shape import Shape
 
 
@@ -72,7 +72,7 @@ def _sigmoid_of(r):
     return tm.sigmoid(r)
 
 
-@node_rewriter("specialize", tracks=(S["true_div"],))
+@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["true_div"],))
 def sigmoid_specialize(fgraph, node):
     """a / (1 + exp(-x)) → a · sigmoid(x) (1/(1+exp(-x)) → sigmoid(x))."""
     a, d = node.inputs
@@ -86,7 +86,7 @@ def sigmoid_specialize(fgraph, node):
     return [_same(tm.mul(a, s), out)]
 
 
-@node_rewriter("specialize", tracks=(S["reciprocal"],))
+@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["reciprocal"],))
 def sigmoid_reciprocal(fgraph, node):
     """1 / (1 + exp(-x)) written with reciprocal → sigmoid(x)."""
     r = _one_plus_exp(node.inputs[0])
@@ -183,27 +183,6 @@ def softmax_specialize(fgraph, node):
         return None
     x = e.owner.inputs[0]
     return [_same(Softmax(r[1])(x), node.outputs[0])]
-
-
-@node_rewriter("specialize", tracks=(S["log"],))
-def log_softmax_specialize(fgraph, node):
-    """log(softmax(x)) → log_softmax(x): stable, and softmax cross-entropy with it."""
-    a = node.inputs[0]
-    if a.owner is None or not isinstance(a.owner.op, Softmax):
-        return None
-    return [_same(LogSoftmax(a.owner.op.axis)(a.owner.inputs[0]), node.outputs[0])]
-
-
-@node_rewriter("specialize", tracks=(S["sub"],))
-def log_softmax_from_logsumexp(fgraph, node):
-    """x - log(sum(exp(x), axis, keepdims=True)) → log_softmax(x, axis)."""
-    x, l = node.inputs
-    if not is_op(l, "log"):
-        return None
-    r = _keepdims_sum_of(l.owner.inputs[0])
-    if r is None or not is_op(r[0], "exp") or r[0].owner.inputs[0] is not x:
-        return None
-    return [_same(LogSoftmax(r[1])(x), node.outputs[0])]
 
 
 @node_rewriter(("canonicalize", "specialize"), tracks=(SumToShape,))

@@ -320,6 +320,30 @@ class Softplus(Unary):
         return [m.sigmoid(inputs[0])]
 
 
+class LogSigmoid(Unary):
+    """log σ(x) = −log(1 + e⁻ˣ), computed without forming σ(x): finite for every finite x.
+
+    What ``log(sigmoid(x))`` is rewritten to (``nbgrad.rewriting.stabilize``); it prints as
+    that expression. ∂/∂x = σ(−x).
+    """
+
+    name = "log_sigmoid"
+    text = "log(sigmoid({0}))"
+    latex = r"\log{{\left(\sigma\left({0}\right)\right)}}"
+    cuda = "(({0}) < 0 ? ({0}) - log1p(exp({0})) : -log1p(exp(-({0}))))"
+
+    def impl(self, xp):
+        def log_sigmoid(x, out=None):
+            if x.dtype == bool:  # as softplus(x): a bool argument gives float64
+                x = x.astype(np.int64)
+            return xp.negative(xp.logaddexp(0, xp.negative(x)), out=out)
+
+        return log_sigmoid
+
+    def partials(self, m, inputs, output):
+        return [m.sigmoid(-inputs[0])]
+
+
 class Erf(Unary):
     name = "erf"
     latex = r"\operatorname{{erf}}\left({0}\right)"

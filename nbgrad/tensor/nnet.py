@@ -54,6 +54,11 @@ class Softmax(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         (z,), (gz,) = outputs, output_grads
+        a = _over(gz, z)
+        if a is not None:
+            # z̄ = a / z: the gradient of log(softmax(x)). Then x̄ = a − z·Σa, the log-softmax
+            # gradient, finite also where z underflows to 0 (there a / z · z is inf · 0)
+            return [a - sum(a, axis=self.axis, keepdims=True) * z]
         return [(gz - sum(gz * z, axis=self.axis, keepdims=True)) * z]
 
     def R_op(self, inputs, eval_points):
@@ -62,6 +67,38 @@ class Softmax(Op):
             return [None]
         z = self(inputs[0])
         return [z * (ev - sum(z * ev, axis=self.axis, keepdims=True))]
+
+
+def _is_one(v):
+    """``v`` is the constant 1 (possibly broadcast by a DimShuffle)."""
+    while v.owner is not None and isinstance(v.owner.op, DimShuffle):
+        v = v.owner.inputs[0]
+    data = getattr(v, "data", None)
+    return v.owner is None and data is not None and np.size(data) == 1 and np.asarray(data).item() == 1
+
+
+def _over(g, z):
+    """a if ``g`` is a·(1/z), a/z or 1/z (a = 1) for an a no more broadcast than ``z``, else None."""
+    from nbgrad.tensor.elemwise import Elemwise
+
+    node = g.owner
+    if node is None or not isinstance(node.op, Elemwise):
+        return None
+    name = node.op.scalar_op.name
+    a = None
+    if name == "true_div" and node.inputs[1] is z:
+        a = node.inputs[0]
+    elif name == "mul":
+        for r, other in (node.inputs, node.inputs[::-1]):
+            if r.owner is not None and isinstance(r.owner.op, Elemwise) and \
+                    r.owner.op.scalar_op.name == "true_div" and r.owner.inputs[1] is z and _is_one(r.owner.inputs[0]):
+                a = other
+                break
+    if a is None or a.ndim != z.ndim or a.dtype != z.dtype:
+        return None
+    if any(ab and not zb for ab, zb in zip(a.type.broadcastable, z.type.broadcastable)):
+        return None
+    return a
 
 
 class LogSoftmax(Op):

@@ -23,7 +23,8 @@ def test_polynomial_gradient_reads_with_constants_first():
 def test_logistic_gradient_keeps_its_form():
     x = T.dvector("x")
     _, text = _formula([x], T.grad(T.sum(T.nnet.sigmoid(x)), x))
-    assert text == "sigmoid(x) * (1 - sigmoid(x))"
+    # 1 - sigmoid(x) rounds to 0 from x = 37 on; sigmoid(-x) is the same number, exact there
+    assert text == "sigmoid(x) * sigmoid(-x)"
 
 
 def test_rop_of_a_gradient_drops_the_seed_and_the_zeroth_power():

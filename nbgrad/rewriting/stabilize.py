@@ -1,0 +1,373 @@
+"""Stabilization: forms that overflow, underflow or cancel, rewritten to forms that do not.
+
+A course writes the logistic loss as the textbook does, ``p = 1 / (1 + exp(-x))``,
+``-y·log(p) - (1 - y)·log(1 - p)``. In floating point ``p`` rounds to 1 once x passes
+about 37 (float64) or 17 (float32), ``log(1 - p)`` is then ``log(0) = -inf`` and the cost
+and its gradient are infinite or nan, although the exact values are small numbers. The
+rewrites here replace such forms by ones that compute the same function without the
+intermediate that rounds away:
+
+==========================================  =====================================
+form                                        becomes
+==========================================  =====================================
+``1 - sigmoid(x)``                          ``sigmoid(-x)``
+``exp(x) · sigmoid(-x)``                    ``sigmoid(x)`` (``exp(x) / (1 + exp(x))``)
+``log(sigmoid(x))``                         ``log_sigmoid(x)`` = −softplus(−x)
+``log1p(-sigmoid(x))``                      ``log_sigmoid(-x)`` (binary cross-entropy)
+``log(1 + exp(x))``, ``log1p(exp(x))``      ``softplus(x)``
+``log(sum(exp(x), axis))``                  the max-shifted log-sum-exp
+``x - log(sum(exp(x), axis, keepdims))``    ``log_softmax(x)`` after the rewrite above
+``log(softmax(x))``                         the log-softmax
+``sqrt(sqr(x))``                            ``abs(x)``
+==========================================  =====================================
+
+``log(1 + x)`` → ``log1p(x)``, ``exp(x) - 1`` → ``expm1(x)`` (``specialize``),
+``log(exp(x))`` → ``x`` and ``cancel_reciprocal`` (``algebraic``) are the other rewrites
+tagged ``stability``. Every mode that optimizes runs them (``FAST_RUN`` and
+``FAST_COMPILE``): whether a loss is finite must not depend on the mode.
+
+The gradient of a loss is built before any rewrite runs, from the loss as written:
+``(1/p)·p·(1 - p)``, ``1/(1 - p)``. With ``1 - sigmoid(x)`` rewritten to ``sigmoid(-x)``
+(one node, shared by every use) ``cancel_reciprocal`` cancels each reciprocal against its
+factor, and the gradient of the logistic loss becomes ``(1 - y)·sigmoid(x) - y·sigmoid(-x)``.
+
+A stabilized node prints as the formula it computes: ``log_sigmoid`` as
+``log(sigmoid(x))``, the log-softmax and log-sum-exp made here as ``log(softmax(x))`` and
+``log(sum(exp(x)))`` (``WrittenForm``), never as the formula that computes them.
+"""
+
+import numpy as np
+
+from nbgrad.graph.basic import Constant
+from nbgrad.rewriting.db import node_rewriter
+from nbgrad.rewriting.patterns import S, chain_leaves, is_op, same_shape, scalar_const
+from nbgrad.scalar import basic as ps
+from nbgrad.tensor import math as tm
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise
+from nbgrad.tensor.math import Sum
+from nbgrad.tensor.nnet import LogSoftmax, LogSumExp, Softmax
+from nbgrad.tensor.type import TensorType
+from nbgrad.tensor.variable import TensorConstant
+
+__all__ = ["WrittenForm", "LogOfSoftmax", "LogOfSumExp", "log_sigmoid", "DOMAIN"]
+
+_TAGS = ("fast_run", "stability")
+
+#: ``log σ(x)``, elementwise (see ``nbgrad.scalar.basic.LogSigmoid``).
+log_sigmoid = Elemwise(ps.scalar_ops["log_sigmoid"]())
+
+
+class WrittenForm:
+    """An op that computes an expression stably and prints as that expression.
+
+    ``written_form(*inputs)`` builds the expression from the node's inputs; the
+    printers show it in place of the node (it is never compiled).
+    """
+
+    def written_form(self, *inputs):
+        raise NotImplementedError
+
+
+class LogOfSoftmax(WrittenForm, LogSoftmax):
+    """``log(softmax(x))`` as written, computed as the log-softmax along ``axis``."""
+
+    def written_form(self, x):
+        return tm.log(Softmax(self.axis)(x))
+
+
+class LogOfSumExp(WrittenForm, LogSumExp):
+    """``log(sum(exp(x), axis))`` as written, computed as the max-shifted log-sum-exp."""
+
+    def written_form(self, x):
+        return tm.log(tm.sum(tm.exp(x), axis=self.axis))
+
+
+# Where each rewrite is exact: for these inputs the rewritten graph gives the value of
+# the original to rounding; elsewhere the original overflows, underflows or rounds to
+# 0 and the rewritten one gives the exact value (to rounding), which is why they are
+# tagged 'stability'. nan gives nan, ±inf gives the limit.
+DOMAIN = {
+    "broadcast_constant": "every constant (the values do not change)",
+    "share_sigmoid": "every x (the two nodes compute the same values)",
+    "one_minus_sigmoid": "every x where sigmoid(x) is not within an ulp of 1 (x < 36 in float64, "
+                         "x < 16 in float32); above, 1 - sigmoid(x) loses every digit and is 0 "
+                         "from x ≈ 37, sigmoid(-x) keeps all of them",
+    "exp_times_sigmoid_neg": "every x with exp(x) finite (x < 709 in float64, 88 in float32); "
+                             "above, exp(x) · sigmoid(-x) is inf · 0 = nan and the result is "
+                             "sigmoid(x) = 1",
+    "log_sigmoid_form": "every x with sigmoid(x) > 0 and not rounded to 1 (-745 < x < 36 in "
+                        "float64, -103 < x < 16 in float32); outside, log(sigmoid(x)) is -inf "
+                        "or 0 and log_sigmoid(x) = -log(1 + exp(-x)) is exact",
+    "softplus_form": "every x with exp(x) finite and 1 + exp(x) not rounded to 1 "
+                     "(-36 < x < 709 in float64); outside, the original is inf or 0 and "
+                     "softplus(x) is exact",
+    "log_sum_exp": "every x whose exp sums to a finite, nonzero number; where it overflows "
+                   "(an entry above 709) or underflows (all below -745) the original is "
+                   "±inf and the max-shifted form is exact",
+    "log_softmax_from_logsumexp": "every x (both sides are the max-shifted forms)",
+    "log_softmax_specialize": "every x where softmax(x) does not underflow to 0; where it does, "
+                              "log(softmax(x)) is -inf and the log-softmax is exact",
+    "sqrt_sqr": "every real x where x² neither overflows nor underflows (1e-154 < |x| < 1e154 "
+                "in float64); outside, sqrt(x²) is inf or 0 and abs(x) is exact",
+}
+
+
+def _one(c):
+    """``c`` is the constant 1, in a shape that does not widen what it is added to."""
+    return scalar_const(c) == 1 and all(s == 1 for s in c.type.shape)
+
+
+def _same(new, out, check=True):
+    """``new`` as a replacement of ``out`` (same rank and shape; cast to its dtype), or None.
+
+    ``check=False``: ``new`` has ``out``'s shape by construction (the shape rules do not
+    see through a log-softmax or log-sum-exp node).
+    """
+    if new.ndim != out.ndim or check and not same_shape(new, out):
+        return None
+    return new if new.dtype == out.dtype else tm.cast(new, out.dtype)
+
+
+def _existing(fgraph, op, x):
+    """``op(x)``: the node already in the graph if there is one, so that every use shares it.
+
+    ``cancel_reciprocal`` cancels ``1/a`` against ``a`` only when both are one variable;
+    the forms made here from different nodes (the ``1 - sigmoid(x)`` of the loss and of
+    sigmoid's own derivative) must therefore come out as one node.
+    """
+    for client, _ in fgraph.clients.get(x, ()):
+        if client != "output" and client.op == op and len(client.inputs) == 1:
+            return client.outputs[0]
+    return op(x)
+
+
+def _neg(fgraph, x):
+    """-x, without a double negation."""
+    if is_op(x, "neg"):
+        return x.owner.inputs[0]
+    return _existing(fgraph, tm.neg, x)
+
+
+def _sigmoid_arg(v):
+    """x if ``v`` is sigmoid(x), else None."""
+    return v.owner.inputs[0] if is_op(v, "sigmoid") else None
+
+
+def _negated_sigmoid_arg(v):
+    """x if ``v`` is -sigmoid(x), else None."""
+    return _sigmoid_arg(v.owner.inputs[0]) if is_op(v, "neg") else None
+
+
+def _make(name):
+    def deco(fn):
+        fn.__doc__ = f"{fn.__doc__.rstrip()}\n\n    Exact for: {DOMAIN[name]}.\n    "
+        return fn
+
+    return deco
+
+
+@node_rewriter("specialize", tags=("stability",), tracks=(DimShuffle,))
+@_make("broadcast_constant")
+def broadcast_constant(fgraph, node):
+    """DimShuffle(c) → the constant c with the new axes, for a constant c of one element.
+
+    ``1 - sigmoid(x)`` for a vector x is ``DimShuffle{x}(1) - sigmoid(x)``; FAST_RUN folds
+    the broadcast with every other constant expression (``constant_folding``), FAST_COMPILE
+    folds only this one, so that the stabilizing rewrites read the constant there too.
+    Tagged 'stability' only: FAST_RUN has no need of it.
+    """
+    (c,) = node.inputs
+    if not isinstance(c, Constant) or np.size(c.data) != 1:
+        return None
+    out = node.outputs[0]
+    data = np.asarray(c.data).reshape((1,) * out.ndim)
+    if out.type.shape != data.shape:
+        return None
+    return [TensorConstant(TensorType(out.dtype, data.shape), data.astype(out.dtype))]
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["sigmoid"], S["neg"]))
+@_make("share_sigmoid")
+def share_sigmoid(fgraph, node):
+    """A second sigmoid(x) or -x of the same x → the first one.
+
+    The rewrites of this phase make ``sigmoid(-x)`` from several forms, each its own
+    node; ``cancel_reciprocal`` needs ``1/a`` and ``a`` to be one node.
+    """
+    (x,) = node.inputs
+    for client, _ in fgraph.clients.get(x, ()):
+        if client == "output" or client is node:
+            continue
+        if client.op == node.op and len(client.inputs) == 1:
+            return [client.outputs[0]]
+    return None
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["sub"], S["add"]))
+@_make("one_minus_sigmoid")
+def one_minus_sigmoid(fgraph, node):
+    """1 - sigmoid(x) → sigmoid(-x), also written 1 + -sigmoid(x)."""
+    out = node.outputs[0]
+    a, b = node.inputs
+    x = None
+    if is_op(out, "sub") and _one(a):
+        x = _sigmoid_arg(b)
+    elif is_op(out, "add"):
+        x = _negated_sigmoid_arg(b) if _one(a) else _negated_sigmoid_arg(a) if _one(b) else None
+    if x is None:
+        return None
+    new = _same(_existing(fgraph, tm.sigmoid, _neg(fgraph, x)), out)
+    return None if new is None else [new]
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["mul"],), chain=True)
+@_make("exp_times_sigmoid_neg")
+def exp_times_sigmoid_neg(fgraph, node):
+    """exp(x) · sigmoid(-x) → sigmoid(x) inside a product.
+
+    ``exp(x) / (1 + exp(x))`` once its division is a product, and the gradient of the
+    logistic loss when its logit is written ``-x·w - b`` (no node ``x·w + b`` to negate).
+    """
+    out = node.outputs[0]
+    if not out.dtype.startswith("float"):
+        return None
+    leaves = chain_leaves(fgraph, out, out, "mul", out.dtype)
+    exps = {}
+    for i, e in enumerate(leaves):
+        if is_op(e, "exp"):
+            exps.setdefault(e.owner.inputs[0], i)
+    if not exps:
+        return None
+    for j, s in enumerate(leaves):
+        x = _sigmoid_arg(s)
+        i = exps.get(x.owner.inputs[0]) if x is not None and is_op(x, "neg") else None
+        if i is None:
+            continue
+        rest = [v for k, v in enumerate(leaves) if k not in (i, j)]
+        new = _existing(fgraph, tm.sigmoid, x.owner.inputs[0])
+        for v in rest:
+            new = tm.mul(new, v)
+        # the factors are the product's, with sigmoid(x) for exp(x) (of x's shape): the
+        # product keeps its shape
+        new = _same(new, out, check=False) if new.type.shape == out.type.shape else None
+        return None if new is None else [new]
+    return None
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["log"], S["log1p"]))
+@_make("log_sigmoid_form")
+def log_sigmoid_form(fgraph, node):
+    """log(sigmoid(x)) → log_sigmoid(x) and log1p(-sigmoid(x)) → log_sigmoid(-x).
+
+    ``log(1 - sigmoid(x))`` becomes ``log(sigmoid(-x))`` first (``one_minus_sigmoid``).
+    """
+    out = node.outputs[0]
+    a = node.inputs[0]
+    if is_op(out, "log"):
+        x = _sigmoid_arg(a)
+    else:
+        x = _negated_sigmoid_arg(a)
+        x = None if x is None else _neg(fgraph, x)
+    if x is None:
+        return None
+    new = _same(log_sigmoid(x), out)
+    return None if new is None else [new]
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["log"], S["log1p"]))
+@_make("softplus_form")
+def softplus_form(fgraph, node):
+    """log(1 + exp(x)) → softplus(x), also log1p(exp(x))."""
+    out = node.outputs[0]
+    a = node.inputs[0]
+    e = None
+    if is_op(out, "log1p"):
+        e = a
+    elif is_op(a, "add"):
+        p, q = a.owner.inputs
+        e = q if _one(p) else p if _one(q) else None
+    if e is None or not is_op(e, "exp"):
+        return None
+    new = _same(tm.softplus(e.owner.inputs[0]), out)
+    return None if new is None else [new]
+
+
+def _keepdims(v):
+    """(r, op) if ``v`` is op(r) for a DimShuffle ``op`` that only inserts axes, else (v, None)."""
+    node = v.owner
+    if node is None or not isinstance(node.op, DimShuffle) or node.op.drop:
+        return v, None
+    kept = [d for d in node.op.new_order if d != "x"]
+    if kept != list(range(node.inputs[0].ndim)):
+        return v, None
+    return node.inputs[0], node.op
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["log"],))
+@_make("log_sum_exp")
+def log_sum_exp(fgraph, node):
+    """log(sum(exp(x), axis)) → log-sum-exp of x over ``axis``, with keepdims too."""
+    out = node.outputs[0]
+    s, expand = _keepdims(node.inputs[0])
+    if s.owner is None or type(s.owner.op) is not Sum or not s.owner.op.axis:
+        return None
+    e = s.owner.inputs[0]
+    if not is_op(e, "exp"):
+        return None
+    x = e.owner.inputs[0]
+    if not x.dtype.startswith("float") or e.dtype != x.dtype or s.dtype != x.dtype:
+        return None
+    new = LogOfSumExp(s.owner.op.axis)(x)
+    if expand is not None:
+        new = expand(new)
+    new = _same(new, out, check=False)
+    return None if new is None else [new]
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["sub"],))
+@_make("log_softmax_from_logsumexp")
+def log_softmax_from_logsumexp(fgraph, node):
+    """x - log(sum(exp(x), axis, keepdims=True)) → log_softmax(x, axis) for one axis.
+
+    It reads the form ``log_sum_exp`` leaves: x - logsumexp(x, axis, keepdims=True).
+    """
+    x, l = node.inputs
+    r, expand = _keepdims(l)
+    if expand is None or r.owner is None or not isinstance(r.owner.op, LogSumExp):
+        return None
+    axis = r.owner.op.axis
+    if len(axis) != 1 or r.owner.inputs[0] is not x or expand.new_order[axis[0]] != "x":
+        return None
+    new = _same(LogSoftmax(axis[0])(x), node.outputs[0], check=False)
+    return None if new is None else [new]
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["log"],))
+@_make("log_softmax_specialize")
+def log_softmax_specialize(fgraph, node):
+    """log(softmax(x)) → the log-softmax of x, along the softmax's axis (every rank)."""
+    a = node.inputs[0]
+    if a.owner is None or type(a.owner.op) is not Softmax:
+        return None
+    new = _same(LogOfSoftmax(a.owner.op.axis)(a.owner.inputs[0]), node.outputs[0], check=False)
+    return None if new is None else [new]
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["sqrt"],))
+@_make("sqrt_sqr")
+def sqrt_sqr(fgraph, node):
+    """sqrt(sqr(x)) → abs(x) for real x, also sqrt(x ** 2) and sqrt(x * x)."""
+    out = node.outputs[0]
+    a = node.inputs[0]
+    x = None
+    if is_op(a, "sqr"):
+        x = a.owner.inputs[0]
+    elif is_op(a, "pow"):
+        b, e = a.owner.inputs
+        x = b if scalar_const(e) == 2 and all(n == 1 for n in e.type.shape) else None
+    elif is_op(a, "mul") and a.owner.inputs[0] is a.owner.inputs[1]:
+        x = a.owner.inputs[0]
+    if x is None or x.dtype != out.dtype or not np.dtype(x.dtype).kind == "f":
+        return None
+    new = _same(tm.abs(x), out)
+    return None if new is None else [new]
