@@ -10,7 +10,7 @@ import copy as _copy
 
 import numpy as np
 
-from nbgrad.compile.io import In, Out, input_converter
+from nbgrad.compile.io import In, InputStorage, Out, as_in, input_converter
 from nbgrad.compile.linker import link
 from nbgrad.compile.modes import as_mode
 from nbgrad.compile.sharedvalue import SharedVariable, new_lock
@@ -138,12 +138,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
 def _as_in(x, allow_input_downcast):
     if isinstance(x, In):
         inp = _copy.copy(x)  # the caller's In may serve several functions with other options
-    elif isinstance(x, Variable):
-        inp = In(x)
     else:
-        raise TypeError(
-            f"function inputs must be symbolic variables or In(...), got {type(x).__name__} {x!r}"
-        )
+        inp = as_in(x)  # a variable, or one of Theano's tuple forms
     if isinstance(inp.variable, SharedVariable):
         raise TypeError(
             f"{inp.variable} is a shared variable; it cannot be an explicit input of a function "
@@ -681,6 +677,25 @@ class Function:
         from nbgrad.printing.html import function_html
 
         return function_html(self)
+
+    # -------------------------------------------------------------- stored input values
+    @property
+    def value(self):
+        """The stored values of the inputs, by position, name or variable (``f.value[x]``)."""
+        return InputStorage(self, containers=False)
+
+    @property
+    def container(self):
+        """The storage of each input, by position, name or variable (``f.container[x].value``)."""
+        return InputStorage(self, containers=True)
+
+    def __getitem__(self, key):
+        """``f[x]``: the stored value of input ``x`` (its default or its state)."""
+        return self.value[key]
+
+    def __setitem__(self, key, value):
+        """``f[x] = v``: a new stored value for input ``x``, used when a call leaves it out."""
+        self.value[key] = value
 
     @property
     def free_shared(self):

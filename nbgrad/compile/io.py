@@ -5,7 +5,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Constant, Variable
 
-__all__ = ["In", "Out", "Param", "input_converter", "refuse_masked"]
+__all__ = ["Container", "In", "Out", "Param", "as_in", "input_converter", "refuse_masked"]
 
 
 class In:
@@ -74,6 +74,148 @@ def Param(variable, default=None, name=None, mutable=False, strict=False, allow_
     """
     return In(variable, name=name, value=default, mutable=mutable, strict=strict,
               allow_downcast=allow_downcast)
+
+
+def as_in(spec):
+    """``spec`` as an ``In``: Theano's shorthand forms of a function input, upgraded.
+
+    ===========================  ==============================================
+    ``r``                        ``In(r)``
+    ``(name, r)``                ``In(r, name=name)``
+    ``(r, value)``               ``In(r, value=value)``
+    ``((r, update), value)``     ``In(r, value=value, update=update)``
+    ``(name, r, value)``         ``In(r, name=name, value=value)``
+    ``(name, (r, update), value)``  ``In(r, name=name, value=value, update=update)``
+    ===========================  ==============================================
+
+    >>> import nbgrad, nbgrad.tensor as T
+    >>> n, total = T.dscalars("n", "total")
+    >>> count = nbgrad.function([n, ((total, total + n), 0.0)], total)
+    >>> [float(count(2.0)) for _ in range(3)]
+    [0.0, 2.0, 4.0]
+    """
+    if isinstance(spec, (In, Variable)):
+        return spec if isinstance(spec, In) else In(spec)
+    if not isinstance(spec, tuple) or len(spec) not in (2, 3):
+        raise TypeError(
+            f"function inputs must be symbolic variables or In(...), or one of the tuples "
+            f"(name, var), (var, value), ((var, update), value), (name, var, value), "
+            f"(name, (var, update), value); got {type(spec).__name__} {spec!r}"
+        )
+    name = None
+    if isinstance(spec[0], str):
+        name, spec = spec[0], spec[1:]
+        if len(spec) == 1:
+            return In(_input_variable(spec[0], spec), name=name)
+    elif len(spec) == 3:
+        raise TypeError(
+            f"function input {spec!r}: a 3-tuple must be (name, var, value) with a string name first"
+        )
+    target, value = spec
+    update = None
+    if isinstance(target, tuple):
+        if len(target) != 2:
+            raise TypeError(
+                f"function input {spec!r}: the stateful form is ((var, update), value), got {target!r}"
+            )
+        target, update = target
+    return In(_input_variable(target, spec), name=name, value=value, update=update)
+
+
+def _input_variable(v, spec):
+    if not isinstance(v, Variable):
+        raise TypeError(
+            f"function input {spec!r}: expected a symbolic variable where {v!r} stands; "
+            "the forms are (name, var), (var, value) and ((var, update), value)"
+        )
+    return v
+
+
+class Container:
+    """The storage of one input of a compiled function (``f.container[x]``).
+
+    ``value`` reads the input's stored value (its default, or the state of an input
+    with an update) and assigns a new one, converted to the input's type; the
+    compiled function uses it whenever a call leaves the input out.
+    """
+
+    __slots__ = ("_fn", "_k")
+
+    def __init__(self, fn, k):
+        self._fn, self._k = fn, k
+
+    @property
+    def value(self):
+        cell = self._fn._defaults[self._k]
+        return None if cell is None else cell[0]
+
+    @value.setter
+    def value(self, new):
+        fn, k = self._fn, self._k
+        inp = fn.maker.inputs[k]
+        what = f"the stored value of input {k}" + (f" ({inp.name!r})" if inp.name else "")
+        new = input_converter(inp.variable.type, inp.strict, inp.allow_downcast, what)(new)
+        cell = fn._defaults[k]
+        if cell is None:
+            fn._defaults[k] = [new]
+        else:
+            cell[0] = new
+
+    def __repr__(self):
+        return f"<Container of input {self._k}: {self.value!r}>"
+
+
+class InputStorage:
+    """``f.value`` and ``f.container``: a compiled function's inputs by position, name or variable.
+
+    A key is the input's position in the inputs list, its name, its symbolic variable or
+    its ``In``. ``f.value[key]`` is the stored value (None for an input without one);
+    ``f.container[key]`` is the input's ``Container``. Both accept assignment of a new
+    stored value.
+    """
+
+    __slots__ = ("_fn", "_containers")
+
+    def __init__(self, fn, containers):
+        self._fn, self._containers = fn, containers
+
+    def _position(self, key):
+        inputs = self._fn.maker.inputs
+        if isinstance(key, int) and not isinstance(key, bool):
+            if -len(inputs) <= key < len(inputs):
+                return key % len(inputs)
+        else:
+            for k, inp in enumerate(inputs):
+                if key is inp.variable or key is inp or (isinstance(key, str) and key == inp.name):
+                    return k
+        names = [i.name for i in inputs if i.name]
+        raise KeyError(
+            f"{self._fn._label()} has no input {key!r}; use a position (0 to {len(inputs) - 1}), "
+            f"a name ({', '.join(map(repr, names)) or 'no input is named'}) or an input variable"
+        )
+
+    def __getitem__(self, key):
+        c = Container(self._fn, self._position(key))
+        return c if self._containers else c.value
+
+    def __setitem__(self, key, value):
+        Container(self._fn, self._position(key)).value = value.value if isinstance(value, Container) else value
+
+    def __contains__(self, key):
+        try:
+            self._position(key)
+        except KeyError:
+            return False
+        return True
+
+    def __len__(self):
+        return len(self._fn.maker.inputs)
+
+    def keys(self):
+        return [i.variable for i in self._fn.maker.inputs]
+
+    def __iter__(self):
+        return iter(self.keys())
 
 
 class Out:
