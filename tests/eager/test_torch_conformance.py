@@ -140,7 +140,7 @@ def test_modules_match_torch_with_the_same_weights(name):
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     run_both(ours, theirs, arrays)
-    for (n, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+    for p, q in zip(ours.parameters(), theirs.parameters()):
         compare(p.grad, q.grad, rtol=1e-5, atol=1e-6)
 
 
@@ -314,7 +314,7 @@ def test_hooks_and_retain_grad_match_torch():
         seen = []
         y = x * 3
         y.retain_grad()
-        y.register_hook(lambda g: seen.append(g.clone()) or g * 2)
+        y.register_hook(lambda g, seen=seen: seen.append(g.clone()) or g * 2)
         h = x.register_hook(lambda g: g + 1)
         (y ** 2).sum().backward(retain_graph=True)
         h.remove()
