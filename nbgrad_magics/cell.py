@@ -395,20 +395,24 @@ _DERIVATIVES = {"grad": 1, "jacobian": 1, "hessian": 2}
 
 
 def _labels(outputs, tree, ns):
-    """``{name: [(text, LaTeX), ...]}`` for each list or tuple result (see the module docstring)."""
+    """``{name: [(text, LaTeX), ...]}`` for each list or tuple result (see the module docstring),
+    and for each single variable the cell assigned straight from ``grad``, ``jacobian`` or
+    ``hessian`` (one label: what was differentiated, with respect to what)."""
     from nbgrad_magics.display import derivative_label, index_label
 
     calls = _derivative_calls(tree, ns)
     labels = {}
     for name, value in outputs:
+        call = calls.get(name)
         if isinstance(value, Variable):
+            if call is not None and call.single and call.wrt[0]:
+                labels[name] = [derivative_label(call.f, call.wrt * call.order, call.expression)]
             continue
         paths = _paths(value)
-        call = calls.get(name)
-        if call is not None and len(call[1]) == len(paths) and all(len(p) == 1 for p in paths):
-            f, wrt, order = call
-            labels[name] = [derivative_label(f, (w,) * order) if f and w else index_label(name, p)
-                            for w, p in zip(wrt, paths)]
+        if (call is not None and not call.single and len(call.wrt) == len(paths)
+                and all(len(p) == 1 for p in paths)):
+            labels[name] = [derivative_label(call.f, (w,) * call.order, call.expression) if w
+                            else index_label(name, p) for w, p in zip(call.wrt, paths)]
         else:
             labels[name] = [index_label(name, p) for p in paths]
     return labels
@@ -421,10 +425,20 @@ def _paths(value, prefix=()):
     return [p for k, item in enumerate(value) for p in _paths(item, prefix + (k,))]
 
 
-def _derivative_calls(tree, ns):
-    """``{name: (f, [w, ...], order)}`` for each ``name = grad|jacobian|hessian(f, [w, ...])``.
+@dataclass
+class _DerivativeCall:
+    """``name = grad|jacobian|hessian(f, wrt)`` as the cell wrote it."""
 
-    ``f`` and each ``w`` are the names the cell wrote (None for an expression).
+    f: str  # the name differentiated, or the source of the expression (``expression``)
+    expression: bool
+    wrt: list  # the name of each variable differentiated against (None where it has none)
+    order: int
+    single: bool  # wrt is one variable (the result is one variable, not a list)
+
+
+def _derivative_calls(tree, ns):
+    """``{name: _DerivativeCall}`` for each ``name = grad|jacobian|hessian(f, wrt)`` of the cell.
+
     Only the last binding of a name counts.
     """
     from nbgrad import gradient
@@ -449,10 +463,15 @@ def _derivative_calls(tree, ns):
         keywords = {k.arg: k.value for k in call.keywords}
         f = args[0] if args[0] is not None else keywords.get("expression" if kind == "jacobian" else "cost")
         wrt = args[1] if args[1] is not None else keywords.get("wrt")
-        names = _wrt_names(wrt, ns)
+        if f is None:
+            continue
+        single = isinstance(wrt, ast.Name) and isinstance(ns.get(wrt.id), Variable)
+        names = [wrt.id] if single else _wrt_names(wrt, ns)
         if names is None:
             continue
-        calls[target.id] = (f.id if isinstance(f, ast.Name) else None, names, _DERIVATIVES[kind])
+        expression = not isinstance(f, ast.Name)
+        calls[target.id] = _DerivativeCall(ast.unparse(f) if expression else f.id, expression,
+                                           names, _DERIVATIVES[kind], single)
     return calls
 
 
@@ -527,12 +546,13 @@ def run_and_show(source, namespace, options):
     from nbgrad_magics.display import result_bundles
 
     result = run_cell(source, namespace, options)
-    shown = [(b, True) for b in result_bundles(result)]
     widget = None
     if options.widgets:
         widget = _explorer(result)
     elif options.ranges:
         raise OptionError("--range sets slider ranges; add --widgets to get sliders")
+    # with seed sliders the streams show in the widget, where moving a slider updates them
+    shown = [(b, True) for b in result_bundles(result, streams=widget is None or not widget.seeds)]
     result.commit(namespace)
     if widget is not None:
         shown.append((widget, False))
@@ -553,8 +573,9 @@ def _explorer(result):
                 f"(those are {sorted(scalar)})"
             )
     names = []
-    for name, _ in result.outputs:
-        names += [text for text, _ in result.labels[name]] if name in result.labels else [name]
+    for name, value in result.outputs:
+        grouped = name in result.labels and not isinstance(value, Variable)
+        names += [text for text, _ in result.labels[name]] if grouped else [name]
     scalar_outputs = all(u.type.ndim == 0 for _, v in result.outputs for u in leaves(v))
     plot = None
     if scalar_outputs and not result.streams and result.inputs and result.inputs[0][1].type.ndim == 0:

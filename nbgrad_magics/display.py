@@ -7,8 +7,9 @@ The HTML of shared variables, compiled functions and random streams comes from
 """
 
 from nbgrad.graph import Variable
-from nbgrad.printing import LatexPrinter, debugprint, html, latex, latex_name, pp
+from nbgrad.printing import debugprint, html, latex, pp
 
+from nbgrad_magics.formula import FormulaPrinter, FormulaTextPrinter, code_tex, layout, name_tex
 from nbgrad_magics.grouped import leaves
 
 __all__ = [
@@ -32,25 +33,30 @@ def variable_bundle(var):
 
 
 def formula_bundle(name, var):
-    """``name = formula`` as LaTeX and text.
+    """``name = formula`` as LaTeX and text; a long formula is laid out on several lines.
 
     Examples
     --------
     >>> import nbgrad.tensor as T
     >>> x = T.dscalar("x")
-    >>> b = formula_bundle("y", x * 3)
+    >>> b = formula_bundle("new_y", x * 3)
     >>> b["text/plain"], b["text/latex"]
-    ('y = 3 * x', '$\\\\displaystyle y = 3 x$')
+    ('new_y = 3 * x', '$\\\\displaystyle \\\\mathrm{new\\\\_y} = 3 x$')
     """
     return {
-        "text/plain": f"{name} = {pp(var)}",
-        "text/latex": f"$\\displaystyle {latex_name(name)} = {latex(var)}$",
+        "text/plain": f"{name} = {_text(var)}",
+        "text/latex": layout(name_tex(name), _formula(var)),
     }
 
 
 def _formula(var):
     """The LaTeX of ``var``'s formula, never ``name = formula`` (as ``latex`` gives for a gradient)."""
-    return LatexPrinter().doprint(var)
+    return FormulaPrinter().doprint(var)
+
+
+def _text(var):
+    """The text of ``var``'s formula as the notebook reads it (a scan result as ``scan(...)[i]``)."""
+    return FormulaTextPrinter().doprint(var)
 
 
 def labelled_bundle(label, var):
@@ -65,8 +71,8 @@ def labelled_bundle(label, var):
     """
     text, tex = label
     return {
-        "text/plain": f"{text} = {pp(var)}",
-        "text/latex": f"$\\displaystyle {tex} = {_formula(var)}$",
+        "text/plain": f"{text} = {_text(var)}",
+        "text/latex": layout(tex, _formula(var)),
     }
 
 
@@ -85,33 +91,45 @@ def matrix_bundle(name, rows):
     '$\\\\displaystyle H = \\\\begin{bmatrix}2 y & 2 x \\\\\\\\ 2 x & x\\\\end{bmatrix}$'
     """
     lead = f"{name} = ["
-    text = (",\n" + " " * len(lead)).join("[" + ", ".join(pp(v) for v in row) + "]" for row in rows)
+    text = (",\n" + " " * len(lead)).join("[" + ", ".join(_text(v) for v in row) + "]" for row in rows)
     body = r" \\ ".join(" & ".join(_formula(v) for v in row) for row in rows)
     return {
         "text/plain": f"{lead}{text}]",
-        "text/latex": f"$\\displaystyle {latex_name(name)} = \\begin{{bmatrix}}{body}\\end{{bmatrix}}$",
+        "text/latex": f"$\\displaystyle {name_tex(name)} = \\begin{{bmatrix}}{body}\\end{{bmatrix}}$",
     }
 
 
-def derivative_label(f, wrt):
+def derivative_label(f, wrt, expression=False):
     """The label (text, LaTeX) of the derivative of ``f`` with respect to ``wrt`` (one name per order).
+
+    ``f`` is the name the cell differentiated, or with ``expression`` the source of
+    the expression it differentiated.
 
     >>> derivative_label("z", ["x"])
     ('∂z/∂x', '\\\\frac{\\\\partial z}{\\\\partial x}')
     >>> derivative_label("z", ["x", "x"])[0], derivative_label("z", ["x", "y"])[0]
     ('∂²z/∂x²', '∂²z/∂x∂y')
+    >>> derivative_label("new_mean", ["x"])[1]
+    '\\\\frac{\\\\partial \\\\mathrm{new\\\\_mean}}{\\\\partial x}'
+    >>> derivative_label("y.sum()", ["A"], expression=True)
+    ('∂(y.sum())/∂A', '\\\\frac{\\\\partial}{\\\\partial A}\\\\,\\\\texttt{y.sum()}')
     """
     order = len(wrt)
-    name = f
-    for w in wrt:
-        name = f"(d{name}/d{w})"
+    shown = f"({f})" if expression else f
     if order == 1:
-        text = f"∂{f}/∂{wrt[0]}"
+        text = f"∂{shown}/∂{wrt[0]}"
     elif len(set(wrt)) == 1:
-        text = f"∂{_superscript(order)}{f}/∂{wrt[0]}{_superscript(order)}"
+        text = f"∂{_superscript(order)}{shown}/∂{wrt[0]}{_superscript(order)}"
     else:
-        text = f"∂{_superscript(order)}{f}/" + "".join(f"∂{w}" for w in wrt)
-    return text, latex_name(name)
+        text = f"∂{_superscript(order)}{shown}/" + "".join(f"∂{w}" for w in wrt)
+    num = "\\partial" if order == 1 else f"\\partial^{{{order}}}"
+    if order > 1 and len(set(wrt)) == 1:
+        den = f"\\partial {name_tex(wrt[0])}^{{{order}}}"
+    else:
+        den = " ".join(f"\\partial {name_tex(w)}" for w in wrt)
+    if expression:
+        return text, f"\\frac{{{num}}}{{{den}}}\\,{code_tex(f)}"
+    return text, f"\\frac{{{num} {name_tex(f)}}}{{{den}}}"
 
 
 def _superscript(n):
@@ -125,7 +143,7 @@ def index_label(name, path):
     (('gz[0]', '\\\\mathrm{gz}_{0}'), ('g_x[1][0]', '{g_{x}}_{1,0}'))
     """
     text = name + "".join(f"[{k}]" for k in path)
-    base = latex_name(name)
+    base = name_tex(name)
     if "_" in base or "^" in base:
         base = f"{{{base}}}"
     return text, f"{base}_{{{','.join(str(k) for k in path)}}}"
@@ -166,8 +184,11 @@ def _longest_run(text, char):
     return longest
 
 
-def result_bundles(result):
-    """What to show after a ``%%symgraph`` cell, in order, for ``result.options.show``."""
+def result_bundles(result, streams=True):
+    """What to show after a ``%%symgraph`` cell, in order, for ``result.options.show``.
+
+    ``streams=False`` leaves out the random streams (the sliders show them, kept current).
+    """
     show = result.options.show
     fn = result.function
     bundles = []
@@ -181,14 +202,19 @@ def result_bundles(result):
                 if rows is not None:
                     it = iter(vs)
                     bundles.append(matrix_bundle(name, [[next(it) for _ in row] for row in rows]))
+                elif name in result.labels and isinstance(value, Variable):
+                    # a derivative the cell named: its name, then what it is the derivative of
+                    ((text, tex),) = result.labels[name]
+                    label = (f"{name} = {text}", f"{name_tex(name)} = {tex}")
+                    bundles.append(labelled_bundle(label, vs[0]))
                 elif name in result.labels:
                     bundles += [labelled_bundle(lb, v) for lb, v in zip(result.labels[name], vs)]
                 else:
                     bundles.append(formula_bundle(name, vs[0]))
         for _, var in result.shared:
             bundles.append(shared_bundle(var))
-        for _, streams in result.streams:
-            bundles.append(streams_bundle(streams))
+        for _, stream in result.streams if streams else ():
+            bundles.append(streams_bundle(stream))
     if fn is not None and "graph" in show:
         bundles.append(graph_bundle(fn))
     if fn is not None and "source" in show:

@@ -12,7 +12,7 @@ import math
 
 import ipywidgets as W
 import numpy as np
-from nbgrad.printing.html import code, escape
+from nbgrad.printing.html import code, escape, random_streams_html
 
 from nbgrad_magics.errors import OptionError
 
@@ -115,10 +115,13 @@ class Explorer(W.VBox):
         if len(self.names) != n_out:
             raise OptionError(f"interact: {len(self.names)} names for {n_out} outputs")
         self.result = W.HTML()
+        # the streams' state (their seed) as the sliders set it, kept current by refresh
+        self.streams_table = W.HTML() if self.seeds else None
         self.image = W.Image(format="png") if plot is not None else None
         for s in list(self.sliders.values()) + list(self.seeds.values()):
             s.observe(self.refresh, names="value")
         self.children = ([*self.sliders.values(), *self.seeds.values(), self.result]
+                         + ([self.streams_table] if self.streams_table is not None else [])
                          + ([self.image] if self.image is not None else []))
         self.refresh()
 
@@ -154,6 +157,8 @@ class Explorer(W.VBox):
             self.error = exc
             self.result.value = (f"<pre style='color:#b00'>{type(exc).__name__}: "
                                  f"{escape(str(exc))}</pre>")
+        if self.streams_table is not None:
+            self.streams_table.value = "".join(random_streams_html(s.stream) for s in self.seeds.values())
 
     def curves(self):
         """``(grid, {output name: values})`` of the scalar outputs across the plot input."""

@@ -27,7 +27,7 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 KNOWN_COMMANDS = {
     "\\", ",", ";", "!", "quad", "qquad", "{", "}",
     "alpha", "beta", "sigma", "partial", "nabla", "top", "dots", "ldots", "cdots", "cdot", "pm",
-    "to", "in", "le", "ge", "times", "odot", "mathbb", "mathrm", "text", "operatorname",
+    "to", "in", "le", "ge", "infty", "times", "odot", "mathbb", "mathrm", "text", "operatorname",
     "frac", "sqrt", "sum", "prod", "log", "exp", "tanh", "sin", "cos", "max", "min",
     "left", "right", "begin", "end",
 }

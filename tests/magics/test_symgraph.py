@@ -100,10 +100,10 @@ def test_formulas_are_displayed_as_latex_with_text_fallback(ip):
         assert b["text/latex"].startswith("$\\displaystyle ") and b["text/latex"].endswith("$")
         assert "0x" not in b["text/plain"]
     assert formulas[0]["text/plain"].startswith("y = ")
-    assert formulas[1]["text/plain"].startswith("gy = ")
+    assert formulas[1]["text/plain"].startswith("gy = ∂y/∂x = ")
     # the displayed form is the compiled (rewritten) graph, not the raw gradient graph
     f = ip.ns["f"]
-    assert formulas[1]["text/plain"] == "gy = " + nbgrad.pp(f.maker.fgraph.outputs[1])
+    assert formulas[1]["text/plain"] == "gy = ∂y/∂x = " + nbgrad.pp(f.maker.fgraph.outputs[1])
     assert "x" in formulas[1]["text/latex"]
 
 
@@ -305,7 +305,91 @@ def test_labels_follow_what_the_cell_wrote(ip):
                      "k = grad(loss, [w, c])\n"
                      "k = [k[1], k[0]]\n")
     assert [b["text/plain"].split(" = ")[0] for b in bundles] == [
-        "loss", "∂loss/∂w", "∂loss/∂c", "e[0]", "e[1]", "k[0]", "k[1]"]
+        "loss", "∂loss/∂w", "∂loss/∂c", "∂(w * c)/∂w", "∂(w * c)/∂c", "k[0]", "k[1]"]
+    assert bundles[3]["text/latex"].startswith(
+        r"$\displaystyle \frac{\partial}{\partial w}\,\texttt{w * c} = ")
+
+
+def test_a_derivative_is_labelled_with_its_name_and_what_was_differentiated(ip):
+    bundles = ip.run("%%symgraph f\n"
+                     "x = dscalar('x'); v = dvector('v')\n"
+                     "s = 1 / (1 + exp(-x))\n"
+                     "ds = grad(s, x)\n"
+                     "d2s = hessian(s, x)\n"
+                     "dv = T.grad(T.sum(v ** 2) * x, wrt=v)\n"
+                     "Jv = jacobian(v ** 2, v)\n")
+    plain = [b["text/plain"].rsplit(" = ", 1)[0] for b in bundles]
+    assert plain == ["s", "ds = ∂s/∂x", "d2s = ∂²s/∂x²", "dv = ∂(T.sum(v ** 2) * x)/∂v", "Jv = ∂(v ** 2)/∂v"]
+    tex = [b["text/latex"].rsplit(" = ", 1)[0] for b in bundles]
+    assert tex[1] == r"$\displaystyle \mathrm{ds} = \frac{\partial s}{\partial x}"
+    assert tex[2] == r"$\displaystyle \mathrm{d2s} = \frac{\partial^{2} s}{\partial x^{2}}"
+    assert tex[3] == r"$\displaystyle \mathrm{dv} = \frac{\partial}{\partial v}\,\texttt{T.sum(v ** 2) * x}"
+    for b in bundles:  # a gradient never names a "cost" the cell did not write
+        assert "cost" not in b["text/plain"] and "cost" not in b["text/latex"]
+    np.testing.assert_allclose(ip.ns["f"](0.0, [1.0, 2.0])[1], 0.25)
+
+
+def test_a_gradient_as_written_is_labelled_by_the_cell_not_by_grad(ip):
+    # without rewrites the result is the variable grad named (dcost/dA): the cell's label wins
+    bundles = ip.run("%%symgraph f --no-optimize\nA = dvector('A')\ndA = grad((A ** 2).sum(), A)\n")
+    (b,) = bundles
+    assert b["text/plain"].startswith("dA = ∂((A ** 2).sum())/∂A = ")
+    assert "cost" not in b["text/latex"] and b["text/latex"].count(" = ") == 2
+
+
+def test_multi_letter_names_with_underscores_are_one_word(ip):
+    bundles = ip.run("%%symgraph f\n"
+                     "new_mean = dscalar('new_mean'); W_hidden = dscalar('W_hidden')\n"
+                     "run_avg = new_mean * W_hidden\n"
+                     "g = grad(run_avg, new_mean)\n")
+    assert bundles[0]["text/latex"] == r"$\displaystyle \mathrm{run\_avg} = \mathrm{new\_mean} W_{hidden}$"
+    assert bundles[1]["text/latex"].startswith(
+        r"$\displaystyle g = \frac{\partial \mathrm{run\_avg}}{\partial \mathrm{new\_mean}} = ")
+
+
+SCAN = """%%symgraph power
+k = lscalar("k")
+A = dvector("A")
+result, _ = scan(lambda prior, A: prior * A, outputs_info=ones_like(A), non_sequences=A, n_steps=k)
+final = result[-1]
+dfinal = grad(final.sum(), A)
+"""
+
+
+def test_scan_results_read_as_the_cell_wrote_them(ip):
+    bundles = ip.run(SCAN)
+    text = {b["text/plain"].split(" = ")[0]: b for b in bundles}
+    # the rows of initial state that scan drops are not shown, and [-1] is an index
+    assert text["result"]["text/plain"] == "result = scan(k, ones_like(A), A)"
+    assert text["final"]["text/plain"] == "final = scan(k, ones_like(A), A)[-1]"
+    assert text["final"]["text/latex"] == (
+        r"$\displaystyle \mathrm{final} = \operatorname{scan}\left(k, 1, A\right)[-1]$")
+    dfinal = text["dfinal"]
+    assert dfinal["text/plain"].startswith("dfinal = ∂(final.sum())/∂A = backward_scan(")
+    assert "grad_of" not in dfinal["text/plain"] and "grad_{of" not in dfinal["text/latex"]
+    assert r"\operatorname{backward~scan}" in dfinal["text/latex"]
+    powers, last, grad_A = ip.ns["power"](3, [1.0, 2.0])
+    np.testing.assert_allclose(last, [1.0, 8.0])
+    np.testing.assert_allclose(grad_A, [3.0, 12.0])
+
+
+def test_long_formulas_are_laid_out_on_several_lines(ip):
+    terms = " + ".join(f"exp({k} * x) * sin(x + {k})" for k in range(1, 17))
+    (b,) = ip.run(f"%%symgraph f --no-optimize\nx = dscalar('x')\nlong_sum = {terms}\n")
+    tex = b["text/latex"]
+    assert tex.startswith(r"$\displaystyle \begin{aligned} \mathrm{long\_sum} &= ")
+    assert tex.endswith(r" \end{aligned}$")
+    lines = tex.split(" \\\\\n")
+    assert len(lines) >= 3
+    assert all(line.startswith(r"&\quad + ") for line in lines[1:])
+    # every line stays about as wide as the layout allows, and no term is lost
+    from nbgrad_magics.formula import LINE_WIDTH, visible_width
+
+    assert all(visible_width(line) <= LINE_WIDTH + 30 for line in lines)
+    assert tex.count(r"\sin") == 16 and tex.count("e^{") == 16
+    # a short formula stays on one line
+    (short,) = ip.run("%%symgraph\nx = dscalar('x')\ny = x + 1\n")
+    assert short["text/latex"] == r"$\displaystyle y = x + 1$"
 
 
 def test_outputs_option_takes_a_list_result(ip):
@@ -480,6 +564,23 @@ def test_widgets_option_displays_sliders_with_ranges(ip):
     explorer.sliders["a"].value = 0.5
     explorer.sliders["x"].value = 2.0
     assert float(explorer.values[0]) == 2.0
+
+
+def test_seed_slider_and_the_streams_it_shows_never_disagree(ip):
+    # the streams' table is part of the widget, so moving the seed slider updates it;
+    # no static copy above the sliders keeps showing the old seed
+    bundles = ip.run("%%symgraph f --widgets\nrng_demo = RandomStreams(seed=5)\n"
+                     "sigma = dscalar('sigma')\nave = T.mean(sigma * rng_demo.normal((10,)))\n")
+    assert not [b for b in bundles if "nbgrad-random-streams" in b.get("text/html", "")]
+    widgets = [o for o in ip.captured.outputs if "application/vnd.jupyter.widget-view+json" in o.data]
+    model_id = widgets[0].data["application/vnd.jupyter.widget-view+json"]["model_id"]
+    explorer = widget_instances()[model_id]
+    assert "<td>5</td>" in explorer.streams_table.value
+    explorer.seeds["rng_demo"].value = 5974
+    assert "<td>5974</td>" in explorer.streams_table.value
+    # without sliders the cell shows the streams' table as before
+    bundles = ip.run("%%symgraph g\nsigma = dscalar('sigma')\nave2 = T.mean(sigma * rng_demo.normal((10,)))\n")
+    assert [b for b in bundles if "nbgrad-random-streams" in b.get("text/html", "")]
 
 
 def test_range_for_a_non_input_is_a_usage_error(ip):

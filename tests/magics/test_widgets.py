@@ -99,6 +99,19 @@ def test_seed_slider_reseeds_random_streams():
     assert float(w.values[0]) == first
 
 
+def test_streams_table_follows_the_seed_slider():
+    from nbgrad.random import RandomStreams
+
+    srng = RandomStreams(seed=5)
+    x = T.dscalar("x")
+    noisy = nbgrad.function([x], x + srng.normal(()))
+    w = interact(noisy, streams=[("srng", srng)], x=(-1, 1))
+    assert w.streams_table in w.children
+    assert "<td>5</td>" in w.streams_table.value
+    w.seeds["srng"].value = 5974
+    assert "<td>5974</td>" in w.streams_table.value and "<td>5</td>" not in w.streams_table.value
+
+
 # Front ends typeset TeX in slider labels and HTML outputs; a name must not become math.
 HOSTILE = "$\\href{javascript:alert(1)}{x}$"
 

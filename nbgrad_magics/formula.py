@@ -1,0 +1,265 @@
+"""How formulas read in a notebook: names, scan results and long lines.
+
+``nbgrad.printing`` gives one faithful LaTeX and text form of a graph; a
+notebook shows it to people, often on a projector, so this module adjusts the
+reading, never the graph:
+
+* a multi-letter name with underscores (``new_mean``) is one upright word,
+  ``\\mathrm{new\\_mean}``, not ``new`` with the subscript ``mean``
+  (``W_hidden`` and ``sigma_out`` keep their subscripts);
+* a scan result reads as the user wrote it, ``scan(k, 1, A)[-1]``: the rows
+  of initial state that ``nbgrad.scan`` drops are not shown as a slice, and
+  indexing a scan result uses brackets, so that ``[1:][-1]`` cannot read as
+  the slice ``1:-1``; the loop that computes a gradient through a scan reads
+  ``backward scan``, not as its internal name;
+* a long formula is laid out on several lines, broken at its top-level
+  ``+`` and ``-`` (``layout``).
+"""
+
+import re
+
+from nbgrad.printing import LatexPrinter, TextPrinter, latex_name
+from nbgrad.printing.printer import PREC_ATOM, Printed
+
+__all__ = ["FormulaPrinter", "FormulaTextPrinter", "layout", "name_tex"]
+
+#: A formula whose visible width (``visible_width``) exceeds this is laid out on several lines.
+LINE_WIDTH = 70
+
+_TEX_SPECIAL = {c: "\\" + c for c in "#$%&_{}"}
+
+
+def name_tex(name):
+    """A Python name as LaTeX, as a notebook label or a name inside a formula.
+
+    Multi-letter names with underscores are one upright word; the others follow
+    ``nbgrad.printing.latex_name`` (subscripts, Greek letters).
+
+    >>> name_tex("new_mean"), name_tex("W_hidden"), name_tex("sigma_out"), name_tex("ds")
+    ('\\\\mathrm{new\\\\_mean}', 'W_{hidden}', '\\\\sigma_{out}', '\\\\mathrm{ds}')
+    """
+    head = name.split("_", 1)[0]
+    if "_" in name.strip("_") and len(head) > 1 and latex_name(head).startswith("\\mathrm{"):
+        return "\\mathrm{" + "".join(_TEX_SPECIAL.get(c, c) for c in name) + "}"
+    return latex_name(name)
+
+
+def code_tex(source):
+    """Python source (an expression the cell wrote) as typewriter text inside math.
+
+    >>> code_tex("T.sum(y_1)")
+    '\\\\texttt{T.sum(y\\\\_1)}'
+    """
+    special = dict(_TEX_SPECIAL, **{"\\": r"\textbackslash{}", "~": r"\textasciitilde{}",
+                                    "^": r"\textasciicircum{}"})
+    return "\\texttt{" + "".join(special.get(c, c) for c in source) + "}"
+
+
+# ------------------------------------------------------------------------ scan results
+def _scan_node(var):
+    """The Scan node that computes ``var``, or None."""
+    node = var.owner
+    return node if node is not None and type(node.op).__name__ == "Scan" else None
+
+
+def _is_user_result(node):
+    """True if Subtensor ``node`` only drops the initial rows of a scan state (what scan returns)."""
+    scan = _scan_node(node.inputs[0])
+    if scan is None or len(node.op.idx) != 1:
+        return False
+    index = node.inputs[0].index
+    info = scan.op.info
+    if index >= info.n_states:
+        return False
+    return node.op.idx[0] == ("slice", info.lags()[index], None, None)
+
+
+def _scan_like(var):
+    """True for a scan's output or a user's scan result (which brackets index)."""
+    return _scan_node(var) is not None or (
+        var.owner is not None and type(var.owner.op).__name__ == "Subtensor" and _is_user_result(var.owner))
+
+
+def _loop_name(node):
+    name = node.op.info.name or ""
+    if name.startswith("grad_of_"):
+        return "backward scan"
+    if name.startswith("rop_of_"):
+        return "tangent scan"
+    return "scan"
+
+
+def _internal_loop(var):
+    """True for an output of a loop that ``grad``/``Rop`` built (named after it, e.g. grad_of_scan)."""
+    node = _scan_node(var)
+    return node is not None and var.name is not None and _loop_name(node) != "scan"
+
+
+class _ReadableScans:
+    """Scan results as ``scan(...)[i]`` (see the module docstring); mixed into both printers."""
+
+    def _print_Scan(self, node, var):
+        args = ", ".join(a.s for a in self.args(node))
+        s = self._call(_loop_name(node), args)
+        if len(node.outputs) > 1:
+            s = self._output(s, var.index)
+        return Printed(s, PREC_ATOM, "scan")
+
+    def _print_Subtensor(self, node, var):
+        if _is_user_result(node):
+            return self.print_var(node.inputs[0])
+        if _scan_like(node.inputs[0]):
+            x, *idx = self.args(node)
+            return Printed(f"{x.s}[{self._index(node, idx)}]", PREC_ATOM, "index")
+        return super()._print_Subtensor(node, var)
+
+    def print_name(self, var):
+        if _internal_loop(var):
+            return self.print_output(var)
+        return super().print_name(var)
+
+
+class FormulaPrinter(_ReadableScans, LatexPrinter):
+    """``LatexPrinter`` with the notebook's reading of names and scans.
+
+    >>> import nbgrad.tensor as T
+    >>> FormulaPrinter().doprint(T.dscalar("new_mean") * 2)
+    '2 \\\\mathrm{new\\\\_mean}'
+    """
+
+    def print_name(self, var):
+        if var.name is not None and not _internal_loop(var) and not var.name.startswith("("):
+            return Printed(name_tex(var.name), PREC_ATOM, "name")
+        return super().print_name(var)
+
+    def _call(self, fn, args):
+        return f"\\operatorname{{{fn.replace(' ', '~')}}}\\left({args}\\right)"
+
+    def _output(self, s, k):
+        return f"{s}_{{{k}}}"
+
+    def _index(self, node, idx):
+        from nbgrad.printing.printer import index_parts
+
+        return ",".join(index_parts(node.op.idx, idx, "\\text{new}", "{:}"))
+
+
+class FormulaTextPrinter(_ReadableScans, TextPrinter):
+    """``TextPrinter`` with the notebook's reading of scans (``scan(k, ones_like(A), A)[-1]``)."""
+
+    def _call(self, fn, args):
+        return f"{fn.replace(' ', '_')}({args})"
+
+    def _output(self, s, k):
+        return f"{s}[{k}]"
+
+    def _index(self, node, idx):
+        from nbgrad.printing.printer import index_parts
+
+        return ", ".join(index_parts(node.op.idx, idx, "None", ":"))
+
+
+# ------------------------------------------------------------------------ long lines
+_TOKEN = re.compile(r"\\left\b.?|\\right\b.?|\\begin\b|\\end\b|\\[A-Za-z]+|\\.|[{}]|[^\\{}]")
+_OPEN = ("{", "\\left", "\\begin")
+_CLOSE = ("}", "\\right", "\\end")
+
+
+def _tokens(tex):
+    """``(token, depth before it)`` for each token of ``tex``; depth counts braces,
+    ``\\left``/``\\right`` and ``\\begin``/``\\end``."""
+    depth = 0
+    for m in _TOKEN.finditer(tex):
+        tok = m.group()
+        if tok.startswith(_CLOSE):
+            depth -= 1
+        yield m.start(), tok, depth
+        if tok.startswith(_OPEN):
+            depth += 1
+
+
+def visible_width(tex):
+    """About how many characters wide ``tex`` renders (commands count as one, scripts as half).
+
+    >>> visible_width(r"\\frac{\\partial z}{\\partial x}")
+    3
+    >>> visible_width("x^{2} + 1")
+    6
+    """
+    width = 0.0
+    stack = []  # for each open group: how much of its width counts
+    scale = 1.0
+    pending = 1.0
+    frac_parts = 0
+    for _, tok, _ in _tokens(tex):
+        if tok in ("^", "_"):
+            pending = 0.5
+            continue
+        if tok == "\\frac":
+            frac_parts = 2
+            continue
+        if tok.startswith(_OPEN):
+            part = 0.5 if frac_parts else pending
+            frac_parts = max(frac_parts - 1, 0)
+            stack.append(scale)
+            scale *= part
+            pending = 1.0
+            if tok.startswith("\\left"):
+                width += scale
+            continue
+        if tok.startswith(_CLOSE):
+            if tok.startswith("\\right"):
+                width += scale
+            scale = stack.pop() if stack else 1.0
+            continue
+        if tok in ("\\,", "\\;", "\\!", "\\quad", "\\qquad"):
+            continue
+        if tok.startswith("\\") and len(tok) > 2 and tok[1:] in ("mathrm", "operatorname", "text",
+                                                                     "displaystyle", "texttt"):
+            continue
+        width += scale * pending
+        pending = 1.0
+    return round(width)
+
+
+def _top_level_terms(tex):
+    """``tex`` cut before each top-level binary ``+`` or ``-``: ``['a', '+ b', '- c']``."""
+    cuts = [0]
+    for pos, tok, depth in _tokens(tex):
+        if depth == 0 and tok in "+-" and pos > 0 and tex[pos - 1] == " " and tex[pos + 1:pos + 2] == " ":
+            cuts.append(pos)
+    cuts.append(len(tex))
+    return [tex[a:b].strip() for a, b in zip(cuts, cuts[1:]) if tex[a:b].strip()]
+
+
+def layout(label, body, width=LINE_WIDTH):
+    """``label = body`` as display LaTeX, on several lines when ``body`` is long.
+
+    A long body is cut at its top-level ``+`` and ``-`` into lines of about
+    ``width`` characters, aligned on the ``=``; a body without such a cut
+    stays on one line.
+
+    >>> layout("y", "a + b")
+    '$\\\\displaystyle y = a + b$'
+    >>> print(layout("y", " + ".join(f"x_{{{k}}}^{{2}}" for k in range(9)), width=20))
+    $\\displaystyle \\begin{aligned} y &= x_{0}^{2} + x_{1}^{2} + x_{2}^{2} + x_{3}^{2} \\\\
+    &\\quad + x_{4}^{2} + x_{5}^{2} + x_{6}^{2} + x_{7}^{2} \\\\
+    &\\quad + x_{8}^{2} \\end{aligned}$
+    """
+    one_line = f"$\\displaystyle {label} = {body}$"
+    if visible_width(body) <= width:
+        return one_line
+    terms = _top_level_terms(body)
+    if len(terms) < 2:
+        return one_line
+    lines, current = [], []
+    for term in terms:
+        if current and visible_width(" ".join(current + [term])) > width:
+            lines.append(" ".join(current))
+            current = []
+        current.append(term)
+    lines.append(" ".join(current))
+    if len(lines) < 2:
+        return one_line
+    rows = [f"{label} &= {lines[0]}"] + [f"&\\quad {line}" for line in lines[1:]]
+    return "$\\displaystyle \\begin{aligned} " + " \\\\\n".join(rows) + " \\end{aligned}$"
