@@ -72,6 +72,10 @@ def __getattr__(name):
         return scan
     if name == "dot":
         return tensor.dot
+    if name == "Mode":  # Theano's theano.Mode(linker=..., optimizer=...)
+        from nbgrad.rewriting import Mode
+
+        return Mode
     if name == "ifelse":
         return importlib.import_module("nbgrad.ifelse")
     if name == "scan_module":

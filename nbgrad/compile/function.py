@@ -58,7 +58,9 @@ def _compiled_error(exc, msg):
         cls = CompiledFunctionError
         if not issubclass(base, CompiledFunctionError):
             try:
-                cls = type("CompiledFunctionError", (CompiledFunctionError, base), {})
+                # named as the original class, so that a traceback reads "ValueError: ..."
+                cls = type(base.__name__, (CompiledFunctionError, base),
+                           {"__module__": base.__module__, "__qualname__": base.__qualname__})
             except Exception:  # noqa: BLE001 - incompatible layout, final class, odd metaclass
                 pass
         _ERROR_CLASSES[base] = cls

@@ -12,7 +12,7 @@ import numpy as np
 from nbgrad.graph.fg import FunctionGraph
 
 __all__ = ["MonitorMode", "DebugMode", "DebugModeError", "InvalidValueError", "BadOptimization",
-           "BadThunkOutput", "BadDestroyMap", "as_mode"]
+           "BadThunkOutput", "BadDestroyMap", "NanGuardMode", "NanGuardError", "as_mode"]
 
 # Theano's rewrite names in .including()/.excluding(), as nbgrad's tags
 _THEANO_NAMES = {
@@ -204,7 +204,11 @@ class DebugMode(_RunMode):
     InvalidValueError while computing exp in the compiled function: DebugMode: exp (inputs x) produced NaN or inf in output 0 from finite inputs:
     """
 
-    def __init__(self, optimizer="fast_run", check_isfinite=True, rtol=None, atol=None, linker=None):
+    def __init__(self, optimizer="fast_run", check_isfinite=True, rtol=None, atol=None, linker=None,
+                 check_c_code=None, check_py_code=None, stability_patience=None,
+                 check_preallocated_output=None, require_matching_strides=None):
+        # Theano's options about its C code and output buffers have nothing to act on here:
+        # nbgrad generates Python over the backend's array module, checked as a whole
         super().__init__(optimizer)
         self.check_isfinite = bool(check_isfinite)
         self.rtol, self.atol = rtol, atol
@@ -302,6 +306,97 @@ class DebugMode(_RunMode):
         if stabilized_ok:
             close = close | (~xp.isfinite(want_arr) & xp.isfinite(got_arr))
         return bool(xp.all(close))
+
+
+class NanGuardError(AssertionError):
+    """``NanGuardMode`` found NaN, infinity or a huge value going into or out of a node."""
+
+
+class NanGuardMode(_RunMode):
+    """Run a function node by node and stop at the first NaN, infinity or huge value.
+
+    Every floating-point value going into or coming out of a node (the function's
+    inputs and shared values included) is checked; the first bad one raises
+    ``NanGuardError`` (an ``AssertionError``) naming the node, which of its inputs or
+    outputs holds the value and the line of code that built the node. Each check
+    can be turned off; all are on by default.
+
+    Parameters
+    ----------
+    nan_is_error : bool, optional
+        Stop at NaN (default True).
+    inf_is_error : bool, optional
+        Stop at +inf or -inf (default True).
+    big_is_error : bool, optional
+        Stop at a magnitude above ``big`` (default True).
+    big : float
+        What "huge" means (default 1e10).
+    optimizer : {'fast_run', 'fast_compile', None}
+
+    Examples
+    --------
+    >>> import numpy as np, nbgrad, nbgrad.tensor as T
+    >>> from nbgrad.compile.nanguardmode import NanGuardMode
+    >>> x = T.dvector("x")
+    >>> f = nbgrad.function([x], T.log(x).sum(), mode=NanGuardMode())
+    >>> float(f(np.ones(2)))
+    0.0
+    >>> from nbgrad.compile.nanguardmode import NanGuardError
+    >>> with np.errstate(divide="ignore"):
+    ...     try:
+    ...         f(np.zeros(2))
+    ...     except NanGuardError as err:
+    ...         print(str(err).splitlines()[0])
+    NanGuardError while computing log in the compiled function: NanGuardMode: -inf in output 0 of log (inputs x)
+    """
+
+    def __init__(self, nan_is_error=None, inf_is_error=None, big_is_error=None, optimizer="fast_run",
+                 linker=None, big=1e10):
+        super().__init__(optimizer)
+        self.nan_is_error = True if nan_is_error is None else bool(nan_is_error)
+        self.inf_is_error = True if inf_is_error is None else bool(inf_is_error)
+        self.big_is_error = True if big_is_error is None else bool(big_is_error)
+        self.big = float(big)
+
+    def _problem(self, value, xp):
+        """What is wrong with ``value`` ('NaN', '+inf', 'a value of magnitude 1e+12'), or None."""
+        dtype = getattr(value, "dtype", None)
+        if dtype is None or np.dtype(dtype).kind not in "fc":
+            return None
+        if self.nan_is_error and bool(xp.any(xp.isnan(value))):
+            return "NaN"
+        if self.inf_is_error and bool(xp.any(xp.isinf(value))):
+            return "-inf" if bool(xp.any(xp.isneginf(xp.real(value)))) else "+inf"
+        if self.big_is_error:
+            finite = xp.abs(xp.where(xp.isfinite(value), value, 0))
+            if finite.size and float(finite.max()) > self.big:
+                return f"a value of magnitude {float(finite.max()):.3g} (above {self.big:g})"
+        return None
+
+    def wrap_function(self, fn):
+        xp = fn.backend.xp
+        mode = self
+
+        def guard(k, node, thunk):
+            single = len(node.outputs) == 1
+
+            def guarded(*args):
+                for j, a in enumerate(args):
+                    bad = mode._problem(a, xp)
+                    if bad:
+                        raise NanGuardError(
+                            f"NanGuardMode: {bad} in input {j} ({node.inputs[j]}) of {_where(node)}")
+                out = thunk(*args)
+                for j, o in enumerate((out,) if single else out):
+                    bad = mode._problem(o, xp)
+                    if bad:
+                        raise NanGuardError(f"NanGuardMode: {bad} in output {j} of {_where(node)}")
+                return out
+
+            return guarded
+
+        _replace_thunks(fn, guard)
+        return fn
 
 
 _DEBUG_NAMES = ("DebugMode", "DEBUG_MODE")
