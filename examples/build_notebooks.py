@@ -152,6 +152,22 @@ NB01 = [
     print("the two forms agree:", np.allclose(first, second, rtol=0, atol=1e-12))
     """),
     md("""
+    Plotted over a wider range, the two curves lie on top of each other: the S-shape
+    that rises from 0 to 1, through 1/2 at $t = 0$.
+    """),
+    code("""
+    import matplotlib.pyplot as plt
+
+    ts = np.linspace(-6, 6, 200)
+    fraction, through_tanh = logistic_fn(ts)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(ts, fraction, lw=4, alpha=0.4, label=r"$1/(1+e^{-t})$")
+    ax.plot(ts, through_tanh, "k--", lw=1, label=r"$(1 + \\tanh(t/2))/2$")
+    ax.set_xlabel("t")
+    ax.legend()
+    plt.show()
+    """),
+    md("""
     ## Several outputs at once
 
     A function can return a list of results. They are computed in one pass, so shared
@@ -388,10 +404,11 @@ NB03 = [
     The gradient with respect to a vector has the vector's shape. Take the logistic
     regression loss of a weight vector $w$ on data $(X, t)$ with $n$ rows,
     $L(w) = -\\frac1n \\sum_i t_i \\log p_i + (1-t_i)\\log(1-p_i)$ with $p = \\sigma(Xw)$.
-    By hand, $\\nabla L = X^\\top (p - t) / n$; `grad` finds the same vector.
+    By hand, $\\nabla L = X^\\top (p - t) / n$; `grad` finds the same vector, and
+    `%%symgraph` shows it as a formula (the $n$ rows are `shape(t)[0]`).
     """),
     code("""
-    %%symgraph loss_and_grad --outputs loss,gw --show none
+    %%symgraph loss_and_grad --outputs loss,gw
     w = dvector("w")
     X = dmatrix("X")
     t = dvector("t")
@@ -411,19 +428,51 @@ NB03 = [
     print("hand:", np.round(X_data.T @ (p_data - t_data) / len(t_data), 6))
     """),
     md("""
+    Train the Theano tutorial's logistic regression, written as the tutorial writes it, on
+    data that a line separates with a wide margin. The logits grow past 37, where $p$
+    rounds to exactly 1 in float64 and $\\log(1 - p)$ as written is $\\log 0 = -\\infty$. The compiled
+    function computes $\\log\\sigma(z)$ and $\\log(1 - \\sigma(z)) = \\log\\sigma(-z)$ without
+    forming $p$ (the rewrites tagged `stability`), so the cost and its gradient stay finite.
+    """),
+    code("""
+    rng = np.random.default_rng(1)
+    D = rng.standard_normal((40, 2)) * 30
+    labels = (D @ np.array([1.0, -2.0]) > 0).astype(float)
+    x, y = T.dmatrix("x"), T.dvector("y")
+    w = nbgrad.shared(np.zeros(2), name="w")
+    b = nbgrad.shared(0.0, name="b")
+    p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
+    xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
+    cost = xent.mean() + 0.01 * (w ** 2).sum()
+    gw, gb = T.grad(cost, [w, b])
+    train = nbgrad.function([x, y], [cost, abs(T.dot(x, w) + b).max()],
+                            updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)))
+    for step in range(1, 10001):
+        c, logit = train(D, labels)
+        if step in (1, 10, 100, 10000):
+            print(f"step {step:5d}: cost {float(c):.4f}, largest |logit| {float(logit):.0f}")
+    """),
+    md("""
     ## Jacobian and Hessian
 
     For a vector output, the **Jacobian** collects the gradient of every component:
     $J_{ij} = \\partial y_i / \\partial v_j$. The **Hessian** of a scalar is the Jacobian of its
-    gradient. `nbgrad.gradient.jacobian` and `hessian` build them in one vectorized pass.
+    gradient. `nbgrad.gradient.jacobian` and `hessian` build them in one vectorized pass,
+    and `%%symgraph` shows them as formulas: squaring each entry of $v$ has a diagonal
+    Jacobian, and so does the gradient of $\\sum_i v_i^3$, whose Jacobian is the Hessian.
+    """),
+    code("""
+    %%symgraph jac_hess
+    v = dvector("v")
+    J = jacobian(v ** 2, v)
+    H = hessian(T.sum(v ** 3), v)
+    """),
+    md("""
+    The compiled function gives the matrices:
     """),
     code("""
     from nbgrad.gradient import hessian, jacobian
 
-    v = T.dvector("v")
-    J = jacobian(v ** 2, v)
-    H = hessian(T.sum(v ** 3), v)
-    jac_hess = nbgrad.function([v], [J, H])
     J_value, H_value = jac_hess([1.0, 2.0, 3.0])
     print("J =\\n", J_value)
     print("H =\\n", H_value)
@@ -602,9 +651,10 @@ NB04 = [
     ## A seed slider
 
     `%%symgraph --widgets` adds a slider per scalar input and a seed slider per random
-    stream; moving it reseeds the streams and re-evaluates. Here: the mean of `n` normal
-    draws scaled by `sigma`. (The sliders are live in a running notebook; a saved copy
-    shows them as static text.)
+    stream; moving it reseeds the streams and re-evaluates, and the table of the streams
+    below the sliders shows the seed in use. Here: the mean of 100 normal draws scaled by
+    `sigma`. (The sliders are live in a running notebook; a saved copy shows them as
+    static text.)
     """),
     code("""
     %%symgraph sample_mean --widgets --range sigma=0.1:3
