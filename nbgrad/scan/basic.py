@@ -2,6 +2,7 @@
 
 import inspect
 
+from nbgrad.compile.function import MissingInputError
 from nbgrad.compile.sharedvalue import SharedVariable
 from nbgrad.graph.basic import Constant, Variable
 from nbgrad.graph.replace import clone_get_equiv
@@ -130,8 +131,8 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     go_backwards : bool
         Iterate the sequences from last to first.
     strict : bool
-        Require every variable used by ``fn`` to be a sequence, an output or a
-        non-sequence.
+        Require every variable used by ``fn``, shared variables included, to be a
+        sequence, an output or a non-sequence (``MissingInputError`` otherwise).
     return_list : bool
         Always return a list of outputs.
 
@@ -344,13 +345,17 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
             continue
         if v.owner is None and v not in shared_updates:
             free.append(v)
-    if strict:
-        bad = [v for v in free if not isinstance(v, SharedVariable)]
-        if bad:
-            raise ValueError(
-                f"{label} (strict=True): fn uses {', '.join(map(str, bad))}, which is not a "
-                "sequence, output or non-sequence; pass it in non_sequences"
-            )
+    if strict and free:
+        # shared variables too: strict scan reads only what it is given (random
+        # generators updated by the steps are the exception, they are states)
+        shown = ", ".join(
+            f"the shared variable {v}" if isinstance(v, SharedVariable) else str(v) for v in free)
+        raise MissingInputError(
+            f"{label} (strict=True): fn uses {shown}, which "
+            f"{'is' if len(free) == 1 else 'are'} not a sequence, output or non-sequence; pass "
+            f"{'it' if len(free) == 1 else 'them'} in non_sequences (and take "
+            f"{'it' if len(free) == 1 else 'them'} as the last arguments of fn), or drop strict=True"
+        )
 
     # ---- tensor shared updates become kept-last states; others opaque
     tensor_shared = [(sv, u) for sv, u in shared_updates.items() if isinstance(sv.type, TensorType)]
