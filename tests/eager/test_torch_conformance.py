@@ -12,6 +12,7 @@ import pytest
 import nbgrad.eager as ne
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: the comparisons need it")
+torch.set_num_threads(1)  # its thread pool only competes with other test processes here
 nF = ne.nn.functional
 tF = torch.nn.functional
 
