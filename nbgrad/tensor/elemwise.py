@@ -74,9 +74,9 @@ class Elemwise(Op):
         return xp.asarray(self.scalar_op.impl(xp)(*inputs))
 
     def make_thunk(self, node, xp):
-        thunk = self._make_thunk(node, xp)
         check = _broadcast_checker(node)
-        if check is None:
+        thunk, checks = self._make_thunk(node, xp, check)
+        if check is None or checks:
             return thunk
 
         def checked(*args):
@@ -85,7 +85,8 @@ class Elemwise(Op):
 
         return checked
 
-    def _make_thunk(self, node, xp):
+    def _make_thunk(self, node, xp, check):
+        """``(thunk, whether it calls check itself)``."""
         fn = self.scalar_op.impl(xp)
         if xp is np and node.outputs[0].ndim == 0:
             dtype = np.dtype(node.outputs[0].dtype)
@@ -93,15 +94,25 @@ class Elemwise(Op):
             def scalar_thunk(*args):
                 return np.asarray(fn(*args), dtype=dtype)
 
-            return scalar_thunk
+            return scalar_thunk, False
         if xp is not np and any(_may_be_host(i) for i in node.inputs):
-            return _host_mixing_thunk(fn, self.scalar_op.impl(np), xp)
+            return _host_mixing_thunk(fn, self.scalar_op.impl(np), xp), False
         if xp is np:
-            from nbgrad.scalar.composite import Composite, result_keeping
+            from nbgrad.scalar.composite import Composite, cpu_impl, node_evaluator, result_keeping
 
-            if not isinstance(self.scalar_op, Composite):  # a Composite keeps its own results
-                return result_keeping(fn, [i.dtype for i in node.inputs], node.outputs[0].dtype)
-        return fn
+            # Decided from the types, once: an operand that has the result's shape (its
+            # size picks the small or large form) or the result's static size.
+            out_shape = node.outputs[0].type.shape
+            full = next((k for k, x in enumerate(node.inputs)
+                         if all(s != 1 or o == 1 for s, o in zip(x.type.shape, out_shape))), None)
+            size = int(np.prod(out_shape)) if None not in out_shape else None
+            if isinstance(self.scalar_op, Composite):  # a Composite keeps its own results
+                return node_evaluator(self.scalar_op, self.nin, full, size, check), True
+            in_dtypes = [i.dtype for i in node.inputs]
+            thunk = result_keeping(cpu_impl(self.scalar_op, in_dtypes), in_dtypes,
+                                   node.outputs[0].dtype, full, size, check)
+            return thunk, getattr(thunk, "checks", False)
+        return fn, False
 
     def infer_shape(self, fgraph, node, input_shapes):
         # Every input whose type does not broadcast on an axis has the output's size
@@ -428,11 +439,19 @@ class DimShuffle(Op):
         if self.is_transpose:
             return lambda x: x.transpose(axes)
         if not self.shuffle or list(self.shuffle) == sorted(self.shuffle):
-            def reshape_thunk(x):
-                s = x.shape
-                return x.reshape([1 if d == "x" else s[d] for d in order])
-
-            return reshape_thunk
+            # Axes kept in order: one basic index, built once, gives the view (a dropped
+            # axis has size 1: index 0; the final ``...`` keeps a 0-d result an array).
+            index, dropped = [], list(self.drop)
+            for d in order:
+                if d != "x":
+                    while dropped and dropped[0] < d:
+                        dropped.pop(0)
+                        index.append(0)
+                    index.append(slice(None))
+                else:
+                    index.append(None)
+            index = tuple(index + [0] * len(dropped) + [Ellipsis])
+            return lambda x: x[index]
         return lambda x: self.perform(node, (x,), xp)
 
     def infer_shape(self, fgraph, node, input_shapes):

@@ -1,0 +1,42 @@
+"""The NumPy functions that fused kernels and single elementwise ops call (``cpu_impl``)."""
+
+import numpy as np
+import pytest
+
+from nbgrad.scalar import composite
+from nbgrad.scalar.basic import Sigmoid
+from nbgrad.scalar.composite import cpu_impl
+
+X = np.array([-1e308, -800.0, -40.0, -1.5, -1e-300, -0.0, 0.0, 1e-300, 2.5, 40.0, 800.0, 1e308,
+              np.inf, -np.inf, np.nan])
+
+
+def _reference_log_sigmoid(x):
+    with np.errstate(all="ignore"):
+        return np.negative(np.logaddexp(0, np.negative(x)))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_log_sigmoid_ufuncs_match_numpys_logaddexp_form_sign_of_zero_included(dtype):
+    x = X.astype(dtype) if dtype == "float64" else np.clip(X, -3e38, 3e38).astype(dtype)
+    with np.errstate(all="ignore"):
+        got = composite._log_sigmoid_ufuncs(x)
+        into = composite._log_sigmoid_ufuncs(x.copy(), out=np.empty_like(x))
+        in_place = x.copy()
+        composite._log_sigmoid_ufuncs(in_place, out=in_place)  # an in-place kernel's call
+    want = _reference_log_sigmoid(x)
+    for r in (got, into, in_place):
+        assert r.dtype == want.dtype
+        np.testing.assert_allclose(r, want, rtol=4 * np.finfo(dtype).eps, atol=0)
+        np.testing.assert_array_equal(np.signbit(r), np.signbit(want))
+
+
+def test_log_sigmoid_ufuncs_of_a_0d_array_without_out():
+    r = composite._log_sigmoid_ufuncs(np.array(3.0))
+    assert np.ndim(r) == 0 and r == pytest.approx(-np.log1p(np.exp(-3.0)), rel=1e-15)
+
+
+def test_cpu_impl_uses_the_ufunc_forms_on_floats_only():
+    assert cpu_impl(Sigmoid(), ["float64"]) is composite._sigmoid_ufuncs
+    assert cpu_impl(Sigmoid(), ["int64"]) is not composite._sigmoid_ufuncs
+    np.testing.assert_allclose(cpu_impl(Sigmoid(), ["int64"])(np.array([0, 1])), [0.5, 1 / (1 + np.exp(-1))])
