@@ -35,6 +35,7 @@ _CHOICES = {
     "backend": ("cpu", "gpu"),
     "mode": ("FAST_RUN", "FAST_COMPILE"),
     "on_rewrite_error": ("warn", "raise"),
+    "print_test_value": (False, True),
 }
 
 #: Theano 1.0's flags that nbgrad accepts without acting on them, with Theano's defaults.
@@ -51,7 +52,6 @@ _THEANO_DEFAULTS = {
     "exception_verbosity": "low",
     "compute_test_value": "off",
     "compute_test_value_opt": "off",
-    "print_test_value": False,
     "check_input": True,
     "profile": False,
     "profile_memory": False,
@@ -229,6 +229,8 @@ class _Config:
         self._from_env("mode", "NBGRAD_MODE", "FAST_RUN")
         self._values["print_rewrites"] = bool(os.environ.get("NBGRAD_PRINT_REWRITES", ""))
         self._values["on_rewrite_error"] = "warn"
+        # repr() of a variable shows its tag.test_value after its name
+        self._values["print_test_value"] = False
 
     def _from_env(self, name, env, default):
         value = os.environ.get(env, default)

@@ -225,3 +225,22 @@ def test_rnn_with_softmax_outputs_indexed_as_theano_returns_them():
     for _ in range(30):
         last = train(uv, tv)
     assert last < first
+
+
+# --- showing test values -------------------------------------------------------------------
+def test_print_test_value_shows_the_tagged_value_in_the_repr():
+    n = T.dscalar("n")
+    n.tag.test_value = 7
+    unnamed = T.lvector()
+    unnamed.tag.test_value = [1, 2]
+    assert repr(n) == "n"
+    with nbgrad.config.change_flags(print_test_value=True):
+        assert repr(n) == "n\n" + repr(np.array(7.0))
+        assert repr(unnamed).endswith("\n" + repr(np.array([1, 2])))
+        assert repr(T.dscalar("bare")) == "bare"  # no test value: the name alone
+        bad = T.dvector("bad")
+        bad.tag.test_value = "text"
+        assert "does not fit" in repr(bad)
+    assert repr(n) == "n"
+    with pytest.raises(ValueError, match="print_test_value"):
+        nbgrad.config.print_test_value = "yes"

@@ -213,6 +213,21 @@ class _TensorMethods:
 class TensorVariable(_TensorMethods, Variable):
     """A symbolic array (the result of an operation, or a graph input)."""
 
+    def __repr__(self):
+        from nbgrad.config import config
+
+        text = str(self)
+        if config.print_test_value:
+            value = getattr(self.tag, "test_value", None)
+            if value is not None:
+                # shown as the input would receive it: converted to the variable's type
+                try:
+                    value = self.type.filter(value)
+                except (TypeError, ValueError) as exc:
+                    return f"{text}\n<test value that does not fit {self.type}: {exc}>"
+                text += "\n" + repr(value)
+        return text
+
 
 class TensorConstant(_TensorMethods, Constant):
     """A symbolic array with a fixed value ``data``."""
