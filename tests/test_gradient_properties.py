@@ -29,7 +29,7 @@ UNARY = [
     ("reverse", lambda a: a[::-1]),
     ("dot_const", lambda a: T.dot(_M, a)),
     ("matvec_T", lambda a: T.dot(a, _M)),
-    ("softmax", T.softmax),
+    ("softmax", lambda a: T.softmax(a)[0]),  # a vector's softmax is a (1, n) row, as in Theano
     ("log_softmax", T.log_softmax),
     ("sum_bcast", lambda a: a.sum() + a * 0.5),
     ("mean_times", lambda a: T.mean(a) * a),
