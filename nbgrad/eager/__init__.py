@@ -69,6 +69,19 @@ PyTorch signatures. ``FUNCTIONS`` keeps the engine's own signatures (NumPy's
 end_dim)``, unbiased ``std``/``var``; ``x.data`` is a detached tensor sharing
 memory and ``x.numpy()`` refuses a tensor that requires a gradient.
 
+PyTorch's libraries. ``nn`` (``Module``, ``Parameter``, layers, losses,
+``functional``, ``init``), ``optim`` (``SGD``, ``Adam``), ``utils.data``
+(``TensorDataset``, ``DataLoader``) and ``autograd`` (``grad``, ``backward``,
+``Function``, ``functional``) follow PyTorch's signatures, so code written for
+PyTorch runs after ``import nbgrad.eager as torch``. Each layer and loss is one
+eager function built from the engine's ops (a ``Linear`` is one primitive
+``x @ W.T + b``), so no derivative rule is written twice; optimizers update the
+arrays in place. An ``autograd.Function`` is the one node whose backward is
+user code (``tape.run_backward`` asks it directly). Random numbers come from
+the generator of ``manual_seed``, not PyTorch's stream: to compare with
+PyTorch, copy its weights in with ``load_state_dict``. PyTorch options that
+are not implemented raise ``NotImplementedError`` naming the option.
+
 Per-call overhead. Each tensor caches a small integer code for its array
 type, dtype and size-1 pattern (reset when ``data`` is assigned), so the
 common calls (CPU tensors, NumPy arrays, Python numbers as operands or as
