@@ -26,7 +26,7 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 #: The LaTeX commands the course's text uses; a new one is added here on purpose.
 KNOWN_COMMANDS = {
     "\\", ",", ";", "!", "quad", "qquad", "{", "}",
-    "alpha", "beta", "sigma", "partial", "nabla", "top", "dots", "ldots", "cdots", "cdot", "pm",
+    "alpha", "beta", "epsilon", "varepsilon", "eta", "theta", "lambda", "mu", "sigma", "partial", "nabla", "top", "dots", "ldots", "cdots", "cdot", "pm",
     "to", "in", "le", "ge", "infty", "times", "odot", "mathbb", "mathrm", "text", "operatorname",
     "frac", "sqrt", "sum", "prod", "log", "exp", "tanh", "sin", "cos", "max", "min",
     "left", "right", "begin", "end",
