@@ -43,6 +43,18 @@ _UNSUPPORTED = {
     "d3viz": ("interactive graph figures (theano.d3viz)",
               "use nbgrad.debugprint(f) or nbgrad.pp(expr) for text, nbgrad.printing.latex(expr) "
               "for a formula, or the %%symgraph cell magic in a notebook"),
+    "typed_list": ("typed lists (theano.typed_list)",
+                   "keep a Python list of variables, or stack equal-shaped ones into one tensor "
+                   "(T.stack) and index it; scan iterates over a tensor's first axis"),
+    "gof": ("Theano's graph internals and C-op API (theano.gof)",
+            "the graph classes are in nbgrad.graph (Variable, Apply, Op, FunctionGraph); a new op "
+            "is a Python subclass of nbgrad.graph.op.Op whose perform() uses NumPy, no C code"),
+    "misc": ("Theano's pickling helpers (theano.misc.pkl_utils)",
+             "save and restore functions and shared values with nbgrad.save(path, obj) and "
+             "nbgrad.load(path), which never run code from the file"),
+    "tensor.utils": ("Theano's tensor helpers (theano.tensor.utils)",
+                     "for the shape of y given input values, compile it: "
+                     "nbgrad.function([x], y.shape)(value), or y.shape.eval({x: value})"),
 }
 
 

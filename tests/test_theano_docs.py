@@ -244,3 +244,17 @@ def test_print_test_value_shows_the_tagged_value_in_the_repr():
     assert repr(n) == "n"
     with pytest.raises(ValueError, match="print_test_value"):
         nbgrad.config.print_test_value = "yes"
+
+
+# --- Theano packages nbgrad leaves out say so, and what to use ----------------------------
+@pytest.mark.parametrize("stmt, feature, instead", [
+    ("import nbgrad.typed_list", "typed lists", "T.stack"),
+    ("nbgrad.typed_list.TypedListType", "typed lists", "Python list"),
+    ("from nbgrad.gof.utils import *", "C-op", "nbgrad.graph.op.Op"),
+    ("from nbgrad.misc.pkl_utils import dump", "pickling", "nbgrad.save"),
+    ("from nbgrad.tensor.utils import *", "tensor helpers", ".eval("),
+])
+def test_left_out_theano_packages_name_themselves_and_the_nbgrad_way(stmt, feature, instead):
+    with pytest.raises(ImportError) as info:
+        exec(stmt, {"nbgrad": nbgrad})
+    assert feature in str(info.value) and instead in str(info.value)
