@@ -253,8 +253,23 @@ def test_print_test_value_shows_the_tagged_value_in_the_repr():
     ("from nbgrad.gof.utils import *", "C-op", "nbgrad.graph.op.Op"),
     ("from nbgrad.misc.pkl_utils import dump", "pickling", "nbgrad.save"),
     ("from nbgrad.tensor.utils import *", "tensor helpers", ".eval("),
+    ("nbgrad.tensor.utils", "tensor helpers", ".eval("),
+    ("from nbgrad.tensor import fft", "Fourier", "numpy.fft"),
+    ("from nbgrad.tensor.extra_ops import cumsum", "cumsum", "T.arange"),
+    ("nbgrad.tensor.extra_ops.repeat", "repeat", "one-hot"),
 ])
 def test_left_out_theano_packages_name_themselves_and_the_nbgrad_way(stmt, feature, instead):
     with pytest.raises(ImportError) as info:
         exec(stmt, {"nbgrad": nbgrad})
     assert feature in str(info.value) and instead in str(info.value)
+
+
+def test_the_one_hot_recipe_named_in_that_error_works():
+    labels = T.lvector("labels")
+    one_hot = nbgrad.function([labels], T.eq(T.arange(4), labels[:, None]))
+    np.testing.assert_array_equal(one_hot(np.array([1, 3])), np.eye(4, dtype=bool)[[1, 3]])
+
+
+def test_other_missing_tensor_attributes_stay_attribute_errors():
+    with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
+        _ = T.no_such_thing

@@ -45,4 +45,8 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module("nbgrad.tensor.shared_randomstreams")
+    if name in ("fft", "extra_ops", "utils"):  # Theano modules nbgrad leaves out: say what instead
+        from nbgrad import _unsupported
+
+        raise _unsupported(f"tensor.{name}")
     raise AttributeError(f"module 'nbgrad.tensor' has no attribute {name!r}")
