@@ -243,10 +243,26 @@ def _log_sigmoid_ufuncs(x, out=None):
     return np.subtract(m, t, out=t)
 
 
+def _softplus_ufuncs(x, out=None):
+    """log(1 + eˣ) = max(x, 0) + log1p(exp(−|x|)): the mirror of ``_log_sigmoid_ufuncs``.
+
+    The same five ufuncs, so that ``softplus(x) + log_sigmoid(−x)`` cancels exactly as
+    it does with NumPy's ``logaddexp`` for both (about 8× slower on 400 float64).
+    """
+    m = np.maximum(x, 0.0)  # first: ``out`` may be ``x`` itself (an in-place kernel)
+    if out is None:  # fresh arrays (ufuncs give a 0-d argument's results as scalars)
+        return np.add(m, np.log1p(np.exp(np.negative(np.abs(x)))))
+    t = np.abs(x, out=out)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    return np.add(m, t, out=t)
+
+
 #: Scalar ops whose NumPy function is replaced, on float arguments, by a faster one
 #: giving the same values (``cpu_impl``): sigmoid measured 3× faster than scipy's expit.
 _FAST_IMPLS = {"sigmoid": _sigmoid_ufuncs, "reciprocal": _reciprocal_ufunc,
-               "log_sigmoid": _log_sigmoid_ufuncs}
+               "log_sigmoid": _log_sigmoid_ufuncs, "softplus": _softplus_ufuncs}
 
 
 def cpu_impl(scalar_op, in_dtypes):

@@ -40,3 +40,14 @@ def test_cpu_impl_uses_the_ufunc_forms_on_floats_only():
     assert cpu_impl(Sigmoid(), ["float64"]) is composite._sigmoid_ufuncs
     assert cpu_impl(Sigmoid(), ["int64"]) is not composite._sigmoid_ufuncs
     np.testing.assert_allclose(cpu_impl(Sigmoid(), ["int64"])(np.array([0, 1])), [0.5, 1 / (1 + np.exp(-1))])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softplus_and_log_sigmoid_of_the_negation_cancel_exactly(dtype):
+    # log(1 - sigmoid(x)) + log(1 + exp(x)) is 0: both ufunc forms round alike
+    x = np.linspace(-30, 30, 601).astype(dtype)
+    with np.errstate(all="ignore"):
+        total = composite._softplus_ufuncs(x) + composite._log_sigmoid_ufuncs(-x)
+        np.testing.assert_allclose(composite._softplus_ufuncs(x), np.logaddexp(0, x),
+                                   rtol=4 * np.finfo(dtype).eps)
+    np.testing.assert_array_equal(total, 0)
