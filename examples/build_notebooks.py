@@ -1180,6 +1180,205 @@ NB07 = [
 ]
 
 
+# --------------------------------------------------------------------------- 08
+NB08 = [
+    md(r"""
+    # 8. PyTorch code on nbgrad
+
+    `nbgrad.eager` is a define-by-run front end with PyTorch's API: code written for PyTorch
+    runs after `import nbgrad.eager as torch`. Its gradients come from the same op rules as
+    the symbolic engine, and a model written as an `nn.Module` can be *traced* into one
+    compiled nbgrad function whose formula we can read. Below: the linear regression and the
+    multilayer perceptron of the d2l book (on synthetic data), from scratch and concise,
+    then `torch.autograd`, then tracing.
+    """),
+    code(r"""
+    %load_ext nbgrad
+    %matplotlib inline
+    import random
+    import numpy as np
+    import matplotlib.pyplot as plt
+    import nbgrad
+    import nbgrad.eager as torch
+    from nbgrad.eager import nn
+    """),
+    md(r"""
+    ## Linear regression from scratch
+
+    Data from $y = Xw + b + \epsilon$ with $w = (2, -3.4)$, $b = 4.2$; minibatch SGD on the
+    squared loss, with the parameters updated in place under `torch.no_grad()`.
+    """),
+    code(r"""
+    torch.manual_seed(0)
+    random.seed(0)
+
+    def synthetic_data(w, b, num_examples):
+        X = torch.normal(0, 1, (num_examples, len(w)))
+        y = torch.matmul(X, w) + b
+        y += torch.normal(0, 0.01, y.shape)
+        return X, y.reshape((-1, 1))
+
+    true_w, true_b = torch.tensor([2, -3.4]), 4.2
+    features, labels = synthetic_data(true_w, true_b, 1000)
+
+    def data_iter(batch_size, features, labels):
+        indices = list(range(len(features)))
+        random.shuffle(indices)
+        for i in range(0, len(indices), batch_size):
+            batch_indices = torch.tensor(indices[i: i + batch_size])
+            yield features[batch_indices], labels[batch_indices]
+
+    w = torch.normal(0, 0.01, size=(2, 1), requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+
+    def linreg(X, w, b):
+        return torch.matmul(X, w) + b
+
+    def squared_loss(y_hat, y):
+        return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+    def sgd(params, lr, batch_size):
+        with torch.no_grad():
+            for param in params:
+                param -= lr * param.grad / batch_size
+                param.grad.zero_()
+
+    lr, num_epochs, batch_size = 0.03, 3, 10
+    for epoch in range(num_epochs):
+        for X, y in data_iter(batch_size, features, labels):
+            l = squared_loss(linreg(X, w, b), y)
+            l.sum().backward()
+            sgd([w, b], lr, batch_size)
+        with torch.no_grad():
+            train_l = squared_loss(linreg(features, w, b), labels)
+            print(f'epoch {epoch + 1}, loss {float(train_l.mean()):.4f}')
+    print('error in w:', (true_w - w.reshape(true_w.shape)).abs().max().item() < 0.01)
+    print('error in b:', abs(true_b - b.item()) < 0.01)
+    """),
+    md(r"""
+    ## The concise version
+
+    `nn.Sequential`, `nn.MSELoss`, `torch.optim.SGD` and a `DataLoader` over a
+    `TensorDataset`, exactly as written for PyTorch.
+    """),
+    code(r"""
+    from nbgrad.eager.utils import data
+
+    data_loader = data.DataLoader(data.TensorDataset(features, labels), batch_size=10, shuffle=True)
+    net = nn.Sequential(nn.Linear(2, 1))
+    nn.init.normal_(net[0].weight, 0, 0.01)
+    nn.init.zeros_(net[0].bias)
+    loss = nn.MSELoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=0.03)
+    for epoch in range(3):
+        for X, y in data_loader:
+            l = loss(net(X), y)
+            trainer.zero_grad()
+            l.backward()
+            trainer.step()
+        print(f'epoch {epoch + 1}, loss {loss(net(features), labels).item():.5f}')
+    print(net)
+    print('w close:', torch.allclose(net[0].weight.data.reshape(2), true_w, atol=0.01))
+    """),
+    md(r"""
+    ## A multilayer perceptron
+
+    Three classes of points on rings around the origin (given as 2×2 "images", so that
+    `nn.Flatten` has work to do), an MLP with one hidden ReLU layer, cross-entropy loss and
+    Adam. The loss curve:
+    """),
+    code(r"""
+    torch.manual_seed(1)
+    rng = np.random.default_rng(1)
+    X_np = rng.normal(0, 1, (600, 2, 2)).astype(np.float32)
+    y_np = np.digitize(np.sqrt((X_np ** 2).sum((1, 2))), [1.4, 2.2])
+    X_all, y_all = torch.tensor(X_np), torch.tensor(y_np)
+    train_iter = data.DataLoader(data.TensorDataset(X_all, y_all), batch_size=50, shuffle=True)
+
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3))
+    loss = nn.CrossEntropyLoss()
+    trainer = torch.optim.Adam(mlp.parameters(), lr=0.02)
+    losses = []
+    for epoch in range(40):
+        mlp.train()
+        for X, y in train_iter:
+            trainer.zero_grad()
+            l = loss(mlp(X), y)
+            l.backward()
+            trainer.step()
+        mlp.eval()
+        with torch.no_grad():
+            losses.append(loss(mlp(X_all), y_all).item())
+    accuracy = (mlp(X_all).argmax(dim=1) == y_all).float().mean().item()
+    print(f'loss {losses[0]:.2f} -> {losses[-1]:.2f}, accuracy above 90%: {accuracy > 0.9}')
+    plt.figure(figsize=(5, 3))
+    plt.plot(losses)
+    plt.xlabel('epoch'); plt.ylabel('cross-entropy'); plt.yscale('log');
+    """),
+    md(r"""
+    ## `torch.autograd`
+
+    `autograd.grad` with `create_graph=True` for higher derivatives, `autograd.functional`
+    for Jacobians and Hessians, and `autograd.Function` for a gradient written by hand.
+    """),
+    code(r"""
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (g,) = torch.autograd.grad((x ** 3).sum(), x, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), x)
+    print(g.detach(), h)
+
+    from nbgrad.eager.autograd.functional import jacobian, hessian
+    print(jacobian(lambda v: v.sin() * v[0], torch.tensor([0.0, 1.0])))
+    print(hessian(lambda v: (v[0] ** 2) * v[1], torch.tensor([1.0, 2.0])))
+
+    class Square(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad_output
+
+    x = torch.tensor([3.0], requires_grad=True)
+    Square.apply(x).backward()
+    print(x.grad, Square.apply(x).grad_fn)
+    """),
+    md(r"""
+    Where nbgrad cannot do what PyTorch does, it says so instead of computing something else:
+    """),
+    code(r"""
+    try:
+        nn.functional.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), label_smoothing=0.1)
+    except NotImplementedError as e:
+        print(e)
+    w = torch.ones(2, requires_grad=True)
+    try:
+        w += 1
+    except RuntimeError as e:
+        print(e)
+    """),
+    md(r"""
+    ## From the eager model to a compiled formula
+
+    `torch.trace` runs a model once and records it as one symbolic graph; the result is an
+    nbgrad function of the input (the weights are constants of the trained model). The
+    trained linear model's formula (its weights rounded to two digits), and the compiled
+    MLP checked against the eager one:
+    """),
+    code(r"""
+    rounded = nn.Sequential(nn.Linear(2, 1))
+    rounded.load_state_dict({k: v.numpy().round(2) for k, v in net.state_dict().items()})
+    lin = torch.trace(rounded, features[:5], names=['X'])
+    print(nbgrad.pp(lin.output))
+    traced = torch.trace(mlp, X_all[:5])
+    print(np.allclose(traced(X_np), mlp(X_all).detach().numpy(), atol=1e-5))
+    """),
+]
+
+
 NOTEBOOKS = {
     "01_symbolic_basics": NB01,
     "02_shared_state": NB02,
@@ -1188,6 +1387,7 @@ NOTEBOOKS = {
     "05_autodiff_modes": NB05,
     "06_neural_net": NB06,
     "07_cpu_vs_gpu": NB07,
+    "08_pytorch_on_nbgrad": NB08,
 }
 
 
