@@ -104,7 +104,9 @@ DOMAIN = {
     "log_sum_exp": "every x whose exp sums to a finite, nonzero number; where it overflows "
                    "(an entry above 709) or underflows (all below -745) the original is "
                    "±inf and the max-shifted form is exact",
-    "log_softmax_from_logsumexp": "every x (both sides are the max-shifted forms)",
+    "log_softmax_from_logsumexp": "every finite x (both sides are then the max-shifted forms); "
+                                  "with an infinite entry the log-softmax is nan where "
+                                  "x - log(sum(exp(x))) may be ±inf",
     "log_softmax_specialize": "every x where softmax(x) does not underflow to 0; where it does, "
                               "log(softmax(x)) is -inf and the log-softmax is exact",
     "sqrt_sqr": "every real x where x² neither overflows nor underflows (1e-154 < |x| < 1e154 "
@@ -333,7 +335,9 @@ def log_softmax_from_logsumexp(fgraph, node):
     """
     x, l = node.inputs
     r, expand = _keepdims(l)
-    if expand is None or r.owner is None or not isinstance(r.owner.op, LogSumExp):
+    # only the log-sum-exp made from log(sum(exp(x))): a logsumexp the user called keeps its
+    # limits at infinite entries (its gradient's exp(x - logsumexp(x)) is 0 for x = [inf, 1])
+    if expand is None or r.owner is None or not isinstance(r.owner.op, LogOfSumExp):
         return None
     axis = r.owner.op.axis
     if len(axis) != 1 or r.owner.inputs[0] is not x or expand.new_order[axis[0]] != "x":
