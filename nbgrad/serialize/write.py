@@ -223,7 +223,7 @@ def _write_function(writer, f):
     ndu = m.no_default_updates
     if not isinstance(ndu, bool):
         ndu = [writer.var(v) for v in ndu]
-    mode = m.mode
+    mode = getattr(m.mode, "rewrite_mode", m.mode)  # a debugging mode saves its rewrites only
     if not isinstance(mode, str):
         mode = {"rewrites": mode.rewrites, "including": list(mode.including),
                 "excluding": list(mode.excluding)}

@@ -246,3 +246,13 @@ def test_unknown_mode_names_are_still_refused():
     x = T.dvector("x")
     with pytest.raises(ValueError, match="rewrites must be one of"):
         nbgrad.function([x], x, mode="DebugMod")
+
+
+def test_a_function_compiled_in_a_debugging_mode_saves_as_an_ordinary_one(tmp_path):
+    x = T.dvector("x")
+    f = nbgrad.function([x], T.exp(x) * 2, mode=DebugMode().excluding("fusion"))
+    nbgrad.save(tmp_path / "f.npz", f)
+    g = nbgrad.load(tmp_path / "f.npz")
+    np.testing.assert_allclose(g(np.zeros(2)), [2.0, 2.0])
+    assert "fuse_elemwise" not in g.maker.rewrites_applied
+    g(np.array([800.0]))  # no DebugMode checks after loading
