@@ -8,9 +8,11 @@ term shares taken out ``eˣ·(x² + 4·x + 2)``: what a textbook prints, and few
 operations to run.
 
 Domain: for finite values the collected form equals the original up to rounding
-(it rounds less). Like the stability rewrites, where the original is NaN only
+(it rounds less). It is tagged *stability*: where the original is NaN only
 through ``inf·0`` or ``inf − inf`` between terms that cancel or share a factor,
-the collected form may give the limit value instead.
+the collected form may give the limit value instead, and a result that is exactly
+zero through cancellation may carry the other sign of zero. (Like every stability
+rewrite, it is left out where the rewrite fuzz test compares bit for bit.)
 """
 
 import numpy as np
@@ -314,7 +316,7 @@ def _is_root(fgraph, node):
     return _kind(next(iter(users)).outputs[0], out.dtype) is None
 
 
-@node_rewriter(("simplify", "specialize"), tags=("fast_run",),
+@node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"),
                tracks=tuple(S[n] for n in ("add", "sub", "mul")))
 def collect_like_terms(fgraph, node):
     """Σ of products → the collected polynomial, shared factors taken out (see the module).
