@@ -379,12 +379,13 @@ def _dot_parts(v):
     return node.op, node.inputs[0], node.inputs[1]
 
 
-@node_rewriter("simplify", tracks=(S["add"], S["sub"]))
+@node_rewriter("simplify", tags=("fast_run", "stability"), tracks=(S["add"], S["sub"]))
 def factor_dot_sum(fgraph, node):
     """A @ u ± A @ v → A @ (u ± v), and u @ B ± v @ B → (u ± v) @ B: one product instead of two.
 
     Equal to the original up to rounding for finite values (the same sums, in another
-    order); a NaN in any operand still gives NaN.
+    order); a NaN in any operand still gives NaN. A zero result may carry the other sign
+    (u = +0, v = -0), hence the stability tag.
     """
     a, b = node.inputs
     pa, pb = _dot_parts(a), _dot_parts(b)
