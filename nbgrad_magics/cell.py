@@ -113,6 +113,32 @@ def parse_ranges(specs):
     return out
 
 
+def _whole_hessian(hessian):
+    """``hessian`` as a cell sees it: with respect to several scalars, the whole matrix.
+
+    ``nbgrad.gradient.hessian(z, [x, y])`` follows Theano and gives one Hessian per
+    variable (here ∂²z/∂x² and ∂²z/∂y²); for scalars a teacher means the 2 × 2 matrix,
+    cross terms included, so the cell gets its rows (shown as one matrix, returned as a
+    list of rows). Anything else is ``hessian`` itself.
+    """
+
+    def whole_hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
+        from nbgrad.gradient import grad
+
+        if (isinstance(wrt, (list, tuple)) and len(wrt) > 1
+                and all(isinstance(w, Variable) and w.ndim == 0 for w in wrt)):
+            firsts = grad(cost, list(wrt), consider_constant=consider_constant,
+                          disconnected_inputs=disconnected_inputs)
+            return [[grad(g, w, consider_constant=consider_constant, disconnected_inputs="ignore")
+                     for w in wrt] for g in firsts]
+        return hessian(cost, wrt, consider_constant=consider_constant,
+                       disconnected_inputs=disconnected_inputs)
+
+    whole_hessian.__wrapped__ = hessian
+    whole_hessian.__doc__ = _whole_hessian.__doc__
+    return whole_hessian
+
+
 def cell_names():
     """The names a ``%%symgraph`` cell can use without importing them.
 
@@ -138,7 +164,7 @@ def cell_names():
         if not hasattr(builtins, n) and not isinstance(getattr(T, n), types.ModuleType)
     }
     names.update(
-        T=T, nbgrad=nbgrad, grad=grad, jacobian=jacobian, hessian=hessian, Rop=Rop, Lop=Lop,
+        T=T, nbgrad=nbgrad, grad=grad, jacobian=jacobian, hessian=_whole_hessian(hessian), Rop=Rop, Lop=Lop,
         shared=nbgrad.shared, function=nbgrad.function, In=nbgrad.In, Out=nbgrad.Out,
         pp=pp, latex=latex,
     )
@@ -483,7 +509,7 @@ def _called(func, ns, gradient):
         name, obj = func.attr, getattr(ns.get(func.value.id), func.attr, None)
     else:
         return None
-    if name in _DERIVATIVES and obj is getattr(gradient, name):
+    if name in _DERIVATIVES and getattr(obj, "__wrapped__", obj) is getattr(gradient, name):
         return name
     return None
 

@@ -211,23 +211,26 @@ gz = grad(z, [x, y])
 
 def test_list_results_are_shown_labelled_and_compiled(ip):
     bundles = ip.run(LISTS)
-    assert [b["text/plain"].split(" = ")[0] for b in bundles] == [
-        "z", "∂²z/∂x²", "∂²z/∂y²", "∂z/∂x", "∂z/∂y"]
+    # the Hessian with respect to two scalars is the whole 2 x 2 matrix, shown as one
+    assert [b["text/plain"].split(" = ")[0] for b in bundles] == ["z", "H", "∂z/∂x", "∂z/∂y"]
     labels = [b["text/latex"].split(" = ")[0] for b in bundles]
     assert labels == [
         r"$\displaystyle z",
-        r"$\displaystyle \frac{\partial^{2} z}{\partial x^{2}}",
-        r"$\displaystyle \frac{\partial^{2} z}{\partial y^{2}}",
+        r"$\displaystyle H",
         r"$\displaystyle \frac{\partial z}{\partial x}",
         r"$\displaystyle \frac{\partial z}{\partial y}",
     ]
+    assert bundles[1]["text/latex"].startswith(r"$\displaystyle H = \begin{bmatrix}")
+    assert bundles[1]["text/latex"].count(" & ") == 2 and bundles[1]["text/latex"].count(r" \\ ") == 1
     f = ip.ns["f"]
     z, H, gz = f(1.0, 2.0)
     assert isinstance(H, list) and isinstance(gz, list) and len(H) == len(gz) == 2
     x, y = 1.0, 2.0
     np.testing.assert_allclose(z, x ** 2 * y + np.sin(x * y))
     np.testing.assert_allclose(gz, [2 * x * y + y * np.cos(x * y), x ** 2 + x * np.cos(x * y)])
-    np.testing.assert_allclose(H, [2 * y - y * y * np.sin(x * y), -x * x * np.sin(x * y)])
+    cross = 2 * x + np.cos(x * y) - x * y * np.sin(x * y)
+    np.testing.assert_allclose(np.array(H, dtype=float), [[2 * y - y * y * np.sin(x * y), cross],
+                                                         [cross, -x * x * np.sin(x * y)]])
     assert [float(v) for v in f(x=1.0, y=2.0)[2]] == [float(v) for v in gz]
     assert [i.name for i in f.maker.inputs] == ["x", "y"]  # the compiled function's, as before
     assert isinstance(ip.ns["gz"], list)
@@ -587,3 +590,13 @@ def test_range_for_a_non_input_is_a_usage_error(ip):
     err, _ = ip.run_failing("%%symgraph f --widgets --range q=0:1\nx = dscalar('x')\ny = x * 2")
     assert isinstance(err, UsageError) and "'q'" in str(err)
     assert "f" not in ip.ns
+
+
+def test_hessian_with_respect_to_vectors_keeps_one_hessian_per_variable(ip):
+    # Theano's rule (the seed's hessian(cost=s, wrt=[x, y])): only scalars give the whole matrix
+    ip.run("%%symgraph h\n"
+           "x = dvector('x'); y = dvector('y')\n"
+           "H = hessian(T.sum(x ** 2 + y ** 2), [x, y])\n")
+    hx, hy = ip.ns["h"]([1.0, 2.0], [1.0, 2.0])
+    np.testing.assert_array_equal(hx, 2 * np.eye(2))
+    np.testing.assert_array_equal(hy, 2 * np.eye(2))
