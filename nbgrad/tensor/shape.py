@@ -128,22 +128,28 @@ class CheckSizes(Op):
         return self.make_thunk(node, xp)(*inputs)
 
     def make_thunk(self, node, xp):
-        axes = self.axes
+        axes, error = self.axes, self.size_error
         name = node.inputs[0].name
 
         def check_sizes(x, *sizes):
             shape = x.shape
             for a, s in zip(axes, sizes):
                 if shape[a] != s:
-                    what = repr(name) if name else "an operand"
-                    raise ValueError(
-                        f"operands do not have the same size on axis {a}: {what} has shape "
-                        f"{tuple(shape)}, the other operand has size {int(s)} there. Only dimensions "
-                        "of static size 1 broadcast (declare them with T.row / T.col / "
-                        "T.tensor(shape=...) or dimshuffle), so the sizes must agree")
+                    raise error(name, tuple(shape), a, int(s))
             return x
 
+        check_sizes.__name__ = type(self).__name__
         return check_sizes
+
+    @staticmethod
+    def size_error(name, shape, axis, size):
+        """The error for a value of ``shape`` whose size on ``axis`` is not ``size``."""
+        what = repr(name) if name else "an operand"
+        return ValueError(
+            f"operands do not have the same size on axis {axis}: {what} has shape {shape}, the "
+            f"other operand has size {size} there. Only dimensions of static size 1 broadcast "
+            "(declare them with T.row / T.col / T.tensor(shape=...) or dimshuffle), so the sizes "
+            "must agree")
 
     def infer_shape(self, fgraph, node, input_shapes):
         shape = list(input_shapes[0])
@@ -679,22 +685,12 @@ class SpecifyShape(CheckSizes):
     def __str__(self):
         return f"SpecifyShape{{{','.join(map(str, self.axes))}}}"
 
-    def make_thunk(self, node, xp):
-        axes = self.axes
-        name = node.inputs[0].name
-
-        def specify_shape(x, *sizes):
-            shape = x.shape
-            for a, s in zip(axes, sizes):
-                if shape[a] != s:
-                    what = repr(name) if name else "the value"
-                    raise ValueError(
-                        f"specify_shape: {what} has shape {tuple(shape)}, but its size on axis "
-                        f"{a} was specified as {int(s)}; pass a value of that size or change "
-                        "the shape given to specify_shape")
-            return x
-
-        return specify_shape
+    @staticmethod
+    def size_error(name, shape, axis, size):
+        what = repr(name) if name else "the value"
+        return ValueError(
+            f"specify_shape: {what} has shape {shape}, but its size on axis {axis} was specified "
+            f"as {size}; pass a value of that size or change the shape given to specify_shape")
 
 
 def specify_shape(x, shape):
