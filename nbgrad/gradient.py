@@ -140,9 +140,7 @@ class ZeroGrad(_GradientOp):
     """Stop-gradient: forward identity, zero gradient (and zero tangent)."""
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.math import zeros_like
-
-        return [zeros_like(inputs[0])]
+        return [symbolic_zero(inputs[0])]
 
     def R_op(self, inputs, eval_points):
         return [None]
@@ -356,6 +354,8 @@ def _backprop(start, wrt, blockers):
         if nulls:
             total[v] = nulls[0]
             return nulls[0]
+        # a symbolic zero adds nothing: leave it out, so that it never meets an inf
+        parts = [p for p in parts if not is_symbolic_zero(p)] or parts[:1]
         s = parts[0]
         for p in parts[1:]:
             s = s + p
@@ -373,6 +373,14 @@ def _backprop(start, wrt, blockers):
             for i in node.inputs:
                 if id(i) in dep:
                     contribs.setdefault(i, []).append(null)
+            continue
+        if all(g is None or is_symbolic_zero(g) for g in ograds):
+            # ḡ = 0 exactly: every input's gradient is 0, without the op's rule, whose
+            # factors may be inf where the zero came from a branch not taken (sign, switch)
+            for i in node.inputs:
+                if (id(i) in dep and id(i) not in block and isinstance(i.type, TensorType)
+                        and i.dtype not in discrete_dtypes):
+                    contribs.setdefault(i, []).append(symbolic_zero(i))
             continue
         if len(ograds) > 1:
             from nbgrad.tensor.math import zeros_like
@@ -410,6 +418,25 @@ def _backprop(start, wrt, blockers):
                     )
             contribs.setdefault(inp, []).append(g)
     return {w: summed(w) for w in wrt}
+
+
+def symbolic_zero(x):
+    """``zeros_like(x)`` marked as an exact zero gradient (see ``is_symbolic_zero``)."""
+    from nbgrad.tensor.math import zeros_like
+
+    z = zeros_like(x)
+    z.tag.symbolic_zero = True
+    return z
+
+
+def is_symbolic_zero(g):
+    """Whether ``g`` is a gradient known to be exactly zero everywhere.
+
+    ``grad`` neither adds such a term to others nor passes it through an op's rule:
+    0 · (a factor that is inf) would be nan where the true derivative is 0, as JAX's
+    symbolic zeros avoid.
+    """
+    return getattr(g.tag, "symbolic_zero", False)
 
 
 def _cast_like(g, o):

@@ -7,7 +7,7 @@ import pytest
 
 import nbgrad
 import nbgrad.tensor as T
-from nbgrad.gradient import DisconnectedInputError, GradientError, verify_grad
+from nbgrad.gradient import DisconnectedInputError, GradientError, verify_grad, zero_grad
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 
@@ -224,3 +224,12 @@ def test_branch_not_taken_gets_an_exact_zero_under_an_infinite_gradient(build, a
     # sqrt' is inf at 0; the branch not taken was weighted by a 0/1 mask: 0 * inf = nan.
     # JAX selects instead and gives 0.
     assert _derivative(build, at, mode) == 0.0
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "NONE"])
+def test_a_zero_derivative_never_meets_an_infinite_factor(mode):
+    # sign' is exactly 0: sqrt's factor 1/(2 sqrt(s)) is inf at 0, and 0 * inf would be nan.
+    # The zero is symbolic (as JAX's): it is not passed through sqrt's rule at all.
+    assert _derivative(lambda s: T.sign(T.sqrt(s)), 0.0, mode) == 0.0
+    assert _derivative(lambda s: T.sign(T.sqrt(s)) + s, 0.0, mode) == 1.0
+    assert _derivative(lambda s: zero_grad(T.sqrt(s)) * s, 4.0, mode) == 2.0

@@ -133,8 +133,7 @@ class Elemwise(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         """x̄ᵢ = sum_to_shape(z̄ · ∂z/∂xᵢ) for each input xᵢ."""
-        from nbgrad.gradient import disconnected_type
-        from nbgrad.tensor.math import zeros_like
+        from nbgrad.gradient import disconnected_type, symbolic_zero
 
         (gz,) = output_grads
         out = outputs[0]
@@ -147,7 +146,7 @@ class Elemwise(Op):
                 grads.append(disconnected_type())
                 continue
             if p is ZERO:
-                grads.append(zeros_like(x))
+                grads.append(symbolic_zero(x))
                 continue
             if isinstance(p, Where):
                 import nbgrad.tensor as m
