@@ -141,6 +141,19 @@ def _normalize_axis(axis, ndim):
     return tuple(sorted(out))
 
 
+def expand_reduced(g, ndim, axis):
+    """``g``, reduced over ``axis`` of an ``ndim``-dimensional array, with those axes put back
+    as broadcastable dimensions (what a reduction's gradient broadcasts from)."""
+    order, j = [], 0
+    for i in range(ndim):
+        if i in axis:
+            order.append("x")
+        else:
+            order.append(j)
+            j += 1
+    return DimShuffle(g.ndim, order)(g)
+
+
 class CAReduce(Op):
     """Reduce over ``axis`` (a sorted tuple) with the array function ``nfunc``."""
 
@@ -192,15 +205,7 @@ class CAReduce(Op):
     _input_grad = None
 
     def _expand(self, g, x):
-        """Re-insert the reduced axes of ``g`` as broadcastable dimensions."""
-        order, j = [], 0
-        for i in range(x.ndim):
-            if i in self.axis:
-                order.append("x")
-            else:
-                order.append(j)
-                j += 1
-        return DimShuffle(g.ndim, order)(g)
+        return expand_reduced(g, x.ndim, self.axis)
 
 
 class Sum(CAReduce):

@@ -8,7 +8,7 @@ from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.conv import conv2d  # noqa: F401  (T.nnet.conv2d, as in Theano)
 from nbgrad.tensor.conv import nnet_conv as conv  # noqa: F401  (T.nnet.conv.conv2d, Theano's older name)
 from nbgrad.tensor.math import (
-    exp, log, log1p, relu, sigmoid, softplus, sum, tanh,
+    exp, expand_reduced, log, log1p, relu, sigmoid, softplus, sum, tanh,
 )
 from nbgrad.tensor.elemwise import DimShuffle
 from nbgrad.tensor.type import TensorType
@@ -375,14 +375,7 @@ class LogSumExp(Op):
         return [tuple(s for i, s in enumerate(input_shapes[0]) if i not in self.axis)]
 
     def _expand(self, z, x):
-        order, j = [], 0
-        for i in range(x.ndim):
-            if i in self.axis:
-                order.append("x")
-            else:
-                order.append(j)
-                j += 1
-        return DimShuffle(z.ndim, order)(z)
+        return expand_reduced(z, x.ndim, self.axis)
 
     def _weights(self, x, z):
         """The softmax p of the docstring, with +inf entries sharing the mass where z is +inf."""
