@@ -52,6 +52,17 @@ NUM_THREADS = max(1, min(int(os.environ.get("NBGRAD_NUM_THREADS", os.cpu_count()
 _pool = None
 _pool_lock = threading.Lock()
 _ids = itertools.count()
+_CODE = {}  # generated source -> its code object: a deep graph repeats the same kernels
+
+
+def _code(source, kind):
+    """``compile(source)``, once per distinct source (kept for the process, at most 4096)."""
+    code = _CODE.get(source)
+    if code is None:
+        if len(_CODE) >= 4096:
+            _CODE.clear()
+        code = _CODE[source] = compile(source, f"<nbgrad-{kind}-{next(_ids)}>", "exec")
+    return code
 
 
 def _executor():
@@ -375,7 +386,7 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False):
               f"        return small({params}{', out=out' if out_param else ''})",
               f"    return big({operands}{', out' if out_param else ''})"]
     scope = {"size": np.size, "small": small, "big": big, "check": check}
-    exec(compile("\n".join(lines) + "\n", f"<nbgrad-size-dispatch-{next(_ids)}>", "exec"), scope)
+    exec(_code("\n".join(lines) + "\n", "size-dispatch"), scope)
     return scope["thunk"]
 
 
@@ -487,8 +498,7 @@ def _numpy_evaluator(comp):
         slot_of[t] = s
         block.append(f"    {t} = {f}({', '.join(args)}, out=bufs[{s}])")
     source = "\n".join(small) + "\n\n" + "\n".join(block) + "\n"
-    filename = f"<nbgrad-composite-{next(_ids)}>"
-    exec(compile(source, filename, "exec"), env)
+    exec(_code(source, "composite"), env)
     small_fn, block_fn = env["small"], env["block"]
     out_dtype = np.dtype(out_var.dtype)
     slot_np = [np.dtype(d) for d in slot_dtypes]
@@ -615,7 +625,7 @@ def _chained_source(calls, nin, out_dtype, alias, full):
 def _chained_function(env, calls, nin, out_dtype, alias, full):
     source = _chained_source(calls, nin, out_dtype, alias, full)
     scope = dict(env)
-    exec(compile(source, f"<nbgrad-composite-chained-{next(_ids)}>", "exec"), scope)
+    exec(_code(source, "composite-chained"), scope)
     fn = scope["chained"]
     fn.source = source
     return fn
