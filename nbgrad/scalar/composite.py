@@ -429,13 +429,7 @@ def result_keeping(fn, in_dtypes, dtype, full=None, size=None, check=None):
     True
     """
     dtype = np.dtype(dtype)
-    try:
-        with np.errstate(all="ignore"):
-            probe = [np.ones(1, dtype=d) for d in in_dtypes]
-            if np.asarray(fn(*probe)).dtype != dtype:
-                return fn
-            fn(*probe, out=np.empty(1, dtype=dtype))
-    except Exception:  # noqa: BLE001 - no out= (or no probe value): plain calls
+    if not _writes_into(fn, tuple(np.dtype(d) for d in in_dtypes), dtype):
         return fn
     kept = [None]
 
@@ -447,6 +441,33 @@ def result_keeping(fn, in_dtypes, dtype, full=None, size=None, check=None):
     thunk = _size_dispatch(len(in_dtypes), fn, big, full, check)
     thunk.checks = check is not None
     return thunk
+
+
+_WRITES_INTO = {}
+
+
+def _writes_into(fn, in_dtypes, dtype):
+    """Whether ``fn`` on arrays of ``in_dtypes`` gives ``dtype`` and takes ``out=`` (probed once)."""
+    try:
+        key = (fn, in_dtypes, dtype)
+        known = _WRITES_INTO.get(key)
+    except TypeError:  # an unhashable function: probe every time
+        key, known = None, None
+    if known is not None:
+        return known
+    try:
+        with np.errstate(all="ignore"):
+            probe = [np.ones(1, dtype=d) for d in in_dtypes]
+            ok = np.asarray(fn(*probe)).dtype == dtype
+            if ok:
+                fn(*probe, out=np.empty(1, dtype=dtype))
+    except Exception:  # noqa: BLE001 - no out= (or no probe value): plain calls
+        ok = False
+    if key is not None:
+        if len(_WRITES_INTO) >= 4096:  # functions made per node would otherwise pile up
+            _WRITES_INTO.clear()
+        _WRITES_INTO[key] = ok
+    return ok
 
 
 def _numpy_evaluator(comp):
