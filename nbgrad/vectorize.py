@@ -341,6 +341,7 @@ def _register_library_rules():
     @register_vectorize(CAReduce)
     def _careduce(op, node, inputs):
         new_op = copy.copy(op)
+        new_op.__dict__.pop("_props_hash", None)  # its identity changes with the axes
         new_op.axis = tuple(a + 1 for a in op.axis)
         return new_op.make_node(inputs[0]).outputs
 

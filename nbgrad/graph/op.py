@@ -21,7 +21,12 @@ class PropsIdentity:
         return type(self) is type(other) and self._props() == other._props()
 
     def __hash__(self):
-        return hash((type(self), self._props()))
+        # ops are immutable, and a hash is asked for at every merge, rewrite and fusion
+        # step: computed once (a Composite's props are a whole inner graph)
+        h = self.__dict__.get("_props_hash")
+        if h is None:
+            h = self.__dict__["_props_hash"] = hash((type(self), self._props()))
+        return h
 
 
 class Op(PropsIdentity):
