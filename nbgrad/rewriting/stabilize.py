@@ -109,6 +109,9 @@ DOMAIN = {
                                   "x - log(sum(exp(x))) may be ±inf",
     "log_softmax_specialize": "every x where softmax(x) does not underflow to 0; where it does, "
                               "log(softmax(x)) is -inf and the log-softmax is exact",
+    "exp_over_sum_exp": "every x whose exp neither overflows nor sums to 0; where it does the "
+                        "quotient is inf/inf or 0/0 = nan and the softmax is exact (its gradient "
+                        "of a log-sum-exp at far-apart logits)",
     "sqrt_sqr": "every real x where x² neither overflows nor underflows (1e-154 < |x| < 1e154 "
                 "in float64); outside, sqrt(x²) is inf or 0 and abs(x) is exact",
 }
@@ -355,6 +358,54 @@ def log_softmax_specialize(fgraph, node):
         return None
     new = _same(LogOfSoftmax(a.owner.op.axis)(a.owner.inputs[0]), node.outputs[0], check=False)
     return None if new is None else [new]
+
+
+def _sum_of_exp(v):
+    """(x, axis) if ``v`` is sum(exp(x), axis), possibly with its axes kept, else None."""
+    s, _ = _keepdims(v)
+    if s.owner is None or type(s.owner.op) is not Sum or len(s.owner.op.axis) != 1:
+        return None
+    e = s.owner.inputs[0]
+    if not is_op(e, "exp") or e.dtype != s.dtype:
+        return None
+    return e.owner.inputs[0], s.owner.op.axis[0]
+
+
+def _reciprocal_arg(v):
+    """a if ``v`` is 1 / a or reciprocal(a), else None."""
+    if is_op(v, "true_div") and _one(v.owner.inputs[0]):
+        return v.owner.inputs[1]
+    if is_op(v, "reciprocal"):
+        return v.owner.inputs[0]
+    return None
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["mul"], S["true_div"]))
+@_make("exp_over_sum_exp")
+def exp_over_sum_exp(fgraph, node):
+    """exp(x) / sum(exp(x), axis) and exp(x) · (1 / sum(exp(x), axis)) → softmax(x, axis).
+
+    The gradient of a hand-written log(sum(exp(x))) has this form; written out it is
+    inf / inf at logits that far apart.
+    """
+    a, b = node.inputs
+    if is_op(node.outputs[0], "true_div"):
+        pairs = [(a, b)]
+    else:  # the reciprocal may be given the reduced axes back first
+        pairs = [(a, _reciprocal_arg(_keepdims(b)[0])), (b, _reciprocal_arg(_keepdims(a)[0]))]
+    for e, d in pairs:
+        if d is None or not is_op(e, "exp"):
+            continue
+        found = _sum_of_exp(d)
+        if found is None or found[0] is not e.owner.inputs[0]:
+            continue
+        x, axis = found
+        if not x.dtype.startswith("float") or e.ndim != node.outputs[0].ndim:
+            continue
+        new = _same(Softmax(axis)(x), node.outputs[0], check=False)
+        if new is not None:
+            return [new]
+    return None
 
 
 @node_rewriter("specialize", tags=_TAGS, tracks=(S["sqrt"],))

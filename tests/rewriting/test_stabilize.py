@@ -43,6 +43,9 @@ def _fires():
             [m], m - T.log(T.sum(T.exp(m), axis=0, keepdims=True)), LogSoftmax(0)(m)),
         "log_softmax_specialize": ([m], T.log(Softmax(0)(m)), LogOfSoftmax(0)(m)),
         "sqrt_sqr": ([x], T.sqrt(T.sqr(x)), abs(x)),
+        # the gradient of a hand-written log(sum(exp(m), axis=1))
+        "exp_over_sum_exp": ([m], T.exp(m) * (1 / T.sum(T.exp(m), axis=1)).dimshuffle(0, "x"),
+                             Softmax(1)(m)),
     }
 
 
@@ -66,6 +69,8 @@ def _leaves():
         "log_softmax_specialize": ([m], T.log(T.exp(m) + 1)),
         # a complex x: sqrt(x²) is ±x, not |x|
         "sqrt_sqr": ([T.zvector("z")], T.sqrt(T.sqr(T.zvector("z")))),
+        # exp(y) over the sum of exp(x): not a softmax
+        "exp_over_sum_exp": ([x, y], T.exp(y) / T.sum(T.exp(x))),
     }
 
 
@@ -364,3 +369,14 @@ def test_user_written_forms_keep_their_names():
     x, m = T.dvector("x"), T.dmatrix("m")
     assert _printed([x], T.nnet.softplus(x))[1] == "softplus(x)"
     assert _printed([m], T.nnet.log_softmax(m))[1] == "log_softmax(m)"
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN"])
+def test_gradient_of_a_written_out_log_sum_exp_at_far_apart_logits(mode):
+    # d/dx log(sum(exp(x))) is exp(x) / sum(exp(x)): inf / inf at [1000, 0] as written
+    x, m = T.dvector("x"), T.dmatrix("m")
+    g = nbgrad.function([x], T.grad(T.log(T.sum(T.exp(x))), x), mode=mode)
+    np.testing.assert_allclose(g(np.array([1000.0, 0.0])), [1.0, 0.0])
+    np.testing.assert_allclose(g(np.array([1.0, 2.0])), np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum())
+    h = nbgrad.function([m], T.grad(T.sum(T.log(T.sum(T.exp(m), axis=1))), m), mode=mode)
+    np.testing.assert_allclose(h(np.array([[1000.0, 0.0], [0.0, -1000.0]])), [[1.0, 0.0], [1.0, 0.0]])
