@@ -206,19 +206,24 @@ def test_contractive_autoencoder(data):
     _check_grad_by_differences(cost, params, givens=givens)
 
 
+def _pretrained_stack(rng, x, pretrainer, sizes=(N_FEATURES, 10, 6)):
+    """Sigmoid layers with a pretraining model sharing each layer's weights, and a softmax top."""
+    layers, models, below = [], [], x
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layer = TanhLayer(rng, below, n_in, n_out, activation=T.nnet.sigmoid)
+        models.append(pretrainer(below, n_in, n_out, layer))
+        layers.append(layer)
+        below = layer.output
+    return layers, models, SoftmaxLayer(below, sizes[-1], N_CLASSES)
+
+
 def test_stacked_denoising_autoencoders(data):
     xv, yv = data
     rng = np.random.RandomState(4)
     srng = RandomStreams(5)
     x, y = T.matrix("x"), T.ivector("y")
-    sizes = [N_FEATURES, 10, 6]
-    layers, daes, below = [], [], x
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layer = TanhLayer(rng, below, n_in, n_out, activation=T.nnet.sigmoid)
-        daes.append(DenoisingAutoencoder(rng, srng, below, n_in, n_out, W=layer.W, bhid=layer.b))
-        layers.append(layer)
-        below = layer.output
-    top = SoftmaxLayer(below, sizes[-1], N_CLASSES)
+    layers, daes, top = _pretrained_stack(rng, x, lambda below, n_in, n_out, layer: DenoisingAutoencoder(
+        rng, srng, below, n_in, n_out, W=layer.W, bhid=layer.b))
     givens = {x: nbgrad.shared(xv), y: nbgrad.shared(yv)}
 
     for dae in daes:  # greedy layer-wise pretraining, each on the output of the one below
@@ -322,14 +327,8 @@ def test_deep_belief_network(data):
     rng = np.random.RandomState(6)
     srng = RandomStreams(7)
     x, y = T.matrix("x"), T.ivector("y")
-    sizes = [N_FEATURES, 10, 6]
-    layers, rbms, below = [], [], x
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layer = TanhLayer(rng, below, n_in, n_out, activation=T.nnet.sigmoid)
-        rbms.append(RBM(rng, srng, below, n_in, n_out, W=layer.W, hbias=layer.b))
-        layers.append(layer)
-        below = layer.output
-    top = SoftmaxLayer(below, sizes[-1], N_CLASSES)
+    layers, rbms, top = _pretrained_stack(rng, x, lambda below, n_in, n_out, layer: RBM(
+        rng, srng, below, n_in, n_out, W=layer.W, hbias=layer.b))
     givens = {x: nbgrad.shared(xb), y: nbgrad.shared(yv)}
 
     for rbm in rbms:  # CD-1 pretraining, layer by layer

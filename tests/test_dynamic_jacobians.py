@@ -12,6 +12,7 @@ import pytest
 
 import nbgrad
 import nbgrad.tensor as T
+from tests.test_vectorize import _w5_cost, _w5_hessian
 
 rng = np.random.default_rng(1)
 LENGTHS = [1, 2, 3, 4, 7]
@@ -19,19 +20,6 @@ LENGTHS = [1, 2, 3, 4, 7]
 
 def _matrices(f):
     return [v for v in f.maker.fgraph.variables if v.ndim == 2 and v.owner is not None]
-
-
-def _w5_cost(x):
-    return (x[:-1] ** 2 * x[1:]).sum() + T.sin(x).sum()
-
-
-def _w5_hessian(xv):
-    n = xv.size
-    h = np.diag(-np.sin(xv))
-    h[np.arange(n - 1), np.arange(n - 1)] += 2 * xv[1:]
-    h[np.arange(n - 1), np.arange(1, n)] += 2 * xv[:-1]
-    h[np.arange(1, n), np.arange(n - 1)] += 2 * xv[:-1]
-    return h
 
 
 def _both(build, n):
