@@ -65,7 +65,7 @@ def replay_notebook(path, shell):
         restore = _record_sources(sources)
         shown = []
         publish = shell.display_pub.publish
-        shell.display_pub.publish = lambda data, *args, **kwargs: shown.append(data)
+        shell.display_pub.publish = lambda data, *args, _shown=shown, **kwargs: _shown.append(data)
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
@@ -117,7 +117,9 @@ def main(argv=None):
     if before == text:
         print(f"replay: identical ({len(text.splitlines())} lines)")
         return 0
-    sys.stdout.writelines(difflib.unified_diff(before.splitlines(True), text.splitlines(True), "before", "after"))
+    sys.stdout.writelines(
+        difflib.unified_diff(before.splitlines(True), text.splitlines(True), "before", "after")
+    )
     return 1
 
 
