@@ -18,6 +18,7 @@ form                                        becomes
 ``log(sum(exp(x), axis))``                  the max-shifted log-sum-exp
 ``x - log(sum(exp(x), axis, keepdims))``    ``log_softmax(x)`` after the rewrite above
 ``log(softmax(x))``                         the log-softmax
+``exp(x) · (w / sum(exp(x), axis))``        ``softmax(x, axis) · w`` (a gradient)
 ``sqrt(sqr(x))``                            ``abs(x)``
 ==========================================  =====================================
 
@@ -46,6 +47,7 @@ from nbgrad.tensor import math as tm
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
 from nbgrad.tensor.math import Sum
 from nbgrad.tensor.nnet import LogSoftmax, LogSumExp, Softmax
+from nbgrad.tensor.shape import Alloc
 from nbgrad.tensor.type import TensorType
 from nbgrad.tensor.variable import TensorConstant
 
@@ -361,50 +363,129 @@ def log_softmax_specialize(fgraph, node):
 
 
 def _sum_of_exp(v):
-    """(x, axis) if ``v`` is sum(exp(x), axis), possibly with its axes kept, else None."""
-    s, _ = _keepdims(v)
+    """(x, axis, dims) if ``v`` is sum(exp(x), axis), possibly with its axes kept, else None.
+
+    ``dims``: for each axis of ``v``, the axis of x it runs along (None: a kept axis).
+    """
+    s, expand = _keepdims(v)
     if s.owner is None or type(s.owner.op) is not Sum or len(s.owner.op.axis) != 1:
         return None
     e = s.owner.inputs[0]
     if not is_op(e, "exp") or e.dtype != s.dtype:
         return None
-    return e.owner.inputs[0], s.owner.op.axis[0]
+    x, axis = e.owner.inputs[0], s.owner.op.axis[0]
+    dims = [d for d in range(x.ndim) if d != axis]
+    if expand is not None:
+        dims = [None if o == "x" else dims[o] for o in expand.new_order]
+    return x, axis, dims
 
 
-def _reciprocal_arg(v):
-    """a if ``v`` is 1 / a or reciprocal(a), else None."""
-    if is_op(v, "true_div") and _one(v.owner.inputs[0]):
-        return v.owner.inputs[1]
-    if is_op(v, "reciprocal"):
-        return v.owner.inputs[0]
+def _ones(v):
+    """The constant 1 with ``v``'s rank and dtype, of size 1 in every axis."""
+    shape = (1,) * v.ndim
+    return TensorConstant(TensorType(v.dtype, shape), np.ones(shape, dtype=v.dtype))
+
+
+# how deep _share_of looks through the broadcasts and products of a gradient
+_SHARE_DEPTH = 8
+
+
+def _share_of(v, depth=_SHARE_DEPTH):
+    """(x, axis, dims, w) if ``v`` is w / sum(exp(x), axis), broadcast back, else None.
+
+    ``v`` may be n / s, reciprocal(s), a product holding one of them, or an Alloc, a
+    DimShuffle or a sum over an axis of size 1 of one of them: the forms in which a gradient (and
+    FAST_COMPILE, which leaves the gradient's broadcasts in place) brings the reciprocal
+    of a sum of exponentials next to exp(x). ``w`` is ``v`` with 1 for 1/s; ``dims``
+    gives the axis of x each axis of ``v`` runs along (None: a broadcast axis).
+    """
+    node = v.owner
+    if node is None or depth == 0:
+        return None
+    if is_op(v, "true_div") or is_op(v, "reciprocal"):
+        found = _sum_of_exp(node.inputs[-1])
+        if found is None or node.inputs[-1].ndim != v.ndim:
+            return None
+        x, axis, dims = found
+        return x, axis, dims, node.inputs[0] if len(node.inputs) == 2 else _ones(v)
+    if is_op(v, "mul") and len(node.inputs) == 2:
+        for k in (0, 1):
+            found = _share_of(node.inputs[k], depth - 1)
+            if found is not None and node.inputs[k].ndim == v.ndim:
+                x, axis, dims, w = found
+                return x, axis, dims, tm.mul(w, node.inputs[1 - k]) if k == 0 else tm.mul(node.inputs[0], w)
+        return None
+    if isinstance(node.op, Alloc):
+        found = _share_of(node.inputs[0], depth - 1)
+        if found is None:
+            return None
+        x, axis, dims, w = found
+        return x, axis, [None] * (v.ndim - len(dims)) + dims, tm.alloc(w, *node.inputs[1:])
+    if isinstance(node.op, DimShuffle):
+        found = _share_of(node.inputs[0], depth - 1)
+        if found is None or not _broadcast_only(found, node.op.drop):
+            return None
+        x, axis, dims, w = found
+        return x, axis, [None if o == "x" else dims[o] for o in node.op.new_order], node.op(w)
+    if type(node.op) is Sum:  # the gradient of a kept axis: a sum over that one element
+        found = _share_of(node.inputs[0], depth - 1)
+        if found is None or not _broadcast_only(found, node.op.axis):
+            return None
+        x, axis, dims, w = found
+        return x, axis, [d for k, d in enumerate(dims) if k not in node.op.axis], node.op(w)
     return None
 
 
-@node_rewriter("specialize", tags=_TAGS, tracks=(S["mul"], S["true_div"]))
+def _broadcast_only(found, axes):
+    """Every axis in ``axes`` is a broadcast axis of size 1 (of x's share and of its ``w``)."""
+    _, _, dims, w = found
+    return all(dims[a] is None and w.type.shape[a] == 1 for a in axes)
+
+
+def _aligned(found, x):
+    """The share found runs along x's axes, broadcast along the summed one."""
+    fx, axis, dims, _ = found
+    return fx is x and dims == [None if d == axis else d for d in range(x.ndim)]
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["mul"], S["true_div"]), chain=True)
 @_make("exp_over_sum_exp")
 def exp_over_sum_exp(fgraph, node):
-    """exp(x) / sum(exp(x), axis) and exp(x) · (1 / sum(exp(x), axis)) → softmax(x, axis).
+    """exp(x) · (w / sum(exp(x), axis)) → softmax(x, axis) · w, also exp(x) / sum(exp(x), axis).
 
-    The gradient of a hand-written log(sum(exp(x))) has this form; written out it is
-    inf / inf at logits that far apart.
+    The gradient of a hand-written log(sum(exp(x))) has this form, with ``w`` the
+    gradient reaching the log (1 for a plain sum, 1/n for a mean) and the quotient
+    broadcast back over ``axis``; written out it is inf / inf at logits that far apart.
     """
-    a, b = node.inputs
-    if is_op(node.outputs[0], "true_div"):
-        pairs = [(a, b)]
-    else:  # the reciprocal may be given the reduced axes back first
-        pairs = [(a, _reciprocal_arg(_keepdims(b)[0])), (b, _reciprocal_arg(_keepdims(a)[0]))]
-    for e, d in pairs:
-        if d is None or not is_op(e, "exp"):
-            continue
+    out = node.outputs[0]
+    if not out.dtype.startswith("float"):
+        return None
+    if is_op(out, "true_div"):
+        e, d = node.inputs
         found = _sum_of_exp(d)
-        if found is None or found[0] is not e.owner.inputs[0]:
+        if found is None or not is_op(e, "exp") or e.ndim != out.ndim:
+            return None
+        x, axis, dims = found
+        if not _aligned((x, axis, dims, None), e.owner.inputs[0]):
+            return None
+        new = _same(Softmax(axis)(x), out, check=False)
+        return None if new is None else [new]
+    leaves = chain_leaves(fgraph, out, out, "mul", out.dtype)
+    for i, e in enumerate(leaves):
+        if not is_op(e, "exp") or e.ndim != out.ndim:
             continue
-        x, axis = found
-        if not x.dtype.startswith("float") or e.ndim != node.outputs[0].ndim:
-            continue
-        new = _same(Softmax(axis)(x), node.outputs[0], check=False)
-        if new is not None:
-            return [new]
+        x = e.owner.inputs[0]
+        for j, v in enumerate(leaves):
+            found = _share_of(v) if j != i and v.ndim == out.ndim else None
+            if found is None or not _aligned(found, x):
+                continue
+            new = tm.mul(Softmax(found[1])(x), found[3])
+            for k, rest in enumerate(leaves):
+                if k not in (i, j):
+                    new = tm.mul(new, rest)
+            new = _same(new, out, check=False)
+            if new is not None:
+                return [new]
     return None
 
 

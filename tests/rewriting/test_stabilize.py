@@ -371,12 +371,56 @@ def test_user_written_forms_keep_their_names():
     assert _printed([m], T.nnet.log_softmax(m))[1] == "log_softmax(m)"
 
 
-@pytest.mark.parametrize("mode", ["FAST_RUN"])
-def test_gradient_of_a_written_out_log_sum_exp_at_far_apart_logits(mode):
-    # d/dx log(sum(exp(x))) is exp(x) / sum(exp(x)): inf / inf at [1000, 0] as written
-    x, m = T.dvector("x"), T.dmatrix("m")
+def _lse_losses():
+    """Hand-written log-sum-exp losses: (name, build(m), d loss / d m from the softmax s and axis)."""
+    def lse(m, axis, keepdims=False):
+        return T.log(T.sum(T.exp(m), axis=axis, keepdims=keepdims))
+
+    return [
+        ("sum", lambda m, a: T.sum(lse(m, a)), lambda s, a: s),
+        ("mean", lambda m, a: T.mean(lse(m, a)), lambda s, a: s / (s.size / s.shape[a])),
+        ("3 * sum", lambda m, a: 3 * T.sum(lse(m, a)), lambda s, a: 3 * s),
+        ("sum / 2", lambda m, a: T.sum(lse(m, a)) / 2, lambda s, a: s / 2),
+        ("keepdims", lambda m, a: T.sum(lse(m, a, keepdims=True)), lambda s, a: s),
+        ("x - lse (log-softmax)", lambda m, a: T.sum(m - lse(m, a, keepdims=True)),
+         lambda s, a: 1 - s * s.shape[a]),
+    ]
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "FAST_COMPILE"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("name,build,grad", _lse_losses(), ids=[c[0] for c in _lse_losses()])
+def test_gradient_of_a_written_out_log_sum_exp_at_far_apart_logits(name, build, grad, axis, dtype, mode):
+    # d/dx log(sum(exp(x))) is exp(x) / sum(exp(x)): inf / inf at [1000, 0] as written, and
+    # FAST_COMPILE leaves the gradient's broadcasts (Alloc, DimShuffle) around the quotient
+    m = T.matrix("m", dtype=dtype)
+    f = nbgrad.function([m], T.grad(build(m, axis), m), mode=mode)
+    mv = np.array([[1000.0, 0.0, 3.0], [0.0, -1000.0, 2.0]], dtype=dtype)
+    ax = axis % 2
+    shifted = [[mpmath.mpf(float(v)) for v in r] for r in (mv if ax == 1 else mv.T)]
+    soft = np.array([[float(mpmath.exp(v - mpmath.log(sum(mpmath.exp(u) for u in r)))) for v in r]
+                     for r in shifted])
+    soft = soft if ax == 1 else soft.T
+    expected = grad(soft, ax)
+    got = f(mv)
+    assert np.isfinite(got).all(), f"{name}, axis {axis} ({dtype}, {mode}): {got}"
+    np.testing.assert_allclose(got, expected, rtol=8 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "FAST_COMPILE"])
+def test_gradient_of_a_written_out_log_sum_exp_of_a_vector(mode):
+    x = T.dvector("x")
     g = nbgrad.function([x], T.grad(T.log(T.sum(T.exp(x))), x), mode=mode)
     np.testing.assert_allclose(g(np.array([1000.0, 0.0])), [1.0, 0.0])
     np.testing.assert_allclose(g(np.array([1.0, 2.0])), np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum())
-    h = nbgrad.function([m], T.grad(T.sum(T.log(T.sum(T.exp(m), axis=1))), m), mode=mode)
-    np.testing.assert_allclose(h(np.array([[1000.0, 0.0], [0.0, -1000.0]])), [[1.0, 0.0], [1.0, 0.0]])
+
+
+def test_a_sum_of_exp_broadcast_along_another_axis_is_not_a_softmax():
+    # exp(m) · (1 / sum(exp(m), axis=1)) broadcast along rows, not columns: m square, so the
+    # shapes agree, but it is not the softmax of any axis
+    m = T.dmatrix("m")
+    share = (1 / T.sum(T.exp(m), axis=1)).dimshuffle("x", 0)
+    fg, applied = rewritten([m], T.exp(m) * share, READABLE)
+    assert "exp_over_sum_exp" not in applied
+    assert values_agree([m], T.exp(m) * share, _values([m]))
