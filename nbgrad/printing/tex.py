@@ -17,6 +17,7 @@ from nbgrad.printing.printer import (
     MAX_ELEMENTS, PREC_ADD, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer,
     diagonal_form, identity_multiple, index_letters, index_parts, number_str, parenthesize,
 )
+from nbgrad.scalar.basic import scalar_ops
 
 __all__ = ["LatexPrinter", "latex", "latex_name"]
 
@@ -138,7 +139,30 @@ def _template_prec(template, sop):
     return PREC_ATOM
 
 
+# A function applied to its one argument: ``\sigma\left({0}\right)``,
+# ``\operatorname{{softplus}}\left({0}\right)``, ``\tanh{{\left({0}\right)}}``.
+_FUNCTION = re.compile(r"(\\[A-Za-z]+|\\operatorname\{\{[A-Za-z]+\}\})(\{\{)?\\left\(\{0\}\\right\)(\}\})?")
+
+
+def _function_kind(template, args):
+    """``"apply"`` for a one-argument function's template, else None."""
+    return "apply" if len(args) == 1 and _FUNCTION.fullmatch(template) else None
+
+
+# a symbol, possibly negated: x, -x, W_{hidden}, \alpha, \mathrm{loss}
+_SYMBOL = re.compile(r"-?(\\?[A-Za-z]+|\\mathrm\{[^{}]*\})(_\{[^{}]*\})?")
+
+
 def _fill(template, args, prec):
+    """The template with its slots filled, each operand parenthesized as its slot needs.
+
+    A function of one symbol takes plain parentheses (``\\sigma(x)``, ``\\log(-x)``); sized
+    ones stay around anything that can be tall.
+    """
+    if len(args) == 1 and _SYMBOL.fullmatch(args[0].s):
+        plain = template.replace(r"{{\left({0}\right)}}", "({0})").replace(r"\left({0}\right)", "({0})")
+        if plain != template:
+            return plain.format(args[0].s)
     slots, _ = _slots(template)
     out = [a.s for a in args]
     for k, grouped, base in slots:
@@ -185,7 +209,12 @@ class LatexPrinter(Printer):
             return self._binary(sop, template, args, prec, node)
         if symbol and len(args) == 1 and args[0].s.startswith("-"):
             return Printed(template.format(f"\\left({args[0].s}\\right)"), prec, name)
-        return Printed(_fill(template, args, prec), prec, name)
+        if name == "log_sigmoid":  # log σ(x), as the textbook writes it (what it computes)
+            return _log_of(self.print_scalar(_SIGMOID, args, node))
+        if name == "log" and args[0].kind in ("apply", "bigop"):
+            return _log_of(args[0])
+        kind = _function_kind(template, args) or name
+        return Printed(_fill(template, args, prec), prec, kind)
 
     def _binary(self, sop, template, args, prec, node):
         a, b = args
@@ -314,12 +343,26 @@ class LatexPrinter(Printer):
             except (IndexError, ValueError):
                 s = None
             if s is not None:
-                return Printed(s + (f"_{{{var.index}}}" if len(node.outputs) > 1 else ""), prec)
+                if len(node.outputs) > 1:
+                    return Printed(s + f"_{{{var.index}}}", prec)
+                return Printed(s, prec, _function_kind(template, args) or "")
         name = _escape(type(node.op).__name__)
         s = f"\\operatorname{{{name}}}\\left({', '.join(a.s for a in args)}\\right)"
         if len(node.outputs) > 1:
             s += f"_{{{var.index}}}"
         return Printed(s)
+
+
+_SIGMOID = scalar_ops["sigmoid"]()
+
+
+def _log_of(arg):
+    """``\\log`` of a function application or a big operator, without parentheses of its
+    own: ``\\log \\sigma(x)``, ``\\log \\sum e^{x}``. It binds like a product (a power
+    of it is parenthesized); a big operator inside keeps a sum's precedence."""
+    if arg.kind == "bigop":
+        return Printed(f"\\log {arg.s}", PREC_ADD, "bigop")
+    return Printed(f"\\log {arg.s}", PREC_MUL, "log")
 
 
 def _is_array(var):

@@ -58,9 +58,9 @@ def test_latex_name(name, expected):
         (lambda: (x / y) ** 2, r"\left(\frac{x}{y}\right)^{2}"),
         (lambda: T.sqr(x + 1), r"\left(x + 1\right)^{2}"),
         (lambda: 1 / (1 + T.exp(-x)), r"\frac{1}{1 + e^{-x}}"),
-        (lambda: T.sigmoid(x) * T.sigmoid(-x), r"\sigma\left(x\right) \sigma\left(-x\right)"),
-        (lambda: T.log(x) * alpha, r"\log{\left(x\right)} \alpha"),
-        (lambda: T.tanh(x1) ** 2, r"\tanh{\left(x_{1}\right)}^{2}"),
+        (lambda: T.sigmoid(x) * T.sigmoid(-x), r"\sigma(x) \sigma(-x)"),
+        (lambda: T.log(x) * alpha, r"\log(x) \alpha"),
+        (lambda: T.tanh(x1) ** 2, r"\tanh(x_{1})^{2}"),
         (lambda: abs(x - y), r"\left|x - y\right|"),
         (lambda: x + 1e-08, "x + 10^{-8}"),
         (lambda: x * 2.5e-07, r"2.5 \cdot 10^{-7} x"),
@@ -111,7 +111,7 @@ def test_gradient_itself_prints_as_equation():
 
 def test_optimized_function_prints_formula():
     f = nbgrad.function([x], T.grad(1 / (1 + T.exp(-x)), x))
-    assert latex(f) == r"\sigma\left(-x\right) \sigma\left(x\right)"
+    assert latex(f) == r"\sigma(-x) \sigma(x)"
     assert latex(f) == latex(f.maker.fgraph)
 
 
@@ -131,7 +131,7 @@ def test_deep_chain_prints_within_a_small_stack(shallow_stack):
         chain = T.tanh(chain)
     with shallow_stack():
         text = latex(chain)
-    assert text == r"\tanh{\left(" * 3000 + "x" + r"\right)}" * 3000
+    assert text == r"\tanh{\left(" * 2999 + r"\tanh(x)" + r"\right)}" * 2999
 
 
 def long_sum():

@@ -5,7 +5,6 @@ dtype holds it), never against the unoptimized graph: where the textbook form ov
 the unoptimized graph gives inf or nan.
 """
 
-import re
 
 import mpmath
 import numpy as np
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 import nbgrad
 import nbgrad.tensor as T
+from nbgrad.graph import graph_inputs
 from nbgrad.printing import latex, pp
 from nbgrad.rewriting import Mode, db
 from nbgrad.rewriting.stabilize import LogOfSoftmax, LogOfSumExp, log_sigmoid
@@ -345,30 +345,57 @@ def _printed(inputs, out):
     return f, pp(o), latex(o)
 
 
-def test_stabilized_nodes_print_as_the_formula_they_compute():
-    x, m = T.dvector("x"), T.dmatrix("m")
-    f, text, tex = _printed([x], T.log(T.nnet.sigmoid(x)))
-    assert any(getattr(n.op, "scalar_op", None) is not None and n.op.scalar_op.name == "log_sigmoid"
-               for n in f.maker.fgraph.apply_nodes)
-    assert text == "log(sigmoid(x))"
-    assert tex == r"\log{\left(\sigma\left(x\right)\right)}"
-    _, text, tex = _printed([x], T.log(1 - T.nnet.sigmoid(x)))
-    assert text == "log(sigmoid(-x))"
-    assert tex == r"\log{\left(\sigma\left(-x\right)\right)}"
-    f, text, tex = _printed([m], T.log(T.nnet.softmax(m)))
-    assert any(isinstance(n.op, LogOfSoftmax) for n in f.maker.fgraph.apply_nodes)
-    assert text == "log(softmax(m))"
-    assert tex == r"\log{\left(\operatorname{softmax}\left(m\right)\right)}"
-    f, text, tex = _printed([x], T.log(T.sum(T.exp(x))))
-    assert any(isinstance(n.op, LogOfSumExp) for n in f.maker.fgraph.apply_nodes)
-    assert text == "log(sum(exp(x)))"
-    assert re.fullmatch(r"\\log{\\left\(\\sum.*e\^{x}.*\\right\)}", tex), tex
+def _printing_cases(static):
+    """(build(x, m, w, b), op class or scalar op name made by the rewrites, text, LaTeX)."""
+    def sig(v):
+        return T.nnet.sigmoid(v)
+
+    return [
+        (lambda x, m, w, b: T.log(sig(x)), "log_sigmoid", "log(sigmoid(x))", r"\log \sigma(x)"),
+        (lambda x, m, w, b: T.log(1 - sig(x)), "log_sigmoid", "log(sigmoid(-x))", r"\log \sigma(-x)"),
+        (lambda x, m, w, b: T.log(1 / (1 + T.exp(-x))), "log_sigmoid", "log(sigmoid(x))", r"\log \sigma(x)"),
+        (lambda x, m, w, b: T.log(sig(T.dot(m, w) + b)), "log_sigmoid", "log(sigmoid(m @ w + b))",
+         r"\log \sigma\left(m w + b\right)"),
+        (lambda x, m, w, b: T.log(T.nnet.softmax(m)), LogOfSoftmax, "log(softmax(m))",
+         r"\log \operatorname{softmax}(m)"),
+        (lambda x, m, w, b: T.log(T.nnet.softmax(x)), LogOfSoftmax, "log(softmax(x))",
+         r"\log \operatorname{softmax}(x)"),
+        (lambda x, m, w, b: T.log(T.sum(T.exp(x))), LogOfSumExp, "log(sum(exp(x)))", r"\log \sum e^{x}"),
+        (lambda x, m, w, b: T.log(T.sum(T.exp(m), axis=1)), LogOfSumExp, "log(sum(exp(m), axis=1))",
+         r"\log \sum_{\text{axis}=1} e^{m}"),
+    ]
+
+
+def _made(f, made):
+    nodes = f.maker.fgraph.apply_nodes
+    if isinstance(made, str):  # a scalar op, possibly fused into a Composite
+        return any(made in str(n.op) for n in nodes)
+    return any(isinstance(n.op, made) for n in nodes)
+
+
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+@pytest.mark.parametrize("k", range(len(_printing_cases(False))))
+def test_stabilized_nodes_print_as_the_formula_they_compute(k, static):
+    # the textbook formula (log σ(x), log softmax(x), log Σ eˣ), never the stable form
+    # (-softplus(-x), x - max - log Σ ...) that computes it
+    build, made, text, tex = _printing_cases(static)[k]
+    x = T.tensor("float64", shape=(3,) if static else (None,), name="x")
+    m = T.tensor("float64", shape=(2, 3) if static else (None, None), name="m")
+    w, b = T.tensor("float64", shape=(3,) if static else (None,), name="w"), T.dscalar("b")
+    out = build(x, m, w, b)
+    inputs = [v for v in (x, m, w, b) if v in graph_inputs([out])]
+    f, got_text, got_tex = _printed(inputs, out)
+    assert _made(f, made), (text, [n.op for n in f.maker.fgraph.apply_nodes])
+    assert got_text == text
+    assert got_tex == tex
 
 
 def test_user_written_forms_keep_their_names():
     x, m = T.dvector("x"), T.dmatrix("m")
     assert _printed([x], T.nnet.softplus(x))[1] == "softplus(x)"
     assert _printed([m], T.nnet.log_softmax(m))[1] == "log_softmax(m)"
+    assert _printed([x], T.nnet.softplus(x))[2] == r"\operatorname{softplus}(x)"
+    assert _printed([m], T.nnet.log_softmax(m))[2] == r"\log\operatorname{softmax}(m)"
 
 
 def _lse_losses():

@@ -152,7 +152,7 @@ def test_pool_older_spellings_and_errors():
 def test_pool_prints_its_window():
     x = T.tensor4("x")
     assert nbgrad.pp(pool_2d(x, (2, 2), ignore_border=True)) == "pool_2d{ws=(2, 2), ignore_border=True}(x)"
-    assert latex(pool_2d(x, (2, 2), ignore_border=True)) == r"\operatorname{maxpool}\left(x\right)"
+    assert latex(pool_2d(x, (2, 2), ignore_border=True)) == r"\operatorname{maxpool}(x)"
 
 
 # ------------------------------------------------------------------------ tiny LeNet
