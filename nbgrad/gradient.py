@@ -16,10 +16,23 @@ import warnings
 import numpy as np
 
 from nbgrad.config import config
-from nbgrad.graph.basic import Apply, Type, Variable
+from nbgrad.graph.basic import Apply, Variable
+
+# The "no gradient" values live with the graph, where op files use them; they are
+# re-exported here under the names Theano code imports them by.
+from nbgrad.graph.nograd import (  # noqa: F401
+    DisconnectedType,
+    NullType,
+    disconnected_type,
+    grad_not_implemented,
+    grad_undefined,
+    is_symbolic_zero,
+    rop_not_implemented,
+)
 from nbgrad.graph.op import Op
 from nbgrad.graph.traversal import ancestors, io_toposort
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.math import symbolic_zero
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = [
@@ -28,62 +41,6 @@ __all__ = [
     "grad_undefined", "grad_not_implemented", "disconnected_type",
     "DisconnectedInputError", "NullTypeGradError", "GradientError",
 ]
-
-
-# ----------------------------------------------------------- "no gradient" values
-class DisconnectedType(Type):
-    """The type of a gradient that does not exist because the output does not depend on the input."""
-
-    def __eq__(self, other):
-        return type(other) is type(self)
-
-    def __hash__(self):
-        return hash(DisconnectedType)
-
-    def __str__(self):
-        return "DisconnectedType"
-
-
-def disconnected_type():
-    """A fresh "no gradient: the output does not depend on this input" value, for ``L_op``."""
-    return Variable(DisconnectedType(), name="<disconnected>")
-
-
-class NullType(Type):
-    """The type of an undefined or unimplemented gradient; ``why_null`` says why."""
-
-    def __init__(self, why_null):
-        self.why_null = why_null
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.why_null == self.why_null
-
-    def __hash__(self):
-        return hash((NullType, self.why_null))
-
-    def __str__(self):
-        return f"NullType({self.why_null})"
-
-
-def _null_grad(op, x_pos, x, what, comment):
-    return Variable(NullType(f"the gradient of {op} w.r.t. input {x_pos} ({x}) is {what}. {comment}".strip()))
-
-
-def grad_undefined(op, x_pos, x, comment=""):
-    """The gradient of ``op`` w.r.t. input ``x_pos`` is mathematically undefined."""
-    return _null_grad(op, x_pos, x, "undefined", comment)
-
-
-def grad_not_implemented(op, x_pos, x, comment=""):
-    """The gradient of ``op`` w.r.t. input ``x_pos`` exists but nbgrad does not implement it."""
-    return _null_grad(op, x_pos, x, "not implemented", comment)
-
-
-def rop_not_implemented(op):
-    raise NotImplementedError(
-        f"{op} has no forward-mode rule (R_op); Rop cannot differentiate through it. "
-        "Use Lop/grad (reverse mode) instead"
-    )
 
 
 class DisconnectedInputError(ValueError):
@@ -418,25 +375,6 @@ def _backprop(start, wrt, blockers):
                     )
             contribs.setdefault(inp, []).append(g)
     return {w: summed(w) for w in wrt}
-
-
-def symbolic_zero(x):
-    """``zeros_like(x)`` marked as an exact zero gradient (see ``is_symbolic_zero``)."""
-    from nbgrad.tensor.math import zeros_like
-
-    z = zeros_like(x)
-    z.tag.symbolic_zero = True
-    return z
-
-
-def is_symbolic_zero(g):
-    """Whether ``g`` is a gradient known to be exactly zero everywhere.
-
-    ``grad`` neither adds such a term to others nor passes it through an op's rule:
-    0 · (a factor that is inf) would be nan where the true derivative is 0, as JAX's
-    symbolic zeros avoid.
-    """
-    return getattr(g.tag, "symbolic_zero", False)
 
 
 def _cast_like(g, o):

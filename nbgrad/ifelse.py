@@ -18,6 +18,7 @@ before the ``if``.
 
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
+from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.type import TensorType
@@ -101,7 +102,6 @@ class IfElse(Op):
         return out
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
         from nbgrad.tensor.math import cast, zeros_like
 
         n, cond = self.n_outs, inputs[0]

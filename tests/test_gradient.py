@@ -49,6 +49,22 @@ def test_return_disconnected_forms():
     assert str(d.type) == "DisconnectedType"
 
 
+def test_no_gradient_values_keep_their_theano_import_paths():
+    import nbgrad.gradient as gradient_module
+    from nbgrad.graph import nograd
+
+    names = ["DisconnectedType", "NullType", "disconnected_type", "grad_undefined",
+             "grad_not_implemented", "is_symbolic_zero"]
+    for name in names:
+        assert getattr(gradient_module, name) is getattr(nograd, name), name
+    x = T.dscalar("x")
+    undefined = gradient_module.grad_undefined(T.sgn(x).owner.op, 0, x, "at zero")
+    assert isinstance(undefined.type, gradient_module.NullType)
+    assert "undefined" in undefined.type.why_null and "at zero" in undefined.type.why_null
+    assert gradient_module.is_symbolic_zero(gradient_module.symbolic_zero(x))
+    assert not gradient_module.is_symbolic_zero(T.zeros_like(x))
+
+
 def test_integer_inputs_are_disconnected_without_error():
     x = T.dscalar("x")
     i = T.iscalar("i")

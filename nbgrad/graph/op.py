@@ -6,6 +6,8 @@ backend (``perform``), output shapes (``infer_shape``), its vector-Jacobian
 product (``L_op``), its Jacobian-vector product (``R_op``), and how it prints.
 """
 
+from nbgrad.graph.nograd import grad_not_implemented, rop_not_implemented
+
 __all__ = ["Op", "PropsIdentity"]
 
 
@@ -81,13 +83,9 @@ class Op(PropsIdentity):
         raise NotImplementedError(f"{type(self).__name__}.infer_shape")
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import grad_not_implemented
-
         return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
 
     def R_op(self, inputs, eval_points):
-        from nbgrad.gradient import rop_not_implemented
-
         return rop_not_implemented(self)
 
     def connection_pattern(self, node):

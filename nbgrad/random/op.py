@@ -11,6 +11,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
+from nbgrad.graph.nograd import disconnected_type, grad_undefined
 from nbgrad.random.type import RandomGeneratorType
 from nbgrad.tensor.type import TensorType
 
@@ -139,7 +140,6 @@ class RandomVariable(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         from nbgrad import tensor as T
-        from nbgrad.gradient import disconnected_type, grad_undefined
         from nbgrad.tensor.elemwise import sum_to
 
         rng, size, *params = inputs

@@ -22,6 +22,7 @@ import types
 
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
+from nbgrad.graph.nograd import disconnected_type
 from nbgrad.printing.printer import PREC_MUL
 from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable
@@ -283,7 +284,6 @@ class Conv2dGradInputs(_ConvOp):
         return [(gs[0], ws[1], shape[0], shape[1])]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
         from nbgrad.tensor.shape import shape
 
         w, gy, _ = inputs
@@ -340,7 +340,6 @@ class Conv2dGradWeights(_ConvOp):
         return [(gs[1], xs[1], shape[0], shape[1])]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
         from nbgrad.tensor.shape import shape
 
         x, gy, _ = inputs

@@ -4,6 +4,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
+from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import DISCONNECTED, ZERO, Where
 from nbgrad.tensor.basic import as_tensor_variable, as_weak_operand
 from nbgrad.tensor.type import TensorType, discrete_dtypes
@@ -133,7 +134,7 @@ class Elemwise(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         """x̄ᵢ = sum_to_shape(z̄ · ∂z/∂xᵢ) for each input xᵢ."""
-        from nbgrad.gradient import disconnected_type, symbolic_zero
+        from nbgrad.tensor.math import symbolic_zero
 
         (gz,) = output_grads
         out = outputs[0]
@@ -356,7 +357,6 @@ class SumToShape(Op):
         return [tuple(shp[i] for i in range(node.outputs[0].ndim))]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
         from nbgrad.tensor.shape import alloc, shape_i
 
         g = inputs[0]
@@ -461,8 +461,6 @@ class DimShuffle(Op):
         (gz,) = output_grads
         (x,) = inputs
         if x.dtype in discrete_dtypes:
-            from nbgrad.gradient import disconnected_type
-
             return [disconnected_type()]
         # Put the kept axes back in input order and re-insert the dropped ones.
         kept_pos = {d: i for i, d in enumerate(self.new_order) if d != "x"}

@@ -12,6 +12,7 @@ import numpy as np
 from nbgrad.config import config
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
+from nbgrad.graph.nograd import disconnected_type, grad_not_implemented
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.basic import as_tensor_variable, constant
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise, sum_to
@@ -103,6 +104,13 @@ def zeros_like(x, dtype=None):
     return alloc(constant(np.zeros((), dtype=dtype or x.dtype)), *_shape_list(x))
 
 
+def symbolic_zero(x):
+    """``zeros_like(x)`` marked as an exact zero gradient (see ``nbgrad.graph.nograd.is_symbolic_zero``)."""
+    z = zeros_like(x)
+    z.tag.symbolic_zero = True
+    return z
+
+
 def ones_like(x, dtype=None):
     x = as_tensor_variable(x)
     return alloc(constant(np.ones((), dtype=dtype or x.dtype)), *_shape_list(x))
@@ -192,7 +200,6 @@ class CAReduce(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         """x̄ from ``_input_grad``; integer inputs are disconnected."""
-        from nbgrad.gradient import disconnected_type, grad_not_implemented
 
         (x,) = inputs
         if x.dtype in discrete_dtypes:
@@ -305,8 +312,6 @@ class _ArgReduce(CAReduce):
         return lambda x: self.perform(node, (x,), xp)
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
-
         return [disconnected_type()]
 
     def R_op(self, inputs, eval_points):
@@ -325,8 +330,6 @@ class Any(CAReduce):
     nfunc = "any"
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
-
         return [disconnected_type()]
 
     def R_op(self, inputs, eval_points):
@@ -591,8 +594,6 @@ def _bilinear_R_op(product, inputs, eval_points):
 
 
 def _grad_cast(g, x):
-    from nbgrad.gradient import disconnected_type
-
     if x.dtype in discrete_dtypes:
         return disconnected_type()
     return cast(g, x.dtype)

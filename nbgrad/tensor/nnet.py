@@ -4,6 +4,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
+from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.conv import conv2d  # noqa: F401  (T.nnet.conv2d, as in Theano)
 from nbgrad.tensor.conv import nnet_conv as conv  # noqa: F401  (T.nnet.conv.conv2d, Theano's older name)
@@ -194,8 +195,6 @@ class SoftmaxCrossEntropy(Op):
         return [input_shapes[0][:1]]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
-
         z, y = inputs
         return [SoftmaxCrossEntropyGrad()(output_grads[0], z, y), disconnected_type()]
 
@@ -256,8 +255,6 @@ class SoftmaxCrossEntropyGrad(Op):
         return s, s - onehot
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
-
         g, z, y = inputs
         (gr,) = output_grads
         s, d = self._delta(z, y)

@@ -5,6 +5,7 @@ import numpy as np
 from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Constant, Variable
 from nbgrad.graph.op import Op
+from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable, constant
 from nbgrad.tensor.elemwise import DimShuffle
 from nbgrad.tensor.type import TensorType, discrete_dtypes
@@ -20,8 +21,6 @@ __all__ = [
 
 
 def _disconnected(n):
-    from nbgrad.gradient import disconnected_type
-
     return [disconnected_type() for _ in range(n)]
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
+from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
@@ -278,7 +279,6 @@ class Subtensor(Op):
         return [_index_shape(self.idx, node.inputs, input_shapes)]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
         from nbgrad.tensor.math import zeros_like
 
         x, *idx = inputs
@@ -347,7 +347,6 @@ class IncSubtensor(Op):
         return [input_shapes[0]]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
         from nbgrad.tensor.elemwise import sum_to
         from nbgrad.tensor.math import sum as _sum
 

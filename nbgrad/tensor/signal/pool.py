@@ -19,6 +19,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
+from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.type import TensorType
 
@@ -316,8 +317,6 @@ class AveragePoolGrad(_PoolOp):
         return [input_shapes[0]]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
-
         return [disconnected_type(), Pool(**self._settings())(output_grads[0])]
 
     def R_op(self, inputs, eval_points):
