@@ -32,7 +32,7 @@ from nbgrad.graph.nograd import (  # noqa: F401
 from nbgrad.graph.op import Op
 from nbgrad.graph.traversal import ancestors, io_toposort
 from nbgrad.tensor.basic import as_tensor_variable
-from nbgrad.tensor.math import symbolic_zero
+from nbgrad.tensor.math import symbolic_zero, clip, ones_like, zeros_like, cast
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = [
@@ -128,8 +128,6 @@ class GradClip(_GradientOp):
         self.lower, self.upper = float(lower), float(upper)
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.math import clip
-
         return [clip(output_grads[0], self.lower, self.upper)]
 
 
@@ -239,8 +237,6 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
                 "nbgrad.gradient.jacobian for all partial derivatives, or Lop for a "
                 "vector-Jacobian product"
             )
-        from nbgrad.tensor.math import ones_like
-
         # An integer-valued cost starts from float ones; the ops that made it
         # integer (argmax, comparisons, casts) report their inputs disconnected.
         start[cost] = ones_like(cost, dtype=config.floatX if cost.dtype in discrete_dtypes else None)
@@ -269,8 +265,6 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
 
 def _disconnected_result(w, disconnected_inputs, return_disconnected):
     if isinstance(w.type, TensorType) and w.type.dtype in discrete_dtypes:
-        from nbgrad.tensor.math import zeros_like
-
         return zeros_like(w, dtype=config.floatX)
     msg = (
         f"grad: the cost does not depend on {w} (it is not part of the computational graph of "
@@ -285,8 +279,6 @@ def _disconnected_result(w, disconnected_inputs, return_disconnected):
         return None
     if return_disconnected == "Disconnected":
         return disconnected_type()
-    from nbgrad.tensor.math import zeros_like
-
     return zeros_like(w)
 
 
@@ -340,8 +332,6 @@ def _backprop(start, wrt, blockers):
                     contribs.setdefault(i, []).append(symbolic_zero(i))
             continue
         if len(ograds) > 1:
-            from nbgrad.tensor.math import zeros_like
-
             ograds = [
                 zeros_like(o) if g is None and isinstance(o.type, TensorType) else g
                 for o, g in zip(node.outputs, ograds)
@@ -380,8 +370,6 @@ def _backprop(start, wrt, blockers):
 def _cast_like(g, o):
     if o.dtype in discrete_dtypes or g.dtype == o.dtype:
         return g
-    from nbgrad.tensor.math import cast
-
     return cast(g, o.dtype)
 
 
@@ -428,8 +416,6 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
                 f"Rop: eval point {ev} ({ev.type}) must have the shape of {w} ({w.type})"
             )
         if ev.dtype != w.dtype:
-            from nbgrad.tensor.math import cast
-
             ev = cast(ev, w.dtype)
         tangents[w] = ev
     f_list = [as_tensor_variable(fi) for fi in f_list]
@@ -457,8 +443,6 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
                     raise DisconnectedInputError(msg)
                 if disconnected_outputs == "warn":
                     warnings.warn(msg, stacklevel=2)
-            from nbgrad.tensor.math import zeros_like
-
             t = None if return_disconnected == "None" else zeros_like(fi)
         results.append(t)
     return results if f_is_list else results[0]

@@ -21,6 +21,7 @@ from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.math import cast, zeros_like
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["IfElse", "ifelse"]
@@ -81,8 +82,6 @@ class IfElse(Op):
                 )
             dtype = upcast(t.dtype, e.dtype)
             if t.dtype != dtype or e.dtype != dtype:
-                from nbgrad.tensor.math import cast
-
                 thens[k], elses[k] = cast(t, dtype), cast(e, dtype)
             shape = tuple(a if a == b else None for a, b in zip(t.type.shape, e.type.shape))
             outs.append(TensorType(dtype, shape)())
@@ -102,8 +101,6 @@ class IfElse(Op):
         return out
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.math import cast, zeros_like
-
         n, cond = self.n_outs, inputs[0]
         thens, elses = inputs[1:1 + n], inputs[1 + n:]
 
@@ -115,8 +112,6 @@ class IfElse(Op):
         return [disconnected_type()] + [g[0] for g in gt] + [g[0] for g in ge]
 
     def R_op(self, inputs, eval_points):
-        from nbgrad.tensor.math import zeros_like
-
         n, cond = self.n_outs, inputs[0]
         if all(e is None for e in eval_points[1:]):
             return [None] * n

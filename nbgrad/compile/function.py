@@ -7,9 +7,14 @@ assign every update at once (a failing call changes no shared variable).
 """
 
 import copy as _copy
+import linecache as lc
+import sys
+import traceback
+import warnings
 
 import numpy as np
 
+from nbgrad.backends import get_backend
 from nbgrad.compile.io import In, InputStorage, Out, as_in, input_converter
 from nbgrad.compile.linker import link
 from nbgrad.compile.modes import as_mode
@@ -19,6 +24,9 @@ from nbgrad.graph.basic import Constant, Variable
 from nbgrad.graph.fg import FunctionGraph
 from nbgrad.graph.replace import clone_replace
 from nbgrad.graph.traversal import ancestors
+from nbgrad.printing.html import function_html
+from nbgrad.rewriting import get_mode, rewrite_graph
+from nbgrad.rewriting.cache import rewrite_cached
 from nbgrad.tensor.basic import as_tensor_variable
 
 __all__ = ["function", "Function", "FunctionMaker", "UnusedInputError"]
@@ -359,8 +367,6 @@ class FunctionMaker:
                 )
                 if self.on_unused_input == "raise":
                     raise UnusedInputError(msg)
-                import warnings
-
                 warnings.warn(msg, stacklevel=4)
         shared_vars = []
         for v in anc:
@@ -387,9 +393,6 @@ class FunctionMaker:
         )
         self.unoptimized_outputs = all_outs
         self.n_nodes_before = len(self.fgraph.apply_nodes)
-        from nbgrad.rewriting import get_mode, rewrite_graph
-        from nbgrad.rewriting.cache import rewrite_cached
-
         self.fgraph, self.rewrites_applied = rewrite_cached(
             self.fgraph, get_mode(getattr(self.mode, "rewrite_mode", self.mode)), rewrite_graph)
         self.n_nodes_after = len(self.fgraph.apply_nodes)
@@ -428,8 +431,6 @@ class Function:
     """
 
     def __init__(self, maker):
-        from nbgrad.backends import get_backend
-
         self.maker = maker
         self.name = maker.name
         self.backend = get_backend(maker.backend)
@@ -575,9 +576,6 @@ class Function:
         return f"function {self.name!r}" if self.name else "the compiled function"
 
     def _explain(self, exc):
-        import sys
-        import traceback
-
         tb = sys.exc_info()[2]
         frame_locals, node = None, None
         for fr, lineno in traceback.walk_tb(tb):
@@ -598,15 +596,11 @@ class Function:
         trace = node.tag.trace
         where = ""
         if trace:
-            import linecache as lc
-
             fname, line, func = trace
             src = lc.getline(fname, line).strip()
             where = f"\nThe node was created at {fname}:{line} (in {func}):\n    {src}"
         fused = getattr(getattr(node.op, "scalar_op", None), "traces", ())
         if len(set(fused)) > 1:
-            import linecache as lc
-
             where += "\nIt fuses elementwise operations created at:" + "".join(
                 f"\n    {t[0]}:{t[1]}: {lc.getline(t[0], t[1]).strip()}" for t in dict.fromkeys(fused))
         msg = (
@@ -676,8 +670,6 @@ class Function:
         return f"<nbgrad.Function{nm} ({ins}) -> ({outs}){upd}, backend={self.maker.backend}>"
 
     def _repr_html_(self):
-        from nbgrad.printing.html import function_html
-
         return function_html(self)
 
     # -------------------------------------------------------------- stored input values

@@ -7,9 +7,14 @@ by checking or monitoring ones, for the function they compile only: a function
 compiled in an ordinary mode runs exactly as before, at the same speed.
 """
 
+import re
+
 import numpy as np
 
+from nbgrad.compile.linker import link
 from nbgrad.graph.fg import FunctionGraph
+from nbgrad.graph.op import Op
+from nbgrad.rewriting import Mode, get_mode, rewrite_graph
 
 __all__ = ["MonitorMode", "DebugMode", "DebugModeError", "InvalidValueError", "BadOptimization",
            "BadThunkOutput", "BadDestroyMap", "NanGuardMode", "NanGuardError", "as_mode"]
@@ -27,8 +32,6 @@ class _RunMode:
     """Rewrites chosen by a tag query, and a different way of running the compiled code."""
 
     def __init__(self, optimizer="fast_run", including=(), excluding=()):
-        from nbgrad.rewriting import Mode
-
         base = {"fast_run": "FAST_RUN", "fast_compile": "FAST_COMPILE", "None": "NONE", None: "NONE"}
         self.optimizer = optimizer
         self.rewrite_mode = Mode(base.get(optimizer, optimizer),
@@ -218,9 +221,6 @@ class DebugMode(_RunMode):
         return (rtol if self.rtol is None else self.rtol), (atol if self.atol is None else self.atol)
 
     def wrap_function(self, fn):
-        from nbgrad.compile.linker import link
-        from nbgrad.rewriting import get_mode, rewrite_graph
-
         maker, xp = fn.maker, fn.backend.xp
         mode = self
 
@@ -415,8 +415,6 @@ def _replace_thunks(fn, wrap):
     The generated line of node ``k`` reads ``v7 = _t3(...)``; its thunk is the global
     ``_t3`` of the generated function, which belongs to this compiled function alone.
     """
-    import re
-
     program = fn._program
     env = program.fn.__globals__
     lines = program.source.splitlines()
@@ -430,8 +428,6 @@ def _replace_thunks(fn, wrap):
 
 
 def _op_make_thunk():
-    from nbgrad.graph.op import Op
-
     return Op.make_thunk
 
 

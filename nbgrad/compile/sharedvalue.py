@@ -6,10 +6,13 @@ import threading
 
 import numpy as np
 
+from nbgrad.backends import get_backend
 from nbgrad.compile.io import refuse_masked
+from nbgrad.config import config
 from nbgrad.graph.basic import Variable
+from nbgrad.printing.html import shared_html
 from nbgrad.tensor.type import TensorType
-from nbgrad.tensor.variable import _TensorMethods
+from nbgrad.tensor.variable import _TensorMethods, TensorVariable
 
 __all__ = ["SharedVariable", "TensorSharedVariable", "shared"]
 
@@ -76,8 +79,6 @@ class SharedVariable(Variable):
         refuse_masked(new_value, self._what())
         if _gpu_array(self.container[0]) or _gpu_array(new_value):
             # a device-resident value stays on the device: NumPy values are copied there
-            from nbgrad.backends import get_backend
-
             v = get_backend("gpu").filter(self.type, new_value, self.strict, self.allow_downcast,
                                           self._what())
             if v is new_value and not borrow:
@@ -109,8 +110,6 @@ class SharedVariable(Variable):
         return self.name if self.name is not None else f"<{self.type}>"
 
     def _repr_html_(self):
-        from nbgrad.printing.html import shared_html
-
         return shared_html(self)
 
 
@@ -152,8 +151,6 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
     >>> w.get_value()
     array([1., 2.])
     """
-    from nbgrad.tensor.variable import TensorVariable
-
     if isinstance(value, Variable):
         raise TypeError(
             f"shared() takes a value (number or array), got the symbolic variable {value}; "
@@ -161,12 +158,8 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
         )
     refuse_masked(value, f"shared({name!r})" if name else "shared()")
     if target is None:
-        from nbgrad.config import config
-
         target = "gpu" if _gpu_array(value) or config.backend == "gpu" else "cpu"
     if target == "gpu":
-        from nbgrad.backends import get_backend
-
         backend = get_backend("gpu")
         arr = backend.asarray(value)
         ttype = TensorType(str(arr.dtype), _shared_shape(arr, shape, broadcastable))

@@ -33,7 +33,7 @@ from nbgrad.eager.device import canonical_device, device_of, is_device_array, mi
 from nbgrad.eager.primitive import Primitive, standin_type
 from nbgrad.eager import tensor as _tensor_module
 from nbgrad.eager.tensor import (
-    Parameter, Tensor, _check_requires_grad, _device_for, _wrap, array_code, signature_code)
+    Parameter, Tensor, _check_requires_grad, _device_for, _wrap, array_code, signature_code, _seed)
 from nbgrad.tensor.elemwise import Elemwise
 
 __all__ = [
@@ -597,8 +597,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         seeds.append(g)
     if retain_graph is None:
         retain_graph = create_graph
-    from nbgrad.eager.tensor import _seed
-
     if create_graph:
         seeds = [g if isinstance(g, Tensor) else _wrap(_seed(g, o)) for g, o in zip(seeds, outs)]
         with _tape.enable_grad():

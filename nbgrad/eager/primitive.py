@@ -14,9 +14,12 @@ arrays. A ``Transfer`` is the one primitive that is not compiled: it copies a
 value between devices, and its VJP copies the gradient back.
 """
 
-from nbgrad.eager.device import move, xp_of
+from nbgrad.compile.function import function
+from nbgrad.eager.device import move, xp_of, device_of
+from nbgrad.gradient import Lop
 from nbgrad.graph.replace import clone_replace
 from nbgrad.graph.traversal import ancestors
+from nbgrad.tensor import zeros_like
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = ["Primitive", "Transfer", "standin_type", "zeros_for"]
@@ -79,8 +82,6 @@ class Primitive:
         return fn
 
     def _compile(self, device):
-        from nbgrad.compile.function import function
-
         f = function(self.inputs, list(self.outputs), on_unused_input="ignore",
                      name=self.label, backend=device)
         raw = f._fn
@@ -116,8 +117,6 @@ class Primitive:
         return prim
 
     def _build_vjp(self, needs):
-        from nbgrad.gradient import Lop
-
         outs = [o for o, d in zip(self.outputs, self.differentiable) if d]
         out_standins = [o.type() for o in self.outputs]
         gouts = [o.type() for o in outs]
@@ -158,8 +157,6 @@ class Transfer(Primitive):
                 for k in self.sources]
 
     def _build_vjp(self, needs):
-        from nbgrad.tensor import zeros_like
-
         n_in, n_out = len(self.inputs), len(self.outputs)
         out_standins = [o.type() for o in self.outputs]
         diff = [j for j in range(n_out) if self.differentiable[j]]
@@ -187,8 +184,6 @@ class Transfer(Primitive):
 
 def transfer(array, target):
     """The Transfer primitive moving a value shaped like ``array`` to ``target``."""
-    from nbgrad.eager.device import device_of
-
     x = standin_type(array)("x")
     prim = Transfer([x], [x], [0], 0, target, f"to_{target}")
     prim.source_device = device_of(array)

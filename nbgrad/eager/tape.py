@@ -13,6 +13,7 @@ backend), so a gradient is always on the device of the tensor it belongs to;
 a transfer's VJP copies it back across.
 """
 
+import functools
 import weakref
 
 import numpy as np
@@ -78,8 +79,6 @@ class no_grad:
         return False
 
     def __call__(self, fn):
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with no_grad():

@@ -2,6 +2,7 @@
 how it was computed."""
 
 import itertools
+import weakref
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from nbgrad.eager.dtypes import get_default_dtype, resolve_dtype
 from nbgrad.eager import tape as _tape
 from nbgrad.eager.device import (
     canonical_device, device_of, is_device_array, mixed_devices, move, xp_of)
+from nbgrad.eager.primitive import transfer
 from nbgrad.tensor.type import float_dtypes
 
 __all__ = ["Tensor", "Parameter", "as_tensor"]
@@ -390,8 +392,6 @@ class Tensor:
         if device is not None:
             device = canonical_device(device)
             if device != out.device:
-                from nbgrad.eager.primitive import transfer
-
                 out = _F.apply_primitive(transfer(out._data, device), [out])[0]
         return out
 
@@ -476,8 +476,6 @@ class Tensor:
                     "a leaf Variable that requires grad is being used in an in-place operation; "
                     "wrap parameter updates in `with ne.no_grad():`"
                 )
-            import weakref
-
             old = Tensor._make(self._data, self.requires_grad, self._node, self._index)
             # ``old`` takes over the unchanged value: the node that computed it now
             # refers to it (with its version), while ``self`` gets the new value.

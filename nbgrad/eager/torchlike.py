@@ -11,6 +11,7 @@ own signatures. Tensor methods call them too.
 """
 
 import builtins
+import functools
 import math
 import sys
 import types
@@ -19,6 +20,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from nbgrad.backends import available_backends
 import nbgrad.tensor as T
 from nbgrad.eager import functions as _functions
 from nbgrad.eager import tape as _tape
@@ -523,8 +525,6 @@ class inference_mode(_tape.no_grad):
         return self
 
     def __call__(self, fn):
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with inference_mode(self.mode):
@@ -569,8 +569,6 @@ class device(str):
 
 def _cuda_available():
     """True when the GPU backend (CuPy and a CUDA device) can run here."""
-    from nbgrad.backends import available_backends
-
     return "gpu" in available_backends()
 
 

@@ -18,12 +18,17 @@ a different value on nearly every call is better called eagerly: after
 """
 
 import inspect
+import os
+import sys
 
 import numpy as np
 
+from nbgrad.compile.function import function
 from nbgrad.eager import functions as _functions
 from nbgrad.eager.tensor import Tensor
 from nbgrad.graph.replace import clone_replace
+from nbgrad.printing import pp
+from nbgrad.tensor.basic import constant
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["trace", "Traced", "ControlPathError"]
@@ -68,8 +73,6 @@ class _Tracer:
         self.reads = []
 
     def follow(self, prim, tensors, results):
-        from nbgrad.tensor.basic import constant
-
         syms = [t._sym if t._sym is not None else constant(t._host()) for t in tensors]
         outs = clone_replace(list(prim.outputs), dict(zip(prim.inputs, syms)))
         for r, o in zip(results, outs):
@@ -84,9 +87,6 @@ class _Tracer:
 
 def _user_frame():
     """``file:line`` of the innermost caller outside nbgrad.eager (for messages)."""
-    import os
-    import sys
-
     here = os.path.dirname(__file__)
     f = sys._getframe(1)
     while f is not None and os.path.dirname(f.f_code.co_filename) == here:
@@ -143,8 +143,6 @@ class Traced:
     def function(self):
         """The compiled function of the inputs (guards and reads are extra outputs)."""
         if self._function is None:
-            from nbgrad.compile.function import function
-
             checked = [g for g, _ in self.guards] + [r.sym for r in self.reads]
             # Inputs are cast to the traced dtypes, as the traced code computed in those.
             self._function = function(self.inputs, list(self.outputs) + checked,
@@ -194,8 +192,6 @@ class Traced:
 
 
 def _pp(v):
-    from nbgrad.printing import pp
-
     return pp(v)
 
 
@@ -261,8 +257,6 @@ def trace(fn, *example_inputs, names=None):
         _functions._TRACE[0] = None
     single = not isinstance(out, (list, tuple))
     outs = [out] if single else list(out)
-    from nbgrad.tensor.basic import constant
-
     syms = []
     for o in outs:
         if not isinstance(o, Tensor):

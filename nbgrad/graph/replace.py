@@ -1,5 +1,6 @@
 """Cloning graphs and substituting variables."""
 
+from nbgrad.graph.basic import Apply
 from nbgrad.graph.traversal import io_toposort
 
 __all__ = ["clone_replace", "clone_get_equiv", "graph_replace"]
@@ -29,8 +30,6 @@ def clone_get_equiv(inputs, outputs, memo=None, copy_inputs=True):
 
 
 def _structural_copy(node, new_inputs):
-    from nbgrad.graph.basic import Apply
-
     outs = [o.clone() for o in node.outputs]
     new = Apply(node.op, new_inputs, outs)
     new.tag.trace = node.tag.trace

@@ -9,10 +9,13 @@ so the same state always gives the same numbers (``no_default_updates``).
 
 import numpy as np
 
+from nbgrad import tensor as T
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type, grad_undefined
 from nbgrad.random.type import RandomGeneratorType
+from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.elemwise import sum_to
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["RandomVariable", "DISTRIBUTIONS"]
@@ -94,8 +97,6 @@ class RandomVariable(Op):
         return f"RandomVariable{{{self.dist}, {self.dtype}}}"
 
     def make_node(self, rng, size, *params):
-        from nbgrad.tensor.basic import as_tensor_variable
-
         if not isinstance(rng.type, RandomGeneratorType):
             raise TypeError(f"{self}: the first input must be a random generator, got {rng.type}")
         size = as_tensor_variable(size)
@@ -139,9 +140,6 @@ class RandomVariable(Op):
         raise NotImplementedError(f"{self}.infer_shape")
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad import tensor as T
-        from nbgrad.tensor.elemwise import sum_to
-
         rng, size, *params = inputs
         x = outputs[1]
         gx = output_grads[1]
@@ -173,8 +171,6 @@ class RandomVariable(Op):
             return [None, None]
         if self.dist not in ("normal", "uniform"):
             raise NotImplementedError(f"{self}: R_op w.r.t. the parameters of a {self.dist} draw")
-        from nbgrad import tensor as T
-
         x = self.make_node(*inputs).outputs[1]
         a, b = params
         ea = eval_points[2] if eval_points[2] is not None else T.zeros_like(a)

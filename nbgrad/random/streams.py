@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from nbgrad import tensor as T
 from nbgrad.config import config
 from nbgrad.graph.basic import Variable
 from nbgrad.random.op import RandomVariable
@@ -12,8 +13,6 @@ __all__ = ["RandomStreams"]
 
 def _size_vector(size, where):
     """(int64 vector variable, ndim, has_size) for a size argument."""
-    from nbgrad import tensor as T
-
     if size is None:
         return T.constant(np.zeros(0, dtype=np.int64)), None, False
     if isinstance(size, (int, np.integer)):
@@ -107,8 +106,6 @@ class RandomStreams:
 
     def gen(self, dist, size, params, dtype, ndim_extra=0, where=None, ndim=None):
         """A new random variable drawing from ``dist`` (a name in ``DISTRIBUTIONS``)."""
-        from nbgrad import tensor as T
-
         where = where or f"{type(self).__name__}.{dist}"
         size_v, n, has_size = _size_vector(size, where)
         params = [p if isinstance(p, Variable) else T.as_tensor_variable(p) for p in params]
@@ -155,8 +152,6 @@ class RandomStreams:
 
     def choice(self, size=1, a=2, replace=True, p=None, ndim=None, dtype="int64"):
         """Draws from ``range(a)`` (int ``a``) or from the entries of vector ``a``."""
-        from nbgrad import tensor as T
-
         p = T.constant(np.zeros(0)) if p is None else p
         if size is None:
             size = ()
@@ -170,8 +165,6 @@ class RandomStreams:
         """Counts of ``n`` draws over the categories of probabilities ``pvals``."""
         if pvals is None:
             pvals = [0.5, 0.5]
-        from nbgrad import tensor as T
-
         pv = pvals if isinstance(pvals, Variable) else T.as_tensor_variable(np.asarray(pvals, dtype="float64"))
         if size is None:
             n_var = n if isinstance(n, Variable) else T.as_tensor_variable(n)

@@ -18,6 +18,7 @@ from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import node_rewriter
 from nbgrad.rewriting.patterns import (
     S, chain_inner, chain_leaves, dim_var, neutral_const, same_shape, sop, tree_rebuild,
+    shape_entry_key, dim_key,
 )
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor import math as tm
@@ -61,8 +62,6 @@ def alloc_useless(fgraph, node):
         return None
     if not shape or value.type.shape == out.type.shape and None not in out.type.shape:
         return [value]
-    from nbgrad.rewriting.patterns import shape_entry_key, dim_key
-
     if all(shape_entry_key(s) == dim_key(value, d) for d, s in enumerate(shape)):
         return [value]
     return None

@@ -3,6 +3,7 @@
 import numpy as np
 
 from nbgrad.graph.basic import Constant
+from nbgrad.graph.replace import clone_replace
 from nbgrad.rewriting.db import graph_rewriter
 from nbgrad.rewriting.driver import replace_node
 from nbgrad.scalar.composite import Composite
@@ -85,8 +86,6 @@ def fuse_elemwise(fgraph):
             ins = [inner_of[v] for v in nd.inputs]
             sop = nd.op.scalar_op
             if isinstance(sop, Composite):
-                from nbgrad.graph.replace import clone_replace
-
                 res = clone_replace(sop.outputs[0], dict(zip(sop.inputs, ins)))
                 traces.extend(sop.traces)
             else:

@@ -4,6 +4,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Constant
 from nbgrad.scalar import basic as ps
+from nbgrad.tensor.basic import constant
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
 from nbgrad.tensor.math import Dot
 from nbgrad.tensor.shape import Alloc, CheckSizes, Shape, ShapeI
@@ -158,8 +159,6 @@ def dim_var(var, d, fgraph=None):
     ``alloc`` shape argument it was made with. None when nothing simpler is known,
     or (given ``fgraph``) when the variable it would read is no longer in the graph.
     """
-    from nbgrad.tensor.basic import constant
-
     key = _dim(var, d)
     if isinstance(key, int):
         return constant(np.int64(key))
@@ -352,8 +351,6 @@ def known_nonnegative(var, depth=3):
         if type(s) is ps.Cast:  # (nan cast to an integer is negative)
             return var.dtype.startswith("float") and known_nonnegative(node.inputs[0], depth - 1)
         return False
-    from nbgrad.tensor.elemwise import DimShuffle
-
     if isinstance(node.op, (Alloc, DimShuffle)):
         return known_nonnegative(node.inputs[0], depth - 1)
     return False
@@ -373,8 +370,6 @@ def known_finite(var, depth=3):
         return all(known_finite(i, depth - 1) for i in node.inputs)
     if s is not None and type(s) is ps.Cast:
         return known_finite(node.inputs[0], depth - 1)
-    from nbgrad.tensor.elemwise import DimShuffle
-
     if isinstance(node.op, (Alloc, DimShuffle)):
         return known_finite(node.inputs[0], depth - 1)
     return False

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from nbgrad.compile.function import Function
 from nbgrad.compile.sharedvalue import SharedVariable
 from nbgrad.serialize.format import _DOC_KEY, _FORMAT, _VERSION, MAX_BYTES, SerializationError, _Malformed, _show
 from nbgrad.serialize.read import _NULL, _field, _read_object, _reading
@@ -58,8 +59,6 @@ def save(path, obj):
     """
     writer = _Writer()
     doc = {"format": _FORMAT, "version": _VERSION}
-    from nbgrad.compile.function import Function
-
     if isinstance(obj, SharedVariable):
         doc["kind"] = "shared"
         doc["object"] = {"var": writer.var(obj)}

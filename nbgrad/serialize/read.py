@@ -13,11 +13,16 @@ import re
 
 import numpy as np
 
+from nbgrad.backends import BackendUnavailable
+from nbgrad.compile.function import function
 from nbgrad.compile.io import In, Out
 from nbgrad.compile.sharedvalue import SharedVariable, shared
 from nbgrad.graph.basic import Constant
 from nbgrad.graph.op import Op
+from nbgrad.random.type import RandomGeneratorType, shared_rng, GeneratorState
+from nbgrad.rewriting import Mode
 from nbgrad.scalar.basic import ScalarOp
+from nbgrad.scalar.composite import Composite
 from nbgrad.serialize.archive import _Archive
 from nbgrad.serialize.format import (
     _DOC_KEY, _FORMAT, _NUMERIC_DTYPES, _VALUE_TAGS, _VERSION, SerializationError, _allowed_module, _Malformed,
@@ -148,8 +153,6 @@ def _reading(path, fn, max_bytes):
     Whatever is wrong with the file leaves the block as a SerializationError that
     names the file; unexpected errors are chained to it.
     """
-    from nbgrad.backends import BackendUnavailable
-
     if not isinstance(max_bytes, (int, np.integer)) or isinstance(max_bytes, bool) or max_bytes <= 0:
         raise ValueError(f"{fn}: max_bytes must be a positive number of bytes, got {max_bytes!r}")
     path = os.fspath(path)
@@ -272,8 +275,6 @@ class _Reader:
                 t = self._types[key] = self._tensor_type(enc, where)
             return t
         if enc == {"rng": True}:
-            from nbgrad.random.type import RandomGeneratorType
-
             return RandomGeneratorType()
         raise _Malformed(f"{where} has the type {_show(enc)}; expected a tensor or random generator type")
 
@@ -295,8 +296,6 @@ class _Reader:
 
     # ------------------------------------------------------------ ops
     def op(self, enc, where, depth):
-        from nbgrad.scalar.composite import Composite
-
         if depth > _MAX_DEPTH:
             raise _Malformed(f"{where} nests values or ops more than {_MAX_DEPTH} levels deep")
         if type(enc) is not dict or "class" not in enc:
@@ -368,8 +367,6 @@ class _Reader:
         return self.shared_value(_field(entries[i], "shared", f"graph variable {i}", int), where)[2]
 
     def _make_shared(self, k, where):
-        from nbgrad.random.type import shared_rng
-
         name, t, value = self.shared_value(k, where)
         if not isinstance(t, TensorType):
             return shared_rng(value, name=name)
@@ -462,8 +459,6 @@ class _Reader:
 
 
 def _generator(state, where):
-    from nbgrad.random.type import GeneratorState
-
     name = state.get("bit_generator") if type(state) is dict else None
     bg_cls = getattr(np.random, name, None) if type(name) is str and name.isidentifier() else None
     if not (isinstance(bg_cls, type) and issubclass(bg_cls, np.random.BitGenerator)
@@ -504,9 +499,6 @@ def _shared_var(reader, i, where):
 
 
 def _read_function(reader, obj):
-    from nbgrad.backends import BackendUnavailable
-    from nbgrad.compile.function import function
-
     inputs = []
     for k, e in enumerate(_field(obj, "inputs", "the saved function", list)):
         where = f"input {k} of the saved function"
@@ -535,8 +527,6 @@ def _read_function(reader, obj):
         ndu = [reader.var(i, f"no_default_updates[{k}] of the saved function") for k, i in enumerate(ndu)]
     mode = _field(obj, "mode", "the saved function", str, dict)
     if type(mode) is dict:
-        from nbgrad.rewriting import Mode
-
         names = [_field(mode, key, "the mode of the saved function", list) for key in ("including", "excluding")]
         if any(type(n) is not str for n in names[0] + names[1]):
             raise _Malformed(f"the mode of the saved function should list tag names, got {_show(mode)}")

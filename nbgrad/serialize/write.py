@@ -7,9 +7,12 @@ import numpy as np
 from nbgrad.compile.sharedvalue import SharedVariable
 from nbgrad.graph.basic import Constant, Variable
 from nbgrad.graph.op import Op
+from nbgrad.random.type import RandomGeneratorType, GeneratorState
 from nbgrad.scalar.basic import ScalarOp
+from nbgrad.scalar.composite import Composite
 from nbgrad.serialize.format import _allowed_module
 from nbgrad.serialize.read import _MemoryArrays, _Reader
+from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.type import TensorType
 
 
@@ -62,8 +65,6 @@ class _Writer:
 
     # ------------------------------------------------------------ ops
     def op(self, op):
-        from nbgrad.scalar.composite import Composite
-
         cls = type(op)
         label = f"save: the op {op} ({cls.__module__}.{cls.__qualname__})"
         if not _allowed_module(cls.__module__) or "<" in cls.__qualname__:
@@ -99,8 +100,6 @@ class _Writer:
 
     # ------------------------------------------------------------ variables
     def type(self, t, v):
-        from nbgrad.random.type import RandomGeneratorType
-
         if type(t) is TensorType:
             return {"tensor": t.dtype, "shape": list(t.shape)}
         if type(t) is RandomGeneratorType:
@@ -156,8 +155,6 @@ class _Writer:
         return self._new(v, entry)
 
     def _shared_entry(self, v):
-        from nbgrad.random.type import GeneratorState
-
         value = v.get_value(borrow=True)
         entry = {"name": v.name, "type": self.type(v.type, v), "strict": bool(v.strict),
                  "allow_downcast": v.allow_downcast, "backend": getattr(v.tag, "backend", None)}
@@ -241,8 +238,6 @@ def _write_function(writer, f):
 
 
 def _as_tensor(x):
-    from nbgrad.tensor.basic import as_tensor_variable
-
     return as_tensor_variable(x)
 
 

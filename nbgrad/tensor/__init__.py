@@ -6,6 +6,8 @@ the differentiation functions ``T.grad``, ``T.jacobian``, ``T.hessian``,
 ``T.Rop`` and ``T.Lop``.
 """
 
+import importlib
+
 from nbgrad.tensor.basic import *  # noqa: F403
 from nbgrad.tensor.basic import __all__ as _basic_all
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
@@ -42,8 +44,6 @@ def __getattr__(name):
     # Theano's path to RandomStreams; imported on first use because nbgrad.random builds
     # on nbgrad.compile, which builds on this package.
     if name == "shared_randomstreams":
-        import importlib
-
         return importlib.import_module("nbgrad.tensor.shared_randomstreams")
     if name in ("fft", "extra_ops", "utils"):  # Theano modules nbgrad leaves out: say what instead
         from nbgrad import _unsupported

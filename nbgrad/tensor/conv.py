@@ -26,6 +26,8 @@ from nbgrad.graph.nograd import disconnected_type
 from nbgrad.printing.printer import PREC_MUL
 from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.math import cast
+from nbgrad.tensor.shape import shape
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["Conv2d", "Conv2dGradInputs", "Conv2dGradWeights", "conv2d"]
@@ -150,14 +152,10 @@ class _ConvOp(Op):
         dtype = upcast(a.dtype, b.dtype)
         if dtype not in _FLOATS:
             dtype = "float64"
-        from nbgrad.tensor.math import cast
-
         return cast(a, dtype), cast(b, dtype), dtype
 
     @staticmethod
     def _shape_vector(s, what):
-        from nbgrad.tensor.math import cast
-
         s = as_tensor_variable(s)
         if s.ndim != 1 or not s.dtype.startswith(("int", "uint")):
             raise TypeError(f"{what} must be an integer vector of 2 sizes, got {s.type}")
@@ -213,8 +211,6 @@ class Conv2d(_ConvOp):
         return [tuple(out)]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.shape import shape
-
         x, w = inputs
         (gy,) = output_grads
         props = self._settings()
@@ -284,8 +280,6 @@ class Conv2dGradInputs(_ConvOp):
         return [(gs[0], ws[1], shape[0], shape[1])]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.shape import shape
-
         w, gy, _ = inputs
         (gr,) = output_grads
         props = self._settings()
@@ -340,8 +334,6 @@ class Conv2dGradWeights(_ConvOp):
         return [(gs[1], xs[1], shape[0], shape[1])]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.shape import shape
-
         x, gy, _ = inputs
         (gr,) = output_grads
         props = self._settings()

@@ -6,6 +6,7 @@ from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import DISCONNECTED, ZERO, Where
+from nbgrad.scalar.composite import Composite, cpu_impl, node_evaluator, result_keeping
 from nbgrad.tensor.basic import as_tensor_variable, as_weak_operand
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
@@ -99,8 +100,6 @@ class Elemwise(Op):
         if xp is not np and any(_may_be_host(i) for i in node.inputs):
             return _host_mixing_thunk(fn, self.scalar_op.impl(np), xp), False
         if xp is np:
-            from nbgrad.scalar.composite import Composite, cpu_impl, node_evaluator, result_keeping
-
             # Decided from the types, once: an operand that has the result's shape (its
             # size picks the small or large form) or the result's static size.
             out_shape = node.outputs[0].type.shape

@@ -1,8 +1,10 @@
 """``mgrid`` and ``ogrid``: NumPy's index grids, as symbolic tensors."""
 
 from nbgrad.config import config
+from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.elemwise import DimShuffle
+from nbgrad.tensor.math import cast
 from nbgrad.tensor.shape import alloc, arange, shape_i
 from nbgrad.tensor.type import discrete_dtypes
 
@@ -40,9 +42,6 @@ class _Grid:
         if not keys or not all(isinstance(k, slice) for k in keys):
             raise TypeError(f"{name}[...] takes slices, e.g. T.{name}[0:5, 0:3], got {key!r}")
         ranges = [_grid_range(k, name) for k in keys]
-        from nbgrad.scalar.basic import upcast
-        from nbgrad.tensor.math import cast
-
         dtype = upcast(*(r.dtype for r in ranges))
         ranges = [cast(r, dtype) if r.dtype != dtype else r for r in ranges]
         n = len(ranges)
@@ -65,8 +64,6 @@ def _grid_range(k, name):
         num = int(abs(step))
         if num < 1:
             raise ValueError(f"{name}: an imaginary step gives a number of points (>= 1), got {step!r}")
-        from nbgrad.tensor.math import cast
-
         start, stop = as_tensor_variable(start), as_tensor_variable(k.stop)
         if start.dtype in discrete_dtypes:
             start = cast(start, config.floatX)

@@ -15,8 +15,8 @@ from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type, grad_not_implemented
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.basic import as_tensor_variable, constant
-from nbgrad.tensor.elemwise import DimShuffle, Elemwise, sum_to
-from nbgrad.tensor.shape import alloc
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise, sum_to, broadcast_shapes
+from nbgrad.tensor.shape import alloc, shape_i, reshape
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = [
@@ -122,8 +122,6 @@ def full_like(x, fill_value, dtype=None):
 
 
 def _shape_list(x):
-    from nbgrad.tensor.shape import shape_i
-
     return [shape_i(x, i) for i in range(x.ndim)]
 
 
@@ -464,8 +462,6 @@ def all(x, axis=None, keepdims=False):
 
 
 def _count(x, axes):
-    from nbgrad.tensor.shape import shape_i
-
     n = None
     for a in axes:
         s = shape_i(x, a)
@@ -618,8 +614,6 @@ class Matmul(Op):
     symbol = "@"
 
     def make_node(self, a, b):
-        from nbgrad.tensor.elemwise import broadcast_shapes
-
         a, b = as_tensor_variable(a), as_tensor_variable(b)
         if a.ndim < 2 or b.ndim < 2:
             raise TypeError("Matmul takes operands of at least 2 dimensions; use matmul()")
@@ -730,8 +724,6 @@ def tensordot(a, b, axes=2):
     array([[3., 4.],
            [6., 8.]])
     """
-    from nbgrad.tensor.shape import reshape, shape_i
-
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     if isinstance(axes, (int, np.integer)):
         axes_a = list(range(a.ndim - axes, a.ndim))

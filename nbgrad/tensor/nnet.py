@@ -10,8 +10,10 @@ from nbgrad.tensor.conv import conv2d  # noqa: F401  (T.nnet.conv2d, as in Thean
 from nbgrad.tensor.conv import nnet_conv as conv  # noqa: F401  (T.nnet.conv.conv2d, Theano's older name)
 from nbgrad.tensor.math import (
     exp, expand_reduced, log, log1p, relu, sigmoid, softplus, sum, tanh,
+    cast, eq, maximum, switch, _normalize_axis, expm1, gt, erf, clip, abs as _abs,
 )
-from nbgrad.tensor.elemwise import DimShuffle
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise
+from nbgrad.tensor.shape import arange, shape_i
 from nbgrad.tensor.type import TensorType
 
 __all__ = [
@@ -39,8 +41,6 @@ class Softmax(Op):
         if x.ndim == 0:
             raise ValueError("softmax needs at least one dimension")
         if x.dtype not in ("float16", "float32", "float64"):
-            from nbgrad.tensor.math import cast
-
             x = cast(x, "float64")
         return Apply(self, [x], [TensorType(x.dtype, x.type.shape)()])
 
@@ -80,8 +80,6 @@ def _is_one(v):
 
 def _over(g, z):
     """a if ``g`` is a·(1/z), a/z or 1/z (a = 1) for an a no more broadcast than ``z``, else None."""
-    from nbgrad.tensor.elemwise import Elemwise
-
     node = g.owner
     if node is None or not isinstance(node.op, Elemwise):
         return None
@@ -170,8 +168,6 @@ class SoftmaxCrossEntropy(Op):
                 f"got {z.type} and {y.type}"
             )
         if z.dtype not in ("float16", "float32", "float64"):
-            from nbgrad.tensor.math import cast
-
             z = cast(z, "float64")
         return Apply(self, [z, y], [TensorType(z.dtype, z.type.shape[:1])()])
 
@@ -203,8 +199,6 @@ class SoftmaxCrossEntropy(Op):
         ev = eval_points[0]
         if ev is None:
             return [None]
-        from nbgrad.tensor.shape import arange, shape_i
-
         return [sum(softmax(z) * ev, axis=1) - ev[arange(shape_i(z, 0)), y]]
 
 
@@ -220,8 +214,6 @@ class SoftmaxCrossEntropyGrad(Op):
     def make_node(self, g, z, y):
         g, z, y = as_tensor_variable(g), as_tensor_variable(z), as_tensor_variable(y)
         if g.dtype != z.dtype:
-            from nbgrad.tensor.math import cast
-
             g = cast(g, z.dtype)
         return Apply(self, [g, z, y], [TensorType(z.dtype, z.type.shape)()])
 
@@ -247,9 +239,6 @@ class SoftmaxCrossEntropyGrad(Op):
 
     @staticmethod
     def _delta(z, y):
-        from nbgrad.tensor.math import cast, eq
-        from nbgrad.tensor.shape import arange, shape_i
-
         onehot = cast(eq(y.dimshuffle(0, "x"), arange(shape_i(z, 1)).dimshuffle("x", 0)), z.dtype)
         s = softmax(z)
         return s, s - onehot
@@ -350,8 +339,6 @@ class LogSumExp(Op):
             if not 0 <= a < x.ndim:
                 raise ValueError(f"{self}: axis {a} out of range for {x} with {x.ndim} dimension(s)")
         if x.dtype not in ("float16", "float32", "float64"):
-            from nbgrad.tensor.math import cast
-
             x = cast(x, "float64")
         shape = tuple(s for i, s in enumerate(x.type.shape) if i not in self.axis)
         return Apply(self, [x], [TensorType(x.dtype, shape)()])
@@ -376,8 +363,6 @@ class LogSumExp(Op):
 
     def _weights(self, x, z):
         """The softmax p of the docstring, with +inf entries sharing the mass where z is +inf."""
-        from nbgrad.tensor.math import cast, eq, maximum, switch
-
         top = eq(x, np.inf)
         count = sum(cast(top, x.dtype), axis=self.axis, keepdims=True)
         return switch(top, 1.0 / maximum(count, 1.0), exp(x - self._expand(z, x)))
@@ -406,8 +391,6 @@ def logsumexp(x, axis=None, keepdims=False):
     >>> T.nnet.logsumexp(x).eval({x: [np.inf, 1.0]})
     array(inf)
     """
-    from nbgrad.tensor.math import _normalize_axis
-
     x = as_tensor_variable(x)
     axes = _normalize_axis(axis, x.ndim)
     out = LogSumExp(axes)(x)
@@ -422,8 +405,6 @@ def categorical_crossentropy(coding_dist, true_dist):
     true_dist = as_tensor_variable(true_dist)
     if true_dist.ndim == coding_dist.ndim:
         return -sum(true_dist * log(coding_dist), axis=coding_dist.ndim - 1)
-    from nbgrad.tensor.shape import arange, shape_i
-
     rows = arange(shape_i(coding_dist, 0))
     return -log(coding_dist[rows, true_dist])
 
@@ -439,8 +420,6 @@ def sigmoid_binary_crossentropy(logits, target):
 
 
 def elu(x, alpha=1.0):
-    from nbgrad.tensor.math import expm1, gt, switch
-
     return switch(gt(x, 0), x, alpha * expm1(x))
 
 
@@ -449,20 +428,14 @@ def silu(x):
 
 
 def gelu(x):
-    from nbgrad.tensor.math import erf
-
     return 0.5 * x * (1.0 + erf(x / 2.0 ** 0.5))
 
 
 def hard_sigmoid(x):
-    from nbgrad.tensor.math import clip
-
     return clip(0.2 * x + 0.5, 0.0, 1.0)
 
 
 def softsign(x):
-    from nbgrad.tensor.math import abs as _abs
-
     return x / (1.0 + _abs(x))
 
 

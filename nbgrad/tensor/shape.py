@@ -6,8 +6,9 @@ from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Constant, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
+from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable, constant
-from nbgrad.tensor.elemwise import DimShuffle
+from nbgrad.tensor.elemwise import DimShuffle, sum_to
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = [
@@ -391,8 +392,6 @@ class Alloc(Op):
         (gz,) = output_grads
         if value.dtype in discrete_dtypes:
             return _disconnected(len(inputs))
-        from nbgrad.tensor.elemwise import sum_to
-
         extra = gz.ndim - value.ndim
         g = _sum(gz, axis=tuple(range(extra))) if extra else gz
         g = sum_to(g, value, runtime=True)
@@ -447,8 +446,6 @@ class Join(Op):
 
     def make_node(self, *tensors):
         from nbgrad.tensor.math import cast
-        from nbgrad.scalar.basic import upcast
-
         tensors = [as_tensor_variable(t) for t in tensors]
         if not tensors:
             raise ValueError("concatenate needs at least one tensor")

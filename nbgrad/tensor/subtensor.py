@@ -11,6 +11,8 @@ from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.elemwise import sum_to
+from nbgrad.tensor.math import clip, int_div, maximum, switch, cast, sum as _sum, zeros_like
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = ["Subtensor", "IncSubtensor", "getitem", "set_subtensor", "inc_subtensor", "take"]
@@ -152,13 +154,10 @@ def _out_shape(x, desc, inputs):
 
 def _slice_len(n, start, stop, step):
     """Symbolic ``len(range(*slice(start, stop, step).indices(n)))``."""
-    from nbgrad.tensor.basic import as_tensor_variable as _t
-    from nbgrad.tensor.math import clip, int_div, maximum, switch
-
     def bound(v, default, lo, hi):
         if v is None:
-            return _t(np.int64(default)) if isinstance(default, int) else default
-        v = _t(v)
+            return as_tensor_variable(np.int64(default)) if isinstance(default, int) else default
+        v = as_tensor_variable(v)
         return clip(switch(v < 0, v + n, v), lo, hi)
 
     def forward(st):
@@ -170,17 +169,15 @@ def _slice_len(n, start, stop, step):
         return maximum(int_div(a - b - st - 1, -st), 0)
 
     if step is None or (isinstance(step, int) and step > 0):
-        return forward(_t(np.int64(step or 1)))
+        return forward(as_tensor_variable(np.int64(step or 1)))
     if isinstance(step, int):
-        return backward(_t(np.int64(step)))
-    step = _t(step)
+        return backward(as_tensor_variable(np.int64(step)))
+    step = as_tensor_variable(step)
     return switch(step > 0, forward(step), backward(step))
 
 
 def _index_shape(desc, inputs, input_shapes):
     """Symbolic shape of ``x[desc]`` (NumPy's rules, advanced indexing included)."""
-    from nbgrad.tensor.math import cast, maximum, sum as _sum
-
     xshape = list(input_shapes[0])
     it = iter(zip(inputs[1:], input_shapes[1:]))
     advanced = any(d[0] in ("adv", "bool") for d in desc)
@@ -279,8 +276,6 @@ class Subtensor(Op):
         return [_index_shape(self.idx, node.inputs, input_shapes)]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.math import zeros_like
-
         x, *idx = inputs
         if x.dtype in discrete_dtypes:
             return [disconnected_type() for _ in inputs]
@@ -316,8 +311,6 @@ class IncSubtensor(Op):
         return f"{kind}Subtensor{{{_desc_str(self.idx)}{extra}}}"
 
     def make_node(self, x, y, *index_inputs):
-        from nbgrad.tensor.math import cast
-
         x = as_tensor_variable(x)
         y = as_tensor_variable(y)
         if y.dtype != x.dtype:
@@ -347,9 +340,6 @@ class IncSubtensor(Op):
         return [input_shapes[0]]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.elemwise import sum_to
-        from nbgrad.tensor.math import sum as _sum
-
         x, y, *idx = inputs
         (gz,) = output_grads
         if self.set_instead_of_inc:
@@ -366,8 +356,6 @@ class IncSubtensor(Op):
         return [gx, gy] + [disconnected_type() for _ in idx]
 
     def R_op(self, inputs, eval_points):
-        from nbgrad.tensor.math import zeros_like
-
         ex, ey = eval_points[:2]
         if ex is None and ey is None:
             return [None]

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from nbgrad.config import config
 import nbgrad.tensor as _t
 from nbgrad.graph.basic import Constant, Variable
 
@@ -214,8 +215,6 @@ class TensorVariable(_TensorMethods, Variable):
     """A symbolic array (the result of an operation, or a graph input)."""
 
     def __repr__(self):
-        from nbgrad.config import config
-
         text = str(self)
         if config.print_test_value:
             value = getattr(self.tag, "test_value", None)

@@ -10,7 +10,7 @@ Python functions of tensors.
 from nbgrad.eager import tape as _tape
 from nbgrad.eager.autograd import functional  # noqa: F401
 from nbgrad.eager.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: F401
-from nbgrad.eager.functions import _wrap, grad as _grad
+from nbgrad.eager.functions import _wrap, grad as _grad, zeros_like
 from nbgrad.eager.tape import enable_grad, no_grad, set_grad_enabled  # noqa: F401
 from nbgrad.eager.tensor import Tensor, _seed
 
@@ -44,8 +44,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     res = _grad(outputs, ins, grad_outputs, retain_graph, create_graph,
                 allow_unused=bool(allow_unused or materialize_grads))
     if materialize_grads:
-        from nbgrad.eager.functions import zeros_like
-
         res = tuple(g if g is not None else zeros_like(x) for g, x in zip(res, ins))
     return res
 

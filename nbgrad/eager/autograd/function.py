@@ -19,6 +19,7 @@ hand-written backward).
 """
 
 from nbgrad.eager import tape as _tape
+from nbgrad.eager.primitive import zeros_for
 from nbgrad.eager.tensor import Tensor
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
@@ -124,8 +125,6 @@ class _Call:
 
 
 def _zeros(a):
-    from nbgrad.eager.primitive import zeros_for
-
     return zeros_for(a)
 
 

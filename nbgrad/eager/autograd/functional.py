@@ -21,6 +21,7 @@ tensor([[ 6.,  0.],
 from nbgrad.eager import tape as _tape
 from nbgrad.eager.functions import _wrap, zeros_like
 from nbgrad.eager.tensor import Tensor, _seed
+from nbgrad.eager.torchlike import stack
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]
 
@@ -162,8 +163,6 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     single_in, xs = _as_tuple(inputs, "inputs")
     ins = _prepare(xs, create_graph)
     single_out, outs = _call(func, ins, create_graph)
-    from nbgrad.eager.torchlike import stack
-
     blocks = []
     for o in outs:
         rows = [[] for _ in ins]

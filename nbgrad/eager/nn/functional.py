@@ -21,7 +21,7 @@ import numpy as np
 
 import nbgrad.tensor as T
 from nbgrad.eager import torchlike as _tl
-from nbgrad.eager.functions import FUNCTIONS as _F, eager_function
+from nbgrad.eager.functions import FUNCTIONS as _F, eager_function, _rng
 from nbgrad.eager.tensor import Tensor, as_tensor
 from nbgrad.tensor.shape import arange as _arange, shape_i as _shape_i
 
@@ -146,8 +146,6 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return x
     if p == 1.0:
         return x * 0.0
-    from nbgrad.eager.functions import _rng
-
     keep = (_rng[0].random(x.shape) >= p).astype(x.dtype) / np.asarray(1.0 - p, x.dtype)
     if x.device != "cpu":
         keep = _tl.as_tensor(keep, device=x.device)

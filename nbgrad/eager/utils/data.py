@@ -12,7 +12,9 @@ import math
 
 import numpy as np
 
+from nbgrad.eager.functions import _rng, tensor
 from nbgrad.eager.tensor import Tensor
+from nbgrad.eager.torchlike import stack
 
 __all__ = ["Dataset", "TensorDataset", "DataLoader", "random_split", "Subset"]
 
@@ -67,8 +69,6 @@ class Subset(Dataset):
 
 def random_split(dataset, lengths, generator=None):
     """Split ``dataset`` into non-overlapping random subsets of the given lengths (or fractions)."""
-    from nbgrad.eager.functions import _rng
-
     n = len(dataset)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         sizes = [int(math.floor(n * f)) for f in lengths]
@@ -89,8 +89,6 @@ def random_split(dataset, lengths, generator=None):
 def _collate(samples):
     first = samples[0]
     if isinstance(first, Tensor):
-        from nbgrad.eager.torchlike import stack
-
         return stack([s.detach() for s in samples])
     if isinstance(first, (tuple, list)):
         return type(first)(_collate(list(col)) for col in zip(*samples)) \
@@ -98,8 +96,6 @@ def _collate(samples):
     if isinstance(first, dict):
         return {k: _collate([s[k] for s in samples]) for k in first}
     if isinstance(first, (int, float, bool, np.generic, np.ndarray)):
-        from nbgrad.eager.functions import tensor
-
         return tensor(np.asarray(samples))
     return samples
 
@@ -138,8 +134,6 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self):
-        from nbgrad.eager.functions import _rng
-
         n = len(self.dataset)
         order = _rng[0].permutation(n) if self.shuffle else np.arange(n)
         if self.batch_size is None:

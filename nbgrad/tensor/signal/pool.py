@@ -21,6 +21,7 @@ from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.math import maximum, cast, zeros_like
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["Pool", "MaxPoolGrad", "MaxPoolGradGrad", "AveragePoolGrad", "pool_2d"]
@@ -30,8 +31,6 @@ _MODES = ("max", "sum", "average_inc_pad", "average_exc_pad")
 
 def _out_len(size, ws, st, pad, ignore_border):
     """Number of windows along one axis (an int, or a graph when ``size`` is one)."""
-    from nbgrad.tensor.math import maximum
-
     def max0(v):
         return max(v, 0) if isinstance(v, (int, np.integer)) else maximum(v, 0)
 
@@ -176,8 +175,6 @@ class Pool(_PoolOp):
     def make_node(self, x):
         x = _input(x)
         if self.mode != "max" and x.dtype not in ("float16", "float32", "float64"):
-            from nbgrad.tensor.math import cast
-
             x = cast(x, "float64")
         return Apply(self, [x], [TensorType(x.dtype, self._static_out(x.type.shape))()])
 
@@ -237,8 +234,6 @@ class MaxPoolGrad(_PoolOp):
         return [input_shapes[0]]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.math import zeros_like
-
         x, y, _ = inputs
         return [zeros_like(x), zeros_like(y), MaxPoolGradGrad(**self._settings())(x, y, output_grads[0])]
 
@@ -275,8 +270,6 @@ class MaxPoolGradGrad(_PoolOp):
         return [input_shapes[1]]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.math import zeros_like
-
         x, y, _ = inputs
         return [zeros_like(x), zeros_like(y), MaxPoolGrad(**self._settings())(x, y, output_grads[0])]
 
