@@ -20,6 +20,7 @@ from nbgrad import tensor  # noqa: F401  (makes nbgrad.tensor importable as an a
 from nbgrad.compile import In, Out, Param, function, shared
 from nbgrad.gradient import Lop, Rop, grad
 from nbgrad.printing import debugprint, pp
+from nbgrad.rewriting import Mode  # noqa: F401  (Theano's theano.Mode(linker=..., optimizer=...))
 from nbgrad.serialize import load, load_into, save
 
 __version__ = "0.1.0"
@@ -86,15 +87,12 @@ if not any(isinstance(f, _UnsupportedFinder) for f in sys.meta_path):
 
 def __getattr__(name):
     if name == "scan":
+        # lazy: nbgrad.scan loads the scan package (and registers its rewrites) on first use only
         from nbgrad.scan import scan
 
         return scan
     if name == "dot":
         return tensor.dot
-    if name == "Mode":  # Theano's theano.Mode(linker=..., optimizer=...)
-        from nbgrad.rewriting import Mode
-
-        return Mode
     if name == "ifelse":
         return importlib.import_module("nbgrad.ifelse")
     if name == "scan_module":
@@ -108,12 +106,14 @@ def __getattr__(name):
 
 def load_ipython_extension(ipython):
     """Called by ``%load_ext nbgrad``: registers the notebook magics."""
+    # lazy: upward: the notebook layer sits above the engine and needs IPython
     from nbgrad_magics import load_ipython_extension as _load
 
     _load(ipython)
 
 
 def unload_ipython_extension(ipython):
+    # lazy: upward: the notebook layer sits above the engine and needs IPython
     from nbgrad_magics import unload_ipython_extension as _unload
 
     _unload(ipython)

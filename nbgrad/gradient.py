@@ -485,6 +485,7 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
     array([[9., 8., 7.],
            [4., 5., 6.]])
     """
+    # lazy: upward: nbgrad.vectorize builds on Lop/Rop; jacobian runs its batched pass
     from nbgrad.vectorize import batched_lop, batched_rop
 
     if mode == "reverse":
@@ -560,6 +561,7 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
     >>> import nbgrad.tensor as T
     >>> verify_grad(lambda x: T.tanh(x) * x, [np.array([0.1, 0.5, -1.2])])
     """
+    # lazy: upward: verify_grad compiles, and nbgrad.compile builds on this module
     from nbgrad.compile.function import function
 
     pt = [np.asarray(p) for p in pt]

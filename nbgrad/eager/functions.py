@@ -382,17 +382,19 @@ def _build(fn, name, args, kwargs, tensors, elemwise=False):
 # ---------------------------------------------------------------- the function set
 def _engine_functions():
     """Name -> symbolic function: every elementwise op and every public function of
-    the math, shape, indexing and nnet modules of ``nbgrad.tensor``."""
+    the math, shape, indexing and nnet modules of ``nbgrad.tensor`` (listed in its
+    ``__all__``, or defined in it when it has none)."""
     found = {}
     for modname in ("math", "shape", "nnet", "subtensor"):
         mod = importlib.import_module(f"nbgrad.tensor.{modname}")
+        exported = set(getattr(mod, "__all__", ()))
         names = getattr(mod, "__all__", None) or [n for n in vars(mod) if not n.startswith("_")]
         names = list(names) + [n for n, v in vars(mod).items()
                                if not n.startswith("_") and isinstance(v, Elemwise)]
         for n in names:
             v = getattr(mod, n, None)
-            if isinstance(v, Elemwise) or (
-                    isinstance(v, types.FunctionType) and v.__module__ == mod.__name__):
+            if isinstance(v, Elemwise) or (isinstance(v, types.FunctionType) and (
+                    n in exported or v.__module__ == mod.__name__)):
                 found.setdefault(n, v)
     return found
 

@@ -310,6 +310,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, capture=None, wrap=No
             for g, a, d in zip(gouts, node.out_data, node.prim.differentiable) if d
         ]
         if create_graph:
+            # lazy: upward: eager.functions builds on the tape; create_graph records the VJP through it
             from nbgrad.eager.functions import apply_primitive
 
             outs = []

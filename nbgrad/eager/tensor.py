@@ -338,6 +338,7 @@ class Tensor:
     def _read(self, what, value):
         """``value`` read out of this tensor by ``what``; noted when it is being traced."""
         if self._sym is not None:
+            # lazy: upward hook: eager.trace builds on Tensor
             from nbgrad.eager.trace import note_read
 
             note_read(self, what, value)
@@ -424,6 +425,7 @@ class Tensor:
             )
         value = bool(self._data)
         if self._sym is not None:
+            # lazy: upward hook: eager.trace builds on Tensor
             from nbgrad.eager.trace import note_branch
 
             note_branch(self, value)

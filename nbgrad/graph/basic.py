@@ -97,6 +97,7 @@ class Variable:
         Compiled functions are cached on the variable by input set, so that
         calling ``eval`` in a loop does not recompile.
         """
+        # lazy: Variable.eval is a facade over nbgrad.compile, which builds on the graph
         from nbgrad.compile.function import function
 
         inputs_to_values = dict(inputs_to_values or {})

@@ -144,6 +144,7 @@ class Learner:
 def plot_losses(losses, ax=None, label="loss"):
     """A matplotlib plot of ``losses`` per epoch (log scale when they span decades)."""
     try:
+        # lazy: optional dependency, for plotting only
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError("plot_losses needs matplotlib: pip install matplotlib") from exc

@@ -120,9 +120,11 @@ def _probe_dtype(op, dtypes):
 
 def _special(xp):
     if xp is np:
+        # lazy: scipy.special loads only when a special function runs on the CPU
         import scipy.special
 
         return scipy.special
+    # lazy: optional dependency cupy, GPU backend only
     import cupyx.scipy.special
 
     return cupyx.scipy.special

@@ -46,6 +46,7 @@ def __getattr__(name):
     if name == "shared_randomstreams":
         return importlib.import_module("nbgrad.tensor.shared_randomstreams")
     if name in ("fft", "extra_ops", "utils"):  # Theano modules nbgrad leaves out: say what instead
+        # lazy: the parent package nbgrad imports this one before it defines _unsupported
         from nbgrad import _unsupported
 
         raise _unsupported(f"tensor.{name}")

@@ -39,11 +39,13 @@ def as_tensor_variable(x, name=None, ndim=None, dtype=None):
         if ndim is not None and x.ndim != ndim:
             raise ValueError(f"{x} has {x.ndim} dimensions, expected {ndim}")
         if dtype is not None and x.dtype != np.dtype(dtype).name:
+            # lazy: circle inside tensor/: cast is an Elemwise, and elemwise.py builds on as_tensor_variable
             from nbgrad.tensor import cast
 
             return cast(x, dtype)
         return x
     if isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in _flat(x)):
+        # lazy: circle inside tensor/: stack is a Join (shape.py), which builds on as_tensor_variable
         from nbgrad.tensor import stack
 
         return stack([as_tensor_variable(e) for e in x])

@@ -2,10 +2,11 @@
 
 import numpy as np
 
+from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
-from nbgrad.scalar.basic import DISCONNECTED, ZERO, Where
+from nbgrad.scalar.basic import DISCONNECTED, ZERO, Cast, Where
 from nbgrad.scalar.composite import Composite, cpu_impl, node_evaluator, result_keeping
 from nbgrad.tensor.basic import as_tensor_variable, as_weak_operand
 from nbgrad.tensor.type import TensorType, discrete_dtypes
@@ -127,12 +128,14 @@ class Elemwise(Op):
 
     # --- derivatives ----------------------------------------------------------
     def _partials(self, inputs, outputs):
+        # lazy: the scalar ops write their partials against the nbgrad.tensor namespace, built on Elemwise
         import nbgrad.tensor as m
 
         return self.scalar_op.partials(m, list(inputs), outputs[0])
 
     def L_op(self, inputs, outputs, output_grads):
         """x̄ᵢ = sum_to_shape(z̄ · ∂z/∂xᵢ) for each input xᵢ."""
+        # lazy: circle inside tensor/: math.py (zeros, reductions) builds on Elemwise
         from nbgrad.tensor.math import symbolic_zero
 
         (gz,) = output_grads
@@ -149,6 +152,7 @@ class Elemwise(Op):
                 grads.append(symbolic_zero(x))
                 continue
             if isinstance(p, Where):
+                # lazy: the scalar ops write their partials against the nbgrad.tensor namespace, built on Elemwise
                 import nbgrad.tensor as m
 
                 g = p.times(m, gz)
@@ -157,8 +161,6 @@ class Elemwise(Op):
                     -gz if p == -1 and not isinstance(p, Variable) else gz * p)
             g = sum_to(g, x)
             if g.dtype != x.dtype:
-                from nbgrad.tensor.math import cast
-
                 g = cast(g, x.dtype)
             grads.append(g)
         return grads
@@ -174,6 +176,7 @@ class Elemwise(Op):
             if ev is None or p is DISCONNECTED or p is ZERO or x.dtype in discrete_dtypes:
                 continue
             if isinstance(p, Where):
+                # lazy: the scalar ops write their partials against the nbgrad.tensor namespace, built on Elemwise
                 import nbgrad.tensor as m
 
                 term = p.times(m, ev)
@@ -183,12 +186,27 @@ class Elemwise(Op):
             total = term if total is None else total + term
         if total is None:
             return [None]
-        from nbgrad.tensor.math import cast, zeros_like
+        # lazy: circle inside tensor/: math.py (zeros, reductions) builds on Elemwise
+        from nbgrad.tensor.math import zeros_like
 
         total = total + zeros_like(out) if total.type.shape != out.type.shape else total
         if total.dtype != out.dtype:
             total = cast(total, out.dtype)
         return [total]
+
+
+def cast(x, dtype):
+    """``x`` converted to ``dtype`` (the identity when it already has it).
+
+    The one elementwise op that the derivative rules of Elemwise and of the shape
+    ops build themselves, so it is defined here, below them; ``nbgrad.tensor.math``
+    re-exports it with the other elementwise functions.
+    """
+    x = as_tensor_variable(x)
+    dtype = config.floatX if dtype == "floatX" else np.dtype(dtype).name
+    if x.dtype == dtype:
+        return x
+    return Elemwise(Cast(dtype))(x)
 
 
 def sum_to(g, x, runtime=False):
@@ -201,21 +219,19 @@ def sum_to(g, x, runtime=False):
     batched ``matmul``) pass ``runtime=True``: an axis of unknown size then
     gets a ``SumToShape`` that decides at run time.
     """
+    # lazy: circle inside tensor/: math.py (reductions) and shape.py build on this module
+    from nbgrad.tensor.math import sum as _sum
+    from nbgrad.tensor.shape import shape
+
     extra = g.ndim - x.ndim
     if extra > 0:
-        from nbgrad.tensor.math import sum as _sum
-
         g = _sum(g, axis=tuple(range(extra)))
     axes = tuple(
         i for i, (bx, bg) in enumerate(zip(x.type.broadcastable, g.type.broadcastable)) if bx and not bg
     )
     if axes:
-        from nbgrad.tensor.math import sum as _sum
-
         g = _sum(g, axis=axes, keepdims=True)
     if runtime and any(sx is None and g.type.shape[d] != 1 for d, sx in enumerate(x.type.shape)):
-        from nbgrad.tensor.shape import shape
-
         g = SumToShape()(g, shape(x))
     return g
 
@@ -253,6 +269,7 @@ def _operand_name(var):
             return repr(node.inputs[0].name)
         node = node.inputs[0].owner
     try:
+        # lazy: upward: nbgrad.printing reads tensor graphs (the operand's name in an error)
         from nbgrad.printing import pp
 
         text = pp(var)
@@ -325,6 +342,7 @@ class SumToShape(Op):
     view_map = {0: [0]}
 
     def make_node(self, g, shp):
+        # lazy: circle inside tensor/: shape.py builds on DimShuffle
         from nbgrad.tensor.shape import _static_entries
 
         g, shp = as_tensor_variable(g), as_tensor_variable(shp)
@@ -356,6 +374,7 @@ class SumToShape(Op):
         return [tuple(shp[i] for i in range(node.outputs[0].ndim))]
 
     def L_op(self, inputs, outputs, output_grads):
+        # lazy: circle inside tensor/: shape.py builds on DimShuffle
         from nbgrad.tensor.shape import alloc, shape_i
 
         g = inputs[0]
@@ -468,6 +487,7 @@ class DimShuffle(Op):
             order.append(kept_pos[d] if d in kept_pos else "x")
         g = gz
         if self.augment:
+            # lazy: circle inside tensor/: math.py (zeros, reductions) builds on Elemwise
             from nbgrad.tensor.math import sum as _sum
 
             g = _sum(g, axis=self.augment, keepdims=True)

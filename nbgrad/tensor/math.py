@@ -9,13 +9,12 @@ import builtins
 
 import numpy as np
 
-from nbgrad.config import config
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type, grad_not_implemented
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.basic import as_tensor_variable, constant
-from nbgrad.tensor.elemwise import DimShuffle, Elemwise, sum_to, broadcast_shapes
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise, broadcast_shapes, cast, sum_to
 from nbgrad.tensor.shape import alloc, shape_i, reshape
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
@@ -88,15 +87,6 @@ def iround(x):
 
 def square(x):
     return sqr(x)
-
-
-def cast(x, dtype):
-    """``x`` converted to ``dtype`` (the identity when it already has it)."""
-    x = as_tensor_variable(x)
-    dtype = config.floatX if dtype == "floatX" else np.dtype(dtype).name
-    if x.dtype == dtype:
-        return x
-    return Elemwise(ps.Cast(dtype))(x)
 
 
 def zeros_like(x, dtype=None):

@@ -8,7 +8,7 @@ from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable, constant
-from nbgrad.tensor.elemwise import DimShuffle, sum_to
+from nbgrad.tensor.elemwise import DimShuffle, cast, sum_to
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = [
@@ -186,8 +186,6 @@ class MakeVector(Op):
         for s in scalars:
             if s.ndim != 0:
                 raise TypeError(f"MakeVector takes scalars, got {s} with {s.ndim} dimension(s)")
-        from nbgrad.tensor.math import cast
-
         scalars = [cast(s, self.dtype) for s in scalars]
         return Apply(self, scalars, [TensorType(self.dtype, (len(scalars),))()])
 
@@ -205,6 +203,7 @@ class MakeVector(Op):
     def R_op(self, inputs, eval_points):
         if all(e is None for e in eval_points):
             return [None]
+        # lazy: circle inside tensor/: math.py builds on alloc and shape_i
         from nbgrad.tensor.math import zeros_like
 
         return [self(*[zeros_like(x) if e is None else e for x, e in zip(inputs, eval_points)])]
@@ -293,6 +292,7 @@ class Reshape(Op):
         return reshape_thunk
 
     def infer_shape(self, fgraph, node, input_shapes):
+        # lazy: circle inside tensor/: math.py builds on alloc and shape_i
         from nbgrad.tensor.math import int_div, maximum, prod, switch
 
         x, shp = node.inputs
@@ -386,7 +386,8 @@ class Alloc(Op):
         return [tuple(node.inputs[1:])]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.tensor.math import cast, sum as _sum
+        # lazy: circle inside tensor/: math.py builds on alloc and shape_i
+        from nbgrad.tensor.math import sum as _sum
 
         value = inputs[0]
         (gz,) = output_grads
@@ -445,7 +446,6 @@ class Join(Op):
         self.axis = int(axis)
 
     def make_node(self, *tensors):
-        from nbgrad.tensor.math import cast
         tensors = [as_tensor_variable(t) for t in tensors]
         if not tensors:
             raise ValueError("concatenate needs at least one tensor")
@@ -498,6 +498,7 @@ class Join(Op):
     def R_op(self, inputs, eval_points):
         if all(e is None for e in eval_points):
             return [None]
+        # lazy: circle inside tensor/: math.py builds on alloc and shape_i
         from nbgrad.tensor.math import zeros_like
 
         return [self(*[zeros_like(x) if e is None else e for x, e in zip(inputs, eval_points)])]
@@ -610,7 +611,8 @@ class ARange(Op):
         return lambda a, b, c: arange(a.item(), b.item(), c.item(), dtype=dtype)
 
     def infer_shape(self, fgraph, node, input_shapes):
-        from nbgrad.tensor.math import cast, ceil, maximum
+        # lazy: circle inside tensor/: math.py builds on alloc and shape_i
+        from nbgrad.tensor.math import ceil, maximum
 
         start, stop, step = node.inputs
         n = ceil((stop - start) / step)

@@ -368,6 +368,7 @@ class IncSubtensor(Op):
 def _add_at(xp):
     if xp is np:
         return np.add.at
+    # lazy: optional dependency cupy, GPU backend only
     import cupyx
 
     return cupyx.scatter_add

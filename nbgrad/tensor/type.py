@@ -4,6 +4,7 @@ import numpy as np
 
 from nbgrad.config import config
 from nbgrad.graph.basic import Type
+from nbgrad.tensor.variable import TensorVariable
 
 __all__ = ["TensorType", "discrete_dtypes", "float_dtypes", "complex_dtypes"]
 
@@ -120,8 +121,6 @@ class TensorType(Type):
         return self.numpy_dtype
 
     def make_variable(self, name=None):
-        from nbgrad.tensor.variable import TensorVariable
-
         return TensorVariable(self, name=name)
 
     def __call__(self, name=None):

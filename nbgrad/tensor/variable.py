@@ -51,6 +51,7 @@ class _TensorMethods:
         """
         sop = getattr(getattr(self.owner, "op", None), "scalar_op", None)
         if getattr(sop, "name", None) in _COMPARISONS:
+            # lazy: display hook: nbgrad.printing reads tensor graphs
             from nbgrad.printing import pp
 
             raise TypeError(
@@ -206,6 +207,7 @@ class _TensorMethods:
 
     # --- display -------------------------------------------------------------
     def _repr_latex_(self):
+        # lazy: display hook: nbgrad.printing reads tensor graphs
         from nbgrad.printing import latex
 
         return "$\\displaystyle " + latex(self) + "$"

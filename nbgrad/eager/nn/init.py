@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from nbgrad.eager import functions as _functions
 from nbgrad.eager import tape as _tape
 from nbgrad.eager.tensor import Tensor
 
@@ -28,9 +29,7 @@ def _check(tensor, name):
 
 
 def _rng():
-    from nbgrad.eager.functions import _rng
-
-    return _rng[0]
+    return _functions._rng[0]
 
 
 def _fill(tensor, array, name):
