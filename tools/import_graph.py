@@ -9,7 +9,8 @@ a comment line directly above it (that line covers the block of imports below it
 This script reads the package's sources with ``ast`` (it imports nothing) and prints
 
 - the circles (strongly connected components of more than one module) among top-level
-  imports, and among all imports, top-level and function-level together;
+  imports, among all imports (top-level and function-level together), and among the
+  top-level imports plus the function-level imports that give no reason;
 - every function-level import of a module of the package, with its place and its reason;
 - function-level imports of other libraries (optional dependencies, the standard library).
 
@@ -157,6 +158,15 @@ def scan_package(root=ROOT / "nbgrad"):
     return graph
 
 
+def unexplained_edges(graph):
+    """Top-level imports plus the function-level imports that state no ``# lazy:`` reason."""
+    edges = {m: set(targets) for m, targets in graph.top.items()}
+    for imp in graph.lazy:
+        if imp.reason is None:
+            edges[imp.module].update(imp.targets)
+    return edges
+
+
 def _without_parent_packages(edges):
     return {m: {t for t in targets if not m.startswith(t + ".")} for m, targets in edges.items()}
 
@@ -223,6 +233,7 @@ def report(graph, summary=False):
     external = [imp for imp in graph.lazy if not imp.targets]
     _print_circles("top-level imports", circles(graph.top))
     _print_circles("all imports", circles(graph.every))
+    _print_circles("top-level and unexplained function-level imports", circles(unexplained_edges(graph)))
     without = sum(imp.reason is None for imp in internal)
     names = sum(imp.names for imp in internal)
     print(
