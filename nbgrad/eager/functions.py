@@ -258,6 +258,14 @@ def eager_function(fn, name=None, elemwise=None):
                     if entry is None:
                         entry = fast[key] = _fast_entry(fn, name, cache, elemwise, args, kwargs)
                     if entry:
+                        if entry[4] is None and entry[1] and _TRACE[0] is None and not (
+                                _grad_mode.enabled and builtins.any([a.requires_grad for a in args])):
+                            # tensors in, one result, nothing to record: the linked program alone
+                            try:
+                                out = entry[2](*[a._data for a in args])[0]
+                            except Exception:  # noqa: BLE001 - explained by the general path
+                                return _run_fast(entry, args)
+                            return _make(out if type(out) is _ndarray else _asarray(out), False, None, 0)
                         return _run_fast(entry, args)
         return _general(fn, name, cache, elemwise, args, kwargs)
 
@@ -314,6 +322,8 @@ def _fast_entry(fn, name, cache, elemwise, args, kwargs):
         else:
             operands = tuple(k if type(a) in _TENSORS else _AS_IS if type(a) is _ndarray else c.dtype
                              for k, (a, c) in enumerate(zip(args, conv)))
+    elif builtins.all(type(a) in _TENSORS for a in args):
+        operands = None
     else:
         operands = tuple(k if type(a) in _TENSORS else _AS_IS if type(a) is _ndarray else None
                          for k, a in enumerate(args))

@@ -630,6 +630,8 @@ class Tensor:
     # --- methods ---------------------------------------------------------------------
     # Reductions and shape methods take PyTorch's arguments (``nbgrad.eager.torchlike``).
     def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
+        if dim is None and axis is None and dtype is None and not (keepdim or keepdims):
+            return _F.sum(self)  # the common ``loss.sum()``, without the argument handling
         return _TL.sum(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
     def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):

@@ -155,6 +155,9 @@ class CAReduce(Op):
 
     __props__ = ("axis",)
     nfunc = None
+    #: The NumPy ufunc whose ``reduce`` computes ``nfunc`` (the CPU kernel calls it
+    #: directly, skipping ``np.sum``'s argument handling); None where there is none.
+    ufunc = None
     symbol = None
 
     def __init__(self, axis):
@@ -179,6 +182,8 @@ class CAReduce(Op):
 
     def make_thunk(self, node, xp):
         fn = getattr(xp, self.nfunc)
+        if self.ufunc is not None and xp is np:
+            fn = self.ufunc.reduce
         axis = self.axis
         asarray = xp.asarray
         return lambda x: asarray(fn(x, axis=axis))
@@ -207,6 +212,7 @@ class Sum(CAReduce):
     """Sum over axes; x̄ = broadcast(z̄) back to x's shape."""
 
     nfunc = "sum"
+    ufunc = np.add
 
     def _input_grad(self, x, z, gz):
         return cast(second(x, self._expand(gz, x)), x.dtype)
@@ -226,6 +232,7 @@ class Prod(CAReduce):
     """
 
     nfunc = "prod"
+    ufunc = np.multiply
 
     def _partials(self, x):
         """∂z/∂x by the count of zeros in each reduced group (see the class docstring)."""
@@ -272,10 +279,12 @@ class _MaxMin(CAReduce):
 
 class Max(_MaxMin):
     nfunc = "max"
+    ufunc = np.maximum
 
 
 class Min(_MaxMin):
     nfunc = "min"
+    ufunc = np.minimum
 
 
 class _ArgReduce(CAReduce):
