@@ -77,6 +77,28 @@ def _dim_step(var, d):
     elif isinstance(op, Dot):
         a, b = node.inputs
         return ("via", a, d) if d < a.ndim - 1 else ("via", b, d - (a.ndim - 1) + 1)
+    return _infer_shape_step(var, d)
+
+
+def _infer_shape_step(var, d):
+    """The size step from the op's own ``infer_shape``: where it says that axis ``d`` of
+    ``var`` has the size of an input's axis, follow that input; else ``var`` itself."""
+    node = var.owner
+    infer = getattr(node.op, "infer_shape", None)
+    if infer is not None:
+        ins = [tuple(ShapeI(i)(inp) for i in range(inp.ndim)) for inp in node.inputs]
+        try:
+            shapes = infer(None, node, ins)
+        except Exception:  # noqa: BLE001 - a rule that needs the graph: no shortcut
+            shapes = None
+        if shapes is not None:
+            size = shapes[node.outputs.index(var)][d]
+            if isinstance(size, (int, np.integer)):
+                return ("key", int(size))
+            if getattr(size, "owner", None) is not None and isinstance(size.owner.op, ShapeI):
+                src = size.owner.inputs[0]
+                if src in node.inputs:
+                    return ("via", src, size.owner.op.i)
     return ("key", ("dim", var, d))
 
 

@@ -220,7 +220,8 @@ class SoftmaxCrossEntropyGrad(Op):
     def perform(self, node, inputs, xp):
         g, z, y = inputs
         n, k = z.shape
-        g = xp.broadcast_to(g, (n,))
+        if g.ndim and g.shape != (n,):  # a scalar g (a mean's gradient) broadcasts as it is
+            g = xp.broadcast_to(g, (n,))
         if xp.__name__ == "numpy" and k <= _SHORT_ROWS:
             e = z.T.copy()  # as in SoftmaxCrossEntropy.perform
             e -= e.max(axis=0)
