@@ -8,6 +8,7 @@ from nbgrad.tensor.basic import constant
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
 from nbgrad.tensor.math import Dot
 from nbgrad.tensor.shape import Alloc, CheckSizes, Shape, ShapeI
+from nbgrad.tensor.type import TensorType
 
 __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
            "known_nonzero", "known_nonnegative", "dim_key", "dim_var", "neutral_const", "chain_leaves",
@@ -86,7 +87,8 @@ def _infer_shape_step(var, d):
     node = var.owner
     infer = getattr(node.op, "infer_shape", None)
     if infer is not None:
-        ins = [tuple(ShapeI(i)(inp) for i in range(inp.ndim)) for inp in node.inputs]
+        ins = [tuple(ShapeI(i)(inp) for i in range(inp.ndim)) if isinstance(inp.type, TensorType) else ()
+               for inp in node.inputs]
         try:
             shapes = infer(None, node, ins)
         except Exception:  # noqa: BLE001 - a rule that needs the graph: no shortcut
