@@ -93,6 +93,16 @@ def _flip(w):
     return w[:, :, ::-1, ::-1]
 
 
+def _columns(xp, win):
+    """The (C·kh·kw, N·OH·OW) im2col matrix of a window view, gathered one kernel offset at a time."""
+    n, c, oh, ow, kh, kw = win.shape
+    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=win.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            cols[:, a, b] = win[:, :, :, :, a, b].transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * oh * ow)
+
+
 def _correlate(xp, win, w):
     """Σ_{c,a,b} win[n, c, i, j, a, b] · w[o, c, a, b] as (N, O, OH, OW): im2col then one matmul.
 
@@ -258,21 +268,21 @@ class Conv2dGradInputs(_ConvOp):
     def perform(self, node, inputs, xp):
         w, gy, shape = inputs
         h, wd = (int(s) for s in shape)
-        kernel = w.shape[2:]
-        (ph, pw), (sh, sw), (dh, dw) = self._pads(kernel), self.subsample, self.filter_dilation
+        c, kh, kw = w.shape[1:]
+        (ph, pw), (sh, sw), (dh, dw) = self._pads((kh, kw)), self.subsample, self.filter_dilation
         n, o, oh, ow = gy.shape
-        # dilate gy by the stride, pad it for a full correlation with the rotated filters
-        z = xp.zeros((n, o, (oh - 1) * sh + 1, (ow - 1) * sw + 1), dtype=gy.dtype)
-        z[:, :, ::sh, ::sw] = gy
+        # col2im: the columns' gradient W'ᵀ·gy in one product, then each kernel offset's plane
+        # added into the padded input where the forward pass read it
         wf = _flip(w) if self.filter_flip else w
-        rot = _flip(wf).transpose(1, 0, 2, 3)  # (C, O, kh, kw)
-        full_pad = ((kernel[0] - 1) * dh, (kernel[1] - 1) * dw)
-        win = _windows(xp, z, kernel, full_pad, (1, 1), (dh, dw))
-        full = _correlate(xp, win, rot)
-        out = xp.zeros((n, w.shape[1], h + 2 * ph, wd + 2 * pw), dtype=gy.dtype)
-        fh, fw = min(full.shape[2], out.shape[2]), min(full.shape[3], out.shape[3])
-        out[:, :, :fh, :fw] = full[:, :, :fh, :fw]
-        return xp.ascontiguousarray(out[:, :, ph:ph + h, pw:pw + wd])
+        g = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
+        cols = (xp.ascontiguousarray(wf).reshape(o, c * kh * kw).T @ g).reshape(c, kh, kw, n, oh, ow)
+        xpad = xp.zeros((n, c, max(h + 2 * ph, (kh - 1) * dh + sh * (oh - 1) + 1),
+                         max(wd + 2 * pw, (kw - 1) * dw + sw * (ow - 1) + 1)), dtype=gy.dtype)
+        for a in range(kh):
+            for b in range(kw):
+                xpad[:, :, a * dh:a * dh + sh * (oh - 1) + 1:sh,
+                     b * dw:b * dw + sw * (ow - 1) + 1:sw] += cols[:, a, b].transpose(1, 0, 2, 3)
+        return xp.ascontiguousarray(xpad[:, :, ph:ph + h, pw:pw + wd])
 
     def infer_shape(self, fgraph, node, input_shapes):
         ws, gs, _ = input_shapes
@@ -323,7 +333,10 @@ class Conv2dGradWeights(_ConvOp):
         kernel = tuple(int(s) for s in shape)
         win = _windows(xp, x, kernel, self._pads(kernel), self.subsample, self.filter_dilation)
         win = win[:, :, :gy.shape[2], :gy.shape[3]]
-        gw = xp.tensordot(gy, win, axes=([0, 2, 3], [0, 2, 3]))  # (O, C, kh, kw)
+        n, c, oh, ow, kh, kw = win.shape
+        o = gy.shape[1]
+        g = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
+        gw = (g @ _columns(xp, win).T).reshape(o, c, kh, kw)
         if self.filter_flip:
             gw = _flip(gw)
         return xp.ascontiguousarray(gw)
