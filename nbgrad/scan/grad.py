@@ -77,7 +77,7 @@ def _full_outputs(op, inputs, outputs):
     else:
         full_op = Scan(op.inner_inputs, op.inner_outputs, info.replace(keep=(True,) * info.n_states))
         full = full_op.make_node(*inputs).outputs
-    states, nits, _ = op._split_outputs(full)
+    states, nits, _ = op.split_outputs(full)
     return states, nits
 
 
@@ -89,7 +89,7 @@ def scan_lop(op, inputs, outputs, output_grads):
 
     info = op.info
     n = inputs[0]
-    seqs, inits, opaque, nonseqs = op._split(inputs[1:])
+    seqs, inits, opaque, nonseqs = op.split_inputs(inputs[1:])
     if info.as_while:
         return [_disc()] + [
             grad_not_implemented(op, i + 1, x, "Loops with an until-condition are not differentiable; "
@@ -97,19 +97,13 @@ def scan_lop(op, inputs, outputs, output_grads):
             if _is_differentiable(x) else _disc()
             for i, x in enumerate(inputs[1:])
         ]
-    g_states, g_nits, _ = op._split_outputs(output_grads)
+    g_states, g_nits, _ = op.split_outputs(output_grads)
     bufs, nits = _full_outputs(op, inputs, outputs)
     lags = info.lags()
     seq_off = info.seq_offsets()
-    n_seq_ph = sum(len(t) for t in info.seq_taps)
-    n_state_ph = sum(len(t) for t in info.state_taps)
     inner_in = op.inner_inputs
-    seq_ph = inner_in[:n_seq_ph]
-    state_ph = inner_in[n_seq_ph:n_seq_ph + n_state_ph]
-    opaque_ph = inner_in[n_seq_ph + n_state_ph:n_seq_ph + n_state_ph + info.n_opaque]
-    nonseq_ph = inner_in[n_seq_ph + n_state_ph + info.n_opaque:]
-    inner_state_out = op.inner_outputs[:info.n_states]
-    inner_nit_out = op.inner_outputs[info.n_states:info.n_states + info.n_nitsot]
+    seq_ph, state_ph, opaque_ph, nonseq_ph = op.split_inner_inputs()
+    inner_state_out, inner_nit_out, _ = op.split_outputs(op.inner_outputs)
 
     # full-buffer output gradients (zeros where none)
     gB = []
@@ -352,16 +346,11 @@ def scan_rop(op, inputs, eval_points):
             f"{op}: Rop through loops with an until-condition or random draws is not supported"
         )
     n = inputs[0]
-    seqs, inits, _opaque, nonseqs = op._split(inputs[1:])
-    e_seqs, e_inits, _e_op, e_nonseqs = op._split(list(eval_points[1:]))
-    n_seq_ph = sum(len(t) for t in info.seq_taps)
-    n_state_ph = sum(len(t) for t in info.state_taps)
-    inner_in = op.inner_inputs
-    seq_ph = inner_in[:n_seq_ph]
-    state_ph = inner_in[n_seq_ph:n_seq_ph + n_state_ph]
-    nonseq_ph = inner_in[n_seq_ph + n_state_ph:]
-    inner_state_out = op.inner_outputs[:info.n_states]
-    inner_nit_out = op.inner_outputs[info.n_states:info.n_states + info.n_nitsot]
+    seqs, inits, _opaque, nonseqs = op.split_inputs(inputs[1:])
+    e_seqs, e_inits, _e_op, e_nonseqs = op.split_inputs(eval_points[1:])
+    seq_ph, state_ph, _opaque_ph, nonseq_ph = op.split_inner_inputs()
+    n_seq_ph, n_state_ph = len(seq_ph), len(state_ph)
+    inner_state_out, inner_nit_out, _ = op.split_outputs(op.inner_outputs)
 
     def tangent(x, e):
         if not _is_differentiable(x):

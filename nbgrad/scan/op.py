@@ -25,6 +25,7 @@ until-condition) a boolean scalar that stops the loop when true.
 import itertools
 import linecache
 from sys import getrefcount
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,9 +33,26 @@ from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
-__all__ = ["Scan", "ScanInfo"]
+__all__ = ["Scan", "ScanInfo", "ScanInputs", "ScanOutputs"]
 
 _loop_counter = itertools.count()
+
+
+class ScanInputs(NamedTuple):
+    """Inputs of a Scan node (after ``n_steps``) or of its inner graph, by role."""
+
+    sequences: list
+    states: list
+    opaque: list
+    non_sequences: list
+
+
+class ScanOutputs(NamedTuple):
+    """Outputs of a Scan node or of its inner graph, by role."""
+
+    states: list
+    nitsots: list
+    opaque: list
 
 
 class ScanInfo:
@@ -113,19 +131,69 @@ class Scan(Op):
         return f"Scan{{{self.info.name or 'scan'}}}" if self.info.name else "Scan"
 
     # ---------------------------------------------------------------- layout
-    def _split(self, seq):
-        """Split a list laid out like the outer inputs (minus n_steps) into groups."""
+    def split_inputs(self, inputs):
+        """Group a list laid out like the node's inputs after ``n_steps``, by role.
+
+        Works on anything with that layout: the outer inputs, their eval points
+        (R_op) or their gradients; one entry per sequence, state, opaque state
+        and non-sequence.
+
+        Returns
+        -------
+        ScanInputs
+            ``(sequences, states, opaque, non_sequences)``, each a new list.
+
+        Examples
+        --------
+        >>> import nbgrad, nbgrad.tensor as T
+        >>> x, a = T.dvector("x"), T.dscalar("a")
+        >>> hs, _ = nbgrad.scan(lambda x_t, h, a: a * h + x_t, sequences=x,
+        ...                     outputs_info=T.zeros((), dtype="float64"), non_sequences=a)
+        >>> node = hs.owner.inputs[0].owner  # hs: the state buffer less its initial row
+        >>> node.op.split_inputs(node.inputs[1:]).non_sequences
+        [a]
+        >>> node.op.split_inner_inputs().sequences
+        [x[t]]
+        >>> node.op.split_outputs(node.outputs)
+        ScanOutputs(states=[Scan.out], nitsots=[], opaque=[])
+        """
         info = self.info
         a = info.n_seqs
         b = a + info.n_states
         c = b + info.n_opaque
-        return list(seq[:a]), list(seq[a:b]), list(seq[b:c]), list(seq[c:])
+        return ScanInputs(list(inputs[:a]), list(inputs[a:b]), list(inputs[b:c]), list(inputs[c:]))
 
-    def _split_outputs(self, seq):
+    def split_inner_inputs(self):
+        """The inner graph's inputs by role: one placeholder per tap of each
+        sequence and state, one per opaque state, one per non-sequence.
+
+        Returns
+        -------
+        ScanInputs
+            ``(sequences, states, opaque, non_sequences)``, each a new list.
+        """
+        info = self.info
+        inner = self.inner_inputs
+        a = sum(len(t) for t in info.seq_taps)
+        b = a + sum(len(t) for t in info.state_taps)
+        c = b + info.n_opaque
+        return ScanInputs(inner[:a], inner[a:b], inner[b:c], inner[c:])
+
+    def split_outputs(self, outputs):
+        """Group a list laid out like the node's outputs (or the inner outputs), by role.
+
+        Works on the outer outputs, their gradients, or the inner graph's
+        outputs (whose until-condition, if any, is left out).
+
+        Returns
+        -------
+        ScanOutputs
+            ``(states, nitsots, opaque)``, each a new list.
+        """
         info = self.info
         a = info.n_states
         b = a + info.n_nitsot
-        return list(seq[:a]), list(seq[a:b]), list(seq[b:b + info.n_opaque])
+        return ScanOutputs(list(outputs[:a]), list(outputs[a:b]), list(outputs[b:b + info.n_opaque]))
 
     # ------------------------------------------------------------ make_node
     def make_node(self, n_steps, *inputs):
@@ -136,7 +204,7 @@ class Scan(Op):
         expected = info.n_seqs + info.n_states + info.n_opaque + info.n_nonseq
         if len(inputs) != expected:
             raise ValueError(f"{self}: expected {expected} inputs after n_steps, got {len(inputs)}")
-        seqs, inits, opaque, nonseqs = self._split(list(inputs))
+        seqs, inits, opaque, nonseqs = self.split_inputs(inputs)
         outs = []
         n_inner_out = 0
         for k, init in enumerate(inits):

@@ -25,15 +25,12 @@ def needed_parts(op, used):
     """
     info = op.info
     n_st, n_nit, n_op = info.n_states, info.n_nitsot, info.n_opaque
-    need_st = list(used[:n_st])
-    need_nit = list(used[n_st:n_st + n_nit])
-    need_op = list(used[n_st + n_nit:n_st + n_nit + n_op])
-    n_seq_ph = sum(len(t) for t in info.seq_taps)
-    st_ph, pos = [], n_seq_ph
+    need_st, need_nit, need_op = op.split_outputs(used)
+    _seq_ph, state_ph, op_ph, _ns_ph = op.split_inner_inputs()
+    st_ph, pos = [], 0
     for taps in info.state_taps:
-        st_ph.append(op.inner_inputs[pos:pos + len(taps)])
+        st_ph.append(state_ph[pos:pos + len(taps)])
         pos += len(taps)
-    op_ph = op.inner_inputs[pos:pos + n_op]
     outs = op.inner_outputs
     while True:
         wanted = [outs[k] for k in range(n_st) if need_st[k]]
@@ -65,15 +62,14 @@ def scan_prune_outputs(fgraph, node):
         seqs_used = False
     inner_in = op.inner_inputs
     n, *outer = node.inputs
-    seqs, inits, opaque, nonseqs = op._split(outer)
+    seqs, inits, opaque, nonseqs = op.split_inputs(outer)
     # sequences and non-sequences that nothing reads
     pos = 0
     keep_seq = []
     for taps in info.seq_taps:
         keep_seq.append(any(p in read for p in inner_in[pos:pos + len(taps)]))
         pos += len(taps)
-    n_state_ph = sum(len(t) for t in info.state_taps)
-    ns_ph = inner_in[pos + n_state_ph + info.n_opaque:]
+    ns_ph = op.split_inner_inputs().non_sequences
     keep_ns = [p in read for p in ns_ph]
     if seqs_used and all(keep_seq) and all(keep_ns):
         return None
@@ -123,16 +119,6 @@ def scan_prune_outputs(fgraph, node):
 # ----------------------------------------------------------------------------
 # Moving work out of the loop
 # ----------------------------------------------------------------------------
-def _inner_layout(op):
-    """Inner placeholders by role: (sequence rows, state taps, opaque, non-sequences)."""
-    info = op.info
-    inner = op.inner_inputs
-    a = sum(len(t) for t in info.seq_taps)
-    b = a + sum(len(t) for t in info.state_taps)
-    c = b + info.n_opaque
-    return inner[:a], inner[a:b], inner[b:c], inner[c:]
-
-
 def _seq_row_source(op, seqs, n):
     """Per sequence placeholder: the outer rows it takes, one per step (``s[off:off + n]``)."""
     rows = []
@@ -193,7 +179,7 @@ def _classify(op, outputs):
     sequences and invariants only, 3 depends on a state or opaque value."""
     from nbgrad.tensor.type import TensorType
 
-    seq_ph, state_ph, opaque_ph, ns_ph = _inner_layout(op)
+    seq_ph, state_ph, opaque_ph, ns_ph = op.split_inner_inputs()
     kind = {}
     for v in ns_ph:
         kind[v] = 1
@@ -234,8 +220,8 @@ def scan_push_out(fgraph, node):
     op = node.op
     info = op.info
     n, *outer = node.inputs
-    seqs, inits, opaque, nonseqs = op._split(outer)
-    seq_ph, state_ph, opaque_ph, ns_ph = _inner_layout(op)
+    seqs, inits, opaque, nonseqs = op.split_inputs(outer)
+    seq_ph, state_ph, opaque_ph, ns_ph = op.split_inner_inputs()
     outs = list(op.inner_outputs)
     shape_memo = _shapes_from_inputs(outs, op.inner_inputs)
     if shape_memo:
@@ -345,8 +331,8 @@ def scan_sum_accumulators(fgraph, node):
     if info.as_while:
         return None
     n, *outer = node.inputs
-    seqs, inits, opaque, nonseqs = op._split(outer)
-    seq_ph, state_ph, opaque_ph, ns_ph = _inner_layout(op)
+    seqs, inits, opaque, nonseqs = op.split_inputs(outer)
+    seq_ph, state_ph, opaque_ph, ns_ph = op.split_inner_inputs()
     outs = list(op.inner_outputs)
     nodes = io_toposort(list(op.inner_inputs), outs)
     n_users = {}
