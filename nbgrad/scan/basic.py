@@ -1,6 +1,7 @@
 """``scan``: build a loop from a Python step function (Theano's API)."""
 
 import inspect
+from dataclasses import dataclass
 
 from nbgrad.compile.function import MissingInputError
 from nbgrad.compile.sharedvalue import SharedVariable
@@ -169,6 +170,63 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
 
 
 # ----------------------------------------------------------------------------
+# Building the Scan node: read the arguments into records, trace ``fn`` once on
+# placeholders (a ``_Body``), collect the shared variables it updates and the
+# variables it reads from outside, lay out the inner graph (a ``_Loop``), make
+# the node and return the user's view of its outputs.
+
+
+@dataclass
+class _State:
+    """A recurrent output: the rows its first step reads, and which rows are returned.
+
+    ``rows`` holds the ``L = -taps[0]`` values before the first step, oldest
+    first (shape ``(L, ...)``); step ``t`` reads the rows at ``taps`` (sorted,
+    negative). ``initial`` is the initial value as given, named in errors. A
+    state that is not kept returns only its last ``L`` rows.
+    """
+
+    rows: Variable
+    taps: list
+    initial: Variable
+    keep: bool = True
+
+
+@dataclass
+class _Body:
+    """The loop body: what ``fn`` returned when called on placeholders."""
+
+    seq_ph: list  # one placeholder per sequence tap
+    state_ph: list  # per state, one placeholder per tap
+    non_seqs: list
+    outputs: list
+    updates: dict  # shared variable -> its value after the step
+    cond: Variable | None  # the until-condition
+
+    def placeholders(self):
+        return self.seq_ph + [p for phs in self.state_ph for p in phs]
+
+    def results(self):
+        """What the body computes: its outputs, the shared variables' new values, the condition."""
+        return list(self.outputs) + list(self.updates.values()) + ([self.cond] if self.cond is not None else [])
+
+
+@dataclass
+class _Loop:
+    """The layout of a Scan node (see ``scan/op.py``): its inner graph and outer inputs."""
+
+    inner_inputs: list
+    inner_outputs: list
+    state_inits: list  # the rows of fn's states, then of the tensors updated in the loop
+    state_taps: list
+    state_keep: list
+    n_nitsot: int
+    opaque_inits: list
+    outer_nonseqs: list
+    tensor_shared: list  # (shared variable, update): carried as a state, its last row kept
+    opaque_shared: list  # (shared variable, update): carried as an opaque value (a generator)
+
+
 def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gradient,
                 go_backwards, name, strict, keep=None, raw=False):
     """Build the Scan node. ``keep``: per recurrent output, keep all steps (default True).
@@ -176,10 +234,50 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
     Returns (user outputs, updates); with ``raw=True`` returns the node's
     outputs (full state buffers) instead of user outputs.
     """
-    from nbgrad import tensor as T
-
     label = f"scan {name!r}" if name else "scan"
-    # ---- sequences
+    seqs, seq_taps = _parse_sequences(sequences, go_backwards, label)
+    states = _parse_outputs_info(outputs_info, label)
+    if keep is not None:
+        for st, k in zip([st for st in states if st is not None], keep):
+            st.keep = k
+    non_seqs = [x if isinstance(x, Variable) else _as_var(x, "non_sequences entry")
+                for x in _listify(non_sequences)]
+    body = _trace_fn(fn, seqs, seq_taps, states, non_seqs, label)
+    if states is None:
+        states = [None] * len(body.outputs)
+    if len(body.outputs) != len(states):
+        raise ValueError(
+            f"{label}: fn returned {len(body.outputs)} output(s) but outputs_info has {len(states)} "
+            "entries; give one outputs_info entry per output (None for outputs that are not "
+            "fed back)"
+        )
+    _check_state_types(states, body.outputs, label)
+    _add_default_updates(body, label)
+    free = _free_variables(body)
+    if strict and free:
+        _raise_not_strict(free, label)
+    loop = _lay_out_loop(body, states, free, label)
+    n = _n_steps(n_steps, seqs, seq_taps, label)
+    info = ScanInfo(
+        seq_taps=seq_taps, state_taps=loop.state_taps, keep=loop.state_keep,
+        n_nitsot=loop.n_nitsot, n_opaque=len(loop.opaque_shared), n_nonseq=len(loop.outer_nonseqs),
+        as_while=body.cond is not None, truncate_gradient=truncate_gradient, name=name,
+    )
+    op = Scan(loop.inner_inputs, loop.inner_outputs, info)
+    node_outputs = op.make_node(n, *(seqs + loop.state_inits + loop.opaque_inits + loop.outer_nonseqs)).outputs
+    if raw:
+        return node_outputs, {}
+    bufs, nits, opaque_finals = op.split_outputs(node_outputs)
+    results = _user_outputs(states, bufs, nits)
+    updates = _shared_updates(loop, bufs[len(bufs) - len(loop.tensor_shared):], opaque_finals)
+    for r in results:
+        if name and r.name is None:
+            r.name = name
+    return results, updates
+
+
+def _parse_sequences(sequences, go_backwards, label):
+    """The sequences to iterate over (reversed for ``go_backwards``) and their sorted taps."""
     seqs, seq_taps = [], []
     for k, s in enumerate(_listify(sequences)):
         if isinstance(s, dict):
@@ -202,55 +300,55 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
             s = s[::-1]
         seqs.append(s)
         seq_taps.append(sorted(taps))
-    # ---- outputs_info
-    oinfo = outputs_info
-    if oinfo is not None and not isinstance(oinfo, (list, tuple)):
-        oinfo = [oinfo]
-    oinfo = list(oinfo) if oinfo is not None else None
-    # entries: ("state", init_rows, taps) / ("nitsot",)
-    entries = []
-    for k, o in enumerate(oinfo or []):
-        if o is None:
-            entries.append(("nitsot",))
-            continue
-        if isinstance(o, dict):
-            if o.get("initial") is None:
-                entries.append(("nitsot",))
-                continue
-            taps = o.get("taps", [-1])
-            init = _as_var(o["initial"], f"outputs_info[{k}]['initial']")
-            taps = sorted(taps)
-            if o.get("_rows"):
-                # internal: the initial value already holds the L rows of its taps
-                entries.append(("state", init, taps, init))
-                continue
-            if any(t >= 0 for t in taps):
-                raise ValueError(
-                    f"{label}: taps of outputs_info[{k}] must be negative (past values), got {taps}"
-                )
-            if taps == [-1] and "taps" not in o:
-                entries.append(("state", T.expand_dims(init, 0), taps, init))
-            elif taps == [-1]:
-                entries.append(("state", T.expand_dims(init, 0), taps, init))
-            else:
-                L = -taps[0]
-                if init.ndim < 1:
-                    raise ValueError(
-                        f"{label}: outputs_info[{k}] has taps {taps} so its initial value needs a "
-                        f"leading axis of {L} past values; got {init.type}"
-                    )
-                rows = init[-L:] if L else init
-                entries.append(("state", rows, taps, init))
-            continue
+    return seqs, seq_taps
+
+
+def _parse_outputs_info(outputs_info, label):
+    """Per output of fn, a :class:`_State`, or None for an output that is not fed back.
+
+    Returns None when ``outputs_info`` is None: no output is fed back.
+    """
+    if outputs_info is None:
+        return None
+    entries = outputs_info if isinstance(outputs_info, (list, tuple)) else [outputs_info]
+    return [_parse_output_info(k, o, label) for k, o in enumerate(entries)]
+
+
+def _parse_output_info(k, o, label):
+    """The :class:`_State` of ``outputs_info[k]`` (None: the output is not fed back)."""
+    from nbgrad import tensor as T
+
+    if o is None:
+        return None
+    if not isinstance(o, dict):
         init = _as_var(o, f"outputs_info[{k}]")
-        entries.append(("state", T.expand_dims(init, 0), [-1], init))
+        return _State(T.expand_dims(init, 0), [-1], init)
+    if o.get("initial") is None:
+        return None
+    taps = o.get("taps", [-1])
+    init = _as_var(o["initial"], f"outputs_info[{k}]['initial']")
+    taps = sorted(taps)
+    if o.get("_rows"):
+        # internal: the initial value already holds the L rows of its taps
+        return _State(init, taps, init)
+    if any(t >= 0 for t in taps):
+        raise ValueError(
+            f"{label}: taps of outputs_info[{k}] must be negative (past values), got {taps}"
+        )
+    if taps == [-1]:
+        return _State(T.expand_dims(init, 0), taps, init)
+    L = -taps[0]
+    if init.ndim < 1:
+        raise ValueError(
+            f"{label}: outputs_info[{k}] has taps {taps} so its initial value needs a "
+            f"leading axis of {L} past values; got {init.type}"
+        )
+    return _State(init[-L:], taps, init)
 
-    non_seqs = [x if isinstance(x, Variable) else _as_var(x, "non_sequences entry")
-                for x in _listify(non_sequences)]
 
-    # ---- placeholders and the call to fn
-    args = []
-    seq_ph = []
+def _trace_fn(fn, seqs, seq_taps, states, non_seqs, label):
+    """Call ``fn`` once on placeholders for one step's rows, then the non-sequences."""
+    args, seq_ph = [], []
     for s, taps in zip(seqs, seq_taps):
         for t in taps:
             nm = f"{s.name}[t{t:+d}]" if t else (f"{s.name}[t]" if s.name else None)
@@ -258,44 +356,33 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
             seq_ph.append(ph)
             args.append(ph)
     state_ph = []
-    for e in entries:
-        if e[0] != "state":
+    for st in states or []:
+        if st is None:
             continue
-        rows = e[1]
-        phs = []
-        for _t in e[2]:
-            ph = _placeholder(_row_type(rows.type), None)
-            phs.append(ph)
-            args.append(ph)
+        phs = [_placeholder(_row_type(st.rows.type), None) for _t in st.taps]
+        args.extend(phs)
         state_ph.append(phs)
-    n_arg_pos = len(args)
+    n_state_args = len(args) - len(seq_ph)
     args.extend(non_seqs)
     n_needed, has_var = _n_positional(fn)
     if n_needed is not None and not has_var and n_needed != len(args):
         raise TypeError(
             f"{label}: fn takes {n_needed} positional argument(s) but scan passes {len(args)}: "
-            f"{sum(len(t) for t in seq_taps)} sequence slice(s), "
-            f"{n_arg_pos - sum(len(t) for t in seq_taps)} past output value(s) and "
+            f"{len(seq_ph)} sequence slice(s), {n_state_args} past output value(s) and "
             f"{len(non_seqs)} non-sequence(s), in that order. Change fn's signature or the "
             "sequences / outputs_info / non_sequences given to scan"
         )
-    res = fn(*args)
-    outputs, fn_updates, cond = _parse_fn_result(res)
+    outputs, updates, cond = _parse_fn_result(fn(*args))
     outputs = [_as_var(o, "an output of fn") for o in outputs]
-    if oinfo is None:
-        entries = [("nitsot",)] * len(outputs)
-    if len(outputs) != len(entries):
-        raise ValueError(
-            f"{label}: fn returned {len(outputs)} output(s) but outputs_info has {len(entries)} "
-            "entries; give one outputs_info entry per output (None for outputs that are not "
-            "fed back)"
-        )
-    # ---- check recurrent output types
-    k_state = 0
-    for k, (e, o) in enumerate(zip(entries, outputs)):
-        if e[0] != "state":
+    return _Body(seq_ph, state_ph, non_seqs, outputs, updates, cond)
+
+
+def _check_state_types(states, outputs, label):
+    """Each fed-back output must have the type of one row of its initial value."""
+    for k, (st, o) in enumerate(zip(states, outputs)):
+        if st is None:
             continue
-        want = _row_type(e[1].type)
+        want = _row_type(st.rows.type)
         got = o.type
         if not isinstance(got, TensorType) or got.dtype != want.dtype or got.ndim != want.ndim:
             fix = (
@@ -308,7 +395,7 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
             )
             raise TypeError(
                 f"{label}: output {k} of fn has type {got} but its outputs_info (initial value "
-                f"{e[3]}) has type {want}; they must match, since each step's output is the "
+                f"{st.initial}) has type {want}; they must match, since each step's output is the "
                 f"next step's input. Fix: {fix}"
             )
         if not want.is_compatible(got):
@@ -316,65 +403,74 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
                 f"{label}: output {k} of fn has static shape {got.shape} but its initial "
                 f"value has {want.shape}; make them agree"
             )
-        k_state += 1
 
-    # ---- find the inner graph's free variables
-    blockers = seq_ph + [p for phs in state_ph for p in phs] + non_seqs
-    inner_outs = list(outputs) + list(fn_updates.values()) + ([cond] if cond is not None else [])
-    shared_updates = dict(fn_updates)
-    ph_ids = set(map(id, seq_ph + [p for phs in state_ph for p in phs]))
+
+def _add_default_updates(body, label):
+    """Add to ``body.updates`` the default updates of the shared variables the body
+    reads (random generators), and of those their updates read, and so on."""
+    blockers = body.placeholders() + body.non_seqs
+    traced = body.results()
+    updates = dict(body.updates)
     while True:
-        anc = ancestors(inner_outs + list(shared_updates.values()), blockers=blockers)
         added = False
-        for v in anc:
-            if (isinstance(v, SharedVariable) and v.default_update is not None
-                    and v not in shared_updates):
-                shared_updates[v] = v.default_update
+        for v in ancestors(traced + list(updates.values()), blockers=blockers):
+            if isinstance(v, SharedVariable) and v.default_update is not None and v not in updates:
+                updates[v] = v.default_update
                 added = True
         if not added:
             break
-    for sv in shared_updates:
+    for sv in updates:
         if not isinstance(sv, SharedVariable):
             raise TypeError(f"{label}: fn returned an update for {sv}, which is not a shared variable")
-    anc = ancestors(list(outputs) + list(shared_updates.values()) + ([cond] if cond is not None else []),
-                    blockers=blockers)
-    nonseq_ids = set(map(id, non_seqs))
+    body.updates = updates
+
+
+def _free_variables(body):
+    """The variables the body reads that are neither placeholders, non-sequences,
+    constants nor shared variables it updates, in the order ``ancestors`` finds them."""
+    given = body.placeholders() + body.non_seqs
+    given_ids = set(map(id, given))
     free = []
-    for v in anc:
-        if id(v) in ph_ids or id(v) in nonseq_ids or isinstance(v, Constant):
+    for v in ancestors(body.results(), blockers=given):
+        if id(v) in given_ids or isinstance(v, Constant):
             continue
-        if v.owner is None and v not in shared_updates:
+        if v.owner is None and v not in body.updates:
             free.append(v)
-    if strict and free:
-        # shared variables too: strict scan reads only what it is given (random
-        # generators updated by the steps are the exception, they are states)
-        shown = ", ".join(
-            f"the shared variable {v}" if isinstance(v, SharedVariable) else str(v) for v in free)
-        raise MissingInputError(
-            f"{label} (strict=True): fn uses {shown}, which "
-            f"{'is' if len(free) == 1 else 'are'} not a sequence, output or non-sequence; pass "
-            f"{'it' if len(free) == 1 else 'them'} in non_sequences (and take "
-            f"{'it' if len(free) == 1 else 'them'} as the last arguments of fn), or drop strict=True"
-        )
+    return free
 
-    # ---- tensor shared updates become kept-last states; others opaque
-    tensor_shared = [(sv, u) for sv, u in shared_updates.items() if isinstance(sv.type, TensorType)]
-    opaque_shared = [(sv, u) for sv, u in shared_updates.items() if not isinstance(sv.type, TensorType)]
 
-    # ---- inner inputs and replacement map
+def _raise_not_strict(free, label):
+    # shared variables too: strict scan reads only what it is given (random
+    # generators updated by the steps are the exception, they are states)
+    shown = ", ".join(
+        f"the shared variable {v}" if isinstance(v, SharedVariable) else str(v) for v in free)
+    raise MissingInputError(
+        f"{label} (strict=True): fn uses {shown}, which "
+        f"{'is' if len(free) == 1 else 'are'} not a sequence, output or non-sequence; pass "
+        f"{'it' if len(free) == 1 else 'them'} in non_sequences (and take "
+        f"{'it' if len(free) == 1 else 'them'} as the last arguments of fn), or drop strict=True"
+    )
+
+
+def _lay_out_loop(body, states, free, label):
+    """The inner inputs and outputs, and the outer inputs, of the Scan node.
+
+    Shared tensors the body updates become states whose last row is kept;
+    other shared variables it updates (random generators) are opaque states;
+    the free variables become non-sequences.
+    """
+    from nbgrad import tensor as T
+
+    tensor_shared = [(sv, u) for sv, u in body.updates.items() if isinstance(sv.type, TensorType)]
+    opaque_shared = [(sv, u) for sv, u in body.updates.items() if not isinstance(sv.type, TensorType)]
+    user_states = [st for st in states if st is not None]
     mapping = {}
-    inner_inputs = list(seq_ph)
-    state_inits, state_taps, state_keep = [], [], []
-    user_state_idx = []
-    i_state = 0
-    for k, e in enumerate(entries):
-        if e[0] == "state":
-            inner_inputs.extend(state_ph[i_state])
-            state_inits.append(e[1])
-            state_taps.append(e[2])
-            state_keep.append(True if keep is None else keep[i_state])
-            user_state_idx.append(k)
-            i_state += 1
+    inner_inputs = list(body.seq_ph)
+    for phs in body.state_ph:
+        inner_inputs.extend(phs)
+    state_inits = [st.rows for st in user_states]
+    state_taps = [st.taps for st in user_states]
+    state_keep = [st.keep for st in user_states]
     for sv, _u in tensor_shared:
         ph = _placeholder(sv.type, sv.name)
         mapping[sv] = ph
@@ -389,20 +485,17 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
         inner_inputs.append(ph)
         opaque_inits.append(sv)
     outer_nonseqs = []
-    for v in list(non_seqs) + free:
-        if isinstance(v, Constant):
-            continue
-        if v in mapping:
+    for v in list(body.non_seqs) + free:
+        if isinstance(v, Constant) or v in mapping:
             continue
         ph = _placeholder(v.type, v.name)
         mapping[v] = ph
         inner_inputs.append(ph)
         outer_nonseqs.append(v)
-
-    state_new = [o for e, o in zip(entries, outputs) if e[0] == "state"]
-    nit_new = [o for e, o in zip(entries, outputs) if e[0] == "nitsot"]
+    state_new = [o for st, o in zip(states, body.outputs) if st is not None]
+    nit_new = [o for st, o in zip(states, body.outputs) if st is None]
     raw_inner_outs = (state_new + [u for _, u in tensor_shared] + nit_new
-                      + [u for _, u in opaque_shared] + ([cond] if cond is not None else []))
+                      + [u for _, u in opaque_shared] + ([body.cond] if body.cond is not None else []))
     raw_inner_outs = [_as_var(o, "an update of fn") for o in raw_inner_outs]
     for sv, u in tensor_shared:
         if u.type.dtype != sv.type.dtype or u.type.ndim != sv.type.ndim:
@@ -416,8 +509,15 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
         for v in ancestors([o], blockers=inner_inputs):
             if v.owner is None and not isinstance(v, Constant) and v not in set(inner_inputs):
                 raise RuntimeError(f"{label}: internal error, {v} is free in the loop body")
+    return _Loop(inner_inputs, inner_outputs, state_inits, state_taps, state_keep, len(nit_new),
+                 opaque_inits, outer_nonseqs, tensor_shared, opaque_shared)
 
-    # ---- n_steps
+
+def _n_steps(n_steps, seqs, seq_taps, label):
+    """The number of steps as an int64 scalar: ``n_steps``, or the length of the
+    shortest sequence less the span of its taps."""
+    from nbgrad import tensor as T
+
     if n_steps is None:
         if not seqs:
             raise ValueError(
@@ -431,41 +531,33 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
         n = _as_var(n_steps, "n_steps")
         if n.ndim != 0 or n.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
             raise TypeError(f"{label}: n_steps must be an integer scalar, got {n.type}")
-    n = T.cast(n, "int64")
+    return T.cast(n, "int64")
 
-    info = ScanInfo(
-        seq_taps=seq_taps, state_taps=state_taps, keep=state_keep,
-        n_nitsot=len(nit_new), n_opaque=len(opaque_shared), n_nonseq=len(outer_nonseqs),
-        as_while=cond is not None, truncate_gradient=truncate_gradient, name=name,
-    )
-    op = Scan(inner_inputs, inner_outputs, info)
-    node_outs = op.make_node(n, *(seqs + state_inits + opaque_inits + outer_nonseqs)).outputs
-    if raw:
-        return node_outs, {}
-    n_states = len(state_inits)
-    bufs = node_outs[:n_states]
-    nits = node_outs[n_states:n_states + len(nit_new)]
-    opaque_out = node_outs[n_states + len(nit_new):]
+
+def _user_outputs(states, bufs, nits):
+    """Per output of fn: its state's rows after the initial ones (all of its last
+    rows if not kept), or its nitsot output."""
     results = []
     i_state = i_nit = 0
-    for e in entries:
-        if e[0] == "state":
-            L = -state_taps[i_state][0]
+    for st in states:
+        if st is not None:
             b = bufs[i_state]
-            results.append(b[L:] if state_keep[i_state] else b)
+            results.append(b[-st.taps[0]:] if st.keep else b)
             i_state += 1
         else:
             results.append(nits[i_nit])
             i_nit += 1
+    return results
+
+
+def _shared_updates(loop, tensor_bufs, opaque_finals):
+    """The updates of the shared variables the loop updates: their values after the last step."""
     updates = {}
-    for j, (sv, _u) in enumerate(tensor_shared):
-        updates[sv] = bufs[len(user_state_idx) + j][0]
-    for (sv, _u), fin in zip(opaque_shared, opaque_out):
+    for (sv, _u), buf in zip(loop.tensor_shared, tensor_bufs):
+        updates[sv] = buf[0]
+    for (sv, _u), fin in zip(loop.opaque_shared, opaque_finals):
         updates[sv] = fin
         if sv.default_update is not None:
             # the generator's next state is now the state after the whole loop
             sv.default_update = fin
-    for r in results:
-        if name and r.name is None:
-            r.name = name
-    return results, updates
+    return updates

@@ -18,6 +18,10 @@ recompute them.
 Forward mode runs the step and its Jacobian-vector product side by side.
 """
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from nbgrad.graph.basic import Variable
 from nbgrad.graph.replace import clone_get_equiv
 from nbgrad.graph.traversal import ancestors
 from nbgrad.scan.op import Scan, _is_differentiable
@@ -83,29 +87,53 @@ def _full_outputs(op, inputs, outputs):
 
 def scan_lop(op, inputs, outputs, output_grads):
     """x̄ for every outer input of a Scan node (BPTT through a reverse Scan)."""
-    from nbgrad import tensor as T
-    from nbgrad.gradient import grad, grad_not_implemented
     from nbgrad.scan.basic import _build_scan
 
     info = op.info
-    n = inputs[0]
-    seqs, inits, opaque, nonseqs = op.split_inputs(inputs[1:])
     if info.as_while:
-        return [_disc()] + [
-            grad_not_implemented(op, i + 1, x, "Loops with an until-condition are not differentiable; "
-                                 "use a fixed n_steps and mask the steps instead")
-            if _is_differentiable(x) else _disc()
-            for i, x in enumerate(inputs[1:])
-        ]
+        return _while_not_differentiable(op, inputs)
+    n = inputs[0]
+    seqs, _inits, opaque, nonseqs = op.split_inputs(inputs[1:])
     g_states, g_nits, _ = op.split_outputs(output_grads)
     bufs, nits = _full_outputs(op, inputs, outputs)
-    lags = info.lags()
-    seq_off = info.seq_offsets()
-    inner_in = op.inner_inputs
-    seq_ph, state_ph, opaque_ph, nonseq_ph = op.split_inner_inputs()
-    inner_state_out, inner_nit_out, _ = op.split_outputs(op.inner_outputs)
+    gB, gY, g_last = _output_gradients(info, g_states, g_nits, bufs, nits)
+    g_ph_state, g_ph_nit, wrt, grads = _step_vjp(op)
+    unusable = next((g for g in grads if g is not None and not _usable(g)), None)
+    if unusable is not None:
+        return [_disc()] + [unusable if _is_differentiable(x) else _disc() for x in inputs[1:]]
+    _check_no_random_draws(op, grads)
+    bptt = _Bptt(
+        op, g_ph_state, g_ph_nit, wrt, grads, g_last,
+        diff_states=[k for k in range(info.n_states) if _is_differentiable(bufs[k])],
+        diff_nonseqs=[k for k in range(info.n_nonseq) if _is_differentiable(nonseqs[k])],
+        diff_seqs=[j for j in range(info.n_seqs) if _is_differentiable(seqs[j])],
+    )
+    b_outs, _ = _build_scan(bptt.step, bptt.sequences(n, seqs, bufs, nits, gB, gY),
+                            bptt.carries(bufs, nonseqs), bptt.non_sequences(n, nonseqs), n, -1, False,
+                            f"grad_of_{info.name}" if info.name else "grad_of_scan", False,
+                            keep=[False] * bptt.n_carry)
+    b_outs = b_outs if isinstance(b_outs, list) else [b_outs]
+    return bptt.input_grads(n, b_outs, seqs, gB, len(opaque))
 
-    # full-buffer output gradients (zeros where none)
+
+def _while_not_differentiable(op, inputs):
+    from nbgrad.gradient import grad_not_implemented
+
+    return [_disc()] + [
+        grad_not_implemented(op, i + 1, x, "Loops with an until-condition are not differentiable; "
+                             "use a fixed n_steps and mask the steps instead")
+        if _is_differentiable(x) else _disc()
+        for i, x in enumerate(inputs[1:])
+    ]
+
+
+def _output_gradients(info, g_states, g_nits, bufs, nits):
+    """The gradients of the full state buffers and nitsot outputs (zeros where none), and,
+    per state whose gradient is zero but for its last row (the gradient of ``ys[-1]``),
+    that row: it starts the backward carry instead of being stacked into zeros."""
+    from nbgrad import tensor as T
+
+    lags = info.lags()
     gB = []
     for k, g in enumerate(g_states):
         b = bufs[k]
@@ -116,8 +144,6 @@ def scan_lop(op, inputs, outputs, output_grads):
         else:
             gB.append(T.set_subtensor(T.zeros_like(b)[-lags[k]:], g))
     gY = [g if _usable(g) else T.zeros_like(y) for g, y in zip(g_nits, nits)]
-    # a gradient that is zero but for the last row (the gradient of ``ys[-1]``) is not
-    # stacked into a sequence of zeros: it starts the backward carry instead
     g_last = {}
     for k, g in enumerate(g_states):
         if info.keep[k] and _usable(g) and _is_differentiable(bufs[k]):
@@ -126,212 +152,331 @@ def scan_lop(op, inputs, outputs, output_grads):
                 if last.type.shape != bufs[k].type.shape[1:] or last.dtype != bufs[k].dtype:
                     last = T.cast(last + T.zeros_like(bufs[k][-1]), bufs[k].dtype)
                 g_last[k] = last
+    return gB, gY, g_last
 
-    # the step's vector-Jacobian product, built once on the inner graph
-    g_ph_state = [o.type() if _is_differentiable(o) else None for o in inner_state_out]
-    g_ph_nit = [o.type() if _is_differentiable(o) else None for o in inner_nit_out]
+
+def _step_vjp(op):
+    """The step's vector-Jacobian product, built once on the inner graph.
+
+    Returns the placeholders for the gradients of the step's new state rows and
+    nitsot rows (None where not differentiable), the differentiable inner
+    inputs, and their gradients in terms of those placeholders (None where
+    disconnected).
+    """
+    from nbgrad.gradient import grad
+
+    inner = op.split_inner_inputs()
+    state_out, nit_out, _ = op.split_outputs(op.inner_outputs)
+    g_ph_state = [o.type() if _is_differentiable(o) else None for o in state_out]
+    g_ph_nit = [o.type() if _is_differentiable(o) else None for o in nit_out]
     known = {}
-    for o, ph in zip(list(inner_state_out) + list(inner_nit_out), g_ph_state + g_ph_nit):
+    for o, ph in zip(state_out + nit_out, g_ph_state + g_ph_nit):
         if ph is None:
             continue
         known[o] = known[o] + ph if o in known else ph
-    wrt = [v for v in list(seq_ph) + list(state_ph) + list(nonseq_ph) if _is_differentiable(v)]
+    wrt = [v for v in inner.sequences + inner.states + inner.non_sequences if _is_differentiable(v)]
     if known and wrt:
-        gl = grad(None, wrt, known_grads=known, disconnected_inputs="ignore",
-                  return_disconnected="None", null_gradients="return")
+        grads = grad(None, wrt, known_grads=known, disconnected_inputs="ignore",
+                     return_disconnected="None", null_gradients="return")
     else:
-        gl = [None] * len(wrt)
-    for g in gl:
-        if g is not None and not _usable(g):
-            return [_disc()] + [g if _is_differentiable(x) else _disc() for x in inputs[1:]]
-    needed = [g for g in gl if g is not None]
-    opaque_set = set(opaque_ph)
-    if any(v in opaque_set for v in ancestors(needed, blockers=list(inner_state_out) + list(inner_nit_out))):
+        grads = [None] * len(wrt)
+    return g_ph_state, g_ph_nit, wrt, grads
+
+
+def _check_no_random_draws(op, grads):
+    state_out, nit_out, _ = op.split_outputs(op.inner_outputs)
+    opaque = set(op.split_inner_inputs().opaque)
+    needed = [g for g in grads if g is not None]
+    if any(v in opaque for v in ancestors(needed, blockers=state_out + nit_out)):
         raise NotImplementedError(
             f"{op}: the gradient of this loop depends on random numbers drawn inside it, which "
             "the backward pass cannot replay; draw them outside the loop and pass them as a "
             "sequence instead"
         )
 
-    diff_states = [k for k in range(info.n_states) if _is_differentiable(bufs[k])]
-    diff_nonseqs = [k for k in range(info.n_nonseq) if _is_differentiable(nonseqs[k])]
-    diff_seqs = [j for j in range(info.n_seqs) if _is_differentiable(seqs[j])]
-    trunc = info.truncate_gradient
 
-    # ---- sequences of the backward loop (all reversed)
-    b_seqs = []
-    if trunc > 0:
-        b_seqs.append(T.arange(n)[::-1])
-    for j, s in enumerate(seqs):
-        span, offs = seq_off[j]
-        r = s[:n + span][::-1]
-        b_seqs.append(dict(input=r, taps=sorted({span - o for o in offs})))
-    for k in range(info.n_states):
-        taps = sorted({-t for t in info.state_taps[k]} | {0})
-        b_seqs.append(dict(input=bufs[k][::-1], taps=taps))
-    for y in nits:
-        b_seqs.append(y[::-1])
-    dense = [k for k in diff_states if k not in g_last]
-    for k in dense:
-        b_seqs.append(gB[k][::-1])
-    for k in range(len(nits)):
-        if g_ph_nit[k] is not None:
-            b_seqs.append(gY[k][::-1])
-    # ---- carries
-    b_info = []
-    for k in diff_states:
-        if lags[k] == 1:
-            # one lag: the carry is the row itself, not a stack of one row (no axis to
-            # add and drop every step)
-            b_info.append(g_last[k] if k in g_last else T.zeros_like(bufs[k][0]))
-            continue
-        c0 = T.zeros_like(bufs[k][:lags[k]])
-        if k in g_last:
-            c0 = T.set_subtensor(c0[0], g_last[k])
-        b_info.append(dict(initial=c0, taps=[-1]))
-    for k in diff_nonseqs:
-        b_info.append(T.zeros_like(nonseqs[k]))
-    n_carry = len(b_info)
-    for j in diff_seqs:
-        b_info.extend([None] * len(seq_off[j][1]))
-    bound = (n - trunc) if trunc > 0 else None
-    b_nonseqs = list(nonseqs) + ([bound] if bound is not None else [])
+def _cast(x, dtype):
+    from nbgrad import tensor as T
 
-    def step(*args):
-        args = list(args)
+    return T.cast(x, dtype) if x.dtype != dtype else x
+
+
+def _masked(g, mask):
+    """``g`` where ``mask`` (the step is within truncate_gradient), else zeros."""
+    from nbgrad import tensor as T
+
+    return g if mask is None else T.switch(mask, g, T.zeros_like(g))
+
+
+class _StepArgs(NamedTuple):
+    """The arguments of one backward step, other than the forward step's inputs."""
+
+    cur_rows: list  # per state, the row the forward step wrote
+    g_rows: dict  # per state without a last-row-only gradient: the gradient of that row
+    gy_rows: dict  # per differentiable nitsot: the gradient of its row
+    carries: list  # the carried gradients: states' windows, then non-sequences' sums
+    mask: Variable | None  # the step is within truncate_gradient
+
+
+@dataclass
+class _Bptt:
+    """The backward loop of a Scan node: its inputs, its step and what it returns.
+
+    Its sequences are, all reversed: the step index (with truncate_gradient),
+    each sequence and each state buffer at the taps the forward step read,
+    each nitsot output, then the output gradients. Its carries are a window
+    of ``L`` gradient rows per differentiable state and a sum per
+    differentiable non-sequence; its stacked outputs are the per-step
+    gradients of each sequence tap.
+    """
+
+    op: Scan
+    g_ph_state: list  # per state, the placeholder of its new row's gradient (None: none)
+    g_ph_nit: list  # per nitsot, the same
+    wrt: list  # the differentiable inner inputs
+    grads: list  # their gradients, in terms of the placeholders above
+    g_last: dict  # state -> the gradient of its last row, when that is all it has
+    diff_states: list
+    diff_nonseqs: list
+    diff_seqs: list
+
+    def __post_init__(self):
+        self.info = info = self.op.info
+        self.inner = self.op.split_inner_inputs()
+        self.state_out, self.nit_out, _ = self.op.split_outputs(self.op.inner_outputs)
+        self.lags = info.lags()
+        self.seq_off = info.seq_offsets()
+        self.trunc = info.truncate_gradient
+        self.dense = [k for k in self.diff_states if k not in self.g_last]
+        self.n_carry = len(self.diff_states) + len(self.diff_nonseqs)
+
+    # ---------------------------------------------------------------- layout
+    def _seq_taps(self, j):
+        """The taps of sequence ``j`` in the backward loop (it runs reversed)."""
+        span, offs = self.seq_off[j]
+        return sorted({span - o for o in offs})
+
+    def _state_taps(self, k):
+        """The taps of state ``k``'s buffer in the backward loop: those read, and the row written."""
+        return sorted({-t for t in self.info.state_taps[k]} | {0})
+
+    def _seq_placeholders(self, j):
+        base = sum(len(x) for x in self.info.seq_taps[:j])
+        return self.inner.sequences[base:base + len(self.info.seq_taps[j])]
+
+    def _state_placeholders(self, k):
+        base = sum(len(x) for x in self.info.state_taps[:k])
+        return self.inner.states[base:base + len(self.info.state_taps[k])]
+
+    # ---------------------------------------------------------------- inputs
+    def sequences(self, n, seqs, bufs, nits, gB, gY):
+        from nbgrad import tensor as T
+
+        b_seqs = []
+        if self.trunc > 0:
+            b_seqs.append(T.arange(n)[::-1])
+        for j, s in enumerate(seqs):
+            span, _offs = self.seq_off[j]
+            b_seqs.append(dict(input=s[:n + span][::-1], taps=self._seq_taps(j)))
+        for k in range(self.info.n_states):
+            b_seqs.append(dict(input=bufs[k][::-1], taps=self._state_taps(k)))
+        for y in nits:
+            b_seqs.append(y[::-1])
+        for k in self.dense:
+            b_seqs.append(gB[k][::-1])
+        for k in range(len(nits)):
+            if self.g_ph_nit[k] is not None:
+                b_seqs.append(gY[k][::-1])
+        return b_seqs
+
+    def carries(self, bufs, nonseqs):
+        """The initial carries (zeros, or a last row's gradient), then None per sequence tap."""
+        from nbgrad import tensor as T
+
+        b_info = []
+        for k in self.diff_states:
+            if self.lags[k] == 1:
+                # one lag: the carry is the row itself, not a stack of one row (no axis to
+                # add and drop every step)
+                b_info.append(self.g_last[k] if k in self.g_last else T.zeros_like(bufs[k][0]))
+                continue
+            c0 = T.zeros_like(bufs[k][:self.lags[k]])
+            if k in self.g_last:
+                c0 = T.set_subtensor(c0[0], self.g_last[k])
+            b_info.append(dict(initial=c0, taps=[-1]))
+        for k in self.diff_nonseqs:
+            b_info.append(T.zeros_like(nonseqs[k]))
+        for j in self.diff_seqs:
+            b_info.extend([None] * len(self.seq_off[j][1]))
+        return b_info
+
+    def non_sequences(self, n, nonseqs):
+        """The forward loop's non-sequences, then (with truncate_gradient) the first step to keep."""
+        bound = (n - self.trunc) if self.trunc > 0 else None
+        return list(nonseqs) + ([bound] if bound is not None else [])
+
+    # ------------------------------------------------------------------ step
+    def step(self, *args):
+        """One backward step, at forward step ``t`` (walking ``t`` down)::
+
+            ḡ_t    = ḡB[t + L] + C[0]            (masked by truncate_gradient)
+            x̄, ... = vjp of the step at t with ḡ_t
+            C'[d]  = C[d + 1] + x̄(tap = -(d + 1))
+        """
+        mapping, a = self._bind_inputs(list(args))
+        c_state = dict(zip(self.diff_states, a.carries[:len(self.diff_states)]))
+        self._bind_output_grads(mapping, a, c_state)
+        step_grads = dict(zip(self.wrt, _replace(self.grads, mapping)))
+        return (self._state_carries(c_state, step_grads) + self._nonseq_carries(a.carries, step_grads)
+                + self._seq_grads(step_grads))
+
+    def _bind_inputs(self, args):
+        """Map the forward step's inputs (and outputs, to the stored rows) to this step's
+        arguments; return the mapping and the other arguments by role."""
+        from nbgrad import tensor as T
+
+        info = self.info
         pos = 0
         mapping = {}
-        if trunc > 0:
+        if self.trunc > 0:
             t_idx = args[0]
             pos = 1
         for j in range(info.n_seqs):
-            span, offs = seq_off[j]
-            taps = sorted({span - o for o in offs})
+            span, offs = self.seq_off[j]
+            taps = self._seq_taps(j)
             vals = dict(zip(taps, args[pos:pos + len(taps)]))
             pos += len(taps)
-            base = sum(len(x) for x in info.seq_taps[:j])
-            for i, o in enumerate(offs):
-                mapping[seq_ph[base + i]] = vals[span - o]
+            for ph, o in zip(self._seq_placeholders(j), offs):
+                mapping[ph] = vals[span - o]
         cur_rows = []
         for k in range(info.n_states):
-            taps = sorted({-t for t in info.state_taps[k]} | {0})
+            taps = self._state_taps(k)
             vals = dict(zip(taps, args[pos:pos + len(taps)]))
             pos += len(taps)
-            base = sum(len(x) for x in info.state_taps[:k])
-            for i, t in enumerate(info.state_taps[k]):
-                mapping[state_ph[base + i]] = vals[-t]
+            for ph, t in zip(self._state_placeholders(k), info.state_taps[k]):
+                mapping[ph] = vals[-t]
             cur_rows.append(vals[0])
         nit_rows = args[pos:pos + info.n_nitsot]
         pos += info.n_nitsot
-        g_rows = dict(zip(dense, args[pos:pos + len(dense)]))
-        pos += len(dense)
+        g_rows = dict(zip(self.dense, args[pos:pos + len(self.dense)]))
+        pos += len(self.dense)
         gy_rows = {}
         for k in range(info.n_nitsot):
-            if g_ph_nit[k] is not None:
+            if self.g_ph_nit[k] is not None:
                 gy_rows[k] = args[pos]
                 pos += 1
-        carries = args[pos:pos + n_carry]
-        pos += n_carry
-        ns_vals = args[pos:pos + info.n_nonseq]
-        for ph, v in zip(nonseq_ph, ns_vals):
-            mapping[ph] = v
-        mask = None
-        if trunc > 0:
-            mask = T.ge(t_idx, args[-1])
+        carries = args[pos:pos + self.n_carry]
+        pos += self.n_carry
+        mapping.update(zip(self.inner.non_sequences, args[pos:pos + info.n_nonseq]))
+        mask = T.ge(t_idx, args[-1]) if self.trunc > 0 else None
         # stored forward values stand for the step's outputs
-        inner_in_set = set(inner_in)
-        for o, row in zip(list(inner_state_out) + list(inner_nit_out), cur_rows + list(nit_rows)):
-            if o.owner is not None and o not in inner_in_set and o not in mapping:
+        inner_in = set(self.op.inner_inputs)
+        for o, row in zip(self.state_out + self.nit_out, cur_rows + list(nit_rows)):
+            if o.owner is not None and o not in inner_in and o not in mapping:
                 mapping[o] = row
-        c_state = dict(zip(diff_states, carries[:len(diff_states)]))
+        return mapping, _StepArgs(cur_rows, g_rows, gy_rows, carries, mask)
 
-        def carry_row(k, d):
-            return c_state[k] if lags[k] == 1 else c_state[k][d]
+    def _carry_row(self, c_state, k, d):
+        return c_state[k] if self.lags[k] == 1 else c_state[k][d]
 
-        for k in range(info.n_states):
-            ph = g_ph_state[k]
+    def _bind_output_grads(self, mapping, a, c_state):
+        """Map the placeholders of the output gradients to ḡ_t of each state and nitsot."""
+        from nbgrad import tensor as T
+
+        for k, ph in enumerate(self.g_ph_state):
             if ph is None:
                 continue
-            if k in g_last:
-                g = carry_row(k, 0)
+            if k in self.g_last:
+                g = self._carry_row(c_state, k, 0)
             elif k in c_state:
-                g = g_rows[k] + carry_row(k, 0)
+                g = a.g_rows[k] + self._carry_row(c_state, k, 0)
             else:
-                g = T.zeros_like(cur_rows[k])
-            mapping[ph] = g if mask is None else T.switch(mask, g, T.zeros_like(g))
-        for k, ph in enumerate(g_ph_nit):
-            if ph is None:
-                continue
-            g = gy_rows[k]
-            mapping[ph] = g if mask is None else T.switch(mask, g, T.zeros_like(g))
-        step_grads = dict(zip(wrt, _replace(gl, mapping)))
+                g = T.zeros_like(a.cur_rows[k])
+            mapping[ph] = _masked(g, a.mask)
+        for k, ph in enumerate(self.g_ph_nit):
+            if ph is not None:
+                mapping[ph] = _masked(a.gy_rows[k], a.mask)
+
+    def _state_carries(self, c_state, step_grads):
+        """Per differentiable state, the next window ``C'[d] = C[d + 1] + x̄(tap = -(d + 1))``."""
+        from nbgrad import tensor as T
+
         outs = []
-        for k in diff_states:
-            L = lags[k]
+        for k in self.diff_states:
+            L = self.lags[k]
             C = c_state[k]
-            base = sum(len(x) for x in info.state_taps[:k])
-            tap_grad = {t: step_grads.get(state_ph[base + i]) for i, t in enumerate(info.state_taps[k])}
+            tap_grad = {t: step_grads.get(ph)
+                        for ph, t in zip(self._state_placeholders(k), self.info.state_taps[k])}
             rows = []
             for d in range(L):
                 parts = []
                 if d + 1 < L:
-                    parts.append(carry_row(k, d + 1))
+                    parts.append(self._carry_row(c_state, k, d + 1))
                 g = tap_grad.get(-(d + 1))
                 if g is not None:
                     parts.append(g)
                 if not parts:
-                    rows.append(T.zeros_like(carry_row(k, 0)))
+                    rows.append(T.zeros_like(self._carry_row(c_state, k, 0)))
                 else:
                     r = parts[0]
                     for p in parts[1:]:
                         r = r + p
-                    rows.append(T.cast(r, C.dtype) if r.dtype != C.dtype else r)
+                    rows.append(_cast(r, C.dtype))
             outs.append(rows[0] if L == 1 else T.stack(rows))
-        for i, k in enumerate(diff_nonseqs):
-            acc = carries[len(diff_states) + i]
-            g = step_grads.get(nonseq_ph[k])
-            new = acc if g is None else acc + g
-            outs.append(T.cast(new, acc.dtype) if new.dtype != acc.dtype else new)
-        for j in diff_seqs:
-            base = sum(len(x) for x in info.seq_taps[:j])
-            for i in range(len(seq_off[j][1])):
-                ph = seq_ph[base + i]
-                g = step_grads.get(ph)
-                outs.append(T.zeros(ph.shape, dtype=ph.dtype) if g is None else
-                            (T.cast(g, ph.dtype) if g.dtype != ph.dtype else g))
         return outs
 
-    b_outs, _ = _build_scan(step, b_seqs, b_info, b_nonseqs, n, -1, False,
-                            f"grad_of_{info.name}" if info.name else "grad_of_scan", False,
-                            keep=[False] * n_carry)
-    b_outs = b_outs if isinstance(b_outs, list) else [b_outs]
-    result = [_disc()]
-    # sequences
-    seq_grads = {}
-    pos = n_carry
-    for j in diff_seqs:
-        span, offs = seq_off[j]
-        g = T.zeros_like(seqs[j])
-        for o in offs:
-            g = T.inc_subtensor(g[o:o + n], b_outs[pos][::-1])
-            pos += 1
-        seq_grads[j] = g
-    for j in range(info.n_seqs):
-        result.append(seq_grads.get(j, _disc()))
-    carry_out = dict(zip(diff_states, b_outs[:len(diff_states)]))
-    for k in range(info.n_states):
-        if k in carry_out:
-            L = lags[k]
-            # the last value of the carry: (L, ...) rows, or one row with its axis kept
-            rows = carry_out[k] if L == 1 else carry_out[k][0][::-1]
-            result.append(rows if k in g_last else rows + gB[k][:L])
-        else:
-            result.append(_disc())
-    result.extend(_disc() for _ in opaque)
-    ns_out = dict(zip(diff_nonseqs, b_outs[len(diff_states):n_carry]))
-    for k in range(info.n_nonseq):
-        result.append(ns_out[k][0] if k in ns_out else _disc())
-    return result
+    def _nonseq_carries(self, carries, step_grads):
+        """Per differentiable non-sequence, its gradient summed over the steps so far."""
+        outs = []
+        for i, k in enumerate(self.diff_nonseqs):
+            acc = carries[len(self.diff_states) + i]
+            g = step_grads.get(self.inner.non_sequences[k])
+            outs.append(_cast(acc if g is None else acc + g, acc.dtype))
+        return outs
+
+    def _seq_grads(self, step_grads):
+        """Per tap of each differentiable sequence, the gradient of the row it read."""
+        from nbgrad import tensor as T
+
+        outs = []
+        for j in self.diff_seqs:
+            for ph in self._seq_placeholders(j):
+                g = step_grads.get(ph)
+                outs.append(T.zeros(ph.shape, dtype=ph.dtype) if g is None else _cast(g, ph.dtype))
+        return outs
+
+    # --------------------------------------------------------------- results
+    def input_grads(self, n, b_outs, seqs, gB, n_opaque):
+        """x̄ for every outer input, from the backward loop's outputs."""
+        from nbgrad import tensor as T
+
+        info = self.info
+        result = [_disc()]
+        seq_grads = {}
+        pos = self.n_carry
+        for j in self.diff_seqs:
+            g = T.zeros_like(seqs[j])
+            for o in self.seq_off[j][1]:
+                g = T.inc_subtensor(g[o:o + n], b_outs[pos][::-1])
+                pos += 1
+            seq_grads[j] = g
+        for j in range(info.n_seqs):
+            result.append(seq_grads.get(j, _disc()))
+        n_diff = len(self.diff_states)
+        carry_out = dict(zip(self.diff_states, b_outs[:n_diff]))
+        for k in range(info.n_states):
+            if k in carry_out:
+                L = self.lags[k]
+                # the last value of the carry: (L, ...) rows, or one row with its axis kept
+                rows = carry_out[k] if L == 1 else carry_out[k][0][::-1]
+                result.append(rows if k in self.g_last else rows + gB[k][:L])
+            else:
+                result.append(_disc())
+        result.extend(_disc() for _ in range(n_opaque))
+        ns_out = dict(zip(self.diff_nonseqs, b_outs[n_diff:self.n_carry]))
+        for k in range(info.n_nonseq):
+            result.append(ns_out[k][0] if k in ns_out else _disc())
+        return result
 
 
 def scan_rop(op, inputs, eval_points):
