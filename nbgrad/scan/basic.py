@@ -2,6 +2,7 @@
 
 import inspect
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from nbgrad.compile.function import MissingInputError
 from nbgrad.compile.sharedvalue import SharedVariable
@@ -117,11 +118,11 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     fn : callable
     sequences : Variable, dict or list of them
         Iterated over their first axis; ``dict(input=x, taps=[-1, 0])`` gives
-        several slices per step.
+        several slices per step (a dict takes the keys ``input`` and ``taps``).
     outputs_info : None, Variable, dict or list of them
         Initial values of recurrent outputs (``dict(initial=x0, taps=[-2, -1])``
-        for several past values, with ``x0`` holding 2 rows); None for an
-        output that is not fed back.
+        for several past values, with ``x0`` holding 2 rows; a dict takes the
+        keys ``initial`` and ``taps``); None for an output that is not fed back.
     non_sequences : list of Variables
         Passed unchanged to every step (and may be differentiated, as in
         ``T.grad(y[i], x)``).
@@ -161,19 +162,35 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     >>> nbgrad.function([x], J, updates=upd)([4.0, 4.0]).tolist()
     [[8.0, 0.0], [0.0, 8.0]]
     """
-    outs, updates = _build_scan(
-        fn, sequences, outputs_info, non_sequences, n_steps, truncate_gradient,
-        go_backwards, name, strict)
+    label = f"scan {name!r}" if name else "scan"
+    seqs = _parse_sequences(sequences, go_backwards, label)
+    states = _parse_outputs_info(outputs_info, label)
+    outs, updates = _build_scan(fn, seqs, states, non_sequences, n_steps,
+                                truncate_gradient=truncate_gradient, name=name, strict=strict)
     if len(outs) == 1 and not return_list:
         return outs[0], updates
     return outs, updates
 
 
 # ----------------------------------------------------------------------------
-# Building the Scan node: read the arguments into records, trace ``fn`` once on
-# placeholders (a ``_Body``), collect the shared variables it updates and the
-# variables it reads from outside, lay out the inner graph (a ``_Loop``), make
-# the node and return the user's view of its outputs.
+# Building the Scan node: ``scan`` reads its arguments into records (a
+# ``_Sequence`` per sequence, a ``_State`` per recurrent output); ``_build_scan``
+# traces ``fn`` once on placeholders (a ``_Body``), collects the shared variables
+# it updates and the variables it reads from outside, lays out the inner graph
+# (a ``_Loop``), makes the node and returns the user's view of its outputs. The
+# derivatives of Scan (``scan/grad.py``) give their records to ``_build_scan``
+# and ``_scan_node`` directly.
+
+#: The keys of a dict in ``sequences`` and in ``outputs_info`` (as in Theano).
+_SEQUENCE_KEYS = ("input", "taps")
+_OUTPUT_KEYS = ("initial", "taps")
+
+
+class _Sequence(NamedTuple):
+    """A sequence to iterate over, and the offsets (sorted) of the rows each step reads."""
+
+    input: Variable
+    taps: list
 
 
 @dataclass
@@ -190,6 +207,13 @@ class _State:
     taps: list
     initial: Variable
     keep: bool = True
+
+    @classmethod
+    def of_initial(cls, initial, keep=True):
+        """The state of an output fed back to the next step only (taps ``[-1]``)."""
+        from nbgrad import tensor as T
+
+        return cls(T.expand_dims(initial, 0), [-1], initial, keep)
 
 
 @dataclass
@@ -227,19 +251,38 @@ class _Loop:
     opaque_shared: list  # (shared variable, update): carried as an opaque value (a generator)
 
 
-def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gradient,
-                go_backwards, name, strict, keep=None, raw=False):
-    """Build the Scan node. ``keep``: per recurrent output, keep all steps (default True).
+def _build_scan(fn, sequences, states, non_sequences, n_steps, *, truncate_gradient=-1, name=None,
+                strict=False):
+    """Build a loop like :func:`scan`, from records: a :class:`_Sequence` per
+    sequence and a :class:`_State` (or None) per output of fn.
 
-    Returns (user outputs, updates); with ``raw=True`` returns the node's
-    outputs (full state buffers) instead of user outputs.
+    ``states`` is None when no output is fed back. Returns the outputs (per
+    output of fn: the rows after the initial ones of a kept state, the last
+    rows of a state that is not kept, or the stacked rows of an output not fed
+    back) and the updates of the shared variables the loop updates.
+    """
+    states, loop, node = _scan_node(fn, sequences, states, non_sequences, n_steps,
+                                    truncate_gradient=truncate_gradient, name=name, strict=strict)
+    bufs, nits, opaque_finals = node.op.split_outputs(node.outputs)
+    results = _user_outputs(states, bufs, nits)
+    updates = _shared_updates(loop, bufs[len(bufs) - len(loop.tensor_shared):], opaque_finals)
+    for r in results:
+        if name and r.name is None:
+            r.name = name
+    return results, updates
+
+
+def _scan_node(fn, sequences, states, non_sequences, n_steps, *, truncate_gradient=-1, name=None,
+               strict=False):
+    """Make the Scan node of a loop (arguments as :func:`_build_scan`).
+
+    Returns the states (one entry per output of fn), the :class:`_Loop` laid
+    out, and the node, whose outputs are the full buffer of every state
+    (initial rows included), the nitsot outputs and the final opaque states.
     """
     label = f"scan {name!r}" if name else "scan"
-    seqs, seq_taps = _parse_sequences(sequences, go_backwards, label)
-    states = _parse_outputs_info(outputs_info, label)
-    if keep is not None:
-        for st, k in zip([st for st in states if st is not None], keep):
-            st.keep = k
+    seqs = [s.input for s in sequences]
+    seq_taps = [s.taps for s in sequences]
     non_seqs = [x if isinstance(x, Variable) else _as_var(x, "non_sequences entry")
                 for x in _listify(non_sequences)]
     body = _trace_fn(fn, seqs, seq_taps, states, non_seqs, label)
@@ -264,23 +307,16 @@ def _build_scan(fn, sequences, outputs_info, non_sequences, n_steps, truncate_gr
         as_while=body.cond is not None, truncate_gradient=truncate_gradient, name=name,
     )
     op = Scan(loop.inner_inputs, loop.inner_outputs, info)
-    node_outputs = op.make_node(n, *(seqs + loop.state_inits + loop.opaque_inits + loop.outer_nonseqs)).outputs
-    if raw:
-        return node_outputs, {}
-    bufs, nits, opaque_finals = op.split_outputs(node_outputs)
-    results = _user_outputs(states, bufs, nits)
-    updates = _shared_updates(loop, bufs[len(bufs) - len(loop.tensor_shared):], opaque_finals)
-    for r in results:
-        if name and r.name is None:
-            r.name = name
-    return results, updates
+    outer = seqs + loop.state_inits + loop.opaque_inits + loop.outer_nonseqs
+    return states, loop, op.make_node(n, *outer)
 
 
 def _parse_sequences(sequences, go_backwards, label):
-    """The sequences to iterate over (reversed for ``go_backwards``) and their sorted taps."""
-    seqs, seq_taps = [], []
+    """A :class:`_Sequence` per sequence that a step reads (reversed for ``go_backwards``)."""
+    seqs = []
     for k, s in enumerate(_listify(sequences)):
         if isinstance(s, dict):
+            _check_keys(s, _SEQUENCE_KEYS, f"sequence {k}", label)
             if "input" not in s:
                 raise ValueError(f"{label}: sequence {k} is a dict without 'input': {s!r}")
             taps = s.get("taps", [0])
@@ -298,9 +334,8 @@ def _parse_sequences(sequences, go_backwards, label):
             continue
         if go_backwards:
             s = s[::-1]
-        seqs.append(s)
-        seq_taps.append(sorted(taps))
-    return seqs, seq_taps
+        seqs.append(_Sequence(s, sorted(taps)))
+    return seqs
 
 
 def _parse_outputs_info(outputs_info, label):
@@ -316,27 +351,22 @@ def _parse_outputs_info(outputs_info, label):
 
 def _parse_output_info(k, o, label):
     """The :class:`_State` of ``outputs_info[k]`` (None: the output is not fed back)."""
-    from nbgrad import tensor as T
-
     if o is None:
         return None
     if not isinstance(o, dict):
-        init = _as_var(o, f"outputs_info[{k}]")
-        return _State(T.expand_dims(init, 0), [-1], init)
+        return _State.of_initial(_as_var(o, f"outputs_info[{k}]"))
+    _check_keys(o, _OUTPUT_KEYS, f"outputs_info[{k}]", label)
     if o.get("initial") is None:
         return None
     taps = o.get("taps", [-1])
     init = _as_var(o["initial"], f"outputs_info[{k}]['initial']")
     taps = sorted(taps)
-    if o.get("_rows"):
-        # internal: the initial value already holds the L rows of its taps
-        return _State(init, taps, init)
     if any(t >= 0 for t in taps):
         raise ValueError(
             f"{label}: taps of outputs_info[{k}] must be negative (past values), got {taps}"
         )
     if taps == [-1]:
-        return _State(T.expand_dims(init, 0), taps, init)
+        return _State.of_initial(init)
     L = -taps[0]
     if init.ndim < 1:
         raise ValueError(
@@ -344,6 +374,17 @@ def _parse_output_info(k, o, label):
             f"leading axis of {L} past values; got {init.type}"
         )
     return _State(init[-L:], taps, init)
+
+
+def _check_keys(d, allowed, what, label):
+    unknown = [key for key in d if key not in allowed]
+    if unknown:
+        hint = ("; Theano's return_steps is gone: take the steps you need from the result "
+                "(e.g. ys[-1])" if "return_steps" in unknown else "")
+        raise ValueError(
+            f"{label}: {what} has unknown key(s) {', '.join(map(repr, unknown))}; the allowed "
+            f"keys are {', '.join(map(repr, allowed))}{hint}"
+        )
 
 
 def _trace_fn(fn, seqs, seq_taps, states, non_seqs, label):

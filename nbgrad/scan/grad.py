@@ -24,6 +24,7 @@ from typing import NamedTuple
 from nbgrad.graph.basic import Variable
 from nbgrad.graph.replace import clone_get_equiv
 from nbgrad.graph.traversal import ancestors
+from nbgrad.scan.basic import _build_scan, _scan_node, _Sequence, _State
 from nbgrad.scan.op import Scan, _is_differentiable
 
 __all__ = ["scan_lop", "scan_rop"]
@@ -87,8 +88,6 @@ def _full_outputs(op, inputs, outputs):
 
 def scan_lop(op, inputs, outputs, output_grads):
     """x̄ for every outer input of a Scan node (BPTT through a reverse Scan)."""
-    from nbgrad.scan.basic import _build_scan
-
     info = op.info
     if info.as_while:
         return _while_not_differentiable(op, inputs)
@@ -108,11 +107,15 @@ def scan_lop(op, inputs, outputs, output_grads):
         diff_nonseqs=[k for k in range(info.n_nonseq) if _is_differentiable(nonseqs[k])],
         diff_seqs=[j for j in range(info.n_seqs) if _is_differentiable(seqs[j])],
     )
-    b_outs, _ = _build_scan(bptt.step, bptt.sequences(n, seqs, bufs, nits, gB, gY),
-                            bptt.carries(bufs, nonseqs), bptt.non_sequences(n, nonseqs), n, -1, False,
-                            f"grad_of_{info.name}" if info.name else "grad_of_scan", False,
-                            keep=[False] * bptt.n_carry)
-    b_outs = b_outs if isinstance(b_outs, list) else [b_outs]
+    b_seqs = bptt.sequences(n, seqs, bufs, nits, gB, gY)
+    carries = bptt.initial_carries(bufs, nonseqs)
+    b_nonseqs = bptt.non_sequences(n, nonseqs)
+    # the carries are fed back from step to step, only their last value is returned;
+    # the per-step gradients of each sequence tap are stacked
+    b_states = ([_State.of_initial(c, keep=False) for c in carries]
+                + [None] * sum(len(info.seq_taps[j]) for j in bptt.diff_seqs))
+    b_outs, _ = _build_scan(bptt.step, b_seqs, b_states, b_nonseqs, n,
+                            name=f"grad_of_{info.name}" if info.name else "grad_of_scan")
     return bptt.input_grads(n, b_outs, seqs, gB, len(opaque))
 
 
@@ -270,45 +273,44 @@ class _Bptt:
 
     # ---------------------------------------------------------------- inputs
     def sequences(self, n, seqs, bufs, nits, gB, gY):
+        """The backward loop's sequences (see the class docstring)."""
         from nbgrad import tensor as T
 
         b_seqs = []
         if self.trunc > 0:
-            b_seqs.append(T.arange(n)[::-1])
+            b_seqs.append(_Sequence(T.arange(n)[::-1], [0]))
         for j, s in enumerate(seqs):
             span, _offs = self.seq_off[j]
-            b_seqs.append(dict(input=s[:n + span][::-1], taps=self._seq_taps(j)))
+            b_seqs.append(_Sequence(s[:n + span][::-1], self._seq_taps(j)))
         for k in range(self.info.n_states):
-            b_seqs.append(dict(input=bufs[k][::-1], taps=self._state_taps(k)))
+            b_seqs.append(_Sequence(bufs[k][::-1], self._state_taps(k)))
         for y in nits:
-            b_seqs.append(y[::-1])
+            b_seqs.append(_Sequence(y[::-1], [0]))
         for k in self.dense:
-            b_seqs.append(gB[k][::-1])
+            b_seqs.append(_Sequence(gB[k][::-1], [0]))
         for k in range(len(nits)):
             if self.g_ph_nit[k] is not None:
-                b_seqs.append(gY[k][::-1])
+                b_seqs.append(_Sequence(gY[k][::-1], [0]))
         return b_seqs
 
-    def carries(self, bufs, nonseqs):
-        """The initial carries (zeros, or a last row's gradient), then None per sequence tap."""
+    def initial_carries(self, bufs, nonseqs):
+        """The carries' values before the first backward step: zeros, or a last row's gradient."""
         from nbgrad import tensor as T
 
-        b_info = []
+        carries = []
         for k in self.diff_states:
             if self.lags[k] == 1:
                 # one lag: the carry is the row itself, not a stack of one row (no axis to
                 # add and drop every step)
-                b_info.append(self.g_last[k] if k in self.g_last else T.zeros_like(bufs[k][0]))
+                carries.append(self.g_last[k] if k in self.g_last else T.zeros_like(bufs[k][0]))
                 continue
             c0 = T.zeros_like(bufs[k][:self.lags[k]])
             if k in self.g_last:
                 c0 = T.set_subtensor(c0[0], self.g_last[k])
-            b_info.append(dict(initial=c0, taps=[-1]))
+            carries.append(c0)
         for k in self.diff_nonseqs:
-            b_info.append(T.zeros_like(nonseqs[k]))
-        for j in self.diff_seqs:
-            b_info.extend([None] * len(self.seq_off[j][1]))
-        return b_info
+            carries.append(T.zeros_like(nonseqs[k]))
+        return carries
 
     def non_sequences(self, n, nonseqs):
         """The forward loop's non-sequences, then (with truncate_gradient) the first step to keep."""
@@ -483,7 +485,6 @@ def scan_rop(op, inputs, eval_points):
     """Tangents of every Scan output: the step and its R-op run in one forward Scan."""
     from nbgrad import tensor as T
     from nbgrad.gradient import Rop
-    from nbgrad.scan.basic import _build_scan
 
     info = op.info
     if info.as_while or info.n_opaque:
@@ -520,17 +521,14 @@ def scan_rop(op, inputs, eval_points):
     diff_state = [k for k in range(info.n_states) if t_inits[k] is not None
                   and _is_differentiable(inner_state_out[k])]
     diff_nit = [k for k in range(info.n_nitsot) if _is_differentiable(inner_nit_out[k])]
-    j_seqs = []
-    for j, s in enumerate(seqs):
-        j_seqs.append(dict(input=s, taps=list(info.seq_taps[j])))
-    for j in range(len(seqs)):
-        if t_seqs[j] is not None:
-            j_seqs.append(dict(input=t_seqs[j], taps=list(info.seq_taps[j])))
-    j_info = [dict(initial=inits[k], taps=list(info.state_taps[k])) for k in range(info.n_states)]
-    j_info += [dict(initial=t_inits[k], taps=list(info.state_taps[k])) for k in diff_state]
-    j_info += [None] * (info.n_nitsot + len(diff_nit))
+    j_seqs = [_Sequence(s, list(info.seq_taps[j])) for j, s in enumerate(seqs)]
+    j_seqs += [_Sequence(t_seqs[j], list(info.seq_taps[j])) for j in range(len(seqs)) if t_seqs[j] is not None]
+    # the initial values and their tangents already hold the L rows their taps read
+    j_states = [_State(inits[k], list(info.state_taps[k]), inits[k], info.keep[k])
+                for k in range(info.n_states)]
+    j_states += [_State(t_inits[k], list(info.state_taps[k]), t_inits[k], info.keep[k]) for k in diff_state]
+    j_states += [None] * (info.n_nitsot + len(diff_nit))
     j_nonseqs = list(nonseqs) + [t for t in t_nonseqs if t is not None]
-    keep = list(info.keep) + [info.keep[k] for k in diff_state]
 
     def step(*args):
         args = list(args)
@@ -576,11 +574,9 @@ def scan_rop(op, inputs, eval_points):
         out += [tan_of[id(inner_nit_out[k])] for k in diff_nit]
         return out
 
-    # initial rows are passed raw: state inits already have L rows
-    j_info = [dict(d, _rows=True) if d is not None else None for d in j_info]
-    raw, _ = _build_scan(step, j_seqs, j_info, j_nonseqs, n, -1, False,
-                         f"rop_of_{info.name}" if info.name else "rop_of_scan", False,
-                         keep=keep, raw=True)
+    _states, _loop, node = _scan_node(step, j_seqs, j_states, j_nonseqs, n,
+                                      name=f"rop_of_{info.name}" if info.name else "rop_of_scan")
+    raw = node.outputs
     n_st = info.n_states
     n_jst = n_st + len(diff_state)
     st_t = dict(zip(diff_state, raw[n_st:n_jst]))

@@ -265,6 +265,20 @@ def test_rop_through_scan_matches_finite_differences():
     np.testing.assert_allclose(f(*vals, Vv), num, rtol=1e-5, atol=1e-8)
 
 
+def test_rop_through_a_two_tap_state_matches_finite_differences():
+    # the initial value of a state with taps (-2, -1) holds its two rows: its tangent too
+    v, f0, a = T.dvector("v"), T.dvector("f0"), T.dscalar("a")
+    fib, _ = nbgrad.scan(lambda x, p2, p1, a: a * p1 + 0.5 * p2 * x, sequences=v,
+                         outputs_info=dict(initial=f0, taps=[-2, -1]), non_sequences=a)
+    e_v, e_f0 = T.dvector("e_v"), T.dvector("e_f0")
+    jv = nbgrad.function([v, f0, a, e_v, e_f0], T.Rop(fib, [v, f0], [e_v, e_f0]))
+    fwd = nbgrad.function([v, f0, a], fib)
+    vv, f0v, ev, ef = RNG.normal(size=5), RNG.normal(size=2), RNG.normal(size=5), RNG.normal(size=2)
+    eps = 1e-6
+    num = (fwd(vv + eps * ev, f0v + eps * ef, 0.7) - fwd(vv - eps * ev, f0v - eps * ef, 0.7)) / (2 * eps)
+    np.testing.assert_allclose(jv(vv, f0v, 0.7, ev, ef), num, rtol=1e-5, atol=1e-8)
+
+
 # ------------------------------------------------------------------ errors
 def test_error_outputs_info_dtype_mismatch_names_output_and_fix():
     v = T.dvector("v")
@@ -288,6 +302,27 @@ def test_error_wrong_number_of_outputs():
     v = T.dvector("v")
     with pytest.raises(ValueError, match="returned 2 output"):
         nbgrad.scan(lambda x, a: (x, a), sequences=v, outputs_info=T.constant(0.0))
+
+
+@pytest.mark.parametrize("key", ["_rows", "inital", "return_steps"])
+def test_error_unknown_outputs_info_key_names_it_and_the_allowed_keys(key):
+    x0 = T.dvector("x0")
+    with pytest.raises(ValueError, match=rf"outputs_info\[0\] has unknown key\(s\) '{key}'; "
+                                         r"the allowed keys are 'initial', 'taps'"):
+        nbgrad.scan(lambda h: h * 2, outputs_info=dict(initial=x0, **{key: True}), n_steps=3)
+
+
+def test_error_return_steps_says_how_to_take_the_steps():
+    x0 = T.dvector("x0")
+    with pytest.raises(ValueError, match=r"return_steps is gone: take the steps you need"):
+        nbgrad.scan(lambda h: h * 2, outputs_info=[dict(initial=x0, return_steps=1)], n_steps=3)
+
+
+def test_error_unknown_sequence_key_names_it_and_the_allowed_keys():
+    v = T.dvector("v")
+    with pytest.raises(ValueError, match=r"sequence 0 has unknown key\(s\) 'tap'; "
+                                         r"the allowed keys are 'input', 'taps'"):
+        nbgrad.scan(lambda x: x * 2, sequences=dict(input=v, tap=[0]))
 
 
 def test_error_no_sequences_no_n_steps():
