@@ -1,12 +1,18 @@
 """Global settings: floatX, default backend, rewrite mode, and Theano's flag names.
 
 Each nbgrad setting can be overridden by an environment variable read at import time
-(``NBGRAD_FLOATX``, ``NBGRAD_BACKEND``, ``NBGRAD_MODE``) and changed at run time
-by attribute assignment::
+(``NBGRAD_FLOATX``, ``NBGRAD_BACKEND``, ``NBGRAD_MODE``, ``NBGRAD_SCAN_COMPILER``) and
+changed at run time by attribute assignment::
 
     >>> import nbgrad
     >>> nbgrad.config.floatX
     'float64'
+
+``scan_compiler`` says how a CPU ``scan`` loop runs: ``'numpy'`` (one NumPy call per inner
+op and step), ``'numba'`` (the whole loop compiled by Numba from the first call, where its
+inner graph allows it; Numba is an optional dependency) or ``'auto'`` (the default: NumPy,
+then Numba once the loop has run for ``nbgrad.scan.op.SCAN_COMPILE_AFTER`` seconds in all, when Numba
+is installed; see ``nbgrad.scan.numba_loop``).
 
 Course code written for Theano reads and sets Theano's flags (``config.warn.round``,
 ``config.optimizer``, ``config.gcc.cxxflags``, ...). nbgrad accepts every flag of
@@ -36,6 +42,7 @@ _CHOICES = {
     "mode": ("FAST_RUN", "FAST_COMPILE"),
     "on_rewrite_error": ("warn", "raise"),
     "print_test_value": (False, True),
+    "scan_compiler": ("auto", "numpy", "numba"),
 }
 
 #: Theano 1.0's flags that nbgrad accepts without acting on them, with Theano's defaults.
@@ -227,6 +234,7 @@ class _Config:
         self._from_env("floatX", "NBGRAD_FLOATX", "float64")
         self._from_env("backend", "NBGRAD_BACKEND", "cpu")
         self._from_env("mode", "NBGRAD_MODE", "FAST_RUN")
+        self._from_env("scan_compiler", "NBGRAD_SCAN_COMPILER", "auto")
         self._values["print_rewrites"] = bool(os.environ.get("NBGRAD_PRINT_REWRITES", ""))
         self._values["on_rewrite_error"] = "warn"
         # repr() of a variable shows its tag.test_value after its name

@@ -25,10 +25,12 @@ until-condition) a boolean scalar that stops the loop when true.
 import itertools
 import linecache
 from sys import getrefcount
+from time import perf_counter
 from typing import NamedTuple
 
 import numpy as np
 
+from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.tensor.type import TensorType, discrete_dtypes
@@ -256,11 +258,27 @@ class Scan(Op):
             fn = self._compiled[key] = _generate_loop(self, self._inner_graph(xp), xp)
         return fn
 
+    def _numba_loop(self, xp):
+        """The Numba-compiled loop (``nbgrad.scan.numba_loop``), or None where it does not apply."""
+        key = ("numba", xp.__name__)
+        if key not in self._compiled:
+            from nbgrad.scan.numba_loop import Unsupported, compile_loop, loop_source  # lazy: only for loops that run long
+
+            try:
+                self._compiled[key] = compile_loop(loop_source(self, self._inner_graph(xp)))
+            except Unsupported:
+                self._compiled[key] = None
+        return self._compiled[key]
+
     def make_thunk(self, node, xp):
         if self.info.n_opaque:
             fn = self._inner_fn(xp)
         else:
             loop = self._loop_fn(xp)
+        # when to switch from the NumPy loop to the Numba one (``config.scan_compiler``)
+        compile_after = _compile_after(xp) if not self.info.n_opaque else None
+        jit = None  # the Numba loop once chosen; False: the NumPy loop for good
+        spent = 0.0  # seconds run in the NumPy loop so far
         info = self.info
         lags = info.lags()
         seq_off = info.seq_offsets()
@@ -288,6 +306,7 @@ class Scan(Op):
             return xp.empty(shape, dtype=nit_dtypes[k])
 
         def thunk(n_steps, *inputs):
+            nonlocal jit, spent
             n = int(n_steps)
             seqs = inputs[:n_seqs]
             inits = inputs[n_seqs:n_seqs + n_states]
@@ -338,7 +357,17 @@ class Scan(Op):
                     pos += 1
             opaque_pos = pos
             done = n
-            if n_opaque == 0 and n > 0:
+            ran = False
+            if jit is None and compile_after is not None and spent >= compile_after:
+                jit = _load_numba_loop(self, xp)
+            if jit and n > 0:
+                res = _run_numba(jit, n, seq_slots, bufs, sizes, args[base:])
+                if res is None:  # it could not compile: the NumPy loop from now on
+                    jit = False
+                elif res[0] >= 0:
+                    done, nits, ran = res[0], list(res[1:]), True
+            if n_opaque == 0 and n > 0 and not ran:
+                start = perf_counter()
                 res = loop(n, nit_buffer, *[s[off:off + n] for _p, s, off in seq_slots],
                            *[_rows(buf, off, n, size) for _p, buf, off, size in state_slots],
                            *[_rows(buf, lag, n, size) for buf, lag, size in zip(bufs, lags, sizes)],
@@ -351,6 +380,7 @@ class Scan(Op):
                         bufs[k][:lags[k]] = init
                     done = _run_steps(self._inner_fn(xp), n, seq_slots, state_slots, args[base:],
                                       bufs, lags, sizes, nits, nit_dtypes, as_while, label, xp)
+                spent += perf_counter() - start
             for t in range(n if n_opaque else 0):
                 for p, s, off in seq_slots:
                     args[p] = s[t + off]
@@ -425,6 +455,50 @@ class Scan(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         raise NotImplementedError(f"{self}.infer_shape")
+
+
+#: Seconds a loop runs with NumPy, in all its calls, before ``config.scan_compiler='auto'``
+#: compiles it with Numba: compiling costs about 0.3 s (1 s more for Numba's first import in a
+#: process), so short and rarely run loops never pay it.
+SCAN_COMPILE_AFTER = 0.5
+
+
+def _compile_after(xp):
+    """Seconds of NumPy loop after which to compile the loop with Numba; None: never."""
+    mode = config.scan_compiler
+    if xp.__name__ != "numpy" or mode == "numpy":
+        return None
+    from nbgrad.scan.numba_loop import numba_available  # lazy: only for loops that run long
+
+    if not numba_available():
+        if mode == "numba":
+            raise ImportError(
+                "nbgrad.config.scan_compiler is 'numba' but Numba is not installed; "
+                "install it (pip install numba) or set scan_compiler to 'auto' or 'numpy'"
+            )
+        return None
+    return 0.0 if mode == "numba" else SCAN_COMPILE_AFTER
+
+
+def _load_numba_loop(op, xp):
+    return op._numba_loop(xp) or False
+
+
+def _run_numba(jit, n, seq_slots, bufs, sizes, nonseqs):
+    """``(steps done, *nitsot buffers)`` from the Numba loop; None if it fails to compile.
+
+    A step count of -1 means that the loop does not handle these shapes (it wrote nothing).
+    """
+    seqs = [s[off:off + n] for _p, s, off in seq_slots]
+    fixed = [v[()] if v.ndim == 0 else v for v in nonseqs]
+    try:
+        return jit(n, *seqs, *bufs, *sizes, *fixed)
+    except Exception:  # noqa: BLE001 - a typing or lowering error of Numba: not compilable
+        from nbgrad.scan.numba_loop import is_compile_error  # lazy: only for loops that run long
+
+        if is_compile_error():
+            return None
+        raise
 
 
 #: ``sys.getrefcount`` of a kept buffer that nobody else holds: the list of kept
