@@ -14,6 +14,10 @@ IMPLS = ["numpy", "nbgrad", "pytensor", "jax"]
 STEPS, HIDDEN = 10_000, 8
 RTOL = 1e-6
 ATOL = 1e-9
+#: nbgrad compiles a scan loop with Numba (where installed) once it has run 0.5 s with NumPy
+#: (``config.scan_compiler='auto'``); W11 times that steady state, as JAX's and PyTensor's
+#: compilation happens before timing too. The compile latency is measured apart.
+WARMUP = 2.0
 
 
 def _data():
