@@ -92,6 +92,10 @@ class _GradientOp(Op):
     def R_op(self, inputs, eval_points):
         return [eval_points[0]]
 
+    def vectorize_node(self, node, inputs):
+        """Elementwise identity: the same op on the batch."""
+        return self.make_node(*inputs).outputs
+
 
 class ZeroGrad(_GradientOp):
     """Stop-gradient: forward identity, zero gradient (and zero tangent)."""

@@ -6,14 +6,14 @@ every node that depends on them so that it computes all batch entries at once.
 Nodes that do not depend on a batched input are kept as they are (computed
 once, not per batch entry).
 
-Each op says how to batch itself with a rule ``rule(op, node, inputs)``:
-``inputs`` are the new inputs, a batched one having one more dimension than
-the node's original input; the rule returns the new outputs, a batched one
-with its batch axis first. An op class can carry the rule as a
-``vectorize_node(node, *inputs)`` method; the rules of the core op library are
-registered below with ``register_vectorize``. An op without any rule is
-wrapped in ``Blockwise``, which loops over the batch at run time, so that
-every graph can be vectorized.
+Each op says how to batch itself with its method
+``Op.vectorize_node(node, inputs)``: ``inputs`` are the new inputs, a batched
+one having one more dimension than the node's original input; the method
+returns the new outputs, a batched one with its batch axis first, or None
+when the op has no batched form for these inputs. This module holds no
+knowledge of particular ops: for an op without a rule (or a user op given one
+with ``register_vectorize``) the node is wrapped in ``Blockwise``, which loops
+over the batch at run time, so that every graph can be vectorized.
 
 The Jacobian is one vectorized reverse pass: the vector-Jacobian product graph
 with a symbolic cotangent, vectorized over the rows of an identity matrix
@@ -28,11 +28,13 @@ import copy
 
 import numpy as np
 
-from nbgrad.banded import Diagonals, DiagonalsOf, _Banded, _is_batched, _Structure, _structured_rule
-from nbgrad.graph.basic import Apply, Constant, Variable
+from nbgrad.banded import Diagonals, DiagonalsOf, _Banded, _Structure, _structured_rule
+from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.traversal import io_toposort
 from nbgrad.tensor.basic import as_tensor_variable, constant
+from nbgrad.tensor.batching import any_batched, is_batched
+from nbgrad.tensor.shape import broadcast_batch
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["vectorize_graph", "register_vectorize", "Blockwise", "Diagonals", "DiagonalsOf", "batched_lop",
@@ -44,7 +46,9 @@ _RULES = {}
 def register_vectorize(*op_classes):
     """Register ``rule(op, node, inputs) -> outputs`` as the batching rule of ``op_classes``.
 
-    Subclasses inherit the rule of their closest registered base class.
+    The extension hook for ops defined outside nbgrad that do not define
+    ``Op.vectorize_node`` themselves; it applies where the op's method gives
+    None. Subclasses inherit the rule of their closest registered base class.
     """
 
     def deco(rule):
@@ -55,15 +59,17 @@ def register_vectorize(*op_classes):
     return deco
 
 
-def _rule_for(op):
-    method = getattr(op, "vectorize_node", None)
-    if method is not None:
-        return lambda op, node, inputs: method(node, *inputs)
-    for cls in type(op).__mro__:
-        rule = _RULES.get(cls)
-        if rule is not None:
-            return rule
-    return _blockwise_rule
+def _batch_node(node, inputs):
+    """The outputs of ``node`` over the batch: the op's rule, a registered one, or a loop."""
+    op = node.op
+    results = op.vectorize_node(node, inputs)
+    if results is None:
+        rule = next((_RULES[cls] for cls in type(op).__mro__ if cls in _RULES), None)
+        results = rule(op, node, inputs) if rule is not None else None
+    if results is None:
+        batched = [is_batched(n, o) for n, o in zip(inputs, node.inputs)]
+        results = Blockwise(op, batched).make_node(*inputs).outputs
+    return results
 
 
 def vectorize_graph(outputs, replace, _structure=None):
@@ -112,8 +118,8 @@ def vectorize_graph(outputs, replace, _structure=None):
         structured = _structured_rule(node, inputs, structure) if structure else None
         if structured is not None:
             results = structured
-        elif any(_is_batched(n, o) for n, o in zip(inputs, node.inputs)):
-            results = _rule_for(node.op)(node.op, node, inputs)
+        elif any_batched(inputs, node.inputs):
+            results = _batch_node(node, inputs)
         else:  # replaced by unbatched values (e.g. shapes): the same op on them
             results = node.op.make_node(*inputs).outputs
         if isinstance(results, Variable):
@@ -132,40 +138,6 @@ def vectorize_graph(outputs, replace, _structure=None):
                 new[old] = res
     result = [new.get(o, o) for o in outs]
     return result if is_list else result[0]
-
-
-# ------------------------------------------------------------------- helpers
-def _batch_size(node, inputs):
-    from nbgrad.tensor.shape import shape_i
-
-    for new, old in zip(inputs, node.inputs):
-        if _is_batched(new, old):
-            return shape_i(new, 0)
-    raise ValueError(f"no batched input among the inputs of {node.op}")
-
-
-def _broadcast_batch(x, size):
-    """``x`` repeated along a new leading axis of length ``size``."""
-    from nbgrad.tensor.shape import alloc, shape_i
-
-    return alloc(x, size, *[shape_i(x, i) for i in range(x.ndim)])
-
-
-def _all_batched(node, inputs):
-    size = _batch_size(node, inputs)
-    return [n if _is_batched(n, o) else _broadcast_batch(n, size) for n, o in zip(inputs, node.inputs)]
-
-
-def _pad_after_batch(x, ndim):
-    """Insert broadcastable axes after the batch axis of ``x`` up to ``ndim`` core dimensions."""
-    extra = ndim - (x.ndim - 1)
-    if extra <= 0:
-        return x
-    return x.dimshuffle(0, *(["x"] * extra), *range(1, x.ndim))
-
-
-def _shift_axis(a):
-    return a + 1 if a >= 0 else a
 
 
 # ---------------------------------------------------------------- fallback op
@@ -254,7 +226,7 @@ class Blockwise(Op):
                 continue
             vg = _clone_core(g, core_in, inputs, self.batched, replace)
             if b and vg.ndim == x.ndim - 1:
-                vg = _broadcast_batch(vg, _first_batch_size(inputs, self.batched))
+                vg = broadcast_batch(vg, _first_batch_size(inputs, self.batched))
             elif not b and vg.ndim == x.ndim + 1:
                 from nbgrad.tensor.math import sum as _sum
 
@@ -273,7 +245,7 @@ class Blockwise(Op):
             ce = TensorType(ev.dtype, ev.type.shape[1:] if ev.ndim == x.ndim and b else ev.type.shape)()
             wrt.append(c)
             evs.append(ce)
-            replace[ce] = ev if b else _broadcast_batch(ev, _first_batch_size(inputs, self.batched))
+            replace[ce] = ev if b else broadcast_batch(ev, _first_batch_size(inputs, self.batched))
         if not wrt:
             return [None] * len(core.outputs)
         tangents = Rop(list(core.outputs), wrt, evs)
@@ -284,7 +256,7 @@ class Blockwise(Op):
         for t in tangents:
             vt = vectorize_graph(_substitute_unbatched(t, core_in, inputs, self.batched), replace)
             if vt.ndim == t.ndim:
-                vt = _broadcast_batch(vt, _first_batch_size(inputs, self.batched))
+                vt = broadcast_batch(vt, _first_batch_size(inputs, self.batched))
             out.append(vt)
         return out
 
@@ -304,160 +276,6 @@ def _substitute_unbatched(v, core_in, inputs, batched):
 
 def _clone_core(g, core_in, inputs, batched, replace):
     return vectorize_graph(_substitute_unbatched(g, core_in, inputs, batched), replace)
-
-
-def _blockwise_rule(op, node, inputs):
-    batched = [_is_batched(n, o) for n, o in zip(inputs, node.inputs)]
-    return Blockwise(op, batched).make_node(*inputs).outputs
-
-
-# ------------------------------------------------------- rules of the op library
-def _register_library_rules():
-    from nbgrad.gradient import _GradientOp
-    import sys
-
-    from nbgrad.tensor import nnet
-
-    # ``nbgrad.tensor.shape`` is shadowed by the ``shape`` function in the package namespace.
-    sh = sys.modules["nbgrad.tensor.shape"]
-    st = sys.modules["nbgrad.tensor.subtensor"]
-    from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
-    from nbgrad.tensor.math import Argmax, Argmin, CAReduce, Dot, Matmul, dot, matmul
-
-    @register_vectorize(Elemwise)
-    def _elemwise(op, node, inputs):
-        # Elemwise pads lower-rank (unbatched) inputs on the left: exactly the batch axis.
-        return op.make_node(*inputs).outputs
-
-    @register_vectorize(_GradientOp)
-    def _unary_same(op, node, inputs):
-        return op.make_node(*inputs).outputs
-
-    @register_vectorize(DimShuffle)
-    def _dimshuffle(op, node, inputs):
-        order = (0,) + tuple("x" if d == "x" else d + 1 for d in op.new_order)
-        return [DimShuffle(op.input_ndim + 1, order)(inputs[0])]
-
-    @register_vectorize(CAReduce)
-    def _careduce(op, node, inputs):
-        new_op = copy.copy(op)
-        new_op.__dict__.pop("_props_hash", None)  # its identity changes with the axes
-        new_op.axis = tuple(a + 1 for a in op.axis)
-        return new_op.make_node(inputs[0]).outputs
-
-    @register_vectorize(Argmax, Argmin)
-    def _argreduce(op, node, inputs):
-        (x,) = inputs
-        core_ndim = node.inputs[0].ndim
-        if core_ndim > 1 and len(op.axis) == core_ndim:
-            x = sh.reshape(x, (sh.shape_i(x, 0), -1))
-            return [type(op)((1,))(x)]
-        return [type(op)(tuple(a + 1 for a in op.axis))(x)]
-
-    @register_vectorize(Dot)
-    def _dot(op, node, inputs):
-        a, b = inputs
-        a0, b0 = node.inputs
-        ba, bb = _is_batched(a, a0), _is_batched(b, b0)
-        if ba and not bb and a0.ndim == 1:
-            return [dot(a, b)]  # (B, k)·(k[, m]) is one matrix product
-        if bb and not ba and b0.ndim == 1:
-            return [dot(b, a.T if a0.ndim == 2 else a)]  # rows of b times aᵀ
-        left = _pad_after_batch(a, 2) if ba and a0.ndim == 1 else a
-        if not ba and a0.ndim == 1:
-            left = a.dimshuffle("x", 0)
-        right = b.dimshuffle(0, 1, "x") if bb and b0.ndim == 1 else b
-        if not bb and b0.ndim == 1:
-            right = b.dimshuffle(0, "x")
-        out = matmul(left, right)
-        if b0.ndim == 1:
-            out = out[..., 0]
-        if a0.ndim == 1:
-            out = out[..., 0, :] if b0.ndim == 2 else out[..., 0]
-        return [out]
-
-    @register_vectorize(Matmul)
-    def _matmul(op, node, inputs):
-        a, b = inputs
-        a0, b0 = node.inputs
-        core = max(a0.ndim, b0.ndim)
-        a = _pad_after_batch(a, core) if _is_batched(a, a0) else a
-        b = _pad_after_batch(b, core) if _is_batched(b, b0) else b
-        return [op.make_node(a, b).outputs[0]]
-
-    @register_vectorize(sh.Shape)
-    def _shape(op, node, inputs):
-        return [sh.shape(inputs[0])[1:]]
-
-    @register_vectorize(sh.ShapeI)
-    def _shape_i(op, node, inputs):
-        return [sh.ShapeI(op.i + 1)(inputs[0])]
-
-    @register_vectorize(sh.Reshape)
-    def _reshape(op, node, inputs):
-        x, shp = inputs
-        if _is_batched(shp, node.inputs[1]):
-            return _blockwise_rule(op, node, inputs)
-        if isinstance(shp, Constant):
-            entries = [int(s) for s in np.asarray(shp.data).reshape(-1)]
-        else:
-            entries = [shp[i] for i in range(op.ndim)]
-        return [sh.reshape(x, (sh.shape_i(x, 0), *entries))]
-
-    @register_vectorize(sh.Alloc)
-    def _alloc(op, node, inputs):
-        value, *shape = inputs
-        if any(_is_batched(n, o) for n, o in zip(shape, node.inputs[1:])):
-            return _blockwise_rule(op, node, inputs)
-        value = _pad_after_batch(value, len(shape))
-        return [sh.alloc(value, sh.shape_i(value, 0), *shape)]
-
-    @register_vectorize(sh.Join)
-    def _join(op, node, inputs):
-        return [sh.Join(op.axis + 1)(*_all_batched(node, inputs))]
-
-    @register_vectorize(SumToShape)
-    def _sum_to_shape(op, node, inputs):
-        g, shp = inputs
-        if _is_batched(shp, node.inputs[1]):
-            return _blockwise_rule(op, node, inputs)
-        if not _is_batched(g, node.inputs[0]):
-            return _blockwise_rule(op, node, inputs)
-        from nbgrad.tensor.math import cast
-
-        full = sh.join(0, cast(sh.shape(g)[:1], shp.dtype), shp)
-        return [SumToShape()(g, full)]
-
-    def _n_adv(idx):
-        return sum(1 for d in idx if d[0] in ("adv", "bool"))
-
-    @register_vectorize(st.Subtensor)
-    def _subtensor(op, node, inputs):
-        x, *idx = inputs
-        if _n_adv(op.idx) > 1 or any(_is_batched(n, o) for n, o in zip(idx, node.inputs[1:])):
-            return _blockwise_rule(op, node, inputs)
-        return [st.Subtensor((("slice", None, None, None),) + op.idx)(x, *idx)]
-
-    @register_vectorize(st.IncSubtensor)
-    def _inc_subtensor(op, node, inputs):
-        x, y, *idx = inputs
-        x0, y0 = node.inputs[:2]
-        if _n_adv(op.idx) > 1 or any(_is_batched(n, o) for n, o in zip(idx, node.inputs[2:])):
-            return _blockwise_rule(op, node, inputs)
-        if not _is_batched(x, x0):
-            x = _broadcast_batch(x, _batch_size(node, inputs))
-        if _is_batched(y, y0):
-            target = st.Subtensor(op.idx).make_node(x0, *node.inputs[2:]).outputs[0]
-            y = _pad_after_batch(y, target.ndim)
-        new_op = st.IncSubtensor((("slice", None, None, None),) + op.idx, op.set_instead_of_inc)
-        return [new_op(x, y, *idx)]
-
-    @register_vectorize(nnet.Softmax, nnet.LogSoftmax)
-    def _softmax(op, node, inputs):
-        return [type(op)(_shift_axis(op.axis))(inputs[0])]
-
-
-_register_library_rules()
 
 
 # ------------------------------------------------------------- Jacobians
@@ -488,7 +306,7 @@ def _unbatch_to(result, lead, like, size):
     from nbgrad.tensor.shape import reshape, shape_i
 
     if result.ndim == like.ndim:
-        result = _broadcast_batch(result, size)
+        result = broadcast_batch(result, size)
     if len(lead) == 1:
         return result
     return reshape(result, (*lead, *[shape_i(like, i) for i in range(like.ndim)]))
@@ -563,7 +381,7 @@ def batched_rop(expression, wrt, disconnected_inputs="raise"):
         n = constant(np.int64(size)) if size is not None else _prod_shapes(dims)
         cols = vectorize_graph(jvp, {tangent: _identity_basis(w)})
         if cols.ndim == expression.ndim:
-            cols = _broadcast_batch(cols, n)
+            cols = broadcast_batch(cols, n)
         # (n, *expression.shape) -> (*expression.shape, n) -> expression.shape + w.shape
         cols = cols.dimshuffle(*range(1, cols.ndim), 0)
         if w.ndim != 1:

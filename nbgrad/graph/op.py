@@ -88,6 +88,17 @@ class Op(PropsIdentity):
     def R_op(self, inputs, eval_points):
         return rop_not_implemented(self)
 
+    def vectorize_node(self, node, inputs):
+        """This node's outputs over a batch: the op's batching rule (used by ``vectorize_graph``).
+
+        ``inputs`` stand for ``node.inputs``; a batched one has one more
+        dimension, a leading batch axis. Returns the new outputs (a list, one
+        per output of ``node``; a batched one with its batch axis first), or
+        None when the op has no batched form for these inputs: the
+        transformation then loops over the batch at run time (``Blockwise``).
+        """
+        return None
+
     def connection_pattern(self, node):
         """[[input i influences output j]] — all True by default."""
         return [[True] * len(node.outputs) for _ in node.inputs]

@@ -9,6 +9,7 @@ from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import DISCONNECTED, ZERO, Cast, Where
 from nbgrad.scalar.composite import Composite, cpu_impl, node_evaluator, result_keeping
 from nbgrad.tensor.basic import as_tensor_variable, as_weak_operand
+from nbgrad.tensor.batching import is_batched
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = ["Elemwise", "DimShuffle", "broadcast_shapes"]
@@ -193,6 +194,10 @@ class Elemwise(Op):
         if total.dtype != out.dtype:
             total = cast(total, out.dtype)
         return [total]
+
+    def vectorize_node(self, node, inputs):
+        """Lower-rank (unbatched) inputs are padded on the left: exactly the batch axis."""
+        return self.make_node(*inputs).outputs
 
 
 def cast(x, dtype):
@@ -383,6 +388,17 @@ class SumToShape(Op):
     def R_op(self, inputs, eval_points):
         return [None if eval_points[0] is None else self(eval_points[0], inputs[1])]
 
+    def vectorize_node(self, node, inputs):
+        """A batched ``g`` sums to its batch size followed by the shape; else loop."""
+        # lazy: circle inside tensor/: shape.py builds on DimShuffle
+        from nbgrad.tensor.shape import join, shape
+
+        g, shp = inputs
+        if is_batched(shp, node.inputs[1]) or not is_batched(g, node.inputs[0]):
+            return None
+        full = join(0, cast(shape(g)[:1], shp.dtype), shp)
+        return [SumToShape()(g, full)]
+
 
 def _may_be_host(var, depth=16):
     """Whether ``var`` may hold a host (NumPy) value on a device backend (shape arithmetic)."""
@@ -497,3 +513,8 @@ class DimShuffle(Op):
         if eval_points[0] is None:
             return [None]
         return [self(eval_points[0])]
+
+    def vectorize_node(self, node, inputs):
+        """The batch axis stays first; the core axes move up by one."""
+        order = (0,) + tuple("x" if d == "x" else d + 1 for d in self.new_order)
+        return [DimShuffle(self.input_ndim + 1, order)(inputs[0])]

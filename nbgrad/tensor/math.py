@@ -6,6 +6,7 @@ value, shape and derivative rules.
 """
 
 import builtins
+import copy
 
 import numpy as np
 
@@ -14,8 +15,9 @@ from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type, grad_not_implemented
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.basic import as_tensor_variable, constant
+from nbgrad.tensor.batching import is_batched, pad_after_batch
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise, broadcast_shapes, cast, sum_to
-from nbgrad.tensor.shape import alloc, shape_i, reshape
+from nbgrad.tensor.shape import alloc, reshape, shape_i
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = [
@@ -204,6 +206,13 @@ class CAReduce(Op):
     #: ``_input_grad(x, z, gz) -> x̄``, defined by each differentiable reduction.
     _input_grad = None
 
+    def vectorize_node(self, node, inputs):
+        """The same reduction over the core axes, each moved up by one."""
+        new_op = copy.copy(self)
+        new_op.__dict__.pop("_props_hash", None)  # its identity changes with the axes
+        new_op.axis = tuple(a + 1 for a in self.axis)
+        return new_op.make_node(inputs[0]).outputs
+
     def _expand(self, g, x):
         return expand_reduced(g, x.ndim, self.axis)
 
@@ -313,6 +322,15 @@ class _ArgReduce(CAReduce):
 
     def R_op(self, inputs, eval_points):
         return [None]
+
+    def vectorize_node(self, node, inputs):
+        """Along the next axis; over all core axes of a matrix or more, along the flattened entries."""
+        (x,) = inputs
+        core_ndim = node.inputs[0].ndim
+        if core_ndim > 1 and len(self.axis) == core_ndim:
+            x = reshape(x, (shape_i(x, 0), -1))
+            return [type(self)((1,))(x)]
+        return [type(self)(tuple(a + 1 for a in self.axis))(x)]
 
 
 class Argmax(_ArgReduce):
@@ -574,6 +592,28 @@ class Dot(Op):
     def R_op(self, inputs, eval_points):
         return _bilinear_R_op(dot, inputs, eval_points)
 
+    def vectorize_node(self, node, inputs):
+        """A matrix product when only a vector operand is batched; else ``matmul`` over the batch."""
+        a, b = inputs
+        a0, b0 = node.inputs
+        ba, bb = is_batched(a, a0), is_batched(b, b0)
+        if ba and not bb and a0.ndim == 1:
+            return [dot(a, b)]  # (B, k)·(k[, m]) is one matrix product
+        if bb and not ba and b0.ndim == 1:
+            return [dot(b, a.T if a0.ndim == 2 else a)]  # rows of b times aᵀ
+        left = pad_after_batch(a, 2) if ba and a0.ndim == 1 else a
+        if not ba and a0.ndim == 1:
+            left = a.dimshuffle("x", 0)
+        right = b.dimshuffle(0, 1, "x") if bb and b0.ndim == 1 else b
+        if not bb and b0.ndim == 1:
+            right = b.dimshuffle(0, "x")
+        out = matmul(left, right)
+        if b0.ndim == 1:
+            out = out[..., 0]
+        if a0.ndim == 1:
+            out = out[..., 0, :] if b0.ndim == 2 else out[..., 0]
+        return [out]
+
 
 def _bilinear_R_op(product, inputs, eval_points):
     """Forward rule of a bilinear product: (a·b)˙ = ȧ·b + a·ḃ."""
@@ -652,6 +692,15 @@ class Matmul(Op):
 
     def R_op(self, inputs, eval_points):
         return _bilinear_R_op(matmul, inputs, eval_points)
+
+    def vectorize_node(self, node, inputs):
+        """The batch axis is one more leading axis, after padding the operands to a common rank."""
+        a, b = inputs
+        a0, b0 = node.inputs
+        core = builtins.max(a0.ndim, b0.ndim)
+        a = pad_after_batch(a, core) if is_batched(a, a0) else a
+        b = pad_after_batch(b, core) if is_batched(b, b0) else b
+        return [self.make_node(a, b).outputs[0]]
 
 
 def _sum_batch(g, x):

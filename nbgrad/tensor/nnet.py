@@ -6,6 +6,7 @@ from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.batching import shift_axis
 from nbgrad.tensor.conv import conv2d  # noqa: F401  (T.nnet.conv2d, as in Theano)
 from nbgrad.tensor.conv import nnet_conv as conv  # noqa: F401  (T.nnet.conv.conv2d, Theano's older name)
 from nbgrad.tensor.math import (
@@ -68,6 +69,10 @@ class Softmax(Op):
             return [None]
         z = self(inputs[0])
         return [z * (ev - sum(z * ev, axis=self.axis, keepdims=True))]
+
+    def vectorize_node(self, node, inputs):
+        """Along the same core axis of each batch entry."""
+        return [type(self)(shift_axis(self.axis))(inputs[0])]
 
 
 def _is_one(v):
@@ -132,6 +137,8 @@ class LogSoftmax(Op):
             return [None]
         z = self(inputs[0])
         return [ev - sum(exp(z) * ev, axis=self.axis, keepdims=True)]
+
+    vectorize_node = Softmax.vectorize_node
 
 
 #: Up to this many classes, the CPU ops work on the transposed logits: NumPy reduces a

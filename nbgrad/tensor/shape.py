@@ -8,6 +8,7 @@ from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable, constant
+from nbgrad.tensor.batching import any_batched, is_batched, pad_after_batch
 from nbgrad.tensor.elemwise import DimShuffle, cast, sum_to
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
@@ -49,6 +50,10 @@ class Shape(Op):
 
     def R_op(self, inputs, eval_points):
         return [None]
+
+    def vectorize_node(self, node, inputs):
+        """The shape of one batch entry: the batched shape without its first entry."""
+        return [shape(inputs[0])[1:]]
 
 
 _shape = Shape()
@@ -92,6 +97,10 @@ class ShapeI(Op):
 
     def R_op(self, inputs, eval_points):
         return [None]
+
+    def vectorize_node(self, node, inputs):
+        """The same axis of one batch entry: axis ``i + 1`` of the batch."""
+        return [ShapeI(self.i + 1)(inputs[0])]
 
 
 class CheckSizes(Op):
@@ -317,6 +326,17 @@ class Reshape(Op):
             return [None]
         return [self(eval_points[0], inputs[1])]
 
+    def vectorize_node(self, node, inputs):
+        """Each entry reshaped: the batch size before the new shape; a batched shape loops."""
+        x, shp = inputs
+        if is_batched(shp, node.inputs[1]):
+            return None
+        if isinstance(shp, Constant):
+            entries = [int(s) for s in np.asarray(shp.data).reshape(-1)]
+        else:
+            entries = [shp[i] for i in range(self.ndim)]
+        return [reshape(x, (shape_i(x, 0), *entries))]
+
 
 def reshape(x, newshape, ndim=None):
     """``x`` with a new shape (a tuple of ints/scalars, or an int vector)."""
@@ -403,6 +423,14 @@ class Alloc(Op):
             return [None]
         return [self(eval_points[0], *inputs[1:])]
 
+    def vectorize_node(self, node, inputs):
+        """A batched value fills the batch size followed by the shape; a batched shape loops."""
+        value, *shape = inputs
+        if any_batched(shape, node.inputs[1:]):
+            return None
+        value = pad_after_batch(value, len(shape))
+        return [alloc(value, shape_i(value, 0), *shape)]
+
 
 _alloc = Alloc()
 
@@ -411,6 +439,19 @@ def alloc(value, *shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     return _alloc(value, *shape)
+
+
+def broadcast_batch(x, size):
+    """``x`` repeated along a new leading (batch) axis of length ``size``."""
+    return alloc(x, size, *[shape_i(x, i) for i in range(x.ndim)])
+
+
+def batch_size(node, inputs):
+    """The batch size of the first batched one of ``inputs`` (which stand for ``node.inputs``)."""
+    for new, old in zip(inputs, node.inputs):
+        if is_batched(new, old):
+            return shape_i(new, 0)
+    raise ValueError(f"no batched input among the inputs of {node.op}")
 
 
 def broadcast_to(x, shp):
@@ -502,6 +543,12 @@ class Join(Op):
         from nbgrad.tensor.math import zeros_like
 
         return [self(*[zeros_like(x) if e is None else e for x, e in zip(inputs, eval_points)])]
+
+    def vectorize_node(self, node, inputs):
+        """Join along the next axis, every input batched (unbatched ones repeated)."""
+        size = batch_size(node, inputs)
+        tensors = [x if is_batched(x, o) else broadcast_batch(x, size) for x, o in zip(inputs, node.inputs)]
+        return [Join(self.axis + 1)(*tensors)]
 
 
 def join(axis, *tensors):

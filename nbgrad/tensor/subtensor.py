@@ -11,8 +11,10 @@ from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.batching import any_batched, is_batched, pad_after_batch
 from nbgrad.tensor.elemwise import sum_to
 from nbgrad.tensor.math import clip, int_div, maximum, switch, cast, sum as _sum, zeros_like
+from nbgrad.tensor.shape import batch_size, broadcast_batch
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = ["Subtensor", "IncSubtensor", "getitem", "set_subtensor", "inc_subtensor", "take"]
@@ -287,6 +289,13 @@ class Subtensor(Op):
             return [None]
         return [self(eval_points[0], *inputs[1:])]
 
+    def vectorize_node(self, node, inputs):
+        """The same index after a full slice of the batch axis; batched or several array indices loop."""
+        x, *idx = inputs
+        if _n_adv(self.idx) > 1 or any_batched(idx, node.inputs[1:]):
+            return None
+        return [Subtensor((("slice", None, None, None),) + self.idx)(x, *idx)]
+
 
 class IncSubtensor(Op):
     """A copy of ``x`` with ``x[idx]`` incremented by (or set to) ``y``.
@@ -363,6 +372,30 @@ class IncSubtensor(Op):
         ex = zeros_like(x) if ex is None else ex
         ey = zeros_like(y) if ey is None else ey
         return [IncSubtensor(self.idx, self.set_instead_of_inc)(ex, ey, *idx)]
+
+    def vectorize_node(self, node, inputs):
+        """The same index after a full slice of the batch axis, into a batched ``x``.
+
+        An unbatched ``x`` is repeated over the batch; a batched ``y`` gets
+        broadcastable axes after its batch axis to the rank of ``x[idx]``.
+        Batched or several array indices loop.
+        """
+        x, y, *idx = inputs
+        x0, y0 = node.inputs[:2]
+        if _n_adv(self.idx) > 1 or any_batched(idx, node.inputs[2:]):
+            return None
+        if not is_batched(x, x0):
+            x = broadcast_batch(x, batch_size(node, inputs))
+        if is_batched(y, y0):
+            target = Subtensor(self.idx).make_node(x0, *node.inputs[2:]).outputs[0]
+            y = pad_after_batch(y, target.ndim)
+        new_op = IncSubtensor((("slice", None, None, None),) + self.idx, self.set_instead_of_inc)
+        return [new_op(x, y, *idx)]
+
+
+def _n_adv(idx):
+    """The number of array (integer or boolean) components of index description ``idx``."""
+    return sum(1 for d in idx if d[0] in ("adv", "bool"))
 
 
 def _add_at(xp):
