@@ -2,10 +2,11 @@
 
 The reverse-mode Jacobian vectorizes a vector-Jacobian product over the rows
 of an identity matrix (``nbgrad.vectorize.batched_lop``). Slicing, shifting,
-scaling and summing such rows keeps them banded, so ``vectorize_graph``
-carries them as a few length-m diagonal vectors (``_Banded``) through the
-rules below and writes the dense matrix once, with ``Diagonals``, only where
-something needs it.
+scaling and summing such rows keeps them banded, so
+``nbgrad.vectorize.vectorize_banded`` carries them as a few length-m diagonal
+vectors (``Band``) through the ops' banded rules
+(``Op.vectorize_banded_node``, given a ``BandedBatches``) and writes the
+dense matrix once, with ``Diagonals``, only where something needs it.
 """
 
 import numpy as np
@@ -13,16 +14,13 @@ import numpy as np
 from nbgrad.graph.basic import Apply, Constant
 from nbgrad.graph.op import Op
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.batching import is_batched
 from nbgrad.tensor.type import TensorType
 
-__all__ = ["Diagonals", "DiagonalsOf"]
+__all__ = ["Band", "BandedBatches", "Diagonals", "DiagonalsOf"]
 
 
-def _is_batched(new, old):
-    return new.ndim == old.ndim + 1
-
-
-class _Banded:
+class Band:
     """A batch ``B`` of shape (n, m) that is zero off a few diagonals.
 
     ``diags`` maps a row offset ``k`` to a vector ``d`` of length m (indexed by
@@ -39,10 +37,23 @@ class _Banded:
         self.diags = dict(diags)
 
     def map(self, fn):
-        return _Banded(self.n, {k: fn(d) for k, d in self.diags.items()})
+        """The band with ``fn`` applied to each diagonal."""
+        return Band(self.n, {k: fn(d) for k, d in self.diags.items()})
+
+    def with_diags(self, diags):
+        """A band of the same batch size with the diagonals ``{offset: vector}``."""
+        return Band(self.n, diags)
+
+    def add(self, other, sign=1):
+        """The band ``self + sign · other`` (diagonals of equal offset summed)."""
+        diags = dict(self.diags)
+        for k, d in other.diags.items():
+            term = d if sign > 0 else -d
+            diags[k] = diags[k] + term if k in diags else term
+        return Band(self.n, diags)
 
     def dense(self):
-
+        """The dense (n, m) batch, written by one ``Diagonals``."""
         offsets = tuple(sorted(self.diags))
         return Diagonals(offsets)(self.n, _core_length(self.diags[offsets[0]]), *[self.diags[k] for k in offsets])
 
@@ -74,19 +85,6 @@ def _is_zeros(v):
 def _is_ones(v):
     """Whether ``v`` is statically known to be all ones (the identity's diagonal)."""
     return _filled_with(v, 1)
-
-
-class _Structure(dict):
-    """Banded batches by batched variable, plus vectors known to share a run-time length.
-
-    ``equal_lengths`` maps an unbatched vector to another of the same length
-    at run time, for roots the graph cannot show it of (the Jacobian's
-    cotangent has the length of the expression it stands for).
-    """
-
-    def __init__(self, bands=(), equal_lengths=None):
-        super().__init__(bands)
-        self.equal_lengths = dict(equal_lengths or {})
 
 
 _MAX_DEPTH = 48
@@ -190,32 +188,6 @@ def _same_length(a, b, equal):
     return bool(_length_keys(a, equal, memo) & _length_keys(b, equal, memo))
 
 
-def _static_vector_len(v):
-    """The static length of a vector ``v`` (None when unknown or not a vector)."""
-    if v.ndim != 1:
-        return None
-    return v.type.shape[0]
-
-
-def _simple_slice(op, index_inputs, length):
-    """The start of a one-axis, unit-step, static slice ``op.idx`` on a vector of ``length``.
-
-    Returns None when the index is anything else (or needs the unknown length).
-    """
-    if index_inputs or len(op.idx) != 1 or op.idx[0][0] != "slice":
-        return None
-    _, start, _, step = op.idx[0]
-    if step not in (None, 1):
-        return None
-    if start is None:
-        return 0
-    if start >= 0:
-        return start if length is None else min(start, length)
-    if length is None:
-        return None
-    return max(length + start, 0)
-
-
 def _same_vector_length(a, b, equal):
     """``a`` and ``b`` are vectors of the same run-time length (static, or shown by the graph)."""
     if a.ndim != 1 or b.ndim != 1:
@@ -232,106 +204,6 @@ def _no_broadcast(x, out):
     the result's, which the operation checks when it runs.
     """
     return x.ndim == 1 and (x.type.shape[0] != 1 or out.type.shape[0] == 1)
-
-
-def _structured_rule(node, inputs, structure):
-    """Batching rules that keep a banded batch (see ``_Banded``) banded.
-
-    ``structure`` maps batched variables to their ``_Banded`` form; results
-    that stay banded are recorded in it and their dense value is built from
-    the diagonals (only computed if something needs it). Returns the new
-    outputs, or None when no structured rule applies.
-    """
-    from nbgrad.scalar.basic import Add, Mul, Neg, Sub, TrueDiv
-    from nbgrad.tensor.elemwise import Elemwise
-    from nbgrad.tensor.math import Dot, zeros_like
-    from nbgrad.tensor.elemwise import SumToShape
-    from nbgrad.tensor.shape import Shape
-    from nbgrad.tensor.subtensor import IncSubtensor, Subtensor
-
-    op = node.op
-    equal = getattr(structure, "equal_lengths", {})
-    marked = [i for i, x in enumerate(inputs) if x in structure]
-    if not marked:
-        return None
-    for i, (x, o) in enumerate(zip(inputs, node.inputs)):
-        if i not in marked and _is_batched(x, o):
-            return None  # mixed with a dense batch: no structure to keep
-    out0 = node.outputs[0]
-    result = None
-    if isinstance(op, Elemwise) and out0.ndim == 1:
-        if not all(_no_broadcast(node.inputs[i], out0) for i in marked):
-            return None  # a broadcast core axis would not stay banded
-        scalar = op.scalar_op
-        if isinstance(scalar, Mul) and len(marked) == 1:
-            (k,) = marked
-            others = [x for i, x in enumerate(inputs) if i != k]
-            if any(o.ndim > 1 for o in others):
-                return None
-
-            def scale(d):
-                for o in others:
-                    if _is_ones(d) and o.dtype == d.dtype and o.ndim == 1 and _no_broadcast(o, d):
-                        d = _checked_length(o, d)  # diag(1)·o: no product with ones
-                    else:
-                        d = d * o
-                return d
-
-            result = structure[inputs[k]].map(scale)
-        elif isinstance(scalar, TrueDiv) and marked == [0]:
-            result = structure[inputs[0]].map(lambda d: d / inputs[1]) if inputs[1].ndim <= 1 else None
-        elif isinstance(scalar, Neg):
-            result = structure[inputs[0]].map(lambda d: -d)
-        elif isinstance(scalar, (Add, Sub)) and len(marked) == len(inputs):
-            signs = [1] * len(inputs)
-            if isinstance(scalar, Sub):
-                signs[1] = -1
-            result = _add_banded([structure[x] for x in inputs], signs)
-    elif isinstance(op, Subtensor) and node.inputs[0].ndim == 1 and marked == [0]:
-        start = _simple_slice(op, inputs[1:], _static_vector_len(node.inputs[0]))
-        if start is not None:
-            band = structure[inputs[0]]
-            result = _Banded(band.n, {k + start: op(d) for k, d in band.diags.items()})
-    elif isinstance(op, IncSubtensor) and node.inputs[0].ndim == 1 and 1 in marked:
-        x, y = inputs[:2]
-        x0, y0 = node.inputs[:2]
-        start = _simple_slice(op, inputs[2:], _static_vector_len(x0))
-        target = Subtensor(op.idx).make_node(x0).outputs[0] if start is not None else None
-        if target is not None and _same_vector_length(y0, target, equal):
-            band = structure[y]
-            if x in structure and not op.set_instead_of_inc:
-                base = dict(structure[x].diags)
-                zeros = zeros_like(next(iter(base.values())))
-            elif x not in structure and _is_zeros(x):
-                base, zeros = {}, x
-            else:
-                base = None
-            if base is not None:
-                # NumPy's rule would stretch a diagonal of length 1: check it has the target's length
-                target_like = Subtensor(op.idx)(zeros)
-                for k, d in band.diags.items():
-                    base[k - start] = op(base.get(k - start, zeros), _checked_length(d, target_like, like_computed=True))
-                result = _Banded(band.n, base)
-    elif isinstance(op, SumToShape) and marked == [0] and node.inputs[0].ndim == 1:
-        shp = node.inputs[1].owner
-        if shp is not None and isinstance(shp.op, Shape) and _same_vector_length(node.inputs[0], shp.inputs[0], equal):
-            # nothing to sum: the increment had the target's length (checked when it runs)
-            result = structure[inputs[0]].map(lambda d: _checked_length(d, size=inputs[1][0]))
-    elif isinstance(op, Dot) and marked == [0] and node.inputs[0].ndim == 1:
-        band = structure[inputs[0]]
-        other = inputs[1]
-        if set(band.diags) == {0} and other.ndim == 2:  # diag(d) · b: rows of b scaled by d
-            return [band.diags[0].dimshuffle(0, "x") * other]
-    elif isinstance(op, Dot) and marked == [1] and node.inputs[1].ndim == 1:
-        band = structure[inputs[1]]
-        other = inputs[0]
-        if set(band.diags) == {0} and other.ndim == 2:  # rows of diag(d) · aᵀ
-            return [band.diags[0].dimshuffle(0, "x") * other.T]
-    if result is None:
-        return None
-    full = result.dense()
-    structure[full] = result
-    return [full]
 
 
 def _checked_length(v, like=None, size=None, like_computed=False):
@@ -390,13 +262,56 @@ def _core_length(d):
     return shape_i(d, 0)
 
 
-def _add_banded(bands, signs):
-    diags = {}
-    for band, sign in zip(bands, signs):
-        for k, d in band.diags.items():
-            term = d if sign > 0 else -d
-            diags[k] = diags[k] + term if k in diags else term
-    return _Banded(bands[0].n, diags)
+class BandedBatches:
+    """The banded batches of one vectorization, and what the ops' banded rules build them with.
+
+    ``bands[x]`` is the ``Band`` of batched variable ``x`` (``x in bands``
+    says whether it has one). ``equal_lengths`` maps an unbatched vector to
+    another of the same length at run time, for roots the graph cannot show
+    it of (the Jacobian's cotangent has the length of the expression it
+    stands for). An op's ``vectorize_banded_node`` reads the bands of its
+    inputs and returns ``[bands.output(band)]`` for a result that stays banded.
+    """
+
+    def __init__(self, bands=(), equal_lengths=None):
+        self._bands = dict(bands)
+        self.equal_lengths = dict(equal_lengths or {})
+
+    def __contains__(self, x):
+        return x in self._bands
+
+    def __getitem__(self, x):
+        return self._bands[x]
+
+    def banded_indices(self, inputs):
+        """The positions of the banded ones among ``inputs``."""
+        return [i for i, x in enumerate(inputs) if x in self._bands]
+
+    def output(self, band):
+        """The dense value of ``band``, recorded as banded for the nodes that use it."""
+        full = band.dense()
+        self._bands[full] = band
+        return full
+
+    def same_length(self, a, b):
+        """``a`` and ``b`` are vectors of the same run-time length (static, or shown by the graph)."""
+        return _same_vector_length(a, b, self.equal_lengths)
+
+    is_ones = staticmethod(_is_ones)
+    is_zeros = staticmethod(_is_zeros)
+    no_broadcast = staticmethod(_no_broadcast)
+
+    checked_length = staticmethod(_checked_length)
+
+    def batch_node(self, node, inputs):
+        """The op's banded rule for ``node`` when its batched inputs are all banded, else None."""
+        banded = self.banded_indices(inputs)
+        if not banded:
+            return None
+        for i, (x, o) in enumerate(zip(inputs, node.inputs)):
+            if i not in banded and is_batched(x, o):
+                return None  # mixed with a dense batch: no structure to keep
+        return node.op.vectorize_banded_node(node, inputs, self)
 
 
 class Diagonals(Op):

@@ -24,21 +24,19 @@ Jacobian is kept as a few diagonal vectors and written once
 (``nbgrad.banded``).
 """
 
-import copy
-
 import numpy as np
 
-from nbgrad.banded import Diagonals, DiagonalsOf, _Banded, _Structure, _structured_rule
+from nbgrad.banded import Band, BandedBatches, Diagonals, DiagonalsOf
 from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.traversal import io_toposort
 from nbgrad.tensor.basic import as_tensor_variable, constant
 from nbgrad.tensor.batching import any_batched, is_batched
-from nbgrad.tensor.shape import broadcast_batch
+from nbgrad.tensor.shape import broadcast_batch, shape_i
 from nbgrad.tensor.type import TensorType
 
-__all__ = ["vectorize_graph", "register_vectorize", "Blockwise", "Diagonals", "DiagonalsOf", "batched_lop",
-           "batched_rop"]
+__all__ = ["vectorize_graph", "vectorize_banded", "register_vectorize", "Blockwise", "Diagonals",
+           "DiagonalsOf", "batched_lop", "batched_rop"]
 
 _RULES = {}
 
@@ -72,7 +70,7 @@ def _batch_node(node, inputs):
     return results
 
 
-def vectorize_graph(outputs, replace, _structure=None):
+def vectorize_graph(outputs, replace):
     """Rebuild ``outputs`` with the variables of ``replace`` swapped for batched versions.
 
     Parameters
@@ -99,28 +97,84 @@ def vectorize_graph(outputs, replace, _structure=None):
     >>> ys.eval({xs: np.zeros((3, 2))})
     array([2., 2., 2.])
     """
-    is_list = isinstance(outputs, (list, tuple))
-    outs = list(outputs) if is_list else [outputs]
+    return _rebuild(outputs, _batched_replace(replace, "vectorize_graph"), None)
+
+
+def vectorize_banded(outputs, replace, bands, equal_lengths=None):
+    """``vectorize_graph`` that carries batches which are zero off a few diagonals as those diagonals.
+
+    Where an op keeps such a batch banded (slices, scaling, sums, products
+    with a diagonal: each op's ``vectorize_banded_node``), the result is
+    written once from its diagonals by ``Diagonals``; the rewrites drop the
+    dense forms nothing uses. The reverse-mode Jacobian of a vector uses it
+    over the rows of the identity (``batched_lop``).
+
+    Parameters
+    ----------
+    outputs, replace
+        As for ``vectorize_graph``.
+    bands : dict
+        ``{batched: {offset: diagonal}}`` for batched values of ``replace``
+        (matrices of shape (n, m)) that are zero off the given diagonals:
+        ``batched[j + k, j] == diagonal[j]`` for offset ``k``, each diagonal a
+        vector of length m.
+    equal_lengths : dict, optional
+        ``{vector: other}`` for unbatched vectors that have the same length
+        at run time where the graph does not show it (the cotangent of a
+        Jacobian and the expression it stands for).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import nbgrad.tensor as T
+    >>> x, v = T.dvector("x"), T.dvector("v")
+    >>> eye = T.constant(np.eye(3))
+    >>> rows = vectorize_banded(v * T.exp(x), {v: eye}, {eye: {0: T.ones_like(x)}}, equal_lengths={v: x})
+    >>> rows.eval({x: [0.0, 1.0, 2.0]}).round(3)
+    array([[1.   , 0.   , 0.   ],
+           [0.   , 2.718, 0.   ],
+           [0.   , 0.   , 7.389]])
+    """
+    new = _batched_replace(replace, "vectorize_banded")
+    batched = set(new.values())
+    for b in bands:
+        if b not in batched or b.ndim != 2:
+            raise ValueError(
+                f"vectorize_banded: each key of bands must be a batched matrix among the values of replace, "
+                f"got {b} ({b.type})"
+            )
+    n = {b: b.type.shape[0] if b.type.shape[0] is not None else shape_i(b, 0) for b in bands}
+    banded = BandedBatches({b: Band(n[b], diags) for b, diags in bands.items()}, equal_lengths)
+    return _rebuild(outputs, new, banded)
+
+
+def _batched_replace(replace, caller):
+    """``replace`` with its batched values as variables, each checked to have one more dimension."""
     new = {}
     for var, batched in replace.items():
         batched = as_tensor_variable(batched)
         if batched.ndim != var.ndim + 1:
             raise ValueError(
-                f"vectorize_graph: the batched version of {var} ({var.type}) must have one more "
+                f"{caller}: the batched version of {var} ({var.type}) must have one more "
                 f"dimension (a leading batch axis), got {batched} with {batched.ndim}"
             )
         new[var] = batched
-    structure = copy.copy(_structure) if _structure else {}
+    return new
+
+
+def _rebuild(outputs, new, banded):
+    """Rebuild ``outputs`` over the batched variables ``new`` (banded ones per ``banded``, or None)."""
+    is_list = isinstance(outputs, (list, tuple))
+    outs = list(outputs) if is_list else [outputs]
+    new = dict(new)
     for node in io_toposort(list(new), outs):
         inputs = [new.get(i, i) for i in node.inputs]
         if all(n is o for n, o in zip(inputs, node.inputs)):
             continue
-        structured = _structured_rule(node, inputs, structure) if structure else None
-        if structured is not None:
-            results = structured
-        elif any_batched(inputs, node.inputs):
+        results = banded.batch_node(node, inputs) if banded is not None else None
+        if results is None and any_batched(inputs, node.inputs):
             results = _batch_node(node, inputs)
-        else:  # replaced by unbatched values (e.g. shapes): the same op on them
+        elif results is None:  # replaced by unbatched values (e.g. shapes): the same op on them
             results = node.op.make_node(*inputs).outputs
         if isinstance(results, Variable):
             results = [results]
@@ -339,15 +393,13 @@ def batched_lop(expression, wrt, consider_constant=None, disconnected_inputs="ra
         vjps = Lop(expression, wrt_list, cotangent, consider_constant=consider_constant,
                    disconnected_inputs=disconnected_inputs)
         basis = _identity_basis(expression)
-        structure = None
-        if expression.ndim == 1:
+        if expression.ndim == 1:  # the identity's rows are banded: its diagonal is ones
             from nbgrad.tensor.math import ones_like
-            from nbgrad.tensor.shape import shape_i
 
-            band = _Banded(basis.type.shape[0] if basis.type.shape[0] is not None else shape_i(basis, 0),
-                           {0: ones_like(expression)})
-            structure = _Structure({basis: band}, equal_lengths={cotangent: expression})
-        rows = vectorize_graph(vjps, {cotangent: basis}, _structure=structure)
+            rows = vectorize_banded(vjps, {cotangent: basis}, {basis: {0: ones_like(expression)}},
+                                    equal_lengths={cotangent: expression})
+        else:
+            rows = vectorize_graph(vjps, {cotangent: basis})
         size, dims = _size_and_shape(expression)
         n = constant(np.int64(size)) if size is not None else _prod_shapes(dims)
         out = [_unbatch_to(r, dims, w, n) for r, w in zip(rows, wrt_list)]

@@ -374,3 +374,27 @@ def test_run_time_lengths_shown_equal_only_when_they_are(a, b, same):
             except ValueError:
                 continue
             assert la == lb
+
+
+def test_vectorize_banded_keeps_the_rows_of_a_band_as_diagonals():
+    from nbgrad.vectorize import vectorize_banded
+
+    x, v = T.dvector("x"), T.dvector("v")
+    basis = T.constant(np.eye(4))
+    vjp = (v * T.exp(x))[1:] - v[:-1]  # over the identity's rows: two diagonals, offsets 0 and 1
+    replace = {v: basis}
+    rows = vectorize_banded(vjp, replace, {basis: {0: T.ones_like(x)}}, equal_lengths={v: x})
+    assert rows.owner is not None and str(rows.owner.op) == "Diagonals{0,1}"
+    xv = rng.normal(size=4)
+    dense = vectorize_graph(vjp, replace)
+    assert not any(str(a.owner.op).startswith("Diagonals") for a in ancestors([dense]) if a.owner)
+    np.testing.assert_allclose(rows.eval({x: xv}), dense.eval({x: xv}), rtol=0, atol=0)
+
+
+def test_vectorize_banded_names_a_band_that_is_not_a_batched_matrix():
+    from nbgrad.vectorize import vectorize_banded
+
+    x, v = T.dvector("x"), T.dvector("v")
+    basis, other = T.constant(np.eye(3)), T.dmatrix("other")
+    with pytest.raises(ValueError, match="vectorize_banded: each key of bands .* got other"):
+        vectorize_banded(v * x, {v: basis}, {other: {0: T.ones_like(x)}})

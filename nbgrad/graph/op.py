@@ -99,6 +99,17 @@ class Op(PropsIdentity):
         """
         return None
 
+    def vectorize_banded_node(self, node, inputs, bands):
+        """This node's outputs when its batched inputs are banded (``nbgrad.vectorize.vectorize_banded``).
+
+        ``bands`` (a ``nbgrad.banded.BandedBatches``) holds the ``Band`` of
+        each batched one among ``inputs``: every batched input has one. An op
+        whose result stays banded returns ``[bands.output(band)]`` (or any
+        outputs, as ``vectorize_node``); None, the default, batches the node
+        with ``vectorize_node`` on the dense batches instead.
+        """
+        return None
+
     def connection_pattern(self, node):
         """[[input i influences output j]] — all True by default."""
         return [[True] * len(node.outputs) for _ in node.inputs]

@@ -6,7 +6,7 @@ from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
-from nbgrad.scalar.basic import DISCONNECTED, ZERO, Cast, Where
+from nbgrad.scalar.basic import DISCONNECTED, ZERO, Add, Cast, Mul, Neg, Sub, TrueDiv, Where
 from nbgrad.scalar.composite import Composite, cpu_impl, node_evaluator, result_keeping
 from nbgrad.tensor.basic import as_tensor_variable, as_weak_operand
 from nbgrad.tensor.batching import is_batched
@@ -198,6 +198,44 @@ class Elemwise(Op):
     def vectorize_node(self, node, inputs):
         """Lower-rank (unbatched) inputs are padded on the left: exactly the batch axis."""
         return self.make_node(*inputs).outputs
+
+    def vectorize_banded_node(self, node, inputs, bands):
+        """Banded rows of a vector stay banded when scaled, divided, negated, added or subtracted.
+
+        Scaling multiplies each diagonal by the unbatched operands (the
+        identity's diagonal of ones is replaced by the operand itself); sums
+        merge diagonals. A core axis that broadcasts would not stay banded.
+        """
+        out = node.outputs[0]
+        banded = bands.banded_indices(inputs)
+        if out.ndim != 1 or not all(bands.no_broadcast(node.inputs[i], out) for i in banded):
+            return None
+        scalar = self.scalar_op
+        band = None
+        if isinstance(scalar, Mul) and len(banded) == 1:
+            (k,) = banded
+            others = [x for i, x in enumerate(inputs) if i != k]
+            if any(o.ndim > 1 for o in others):
+                return None
+
+            def scale(d):
+                for o in others:
+                    if bands.is_ones(d) and o.dtype == d.dtype and o.ndim == 1 and bands.no_broadcast(o, d):
+                        d = bands.checked_length(o, d)  # diag(1)·o: no product with ones
+                    else:
+                        d = d * o
+                return d
+
+            band = bands[inputs[k]].map(scale)
+        elif isinstance(scalar, TrueDiv) and banded == [0]:
+            band = bands[inputs[0]].map(lambda d: d / inputs[1]) if inputs[1].ndim <= 1 else None
+        elif isinstance(scalar, Neg):
+            band = bands[inputs[0]].map(lambda d: -d)
+        elif isinstance(scalar, (Add, Sub)) and len(banded) == len(inputs):
+            band = bands[inputs[0]]
+            for i, x in enumerate(inputs[1:], start=1):
+                band = band.add(bands[x], -1 if isinstance(scalar, Sub) and i == 1 else 1)
+        return None if band is None else [bands.output(band)]
 
 
 def cast(x, dtype):
@@ -398,6 +436,21 @@ class SumToShape(Op):
             return None
         full = join(0, cast(shape(g)[:1], shp.dtype), shp)
         return [SumToShape()(g, full)]
+
+    def vectorize_banded_node(self, node, inputs, bands):
+        """Nothing to sum when the banded increment has the length of the target vector.
+
+        That length is shown by the graph and checked when it runs.
+        """
+        # lazy: circle inside tensor/: shape.py builds on DimShuffle
+        from nbgrad.tensor.shape import Shape
+
+        g0, shp = node.inputs[0], node.inputs[1].owner
+        if bands.banded_indices(inputs) != [0] or g0.ndim != 1:
+            return None
+        if shp is None or not isinstance(shp.op, Shape) or not bands.same_length(g0, shp.inputs[0]):
+            return None
+        return [bands.output(bands[inputs[0]].map(lambda d: bands.checked_length(d, size=inputs[1][0])))]
 
 
 def _may_be_host(var, depth=16):

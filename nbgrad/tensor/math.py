@@ -614,6 +614,19 @@ class Dot(Op):
             out = out[..., 0, :] if b0.ndim == 2 else out[..., 0]
         return [out]
 
+    def vectorize_banded_node(self, node, inputs, bands):
+        """A diagonal batch times a matrix scales its rows: diag(d)·b is d[:, None] * b."""
+        banded = bands.banded_indices(inputs)
+        if banded == [0] and node.inputs[0].ndim == 1:
+            band, other = bands[inputs[0]], inputs[1]
+            if set(band.diags) == {0} and other.ndim == 2:
+                return [band.diags[0].dimshuffle(0, "x") * other]
+        elif banded == [1] and node.inputs[1].ndim == 1:
+            band, other = bands[inputs[1]], inputs[0]
+            if set(band.diags) == {0} and other.ndim == 2:  # rows of diag(d) · aᵀ
+                return [band.diags[0].dimshuffle(0, "x") * other.T]
+        return None
+
 
 def _bilinear_R_op(product, inputs, eval_points):
     """Forward rule of a bilinear product: (a·b)˙ = ȧ·b + a·ḃ."""

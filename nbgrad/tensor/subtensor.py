@@ -296,6 +296,16 @@ class Subtensor(Op):
             return None
         return [Subtensor((("slice", None, None, None),) + self.idx)(x, *idx)]
 
+    def vectorize_banded_node(self, node, inputs, bands):
+        """A static unit-step slice of banded rows of a vector shifts their diagonals."""
+        if node.inputs[0].ndim != 1 or bands.banded_indices(inputs) != [0]:
+            return None
+        start = _unit_slice_start(self.idx, inputs[1:], node.inputs[0].type.shape[0])
+        if start is None:
+            return None
+        band = bands[inputs[0]]
+        return [bands.output(band.with_diags({k + start: self(d) for k, d in band.diags.items()}))]
+
 
 class IncSubtensor(Op):
     """A copy of ``x`` with ``x[idx]`` incremented by (or set to) ``y``.
@@ -391,6 +401,52 @@ class IncSubtensor(Op):
             y = pad_after_batch(y, target.ndim)
         new_op = IncSubtensor((("slice", None, None, None),) + self.idx, self.set_instead_of_inc)
         return [new_op(x, y, *idx)]
+
+    def vectorize_banded_node(self, node, inputs, bands):
+        """Banded rows written into zeros, or added to banded rows, at a static unit-step slice stay banded.
+
+        ``y`` must have the length of the slice (shown by the graph; each
+        diagonal is checked when it runs, as NumPy would stretch length 1).
+        """
+        x, y = inputs[:2]
+        x0, y0 = node.inputs[:2]
+        if x0.ndim != 1 or 1 not in bands.banded_indices(inputs):
+            return None
+        start = _unit_slice_start(self.idx, inputs[2:], x0.type.shape[0])
+        if start is None or not bands.same_length(y0, Subtensor(self.idx).make_node(x0).outputs[0]):
+            return None
+        if x in bands and not self.set_instead_of_inc:
+            base = dict(bands[x].diags)
+            zeros = zeros_like(next(iter(base.values())))
+        elif x not in bands and bands.is_zeros(x):
+            base, zeros = {}, x
+        else:
+            return None
+        band = bands[y]
+        target_like = Subtensor(self.idx)(zeros)
+        for k, d in band.diags.items():
+            d = bands.checked_length(d, target_like, like_computed=True)
+            base[k - start] = self(base.get(k - start, zeros), d)
+        return [bands.output(band.with_diags(base))]
+
+
+def _unit_slice_start(idx, index_inputs, length):
+    """The start of a one-axis, unit-step, static slice ``idx`` on a vector of ``length``.
+
+    Returns None when the index is anything else (or needs the unknown length).
+    """
+    if index_inputs or len(idx) != 1 or idx[0][0] != "slice":
+        return None
+    _, start, _, step = idx[0]
+    if step not in (None, 1):
+        return None
+    if start is None:
+        return 0
+    if start >= 0:
+        return start if length is None else min(start, length)
+    if length is None:
+        return None
+    return max(length + start, 0)
 
 
 def _n_adv(idx):
