@@ -398,3 +398,83 @@ def test_vectorize_banded_names_a_band_that_is_not_a_batched_matrix():
     basis, other = T.constant(np.eye(3)), T.dmatrix("other")
     with pytest.raises(ValueError, match="vectorize_banded: each key of bands .* got other"):
         vectorize_banded(v * x, {v: basis}, {other: {0: T.ones_like(x)}})
+
+
+# ------------------------------------------------- every op decides how it batches
+def _looping_ops():
+    """Op classes that batch by the ``Blockwise`` loop, each with the reason."""
+    from nbgrad.banded import Diagonals, DiagonalsOf
+    from nbgrad.ifelse import IfElse
+    from nbgrad.printing.runtime import Print
+    from nbgrad.random.op import RandomVariable
+    from nbgrad.rewriting.stabilize import LogOfSumExp
+    from nbgrad.scan.op import Scan
+    from nbgrad.tensor import conv, nnet
+    from nbgrad.tensor.shape import ARange, CheckSizes, Eye, MakeVector, SpecifyShape
+    from nbgrad.tensor.signal import pool
+
+    no_rule_yet = "no batched rule written yet: loops over the batch at run time (correct, slower)"
+    return {
+        Blockwise: "is the loop itself",
+        IfElse: "the condition may differ between batch entries; the loop keeps both branches lazy",
+        Print: "prints each batch entry, as the loop over the unbatched graph would",
+        Scan: "its inner graph would have to be vectorized; the loop runs the scan per entry",
+        RandomVariable: "draws per batch entry in a loop, each from the generator it is given",
+        Diagonals: "writes the dense form of one banded batch at the end of a Jacobian",
+        DiagonalsOf: "reads the diagonals of one matrix (the transpose of Diagonals)",
+        ARange: "batched bounds give entries of different lengths",
+        Eye: "batched sizes give entries of different shapes",
+        MakeVector: no_rule_yet,
+        CheckSizes: no_rule_yet,
+        SpecifyShape: no_rule_yet,
+        nnet.LogSumExp: no_rule_yet,
+        LogOfSumExp: "created by the stabilizing rewrites at compile time, after any vectorization",
+        nnet.SoftmaxCrossEntropy: no_rule_yet,
+        nnet.SoftmaxCrossEntropyGrad: no_rule_yet,
+        conv._ConvOp: no_rule_yet,
+        conv.Conv2d: no_rule_yet,
+        conv.Conv2dGradInputs: no_rule_yet,
+        conv.Conv2dGradWeights: no_rule_yet,
+        pool._PoolOp: no_rule_yet,
+        pool.Pool: no_rule_yet,
+        pool.MaxPoolGrad: no_rule_yet,
+        pool.MaxPoolGradGrad: no_rule_yet,
+        pool.AveragePoolGrad: no_rule_yet,
+    }
+
+
+def _nbgrad_op_classes():
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.walk_packages(nbgrad.__path__, "nbgrad."):
+        importlib.import_module(module.name)
+    found, todo = set(), [Op]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                todo.append(sub)
+    return {cls for cls in found if cls.__module__.split(".")[0] == "nbgrad"}
+
+
+def test_every_op_has_a_batching_rule_or_loops_for_a_stated_reason():
+    looping = _looping_ops()
+    undecided = sorted(
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in _nbgrad_op_classes()
+        if cls.vectorize_node is Op.vectorize_node and cls not in looping
+    )
+    assert not undecided, (
+        f"these ops have no batching rule: give each a vectorize_node method (see Op.vectorize_node), "
+        f"or list it in _looping_ops with the reason it loops: {undecided}"
+    )
+    stale = sorted(cls.__qualname__ for cls in looping if cls.vectorize_node is not Op.vectorize_node)
+    assert not stale, f"these ops have a batching rule now; remove them from _looping_ops: {stale}"
+
+
+def test_the_op_check_catches_an_op_without_a_batching_decision():
+    found = _nbgrad_op_classes()
+    assert len(found) > 40 and Op not in found
+    assert _Cube not in found  # ops defined outside nbgrad are theirs to decide
+    assert _Cube.vectorize_node is Op.vectorize_node and _Cube not in _looping_ops()
