@@ -12,9 +12,15 @@ dense matrix once, with ``Diagonals``, only where something needs it.
 import numpy as np
 
 from nbgrad.graph.basic import Apply, Constant
+from nbgrad.graph.nograd import DisconnectedType, disconnected_type
 from nbgrad.graph.op import Op
+from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.batching import is_batched
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape, cast
+from nbgrad.tensor.math import zeros_like
+from nbgrad.tensor.shape import Alloc, CheckSizes, Shape, ShapeI, _const_int, shape_i
+from nbgrad.tensor.subtensor import IncSubtensor, Subtensor
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["Band", "BandedBatches", "Diagonals", "DiagonalsOf"]
@@ -64,10 +70,6 @@ def _filled_with(v, value):
     Sees through the forms ``zeros_like``/``ones_like`` and the gradient rules
     build: fills (``Alloc``), broadcasts, slices and size checks of a constant.
     """
-    from nbgrad.tensor.elemwise import DimShuffle
-    from nbgrad.tensor.shape import Alloc, CheckSizes
-    from nbgrad.tensor.subtensor import Subtensor
-
     while True:
         if isinstance(v, Constant):
             return bool(np.all(np.asarray(v.data) == value))
@@ -129,10 +131,6 @@ def _length_keys(v, equal, memo, depth=0, computed=True):
     node = v.owner
     if node is None:
         return keys
-    from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
-    from nbgrad.tensor.shape import Alloc, CheckSizes, Shape
-    from nbgrad.tensor.subtensor import IncSubtensor, Subtensor
-
     op = node.op
     if isinstance(op, Elemwise):
         operands = [i for i in node.inputs if i.ndim == 1 and i.type.shape[0] != 1]
@@ -167,8 +165,6 @@ def _size_keys(s, equal, memo, depth=0, computed=False):
     A size read off a vector does not compute that vector: ``computed`` only
     passes on through a ``Shape_i`` of a vector the result computes anyway.
     """
-    from nbgrad.tensor.shape import ShapeI
-
     if isinstance(s, Constant):
         return {("n", int(np.asarray(s.data)))}
     keys = {("size", id(s))}
@@ -215,8 +211,6 @@ def _checked_length(v, like=None, size=None, like_computed=False):
     by operations the result runs anyway (``v`` is computed; so is ``like``
     when ``like_computed``).
     """
-    from nbgrad.tensor.shape import CheckSizes, shape_i
-
     memo = {}
     mine = _length_keys(v, {}, memo)
     if like is not None:
@@ -238,10 +232,6 @@ def _core_length(d):
     ``Shape_i`` of a vector nearer the inputs, so that the rewritten graph
     does not keep a node alive only to read its size.
     """
-    from nbgrad.tensor.elemwise import Elemwise
-    from nbgrad.tensor.shape import Alloc, CheckSizes, shape_i
-    from nbgrad.tensor.subtensor import IncSubtensor
-
     for _ in range(_MAX_DEPTH):
         if d.type.shape[0] is not None:
             return d.type.shape[0]
@@ -339,10 +329,6 @@ class Diagonals(Op):
         return f"Diagonals{{{','.join(map(str, self.offsets))}}}"
 
     def make_node(self, n, m, *diags):
-        from nbgrad.scalar.basic import upcast
-        from nbgrad.tensor.math import cast
-        from nbgrad.tensor.shape import _const_int
-
         n, m = as_tensor_variable(n), as_tensor_variable(m)
         diags = [as_tensor_variable(d) for d in diags]
         if len(diags) != len(self.offsets):
@@ -370,8 +356,6 @@ class Diagonals(Op):
         return self.make_thunk(node, xp)(*inputs)
 
     def make_thunk(self, node, xp):
-        from nbgrad.tensor.shape import _const_int
-
         dtype = node.outputs[0].dtype
         n0, m0 = (_const_int(v) for v in node.inputs[:2])
         fixed = self._writes(n0, m0) if n0 is not None and m0 is not None else None
@@ -401,16 +385,12 @@ class Diagonals(Op):
         return [tuple(node.inputs[:2])]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import disconnected_type
-
         (gz,) = output_grads
         parts = DiagonalsOf(self.offsets)(gz)
         parts = parts if isinstance(parts, list) else [parts]
         return [disconnected_type(), disconnected_type()] + list(parts)
 
     def R_op(self, inputs, eval_points):
-        from nbgrad.tensor.math import zeros_like
-
         if all(e is None for e in eval_points[2:]):
             return [None]
         evs = [zeros_like(d) if e is None else e for d, e in zip(inputs[2:], eval_points[2:])]
@@ -453,15 +433,9 @@ class DiagonalsOf(Op):
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def infer_shape(self, fgraph, node, input_shapes):
-        from nbgrad.tensor.shape import shape_i
-
         return [(shape_i(node.inputs[0], 1),) for _ in self.offsets]
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.gradient import DisconnectedType
-        from nbgrad.tensor.math import zeros_like
-        from nbgrad.tensor.shape import shape_i
-
         (z,) = inputs
         gs = [zeros_like(o) if isinstance(g.type, DisconnectedType) else g for g, o in zip(output_grads, outputs)]
         return [Diagonals(self.offsets)(shape_i(z, 0), shape_i(z, 1), *gs)]

@@ -27,12 +27,16 @@ Jacobian is kept as a few diagonal vectors and written once
 import numpy as np
 
 from nbgrad.banded import Band, BandedBatches, Diagonals, DiagonalsOf
+from nbgrad.gradient import Lop, Rop, grad
 from nbgrad.graph.basic import Apply, Variable
+from nbgrad.graph.nograd import DisconnectedType, NullType, disconnected_type
 from nbgrad.graph.op import Op
+from nbgrad.graph.replace import clone_replace
 from nbgrad.graph.traversal import io_toposort
 from nbgrad.tensor.basic import as_tensor_variable, constant
 from nbgrad.tensor.batching import any_batched, is_batched
-from nbgrad.tensor.shape import broadcast_batch, shape_i
+from nbgrad.tensor.math import _prod_shapes, ones_like, sum as _sum
+from nbgrad.tensor.shape import broadcast_batch, eye, reshape, shape_i
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["vectorize_graph", "vectorize_banded", "register_vectorize", "Blockwise", "Diagonals",
@@ -266,8 +270,6 @@ class Blockwise(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         """The core op's L_op graph, vectorized over the batch."""
-        from nbgrad.gradient import DisconnectedType, NullType, disconnected_type
-
         core_in, core = self._core_graph(inputs)
         core_g = [TensorType(g.dtype, g.type.shape[1:])() for g in output_grads]
         grads = self.core_op.L_op(core_in, list(core.outputs), core_g)
@@ -282,15 +284,11 @@ class Blockwise(Op):
             if b and vg.ndim == x.ndim - 1:
                 vg = broadcast_batch(vg, _first_batch_size(inputs, self.batched))
             elif not b and vg.ndim == x.ndim + 1:
-                from nbgrad.tensor.math import sum as _sum
-
                 vg = _sum(vg, axis=0)
             out.append(vg)
         return out
 
     def R_op(self, inputs, eval_points):
-        from nbgrad.gradient import Rop
-
         core_in, core = self._core_graph(inputs)
         wrt, evs, replace = [], [], {}
         for c, x, ev, b in zip(core_in, inputs, eval_points, self.batched):
@@ -316,14 +314,10 @@ class Blockwise(Op):
 
 
 def _first_batch_size(inputs, batched):
-    from nbgrad.tensor.shape import shape_i
-
     return next(shape_i(x, 0) for x, b in zip(inputs, batched) if b)
 
 
 def _substitute_unbatched(v, core_in, inputs, batched):
-    from nbgrad.graph.replace import clone_replace
-
     repl = {c: x for c, x, b in zip(core_in, inputs, batched) if not b}
     return clone_replace(v, repl) if repl else v
 
@@ -335,8 +329,6 @@ def _clone_core(g, core_in, inputs, batched, replace):
 # ------------------------------------------------------------- Jacobians
 def _size_and_shape(x):
     """(static size or None, list of symbolic axis sizes) of ``x``."""
-    from nbgrad.tensor.shape import shape_i
-
     static = x.type.shape
     size = int(np.prod(static)) if None not in static else None
     return size, [shape_i(x, i) for i in range(x.ndim)]
@@ -344,9 +336,6 @@ def _size_and_shape(x):
 
 def _identity_basis(x):
     """The rows of an identity matrix, each shaped like ``x``: shape (x.size,) + x.shape."""
-    from nbgrad.tensor.math import _prod_shapes
-    from nbgrad.tensor.shape import eye, reshape
-
     size, dims = _size_and_shape(x)
     if size is not None:
         return constant(np.eye(size, dtype=x.dtype).reshape((size,) + tuple(x.type.shape)))
@@ -357,8 +346,6 @@ def _identity_basis(x):
 
 def _unbatch_to(result, lead, like, size):
     """Reshape a (size, *like.shape) batch to lead + like.shape; broadcast if it has no batch axis."""
-    from nbgrad.tensor.shape import reshape, shape_i
-
     if result.ndim == like.ndim:
         result = broadcast_batch(result, size)
     if len(lead) == 1:
@@ -380,9 +367,6 @@ def batched_lop(expression, wrt, consider_constant=None, disconnected_inputs="ra
     array([[2., 0.],
            [0., 6.]])
     """
-    from nbgrad.gradient import Lop, grad
-    from nbgrad.tensor.math import _prod_shapes
-
     expression = as_tensor_variable(expression)
     wrt_list = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
     if expression.ndim == 0:
@@ -394,8 +378,6 @@ def batched_lop(expression, wrt, consider_constant=None, disconnected_inputs="ra
                    disconnected_inputs=disconnected_inputs)
         basis = _identity_basis(expression)
         if expression.ndim == 1:  # the identity's rows are banded: its diagonal is ones
-            from nbgrad.tensor.math import ones_like
-
             rows = vectorize_banded(vjps, {cotangent: basis}, {basis: {0: ones_like(expression)}},
                                     equal_lengths={cotangent: expression})
         else:
@@ -419,10 +401,6 @@ def batched_rop(expression, wrt, disconnected_inputs="raise"):
            [2., 6.],
            [1., 0.]])
     """
-    from nbgrad.gradient import Rop
-    from nbgrad.tensor.math import _prod_shapes
-    from nbgrad.tensor.shape import reshape
-
     expression = as_tensor_variable(expression)
     wrt_list = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
     out = []
@@ -437,8 +415,6 @@ def batched_rop(expression, wrt, disconnected_inputs="raise"):
         # (n, *expression.shape) -> (*expression.shape, n) -> expression.shape + w.shape
         cols = cols.dimshuffle(*range(1, cols.ndim), 0)
         if w.ndim != 1:
-            from nbgrad.tensor.shape import shape_i
-
             cols = reshape(cols, (*[shape_i(expression, i) for i in range(expression.ndim)], *dims))
         out.append(cols)
     return out if isinstance(wrt, (list, tuple)) else out[0]
