@@ -4,12 +4,14 @@ import inspect
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from nbgrad import tensor as T
 from nbgrad.compile.function import MissingInputError
 from nbgrad.compile.sharedvalue import SharedVariable
 from nbgrad.graph.basic import Constant, Variable
 from nbgrad.graph.replace import clone_get_equiv
 from nbgrad.graph.traversal import ancestors
 from nbgrad.scan.op import Scan, ScanInfo
+from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["scan", "until"]
@@ -29,8 +31,6 @@ class until:
     """
 
     def __init__(self, condition):
-        from nbgrad.tensor.basic import as_tensor_variable
-
         cond = as_tensor_variable(condition)
         if cond.ndim != 0:
             raise TypeError(f"until: the condition must be a scalar, got {cond.type}")
@@ -38,8 +38,6 @@ class until:
 
 
 def _as_var(x, what):
-    from nbgrad.tensor.basic import as_tensor_variable
-
     if isinstance(x, Variable):
         return x
     try:
@@ -211,8 +209,6 @@ class _State:
     @classmethod
     def of_initial(cls, initial, keep=True):
         """The state of an output fed back to the next step only (taps ``[-1]``)."""
-        from nbgrad import tensor as T
-
         return cls(T.expand_dims(initial, 0), [-1], initial, keep)
 
 
@@ -500,8 +496,6 @@ def _lay_out_loop(body, states, free, label):
     other shared variables it updates (random generators) are opaque states;
     the free variables become non-sequences.
     """
-    from nbgrad import tensor as T
-
     tensor_shared = [(sv, u) for sv, u in body.updates.items() if isinstance(sv.type, TensorType)]
     opaque_shared = [(sv, u) for sv, u in body.updates.items() if not isinstance(sv.type, TensorType)]
     user_states = [st for st in states if st is not None]
@@ -557,8 +551,6 @@ def _lay_out_loop(body, states, free, label):
 def _n_steps(n_steps, seqs, seq_taps, label):
     """The number of steps as an int64 scalar: ``n_steps``, or the length of the
     shortest sequence less the span of its taps."""
-    from nbgrad import tensor as T
-
     if n_steps is None:
         if not seqs:
             raise ValueError(

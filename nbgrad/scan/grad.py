@@ -21,18 +21,22 @@ Forward mode runs the step and its Jacobian-vector product side by side.
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from nbgrad import tensor as T
+from nbgrad.gradient import Rop, grad
 from nbgrad.graph.basic import Variable
+from nbgrad.graph.nograd import DisconnectedType, NullType, disconnected_type, grad_not_implemented
 from nbgrad.graph.replace import clone_get_equiv
 from nbgrad.graph.traversal import ancestors
+from nbgrad.rewriting.patterns import scalar_const
 from nbgrad.scan.basic import _build_scan, _scan_node, _Sequence, _State
 from nbgrad.scan.op import Scan, _is_differentiable
+from nbgrad.tensor.shape import Alloc
+from nbgrad.tensor.subtensor import IncSubtensor
 
 __all__ = ["scan_lop", "scan_rop"]
 
 
 def _disc():
-    from nbgrad.gradient import disconnected_type
-
     return disconnected_type()
 
 
@@ -42,8 +46,6 @@ def _replace(outputs, mapping):
 
 
 def _usable(g):
-    from nbgrad.gradient import DisconnectedType, NullType
-
     return g is not None and not isinstance(g.type, (DisconnectedType, NullType))
 
 
@@ -54,10 +56,6 @@ def _last_row_only(g):
     ``set_subtensor``) of ``v`` at index -1 into zeros, possibly nested in an
     increment of ``[a:]`` into zeros.
     """
-    from nbgrad.rewriting.patterns import scalar_const
-    from nbgrad.tensor.shape import Alloc
-    from nbgrad.tensor.subtensor import IncSubtensor
-
     node = g.owner
     if node is None or not isinstance(node.op, IncSubtensor) or len(node.inputs) != 2:
         return None
@@ -120,8 +118,6 @@ def scan_lop(op, inputs, outputs, output_grads):
 
 
 def _while_not_differentiable(op, inputs):
-    from nbgrad.gradient import grad_not_implemented
-
     return [_disc()] + [
         grad_not_implemented(op, i + 1, x, "Loops with an until-condition are not differentiable; "
                              "use a fixed n_steps and mask the steps instead")
@@ -134,8 +130,6 @@ def _output_gradients(info, g_states, g_nits, bufs, nits):
     """The gradients of the full state buffers and nitsot outputs (zeros where none), and,
     per state whose gradient is zero but for its last row (the gradient of ``ys[-1]``),
     that row: it starts the backward carry instead of being stacked into zeros."""
-    from nbgrad import tensor as T
-
     lags = info.lags()
     gB = []
     for k, g in enumerate(g_states):
@@ -166,8 +160,6 @@ def _step_vjp(op):
     inputs, and their gradients in terms of those placeholders (None where
     disconnected).
     """
-    from nbgrad.gradient import grad
-
     inner = op.split_inner_inputs()
     state_out, nit_out, _ = op.split_outputs(op.inner_outputs)
     g_ph_state = [o.type() if _is_differentiable(o) else None for o in state_out]
@@ -199,15 +191,11 @@ def _check_no_random_draws(op, grads):
 
 
 def _cast(x, dtype):
-    from nbgrad import tensor as T
-
     return T.cast(x, dtype) if x.dtype != dtype else x
 
 
 def _masked(g, mask):
     """``g`` where ``mask`` (the step is within truncate_gradient), else zeros."""
-    from nbgrad import tensor as T
-
     return g if mask is None else T.switch(mask, g, T.zeros_like(g))
 
 
@@ -274,8 +262,6 @@ class _Bptt:
     # ---------------------------------------------------------------- inputs
     def sequences(self, n, seqs, bufs, nits, gB, gY):
         """The backward loop's sequences (see the class docstring)."""
-        from nbgrad import tensor as T
-
         b_seqs = []
         if self.trunc > 0:
             b_seqs.append(_Sequence(T.arange(n)[::-1], [0]))
@@ -295,8 +281,6 @@ class _Bptt:
 
     def initial_carries(self, bufs, nonseqs):
         """The carries' values before the first backward step: zeros, or a last row's gradient."""
-        from nbgrad import tensor as T
-
         carries = []
         for k in self.diff_states:
             if self.lags[k] == 1:
@@ -335,8 +319,6 @@ class _Bptt:
     def _bind_inputs(self, args):
         """Map the forward step's inputs (and outputs, to the stored rows) to this step's
         arguments; return the mapping and the other arguments by role."""
-        from nbgrad import tensor as T
-
         info = self.info
         pos = 0
         mapping = {}
@@ -383,8 +365,6 @@ class _Bptt:
 
     def _bind_output_grads(self, mapping, a, c_state):
         """Map the placeholders of the output gradients to ḡ_t of each state and nitsot."""
-        from nbgrad import tensor as T
-
         for k, ph in enumerate(self.g_ph_state):
             if ph is None:
                 continue
@@ -401,8 +381,6 @@ class _Bptt:
 
     def _state_carries(self, c_state, step_grads):
         """Per differentiable state, the next window ``C'[d] = C[d + 1] + x̄(tap = -(d + 1))``."""
-        from nbgrad import tensor as T
-
         outs = []
         for k in self.diff_states:
             L = self.lags[k]
@@ -438,8 +416,6 @@ class _Bptt:
 
     def _seq_grads(self, step_grads):
         """Per tap of each differentiable sequence, the gradient of the row it read."""
-        from nbgrad import tensor as T
-
         outs = []
         for j in self.diff_seqs:
             for ph in self._seq_placeholders(j):
@@ -450,8 +426,6 @@ class _Bptt:
     # --------------------------------------------------------------- results
     def input_grads(self, n, b_outs, seqs, gB, n_opaque):
         """x̄ for every outer input, from the backward loop's outputs."""
-        from nbgrad import tensor as T
-
         info = self.info
         result = [_disc()]
         seq_grads = {}
@@ -483,9 +457,6 @@ class _Bptt:
 
 def scan_rop(op, inputs, eval_points):
     """Tangents of every Scan output: the step and its R-op run in one forward Scan."""
-    from nbgrad import tensor as T
-    from nbgrad.gradient import Rop
-
     info = op.info
     if info.as_while or info.n_opaque:
         raise NotImplementedError(
