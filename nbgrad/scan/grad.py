@@ -41,7 +41,7 @@ def _disc():
 
 
 def _replace(outputs, mapping):
-    equiv = clone_get_equiv([], outputs, memo=mapping, copy_inputs=False)
+    equiv = clone_get_equiv([], [o for o in outputs if o is not None], memo=mapping, copy_inputs=False)
     return [None if o is None else equiv.get(o, o) for o in outputs]
 
 
