@@ -18,8 +18,11 @@ reading, never the graph:
 
 import re
 
+import numpy as np
+
 from nbgrad.printing import LatexPrinter, TextPrinter, latex_name
 from nbgrad.printing.printer import PREC_ATOM, Printed
+from nbgrad.tensor import Alloc, ShapeI
 
 __all__ = ["FormulaPrinter", "FormulaTextPrinter", "layout", "name_tex"]
 
@@ -80,6 +83,56 @@ def _scan_like(var):
         var.owner is not None and type(var.owner.op).__name__ == "Subtensor" and _is_user_result(var.owner))
 
 
+def _length_of(stop, x):
+    """True if ``stop`` is, as a graph, the length of ``x``'s first axis."""
+    def source(v):  # the variable whose first-axis length v is
+        node = v.owner
+        if node is not None and isinstance(node.op, ShapeI) and node.op.i == 0:
+            return node.inputs[0]
+        return None
+
+    length = source(stop)
+    if length is None:
+        return False
+    if length is x:
+        return True
+    node = x.owner  # zeros_like(v): Alloc(0, shape(v)_0, ...)
+    return node is not None and isinstance(node.op, Alloc) and len(node.inputs) > 1 and (
+        node.inputs[1] is stop or source(node.inputs[1]) is length)
+
+
+def _whole_first_axis(node, x):
+    """The inputs of a one-entry index ``[0:len(x)]`` (or ``[:len(x)]``, ``[:]``) on ``x``, else None.
+
+    Such an index takes all of ``x``: the gradient of a scan over a sequence ``v`` is
+    written ``inc_subtensor(zeros_like(v)[0:len(v)], g)``, which is ``g``.
+    """
+    idx = node.op.idx
+    if len(idx) != 1 or idx[0][0] != "slice" or idx[0][3] is not None:
+        return False
+    _, start, stop, _ = idx[0]
+    symbolic = [v for v in (start, stop) if v == "v"]
+    index_inputs = node.inputs[-len(symbolic):] if symbolic else []
+    values = iter(index_inputs)
+    start_v = next(values) if start == "v" else start
+    stop_v = next(values) if stop == "v" else stop
+    if start_v not in (None, 0):
+        return False
+    if stop is None:
+        return True
+    return stop == "v" and _length_of(stop_v, x)
+
+
+def _zeros(x):
+    """True if ``x`` is an array of zeros (``zeros_like``, ``alloc(0, ...)``)."""
+    node = x.owner
+    if node is None or not isinstance(node.op, Alloc):
+        return False
+    value = node.inputs[0]
+    data = getattr(value, "data", None)
+    return data is not None and value.owner is None and np.size(data) == 1 and float(np.asarray(data)) == 0
+
+
 def _loop_name(node):
     name = node.op.info.name or ""
     if name.startswith("grad_of_"):
@@ -106,12 +159,18 @@ class _ReadableScans:
         return Printed(s, PREC_ATOM, "scan")
 
     def _print_Subtensor(self, node, var):
-        if _is_user_result(node):
+        if _is_user_result(node) or _whole_first_axis(node, node.inputs[0]):
             return self.print_var(node.inputs[0])
         if _scan_like(node.inputs[0]):
             x, *idx = self.args(node)
             return Printed(f"{x.s}[{self._index(node, idx)}]", PREC_ATOM, "index")
         return super()._print_Subtensor(node, var)
+
+    def _print_IncSubtensor(self, node, var):
+        x, y = node.inputs[:2]
+        if _zeros(x) and _whole_first_axis(node, x) and y.ndim == x.ndim:
+            return self.print_var(y)  # all of zeros, incremented by y: y
+        return super()._print_IncSubtensor(node, var)
 
     def print_name(self, var):
         if _internal_loop(var):

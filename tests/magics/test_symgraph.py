@@ -376,6 +376,35 @@ def test_scan_results_read_as_the_cell_wrote_them(ip):
     np.testing.assert_allclose(grad_A, [3.0, 12.0])
 
 
+SCAN_OVER_A_SEQUENCE = """%%symgraph running
+v = dvector("v")
+s, _ = scan(lambda x_t, acc: acc + x_t, sequences=v, outputs_info=constant(0.0))
+total = s[-1]
+dtotal = grad(total, v)
+"""
+
+
+def test_gradient_through_a_scan_over_a_sequence_reads_as_the_backward_scan(ip):
+    # the gradient is written inc_subtensor(zeros_like(v)[0:len(v)], g): all of v's zeros
+    # incremented by g, which is g; and v[:len(v)] is v
+    bundles = ip.run(SCAN_OVER_A_SEQUENCE)
+    dtotal = {b["text/plain"].split(" = ")[0]: b for b in bundles}["dtotal"]
+    assert dtotal["text/plain"] == "dtotal = ∂total/∂v = backward_scan(v.shape[0], 1)[1][::-1]"
+    assert dtotal["text/latex"] == (
+        r"$\displaystyle \mathrm{dtotal} = \frac{\partial \mathrm{total}}{\partial v} = "
+        r"\operatorname{backward~scan}\left(\operatorname{shape}\left(v\right)_{0}, 1\right)_{1}[{:}{:}-1]$")
+    _, total, dtotal_value = ip.ns["running"]([1.0, 2.0, 3.0])
+    assert float(total) == 6.0
+    np.testing.assert_array_equal(dtotal_value, [1.0, 1.0, 1.0])
+
+
+def test_a_partial_increment_or_slice_keeps_its_index(ip):
+    (inc, part) = ip.run("%%symgraph\nv = dvector('v'); w = dvector('w'); k = lscalar('k')\n"
+                         "inc = inc_subtensor(zeros_like(v)[1:], w)\npart = v[:k]\n")
+    assert inc["text/plain"] == "inc = inc_subtensor(zeros_like(v)[1:], w)"
+    assert part["text/plain"] == "part = v[:k]"
+
+
 def test_long_formulas_are_laid_out_on_several_lines(ip):
     terms = " + ".join(f"exp({k} * x) * sin(x + {k})" for k in range(1, 17))
     (b,) = ip.run(f"%%symgraph f --no-optimize\nx = dscalar('x')\nlong_sum = {terms}\n")
