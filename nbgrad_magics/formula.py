@@ -287,37 +287,156 @@ def _top_level_terms(tex):
     for pos, tok, depth in _tokens(tex):
         if depth == 0 and tok in "+-" and pos > 0 and tex[pos - 1] == " " and tex[pos + 1:pos + 2] == " ":
             cuts.append(pos)
-    cuts.append(len(tex))
+    return _cut(tex, cuts)
+
+
+def _cut(tex, cuts):
+    cuts = cuts + [len(tex)]
     return [tex[a:b].strip() for a, b in zip(cuts, cuts[1:]) if tex[a:b].strip()]
 
 
-def layout(label, body, width=LINE_WIDTH):
-    """``label = body`` as display LaTeX, on several lines when ``body`` is long.
+# operators that take what follows them (with their scripts): no line break before their operand
+_PREFIX = ("\\sum", "\\prod", "\\log", "\\max", "\\min", "\\lim", "\\exp", "\\nabla", "\\partial")
+# explicit product signs: a line may start with one
+_TIMES = ("\\odot", "\\cdot", "\\times")
+_SPACES = (" ", "\\,", "\\;", "\\!", "\\quad", "\\qquad")
 
-    A long body is cut at its top-level ``+`` and ``-`` into lines of about
-    ``width`` characters, aligned on the ``=``; a body without such a cut
-    stays on one line.
+
+def _top_level_factors(tex):
+    """``tex`` cut between the factors of its top-level product.
+
+    A cut falls before ``\\odot``, ``\\cdot`` or ``\\times``, or at the space between two
+    juxtaposed factors (``X^{\\top} \\left(...\\right)``); never between an operator
+    (``\\sum_{i}``, ``\\log``, ``-``) and its operand, and never next to ``+``, ``-`` or ``=``.
+    """
+    cuts = [0]
+    pending = None  # position of a top-level space that may end a factor
+    waiting = True  # the text since the last cut is an operator (or nothing) awaiting its operand
+    script = False  # the previous top-level token was ^ or _: this one is its script
+    for pos, tok, depth in _tokens(tex):
+        if depth > 0 or tok.startswith(_CLOSE):
+            continue  # inside a group (its closing token belongs to it)
+        if script:  # a script (\sum_{i}, x^{2}) continues the item before it
+            script = False
+            continue
+        if tok in _SPACES:
+            if not waiting and pending is None:
+                pending = pos
+            continue
+        if tok in ("^", "_"):
+            pending, script = None, True
+            continue
+        if tok in _TIMES:
+            if pending is not None or not waiting:
+                cuts.append(pos)
+            pending, waiting = None, True
+            continue
+        if tok in ("+", "-", "=", "<", ">", ","):
+            pending, waiting = None, True
+            continue
+        if pending is not None:
+            cuts.append(pending)
+        pending = None
+        waiting = tok in _PREFIX
+    return _cut(tex, cuts)
+
+
+def _top_level_commas(tex):
+    """``tex`` cut after each top-level ``,`` (the arguments of a function)."""
+    cuts = [0]
+    for pos, tok, depth in _tokens(tex):
+        if depth == 0 and tok == ",":
+            cuts.append(pos + 1)
+    return _cut(tex, cuts)
+
+
+def _outer_group(tex):
+    """``(prefix, open, inner, close, suffix)`` for the first top-level ``\\left...\\right`` pair."""
+    start = None
+    for pos, tok, depth in _tokens(tex):
+        if start is None and depth == 0 and tok.startswith("\\left"):
+            start, opened = pos, tok
+        elif start is not None and depth == 0 and tok.startswith("\\right"):
+            inner = tex[start + len(opened):pos]
+            return tex[:start], opened, inner, tok, tex[pos + len(tok):]
+    return None
+
+
+def _split_group(tex, width):
+    """A wide ``prefix \\left( inner \\right) suffix`` on several lines, the inner cut as a
+    formula of its own; each line keeps its delimiters balanced (``\\right.``, ``\\left.``)."""
+    parts = _outer_group(tex)
+    if parts is None:
+        return None
+    prefix, opened, inner, closed, suffix = parts
+    if visible_width(prefix + suffix) > width // 2:
+        return None
+    lines = _lines(inner.strip(), width)
+    if len(lines) < 2:
+        return None
+    first = f"{prefix}{opened}{lines[0]} \\right."
+    middle = [f"\\left. {line} \\right." for line in lines[1:-1]]
+    last = f"\\left. {lines[-1]} {closed}{suffix}"
+    return [first] + middle + [last]
+
+
+def _pieces(tex):
+    """The pieces a wide formula may be cut into: terms, else factors, else arguments."""
+    for cut in (_top_level_terms, _top_level_factors, _top_level_commas):
+        pieces = cut(tex)
+        if len(pieces) > 1:
+            return pieces
+    return [tex]
+
+
+def _lines(tex, width):
+    """``tex`` as lines of about ``width`` visible characters (one line if it cannot be cut)."""
+    if visible_width(tex) <= width:
+        return [tex]
+    pieces = _pieces(tex)
+    if len(pieces) == 1:
+        return _split_group(tex, width) or [tex]
+    lines, current = [], ""
+    for piece in pieces:
+        parts = _lines(piece, width) if visible_width(piece) > width else [piece]
+        for k, part in enumerate(parts):
+            joined = f"{current} {part}".strip()
+            if current and (k > 0 or visible_width(joined) > width):
+                lines.append(current)
+                joined = part
+            current = joined
+            if k < len(parts) - 1:
+                lines.append(current)
+                current = ""
+    if current:
+        lines.append(current)
+    return lines
+
+
+def layout(label, body, width=LINE_WIDTH):
+    r"""``label = body`` as display LaTeX, on several lines when ``body`` is long.
+
+    A long body is cut into lines of about ``width`` characters, aligned on the
+    ``=``: at its top-level ``+`` and ``-``, then between the factors of a long
+    product (before ``\odot``/``\cdot`` or between juxtaposed factors), then
+    inside a long parenthesized factor, whose lines keep their delimiters
+    balanced (``\left( ... \right.`` / ``\left. ... \right)``). A body that
+    cannot be cut stays on one line.
 
     >>> layout("y", "a + b")
-    '$\\\\displaystyle y = a + b$'
+    '$\\displaystyle y = a + b$'
     >>> print(layout("y", " + ".join(f"x_{{{k}}}^{{2}}" for k in range(9)), width=20))
-    $\\displaystyle \\begin{aligned} y &= x_{0}^{2} + x_{1}^{2} + x_{2}^{2} + x_{3}^{2} \\\\
-    &\\quad + x_{4}^{2} + x_{5}^{2} + x_{6}^{2} + x_{7}^{2} \\\\
-    &\\quad + x_{8}^{2} \\end{aligned}$
+    $\displaystyle \begin{aligned} y &= x_{0}^{2} + x_{1}^{2} + x_{2}^{2} + x_{3}^{2} \\
+    &\quad + x_{4}^{2} + x_{5}^{2} + x_{6}^{2} + x_{7}^{2} \\
+    &\quad + x_{8}^{2} \end{aligned}$
+    >>> print(layout("g", r"X^{\top} \left(" + " + ".join(f"a_{{{k}}} b_{{{k}}}" for k in range(8)) + r"\right)",
+    ...              width=24))
+    $\displaystyle \begin{aligned} g &= X^{\top} \left(a_{0} b_{0} + a_{1} b_{1} + a_{2} b_{2} \right. \\
+    &\quad \left. + a_{3} b_{3} + a_{4} b_{4} + a_{5} b_{5} \right. \\
+    &\quad \left. + a_{6} b_{6} + a_{7} b_{7} \right) \end{aligned}$
     """
     one_line = f"$\\displaystyle {label} = {body}$"
-    if visible_width(body) <= width:
-        return one_line
-    terms = _top_level_terms(body)
-    if len(terms) < 2:
-        return one_line
-    lines, current = [], []
-    for term in terms:
-        if current and visible_width(" ".join(current + [term])) > width:
-            lines.append(" ".join(current))
-            current = []
-        current.append(term)
-    lines.append(" ".join(current))
+    lines = _lines(body, width)
     if len(lines) < 2:
         return one_line
     rows = [f"{label} &= {lines[0]}"] + [f"&\\quad {line}" for line in lines[1:]]

@@ -424,6 +424,71 @@ def test_long_formulas_are_laid_out_on_several_lines(ip):
     assert short["text/latex"] == r"$\displaystyle y = x + 1$"
 
 
+def test_long_products_are_laid_out_on_several_lines(ip):
+    # a Hadamard product is cut before \odot; a long parenthesized factor inside, its lines
+    # keeping \left and \right paired (\right. at the end of a line, \left. at the start)
+    (had,) = ip.run("%%symgraph --no-optimize\nu, v, w = dvectors('u', 'v', 'w')\n"
+                    "had = tanh(u + v) * tanh(v + w) * tanh(w + u) * sigmoid(u - v) * sigmoid(v - w)"
+                    " * sigmoid(w - u) * exp(u) * exp(v) * exp(w)\n")
+    assert had["text/latex"] == (
+        r"$\displaystyle \begin{aligned} \mathrm{had} &= \tanh{\left(u + v\right)} \odot "
+        r"\tanh{\left(v + w\right)} \odot \tanh{\left(w + u\right)} \odot \sigma\left(u - v\right) \odot "
+        r"\sigma\left(v - w\right) \odot \sigma\left(w - u\right) \odot e^{u} \\" "\n"
+        r"&\quad \odot e^{v} \odot e^{w} \end{aligned}$")
+    (inner,) = ip.run("%%symgraph --no-optimize\nx, y = dscalars('x', 'y')\n"
+                      "inner = x * (x ** 2 + y ** 2 + 3 * x * y + sin(x) * cos(y) + exp(x + y)"
+                      " + log(x ** 2 + 1) + tanh(x * y) + sqrt(y ** 2 + 1) + arctan(x - y))\n")
+    assert inner["text/latex"] == (
+        r"$\displaystyle \begin{aligned} \mathrm{inner} &= x \left(x^{2} + y^{2} + 3 x y + \sin(x) \cos(y)"
+        r" + e^{x + y} + \log{\left(x^{2} + 1\right)} + \tanh{\left(x y\right)} + \sqrt{y^{2} + 1} \right. \\"
+        "\n"
+        r"&\quad \left. + \arctan{\left(x - y\right)} \right) \end{aligned}$")
+
+
+MODELS = {
+    "logistic regression": """
+X = dmatrix('X'); y = dvector('y'); w = dvector('w'); b = dscalar('b')
+p = 1 / (1 + exp(-dot(X, w) - b))
+cost = (-y * log(p) - (1 - y) * log(1 - p)).mean() + 0.01 * (w ** 2).sum()
+gw, gb = grad(cost, [w, b])
+""",
+    "MLP": """
+X = dmatrix('X'); y = ivector('y'); W1 = dmatrix('W1'); b1 = dvector('b1'); W2 = dmatrix('W2')
+b2 = dvector('b2')
+h = tanh(dot(X, W1) + b1)
+p = softmax(dot(h, W2) + b2)
+cost = -log(p)[arange(y.shape[0]), y].mean()
+gW1, gW2 = grad(cost, [W1, W2])
+""",
+    "softmax regression": """
+X = dmatrix('X'); y = ivector('y'); W = dmatrix('W'); b = dvector('b')
+p = softmax(dot(X, W) + b)
+cost = -log(p)[arange(y.shape[0]), y].mean()
+gW, gb = grad(cost, [W, b])
+""",
+}
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_gradients_of_the_course_models_are_laid_out_for_reading(ip, model):
+    # dynamic-shape inputs: the gradients are long; every line of a laid-out formula is
+    # valid TeX on its own (\left and \right paired in each line), and no term is lost
+    from nbgrad_magics.formula import LINE_WIDTH, visible_width
+    from tests.test_notebooks_markdown import math_problems
+
+    for b in ip.run("%%symgraph" + MODELS[model]):
+        tex = b["text/latex"]
+        assert tex.startswith("$") and tex.endswith("$")
+        assert math_problems("$", tex[1:-1].replace(r"\displaystyle", "")) == [], tex
+        if visible_width(tex) <= LINE_WIDTH + 40:
+            continue
+        assert r"\begin{aligned}" in tex, tex
+        lines = tex[1:-1].split(" \\\\\n")
+        assert len(lines) >= 2
+        for line in lines:
+            assert line.count(r"\left") == line.count(r"\right"), line
+
+
 def test_outputs_option_takes_a_list_result(ip):
     ip.run("%%symgraph f --outputs gz\n" + LISTS.split("\n", 1)[1])
     gz = ip.ns["f"](1.0, 2.0)
