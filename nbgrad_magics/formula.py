@@ -237,48 +237,79 @@ def _tokens(tex):
             depth += 1
 
 
-def visible_width(tex):
-    """About how many characters wide ``tex`` renders (commands count as one, scripts as half).
+# commands that print nothing themselves (their argument prints)
+_SILENT = ("\\mathrm", "\\operatorname", "\\text", "\\texttt", "\\displaystyle", "\\,", "\\;", "\\!",
+           "\\quad", "\\qquad")
+# how large a sub- or superscript renders, against the text around it (MathJax: 70%)
+_SCRIPT = 0.7
 
-    >>> visible_width(r"\\frac{\\partial z}{\\partial x}")
+
+def visible_width(tex):
+    r"""About how many characters wide ``tex`` renders in display style.
+
+    A command counts as one character (``\alpha``, ``\sum``), a script as 70% of its
+    width, a fraction as its wider part, ``\left(`` and ``\right)`` as one each;
+    ``\mathrm``, ``\operatorname`` and spacing count as nothing.
+
+    >>> visible_width(r"\frac{\partial z}{\partial x}")
     3
     >>> visible_width("x^{2} + 1")
     6
+    >>> visible_width(r"\operatorname{shape}\left(y\right)_{0}")
+    9
     """
+    tokens = [tok for _, tok, _ in _tokens(tex)]
+    return round(_width(tokens, 0, len(tokens)))
+
+
+def _group_end(tokens, i):
+    """The index after the group that opens at ``tokens[i]`` (or after the token itself)."""
+    if not tokens[i].startswith(_OPEN):
+        return i + 1
+    depth = 0
+    for k in range(i, len(tokens)):
+        if tokens[k].startswith(_OPEN):
+            depth += 1
+        elif tokens[k].startswith(_CLOSE):
+            depth -= 1
+            if depth == 0:
+                return k + 1
+    return len(tokens)
+
+
+def _item_width(tokens, i, j):
+    """The width of one item ``tokens[i:j]``: a token, or a group with its delimiters."""
+    tok = tokens[i]
+    if j - i == 1 or not tok.startswith(_OPEN):
+        return 0.0 if tok in _SILENT else 1.0
+    inner = _width(tokens, i + 1, j - 1)
+    if tok.startswith("\\left"):
+        return inner + 2.0
+    return inner
+
+
+def _width(tokens, i, end):
     width = 0.0
-    stack = []  # for each open group: how much of its width counts
-    scale = 1.0
-    pending = 1.0
-    frac_parts = 0
-    for _, tok, _ in _tokens(tex):
+    while i < end:
+        tok = tokens[i]
         if tok in ("^", "_"):
-            pending = 0.5
+            j = _group_end(tokens, i + 1) if i + 1 < end else i + 1
+            width += _SCRIPT * _item_width(tokens, i + 1, j) if i + 1 < end else 0.0
+            i = j
             continue
-        if tok == "\\frac":
-            frac_parts = 2
+        if tok == "\\frac" and i + 1 < end:
+            a = _group_end(tokens, i + 1)
+            b = _group_end(tokens, a) if a < end else a
+            width += max(_item_width(tokens, i + 1, a), _item_width(tokens, a, b) if a < b else 0.0)
+            i = b
             continue
-        if tok.startswith(_OPEN):
-            part = 0.5 if frac_parts else pending
-            frac_parts = max(frac_parts - 1, 0)
-            stack.append(scale)
-            scale *= part
-            pending = 1.0
-            if tok.startswith("\\left"):
-                width += scale
+        if tok == "\\begin" or tok == "\\end":
+            i = _group_end(tokens, i + 1) if i + 1 < end else i + 1  # the environment's name
             continue
-        if tok.startswith(_CLOSE):
-            if tok.startswith("\\right"):
-                width += scale
-            scale = stack.pop() if stack else 1.0
-            continue
-        if tok in ("\\,", "\\;", "\\!", "\\quad", "\\qquad"):
-            continue
-        if tok.startswith("\\") and len(tok) > 2 and tok[1:] in ("mathrm", "operatorname", "text",
-                                                                     "displaystyle", "texttt"):
-            continue
-        width += scale * pending
-        pending = 1.0
-    return round(width)
+        j = _group_end(tokens, i)
+        width += _item_width(tokens, i, j)
+        i = j
+    return width
 
 
 def _top_level_terms(tex):
@@ -369,15 +400,32 @@ def _split_group(tex, width):
     if parts is None:
         return None
     prefix, opened, inner, closed, suffix = parts
-    if visible_width(prefix + suffix) > width // 2:
+    around = visible_width(prefix + suffix) + 2  # what the first and last lines add to the inner's
+    if around > width // 2:
         return None
-    lines = _lines(inner.strip(), width)
+    lines = _lines(inner.strip(), width - around)
     if len(lines) < 2:
         return None
     first = f"{prefix}{opened}{lines[0]} \\right."
     middle = [f"\\left. {line} \\right." for line in lines[1:-1]]
     last = f"\\left. {lines[-1]} {closed}{suffix}"
     return [first] + middle + [last]
+
+
+def _split_fraction(tex, width):
+    """A fraction with a wide numerator, ``\\frac{N}{D}``, as ``\\frac{1}{D} \\left(N\\right)``
+    on several lines (a fraction cannot be cut; a product can)."""
+    if not tex.startswith("\\frac{"):
+        return None
+    tokens = list(_tokens(tex))
+    ends = [pos for pos, tok, depth in tokens if depth == 0 and tok == "}"]
+    if len(ends) != 2 or ends[1] != len(tex) - 1:
+        return None
+    numerator, denominator = tex[len("\\frac{"):ends[0]], tex[ends[0] + 2:ends[1]]
+    if not tex[ends[0] + 1:ends[0] + 2] == "{" or visible_width(numerator) <= width:
+        return None
+    lines = _lines(f"\\frac{{1}}{{{denominator}}} \\left({numerator}\\right)", width)
+    return lines if len(lines) > 1 else None
 
 
 def _pieces(tex):
@@ -395,7 +443,7 @@ def _lines(tex, width):
         return [tex]
     pieces = _pieces(tex)
     if len(pieces) == 1:
-        return _split_group(tex, width) or [tex]
+        return _split_group(tex, width) or _split_fraction(tex, width) or [tex]
     lines, current = [], ""
     for piece in pieces:
         parts = _lines(piece, width) if visible_width(piece) > width else [piece]
@@ -427,10 +475,10 @@ def layout(label, body, width=LINE_WIDTH):
     '$\\displaystyle y = a + b$'
     >>> print(layout("y", " + ".join(f"x_{{{k}}}^{{2}}" for k in range(9)), width=20))
     $\displaystyle \begin{aligned} y &= x_{0}^{2} + x_{1}^{2} + x_{2}^{2} + x_{3}^{2} \\
-    &\quad + x_{4}^{2} + x_{5}^{2} + x_{6}^{2} + x_{7}^{2} \\
-    &\quad + x_{8}^{2} \end{aligned}$
+    &\quad + x_{4}^{2} + x_{5}^{2} + x_{6}^{2} \\
+    &\quad + x_{7}^{2} + x_{8}^{2} \end{aligned}$
     >>> print(layout("g", r"X^{\top} \left(" + " + ".join(f"a_{{{k}}} b_{{{k}}}" for k in range(8)) + r"\right)",
-    ...              width=24))
+    ...              width=26))
     $\displaystyle \begin{aligned} g &= X^{\top} \left(a_{0} b_{0} + a_{1} b_{1} + a_{2} b_{2} \right. \\
     &\quad \left. + a_{3} b_{3} + a_{4} b_{4} + a_{5} b_{5} \right. \\
     &\quad \left. + a_{6} b_{6} + a_{7} b_{7} \right) \end{aligned}$

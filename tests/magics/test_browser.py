@@ -1,4 +1,4 @@
-"""End to end: JupyterLab in headless Chromium runs a %%symgraph cell and its sliders.
+"""End to end: JupyterLab in headless Chromium runs %%symgraph cells, their formulas and sliders.
 
 Needs the Debian ``chromium`` package at /usr/bin/chromium (CI installs it); the
 browser is never downloaded.
@@ -6,6 +6,7 @@ browser is never downloaded.
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -34,16 +35,34 @@ CELLS = [
 ]
 
 
+# formulas as a course shows them: the textbook logistic loss (its stabilized form prints as
+# written), and the gradient of softmax regression with dynamic shapes, long enough to be
+# laid out on several lines
+FORMULA_CELLS = [
+    "%load_ext nbgrad",
+    "%%symgraph logistic\n"
+    "X = dmatrix('X'); t = dvector('t'); w = dvector('w')\n"
+    "p = sigmoid(dot(X, w))\n"
+    "loss = (-t * log(p) - (1 - t) * log(1 - p)).mean()\n"
+    "gw = grad(loss, w)\n",
+    "%%symgraph softreg\n"
+    "X = dmatrix('X'); y = ivector('y'); W = dmatrix('W'); b = dvector('b')\n"
+    "p = softmax(dot(X, W) + b)\n"
+    "cost = -log(p)[arange(y.shape[0]), y].mean()\n"
+    "gW = grad(cost, W)\n",
+]
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _notebook(path):
+def _notebook(path, cells=CELLS):
     nb = {
         "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                   "source": src} for src in CELLS],
+                   "source": src} for src in cells],
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
         "nbformat": 4, "nbformat_minor": 5,
     }
@@ -56,6 +75,7 @@ def lab(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     _notebook(root / "demo.ipynb")
+    _notebook(root / "formulas.ipynb", FORMULA_CELLS)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipython"),
@@ -124,5 +144,75 @@ def test_symgraph_cell_renders_formula_and_seed_slider_changes_output(lab):
             page.keyboard.press("ArrowRight")
             expect(sliders.nth(1).locator(".widget-readout")).to_contain_text("2")
             expect(values).not_to_have_text(before)
+        finally:
+            browser.close()
+
+
+# what a formula output must not show: MathJax's error boxes, or TeX that was not typeset
+_FORMULA_STATE = """out => {
+    const area = out.getBoundingClientRect();
+    return {
+        containers: out.querySelectorAll('mjx-container').length,
+        errors: Array.from(out.querySelectorAll('mjx-merror, [data-mjx-error]'))
+            .map(e => e.getAttribute('data-mjx-error') || e.textContent),
+        text: out.innerText,
+        right: area.right,
+        rights: Array.from(out.querySelectorAll('mjx-container'))
+            .map(e => Math.round(e.getBoundingClientRect().right)),
+        overflow: Array.from(out.querySelectorAll('.jp-OutputArea-output'))
+            .filter(e => e.scrollWidth > e.clientWidth + 1).length,
+    };
+}"""
+
+
+def _png_size_and_colours(data):
+    """(width, height, number of distinct colours) of a PNG screenshot."""
+    import io
+
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    return img.width, img.height, len(img.getcolors(maxcolors=1 << 20) or ())
+
+
+def test_formulas_typeset_without_error_and_fit_the_output_area(lab, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, token = lab
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)
+            page.goto(f"{url}/lab/tree/formulas.ipynb?token={token}")
+            cells = page.locator(".jp-Notebook .jp-CodeCell")
+            expect(cells).to_have_count(len(FORMULA_CELLS))
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+            for k in range(len(FORMULA_CELLS)):  # one after the other, each run to its end
+                cells.nth(k).locator(".jp-InputArea-editor").click()
+                page.keyboard.press("Shift+Enter")
+                expect(cells.nth(k).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"))
+            expected = {1: 3, 2: 3}  # formulas shown per %%symgraph cell (p, loss, gw / p, cost, gW)
+            for k, count in expected.items():
+                out = cells.nth(k).locator(".jp-OutputArea")
+                expect(out.locator("mjx-container")).to_have_count(count)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+            for k in expected:
+                out = cells.nth(k).locator(".jp-OutputArea")
+                state = out.evaluate(_FORMULA_STATE)
+                assert state["errors"] == [], f"cell {k}: MathJax errors {state['errors']}"
+                assert "\\" not in state["text"] and "$" not in state["text"], (
+                    f"cell {k}: TeX left in the page: {state['text'][:300]}")
+                assert "Traceback" not in state["text"] and "Error" not in state["text"], state["text"][:500]
+                assert state["overflow"] == 0 and max(state["rights"]) <= state["right"] + 1, (
+                    f"cell {k}: a formula is wider than the output area (right edges "
+                    f"{state['rights']} > {state['right']}): {state['text'][:300]}")
+            # the long gradient is laid out on several lines: MathJax renders the aligned rows
+            gW = cells.nth(2).locator(".jp-OutputArea mjx-container").last
+            assert gW.locator("mjx-mtr, mjx-mlabeledtr").count() >= 2
+            shot = cells.nth(2).locator(".jp-OutputArea").screenshot(path=str(tmp_path / "formulas.png"))
+            width, height, colours = _png_size_and_colours(shot)
+            assert width > 200 and height > 50 and colours > 2, (width, height, colours)
         finally:
             browser.close()

@@ -445,6 +445,22 @@ def test_long_products_are_laid_out_on_several_lines(ip):
         r"&\quad \left. + \arctan{\left(x - y\right)} \right) \end{aligned}$")
 
 
+def test_a_fraction_with_a_long_numerator_is_laid_out_as_a_product():
+    # a fraction cannot be cut; 1/n times its numerator can
+    from nbgrad_magics.formula import layout, visible_width
+
+    body = r"-\left(\frac{" + " + ".join(f"a_{{{k}}} b_{{{k}}}" for k in range(12)) + r"}{n}\right)"
+    assert layout("c", body, width=30) == (
+        r"$\displaystyle \begin{aligned} c &= -\left(\frac{1}{n} \left(a_{0} b_{0} + a_{1} b_{1} + a_{2} b_{2} "
+        r"\right. \right. \\" "\n"
+        r"&\quad \left. \left. + a_{3} b_{3} + a_{4} b_{4} + a_{5} b_{5} \right. \right. \\" "\n"
+        r"&\quad \left. \left. + a_{6} b_{6} + a_{7} b_{7} + a_{8} b_{8} \right. \right. \\" "\n"
+        r"&\quad \left. \left. + a_{9} b_{9} + a_{10} b_{10} + a_{11} b_{11} \right) \right) \end{aligned}$")
+    # widths as MathJax renders them: scripts at 70%, a fraction as its wider part
+    assert visible_width(r"\frac{a + b}{c}") == 5
+    assert visible_width(r"x_{10}") == 2
+
+
 MODELS = {
     "logistic regression": """
 X = dmatrix('X'); y = dvector('y'); w = dvector('w'); b = dscalar('b')
