@@ -19,7 +19,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import node_rewriter
-from nbgrad.rewriting.patterns import S, known_finite, scalar_const, sop, zero_sign_ignored
+from nbgrad.rewriting.patterns import S, is_op, known_finite, scalar_const, sop, zero_sign_ignored
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
@@ -307,6 +307,50 @@ def _cancels_safely(fgraph, out, poly, atoms):
     return True
 
 
+def _negation_of(u):
+    """``x`` when ``u`` is ``-x``, else None."""
+    return u.owner.inputs[0] if u.owner is not None and sop(u.owner) is not None \
+        and sop(u.owner).name == "neg" else None
+
+
+def _complementary(a, b):
+    """True when atoms ``a`` and ``b`` are ``σ(x)`` and ``σ(-x)`` (in either order): they sum to 1."""
+    if not (is_op(a, "sigmoid") and is_op(b, "sigmoid")):
+        return False
+    x, y = a.owner.inputs[0], b.owner.inputs[0]
+    return _negation_of(x) is y or _negation_of(y) is x
+
+
+def _complements(poly, atoms):
+    """``poly`` with each pair of terms ``c·m·σ(x) + c·m·σ(-x)`` replaced by ``c·m``, and whether any was.
+
+    σ(x) + σ(−x) = 1: the chain rule through the logistic loss gives −y·σ(−z) − y·σ(z) + σ(z),
+    which is σ(z) − y, the textbook gradient, computed without a second sigmoid. Only where
+    another term still reads σ(±x), so that a NaN in ``x`` still reaches the result.
+    """
+    sigmoids = [k for k, a in enumerate(atoms) if is_op(a, "sigmoid")]
+    pairs = [(i, j) for i in sigmoids for j in sigmoids if i < j and _complementary(atoms[i], atoms[j])]
+    changed = False
+    for i, j in pairs:
+        for m in list(poly):
+            powers = dict(m)
+            if powers.get(i) != 1 or j in powers or m not in poly:
+                continue
+            c = poly[m]
+            rest = {a: k for a, k in powers.items() if a != i}
+            twin = tuple(sorted({**rest, j: 1}.items()))
+            if poly.get(twin) != c:
+                continue
+            base = tuple(sorted(rest.items()))
+            new = {k: v for k, v in poly.items() if k not in (m, twin)}
+            new[base] = new.get(base, 0.0) + c
+            if not any(v != 0 and any(a in (i, j) for a, _ in k) for k, v in new.items()):
+                continue  # x would no longer be read: a NaN in it would be lost
+            poly = new
+            changed = True
+    return poly, changed
+
+
 def _is_root(fgraph, node):
     """True unless ``node``'s result is an inner part of a larger tree read from above."""
     out = node.outputs[0]
@@ -335,6 +379,7 @@ def collect_like_terms(fgraph, node):
         poly = reader.read()
     except _TooBig:
         return None
+    poly, complemented = _complements(poly, reader.atoms)
     if not _cancels_safely(fgraph, out, poly, reader.atoms):
         return None
     poly = {m: c for m, c in poly.items() if c != 0}
@@ -347,7 +392,7 @@ def collect_like_terms(fgraph, node):
     estimate = _ops_of(rest) + (len(common) + sum(1 for _, k in common if k > 1) if common else 0)
     estimate += scale != 1
     divides = any(_reciprocal_of(reader.atoms[a]) is not None for a, k in common if k == 1)
-    if not reader.met and not divides:
+    if not reader.met and not divides and not complemented:
         return None  # nothing collects: an expanded product would only read worse
     if estimate > reader.inner or estimate == reader.inner and not divides:
         return None

@@ -71,6 +71,42 @@ def test_a_constant_that_cancels_keeps_the_sign_of_zero():
     assert np.signbit(f(np.array([-0.0]))[0]) == np.signbit(-0.0 + 1.0 - 1.0)
 
 
+def test_sigmoid_and_its_complement_sum_to_one():
+    # the chain rule through the logistic loss: -y·σ(-z) - y·σ(z) + σ(z) is σ(z) - y
+    y, z = T.dvector("y"), T.dvector("z")
+    s = T.nnet.sigmoid(z)
+    out = -y * T.nnet.sigmoid(-z) - y * s + s
+    text, fired = _collected([y, z], out)
+    assert fired and text == "sigmoid(z) - y"
+    rng = np.random.default_rng(3)
+    zv = np.concatenate([rng.normal(size=5) * 30, [np.nan, np.inf, -np.inf]])
+    yv = rng.uniform(size=zv.size)
+    with np.errstate(all="ignore"):
+        assert values_agree([y, z], out, [yv, zv], MODE)
+
+
+def test_the_complement_is_not_used_where_the_sigmoid_would_vanish():
+    # y·σ(z) + y·σ(-z) is y, but then a nan in z would no longer reach the result
+    y, z = T.dvector("y"), T.dvector("z")
+    out = y * T.nnet.sigmoid(z) + y * T.nnet.sigmoid(-z)
+    _, fired = _collected([y, z], out)
+    assert not fired
+    assert np.isnan(nbgrad.function([y, z], out)(np.array([1.0]), np.array([np.nan]))).all()
+
+
+def test_the_tutorial_logistic_gradient_computes_one_sigmoid():
+    x, y, w = T.dmatrix("x"), T.dvector("y"), T.dvector("w")
+    p = 1 / (1 + T.exp(-T.dot(x, w)))
+    cost = (-y * T.log(p) - (1 - y) * T.log(1 - p)).mean()
+    f = nbgrad.function([x, y, w], T.grad(cost, w))
+    # Composite{(sigmoid(i0) - i1) / i2}: the fused kernels name their scalar ops
+    assert sum(str(getattr(n.op, "scalar_op", "")).count("sigmoid") for n in f.maker.fgraph.apply_nodes) == 1
+    rng = np.random.default_rng(0)
+    xv, yv, wv = rng.normal(size=(6, 3)), rng.integers(0, 2, 6).astype(float), rng.normal(size=3)
+    want = xv.T @ (1 / (1 + np.exp(-xv @ wv)) - yv) / 6
+    np.testing.assert_allclose(f(xv, yv, wv), want, rtol=1e-12)
+
+
 def _random_poly(rng, atoms, depth):
     if depth == 0 or rng.random() < 0.25:
         k = rng.integers(len(atoms) + 1)
