@@ -60,6 +60,11 @@ CASES = [
      [XM, XV, TV], XM.T @ (_sig(XM @ XV) - TV) / 6,
      "X.T @ ((sigmoid(X @ w) - t) / float64(t.shape[0]))",
      r"X^{\top} \frac{\sigma\left(X w\right) - t}{\operatorname{shape}\left(t\right)_{0}}"),
+    ("logistic_regression_negated_mean", [X, w, t],  # the course notebook's spelling
+     T.grad(-T.mean(t * T.log(T.nnet.sigmoid(T.dot(X, w))) + (1 - t) * T.log(1 - T.nnet.sigmoid(T.dot(X, w)))), w),
+     [XM, XV, TV], XM.T @ (_sig(XM @ XV) - TV) / 6,
+     "X.T @ ((sigmoid(X @ w) - t) / float64(t.shape[0]))",
+     r"X^{\top} \frac{\sigma\left(X w\right) - t}{\operatorname{shape}\left(t\right)_{0}}"),
     ("jacobian_of_tanh_layer", [W, x], jacobian(T.tanh(T.dot(W, x)), x), [WM, XV],
      (1 - np.tanh(WM @ XV) ** 2)[:, None] * WM,
      "W * (1 - tanh(W @ x) ** 2)[:, None]",
