@@ -154,6 +154,11 @@ class TextPrinter(Printer):
 
     _print_LogSoftmax = _print_Softmax
 
+    def _print_SoftmaxCrossEntropy(self, node, var):
+        # the fused op reads as the loss it is built from
+        z, y = self.args(node)
+        return Printed(f"categorical_crossentropy(softmax({z.s}), {y.s})")
+
     def _print_WrittenForm(self, node, var):
         # a stabilized node reads as the formula it computes, the one it was rewritten from
         return self.print_var(node.op.written_form(*node.inputs))

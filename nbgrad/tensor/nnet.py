@@ -413,6 +413,12 @@ def categorical_crossentropy(coding_dist, true_dist):
     true_dist = as_tensor_variable(true_dist)
     if true_dist.ndim == coding_dist.ndim:
         return -sum(true_dist * log(coding_dist), axis=coding_dist.ndim - 1)
+    node = coding_dist.owner
+    if (node is not None and type(node.op) is Softmax and coding_dist.ndim == 2
+            and node.op.axis in (-1, 1) and true_dist.dtype.startswith(("int", "uint"))):
+        # the softmax's logits are at hand: the fused form is finite for logits far apart,
+        # where log of the picked probability would be log 0
+        return SoftmaxCrossEntropy()(node.inputs[0], true_dist)
     rows = arange(shape_i(coding_dist, 0))
     return -log(coding_dist[rows, true_dist])
 
