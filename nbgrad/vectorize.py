@@ -261,7 +261,21 @@ class Blockwise(Op):
         return blockwise
 
     def infer_shape(self, fgraph, node, input_shapes):
-        raise NotImplementedError(f"{self}.infer_shape")
+        """(batch size,) + the core op's output shape, from the core op's ``infer_shape``.
+
+        The core op sees its inputs' shapes without the batch axis; where its rule
+        reads an input itself (a size given as a value), that is the unbatched outer
+        input, or entry 0 of a batched one (every entry has the same core shape).
+        """
+        core_in, core = self._core_graph(node.inputs)
+        core_shapes = [tuple(s[1:]) if b else tuple(s) for s, b in zip(input_shapes, self.batched)]
+        size = next(s[0] for s, b in zip(input_shapes, self.batched) if b)
+        replace = {c: x[0] if b else x for c, x, b in zip(core_in, node.inputs, self.batched)}
+        out = []
+        for shape in self.core_op.infer_shape(fgraph, core, core_shapes):
+            dims = [as_tensor_variable(d) for d in shape]
+            out.append((size, *(clone_replace(dims, replace) if dims else ())))
+        return out
 
     def _core_graph(self, inputs):
         core_in = self._core_inputs(inputs)
