@@ -13,14 +13,25 @@ import numpy as np
 import scipy.special
 
 import nbgrad.tensor as T
-from nbgrad.rewriting.stabilize import log_sigmoid as _log_sigmoid
-from nbgrad.tensor.conv import Conv2dGradInputs, Conv2dGradWeights
+import nbgrad
+import nbgrad.gradient as G
+from nbgrad.banded import Diagonals, DiagonalsOf
+from nbgrad.ifelse import ifelse
+from nbgrad.printing.runtime import Print
+from nbgrad.random.op import RandomVariable
+from nbgrad.rewriting.inplace import InplaceElemwise
+from nbgrad.rewriting.stabilize import LogOfSoftmax, LogOfSumExp, log_sigmoid as _log_sigmoid
+from nbgrad.scalar import basic as _ps
+from nbgrad.scalar.composite import Composite
+from nbgrad.tensor.conv import Conv2dGradInputs, Conv2dGradWeights, _ConvOp
 from nbgrad.tensor.elemwise import SumToShape
+from nbgrad.tensor.math import CAReduce, Dot, _ArgReduce, _MaxMin
 from nbgrad.tensor.shape import CheckSizes
-from nbgrad.tensor.signal.pool import AveragePoolGrad, MaxPoolGrad, MaxPoolGradGrad, pool_2d
+from nbgrad.tensor.signal.pool import AveragePoolGrad, MaxPoolGrad, MaxPoolGradGrad, _PoolOp, pool_2d
+from nbgrad.vectorize import Blockwise
 from tests.tensor import conv_reference as _cref
 
-__all__ = ["Domain", "OpRow", "ROWS", "REAL", "POS", "UNIT", "GT1", "NONZERO"]
+__all__ = ["Domain", "OpRow", "ROWS", "EXEMPT", "REAL", "POS", "UNIT", "GT1", "NONZERO"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,11 @@ class OpRow:
     entries are a dtype for every input, or a tuple with one dtype per input (mixed
     dtypes). ``grad`` marks a differentiable op (its L_op and R_op must exist and agree
     with finite differences); ``second`` a twice-differentiable one.
+
+    An op whose gradient is deliberately not the derivative of its value (the
+    stop-gradient and gradient-scaling ops) gives the rules it must follow instead:
+    ``vjp(g, *inputs)`` the input gradients for the output gradient ``g`` and
+    ``jvp(tangents, *inputs)`` the output tangent, both in NumPy.
     """
 
     name: str
@@ -92,6 +108,9 @@ class OpRow:
     second: bool = True
     rtol: float = None
     prints_inputs: bool = True  # False: the printed form rightly leaves the inputs out
+    vjp: object = None
+    jvp: object = None
+    no_infer_shape: str = None  # a known defect: the op has no infer_shape (why, and what it needs)
 
     @property
     def nin(self):
@@ -121,6 +140,28 @@ def _set_at(x, idx, y):
     out = x.copy()
     out[idx] = y
     return out
+
+
+def _recurrence(x, h0):
+    h, out = h0, []
+    for x_t in x:
+        h = np.tanh(h * x_t + x_t)
+        out.append(h)
+    return np.stack(out)
+
+
+def _diagonals(n, m, offsets, *diags):
+    out = np.zeros((n, m), dtype=np.result_type(*diags))
+    for k, d in zip(offsets, diags):
+        for j in range(m):
+            if 0 <= j + k < n:
+                out[j + k, j] += d[j]
+    return out
+
+
+def _diagonals_of(z, offsets):
+    n, m = z.shape
+    return [np.array([z[j + k, j] if 0 <= j + k < n else 0 for j in range(m)], dtype=z.dtype) for k in offsets]
 
 
 M = (((3, 4),),)
@@ -385,7 +426,58 @@ ROWS = [
           lambda g: AveragePoolGrad((2, 3), False, (2, 2), mode="average_exc_pad")(T.zeros((2, 3, 5, 6)), g),
           lambda g: _cref.average_pool_grad((2, 3, 5, 6), g, (2, 3), False, (2, 2), mode="average_exc_pad"),
           (((2, 3, 3, 3),),), (REAL,)),
+    # ------------------------------------------------------- gradient-only (identity) ops
+    OpRow("zero_grad", G.zero_grad, np.copy, UNARY, (REAL,), FLOATS, second=False,
+          vjp=lambda g, x: [np.zeros_like(x)], jvp=lambda t, x: np.zeros_like(t[0])),
+    OpRow("consider_constant", G.consider_constant, np.copy, M, (REAL,), FLOATS, second=False,
+          vjp=lambda g, x: [np.zeros_like(x)], jvp=lambda t, x: np.zeros_like(t[0])),
+    OpRow("grad_clip", lambda x: G.grad_clip(x, -0.7, 0.8), np.copy, M, (REAL,), FLOATS, second=False,
+          vjp=lambda g, x: [np.clip(g, -0.7, 0.8)], jvp=lambda t, x: t[0]),
+    OpRow("grad_scale", lambda x: G.grad_scale(x, -2.5), np.copy, M, (REAL,), FLOATS, second=False,
+          vjp=lambda g, x: [-2.5 * g], jvp=lambda t, x: t[0]),
+    OpRow("disconnected_grad", G.disconnected_grad, np.copy, M, (REAL,), FLOATS, grad=False),
+    # ------------------------------------------------------------- control, debugging
+    OpRow("ifelse", ifelse, lambda c, x, y: (x if c else y).copy(), (((), (3, 4), (3, 4)),),
+          (MASK, REAL, REAL), FLOATS),
+    OpRow("print", lambda x: Print("value of x:", attrs=("shape",))(x), np.copy, M, (REAL,), FLOATS),
+    OpRow("scan_recurrence",
+          lambda x, h0: nbgrad.scan(lambda x_t, h: T.tanh(h * x_t + x_t), sequences=x, outputs_info=h0)[0],
+          lambda x, h0: _recurrence(x, h0), (((4, 3), (3,)),), (REAL, REAL),
+          no_infer_shape="Scan.infer_shape is not implemented: the shape of a per-step output needs the "
+                         "inner graph's shapes in terms of the outer inputs, and a while-loop's length is "
+                         "known only after it runs"),
+    # ------------------------------------------------------ forms made by rewrites, banded
+    OpRow("log_of_softmax", lambda x: LogOfSoftmax(-1)(x), lambda x: np.log(_softmax(x)), M, (REAL,), FLOATS),
+    OpRow("log_of_sum_exp", lambda x: LogOfSumExp((1,))(x), lambda x: _special.logsumexp(x, axis=1), M,
+          (REAL,), FLOATS),
+    OpRow("diagonals", lambda a, b: Diagonals((0, -1))(3, 4, a, b), lambda a, b: _diagonals(3, 4, (0, -1), a, b),
+          (((4,), (4,)),), (REAL, REAL)),
+    OpRow("diagonals_of", lambda z: T.stack(DiagonalsOf((0, 1, -2))(z)),
+          lambda z: np.stack(_diagonals_of(z, (0, 1, -2))), (((4, 3),),), (REAL,)),
+    OpRow("blockwise", lambda a, b: Blockwise(Dot(), (True, False))(a, b), np.matmul,
+          (((2, 3, 4), (4,)),), (REAL, REAL)),
 ]
 
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 assert len(ROWS_BY_NAME) == len(ROWS), "duplicate row names in the op table"
+
+#: Op classes of nbgrad that have no row, and why. ``test_every_op_has_a_row`` fails for any
+#: other op class without a row, and for an entry here that a row covers after all.
+EXEMPT = {
+    CAReduce: "abstract base of the reductions (no array function of its own)",
+    _ArgReduce: "abstract base of Argmax and Argmin",
+    _MaxMin: "abstract base of Max and Min",
+    _ConvOp: "abstract base of the convolution ops",
+    _PoolOp: "abstract base of the pooling ops",
+    G._GradientOp: "abstract base of the gradient-only identity ops",
+    _ps.Unary: "abstract base of the unary scalar ops",
+    _ps.Binary: "abstract base of the binary scalar ops",
+    _ps._Logical: "abstract base of the logical scalar ops",
+    _ps._Piecewise: "abstract base of the piecewise scalar ops",
+    RandomVariable: "its value is a random draw with no NumPy value to compare to; tests/random checks "
+                    "its distributions and seeding",
+    InplaceElemwise: "made only by the inplace rewrite from an Elemwise at compile time, which every "
+                     "elementwise row's compiled value runs",
+    Composite: "made only by the fusion rewrite from chains of Elemwise at compile time, which the "
+               "compiled values of the rows run",
+}
