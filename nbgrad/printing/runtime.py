@@ -47,7 +47,7 @@ class Print(Op):
     view_map = {0: [0]}
     fold = False  # printing at compile time, once, would defeat the purpose
 
-    def __init__(self, message="", attrs=("__str__",), global_fn=_print_value):
+    def __init__(self, message="", attrs=("__str__",), global_fn=None):
         if not isinstance(message, str):
             raise TypeError(f"Print: message must be a string, got {type(message).__name__} {message!r}")
         if isinstance(attrs, str):
@@ -55,11 +55,14 @@ class Print(Op):
         attrs = tuple(attrs)
         if not all(isinstance(a, str) for a in attrs):
             raise TypeError(f"Print: attrs must be attribute names (strings), got {attrs!r}")
-        if not callable(global_fn):
+        if global_fn is not None and not callable(global_fn):
             raise TypeError(f"Print: global_fn must be callable as global_fn(op, value), got {global_fn!r}")
         self.message = message
         self.attrs = attrs
-        self.global_fn = global_fn
+        self.global_fn = global_fn  # None: print (kept as None so that the op can be saved)
+
+    def _show(self):
+        return _print_value if self.global_fn is None else self.global_fn
 
     def __str__(self):
         return f"Print{{{self.message!r}}}" if self.message else "Print"
@@ -69,11 +72,11 @@ class Print(Op):
         return Apply(self, [x], [x.type()])
 
     def perform(self, node, inputs, xp):
-        self.global_fn(self, inputs[0])
+        self._show()(self, inputs[0])
         return inputs[0]
 
     def make_thunk(self, node, xp):
-        show, op = self.global_fn, self
+        show, op = self._show(), self
 
         def print_and_pass(x):
             show(op, x)
