@@ -253,9 +253,18 @@ class Blockwise(Op):
             if size == 0:
                 stacked = tuple(xp.zeros((0,), dtype=d) for d in dtypes)
             else:
-                stacked = tuple(
-                    xp.stack([xp.asarray(r[j], dtype=d) for r in results]) for j, d in enumerate(dtypes)
-                )
+                try:
+                    stacked = tuple(
+                        xp.stack([xp.asarray(r[j], dtype=d) for r in results]) for j, d in enumerate(dtypes)
+                    )
+                except ValueError:
+                    shapes = sorted({tuple(xp.shape(x) for x in r) for r in results})
+                    shapes = [s[0] for s in shapes] if single else shapes
+                    raise ValueError(
+                        f"{name}: the batch entries give results of different shapes {shapes}; the "
+                        "op's result shape depends on its input values, so it cannot be batched: "
+                        "loop over the batch instead"
+                    ) from None
             return stacked[0] if single else stacked
 
         return blockwise

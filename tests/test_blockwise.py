@@ -1,12 +1,13 @@
 """``Blockwise``: the run-time loop that vectorizes an op without a batching rule."""
 
 import numpy as np
+import pytest
 
 import nbgrad
 import nbgrad.tensor as T
 from nbgrad.tensor.math import Dot
 from nbgrad.tensor.shape import Reshape
-from nbgrad.vectorize import Blockwise
+from nbgrad.vectorize import Blockwise, vectorize_graph
 
 
 def _inferred_and_actual(out, inputs, values):
@@ -33,3 +34,12 @@ def test_infer_shape_reads_an_unbatched_size_input():
     values = [np.arange(12.0).reshape(2, 6), np.array([3, 2])]
     inferred, actual = _inferred_and_actual(out, [x, shp], values)
     assert inferred == actual == (2, 3, 2)
+
+
+def test_results_of_different_shapes_say_the_op_cannot_be_batched():
+    x = T.dvector("x")
+    xs = T.dmatrix("xs")
+    f = nbgrad.function([xs], vectorize_graph(x[x > 0], {x: xs}))
+    assert f(np.array([[1.0, 2.0], [3.0, 4.0]])).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"different shapes \[\(1,\), \(2,\)\]; .* cannot be batched"):
+        f(np.array([[1.0, -2.0], [3.0, 4.0]]))
