@@ -14,6 +14,7 @@ import scipy.special
 
 import nbgrad.tensor as T
 import nbgrad
+import nbgrad.eager as ne
 import nbgrad.gradient as G
 from nbgrad.banded import Diagonals, DiagonalsOf
 from nbgrad.ifelse import ifelse
@@ -31,7 +32,7 @@ from nbgrad.tensor.signal.pool import AveragePoolGrad, MaxPoolGrad, MaxPoolGradG
 from nbgrad.vectorize import Blockwise
 from tests.tensor import conv_reference as _cref
 
-__all__ = ["Domain", "OpRow", "ROWS", "EXEMPT", "REAL", "POS", "UNIT", "GT1", "NONZERO"]
+__all__ = ["Domain", "OpRow", "ROWS", "EXEMPT", "EAGER", "SAME", "REAL", "POS", "UNIT", "GT1", "NONZERO"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ class OpRow:
     vjp: object = None
     jvp: object = None
     no_infer_shape: str = None  # a known defect: the op has no infer_shape (why, and what it needs)
+    ragged: str = None  # why a batch of inputs would give results of different shapes ...
+    batch: tuple = ()  # ... and which inputs may still carry a batch axis then
+    no_save: str = None  # a known defect: a function of the op cannot be saved (why)
 
     @property
     def nin(self):
@@ -163,6 +167,8 @@ def _diagonals_of(z, offsets):
     n, m = z.shape
     return [np.array([z[j + k, j] if 0 <= j + k < n else 0 for j in range(m)], dtype=z.dtype) for k in offsets]
 
+
+_SIZES = "the inputs are sizes: their values set the result's shape"
 
 M = (((3, 4),),)
 BIN = (((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((), (2, 3)))
@@ -318,16 +324,17 @@ ROWS = [
           (((3, 4), (3, 4)), ((4,), (4,))), (REAL, REAL), NUMBERS),
     OpRow("stack_scalars", lambda x, y: T.stack([x, y, x]), lambda x, y: np.stack([x, y, x]),
           (((), ()),), (REAL, REAL), NUMBERS),
-    OpRow("arange", lambda n: T.arange(n), np.arange, (((),),), (index(0, 6),), ("int64",), grad=False),
+    OpRow("arange", lambda n: T.arange(n), np.arange, (((),),), (index(0, 6),), ("int64",), grad=False,
+          ragged=_SIZES),
     OpRow("arange_float", lambda a, b: T.arange(a, b, 0.5), lambda a, b: np.arange(a, b, 0.5),
-          (((), ()),), (index(-2, 1), index(2, 4)), ("int64",), grad=False),
+          (((), ()),), (index(-2, 1), index(2, 4)), ("int64",), grad=False, ragged=_SIZES),
     OpRow("eye", lambda n, k: T.eye(n, n + 1, k), lambda n, k: np.eye(n, n + 1, k), (((), ()),),
-          (index(1, 4), index(-1, 1)), ("int64",), grad=False),
+          (index(1, 4), index(-1, 1)), ("int64",), grad=False, ragged=_SIZES),
     # Filled arrays print as their fill value: their inputs only give the shape.
     OpRow("zeros", lambda n: T.zeros((n, 2)), lambda n: np.zeros((n, 2)), (((),),), (index(0, 3),), ("int64",),
-          grad=False, prints_inputs=False),
+          grad=False, prints_inputs=False, ragged=_SIZES),
     OpRow("ones", lambda n: T.ones(n, dtype="int32"), lambda n: np.ones(n, dtype="int32"), (((),),),
-          (index(0, 3),), ("int64",), grad=False, prints_inputs=False),
+          (index(0, 3),), ("int64",), grad=False, prints_inputs=False, ragged=_SIZES),
     OpRow("zeros_like", T.zeros_like, np.zeros_like, M, (REAL,), NUMBERS, grad=False, prints_inputs=False),
     OpRow("ones_like", T.ones_like, np.ones_like, M, (REAL,), NUMBERS, grad=False, prints_inputs=False),
     OpRow("alloc", lambda x: T.alloc(x, 2, 3, 4), lambda x: np.broadcast_to(x, (2, 3, 4)),
@@ -342,15 +349,17 @@ ROWS = [
     OpRow("slice_negative", lambda x: x[-1, -3:-1], lambda x: x[-1, -3:-1], M, (REAL,), FLOATS),
     OpRow("int_index", lambda x: x[1], lambda x: x[1], (((3, 4),), ((3,),)), (REAL,), NUMBERS),
     OpRow("symbolic_index", lambda x, i: x[i, 1:i + 2], lambda x, i: x[i, 1:i + 2], (((3, 4), ()),),
-          (REAL, index(0, 2)), FLOATS),
+          (REAL, index(0, 2)), FLOATS, ragged="the index sets the slice's length", batch=(0,)),
     OpRow("newaxis_ellipsis", lambda x: x[None, ..., 0], lambda x: x[None, ..., 0], (((2, 3, 4),),), (REAL,)),
     OpRow("int_array_index", lambda x: x[[0, 2, 2, 1]], lambda x: x[[0, 2, 2, 1]], M, (REAL,), NUMBERS),
     OpRow("int_array_symbolic", lambda x, i: x[:, i], lambda x, i: x[:, i], (((3, 4), (5,)),),
           (REAL, index(0, 3)), FLOATS),
     OpRow("int_arrays_pair", lambda x: x[[0, 1, 1], [3, 0, 3]], lambda x: x[[0, 1, 1], [3, 0, 3]], M, (REAL,)),
     OpRow("bool_mask", lambda x, m: x[m], lambda x, m: x[m], (((3, 4), (3, 4)), ((3, 4), (3,))),
-          (REAL, MASK), NUMBERS),
-    OpRow("bool_mask_of_x", lambda x: x[x > 0], lambda x: x[x > 0], M, (REAL,), NUMBERS),
+          (REAL, MASK), NUMBERS, ragged="the mask's count of true entries sets the result's length",
+          batch=(0,)),
+    OpRow("bool_mask_of_x", lambda x: x[x > 0], lambda x: x[x > 0], M, (REAL,), NUMBERS,
+          ragged="the count of positive entries sets the result's length"),
     OpRow("set_subtensor", lambda x, y: T.set_subtensor(x[1:], y), lambda x, y: _set_at(x, np.s_[1:], y),
           (((3, 4), (2, 4)), ((3, 4), (4,)), ((3, 4), ())), (REAL, REAL), NUMBERS),
     OpRow("inc_subtensor", lambda x, y: T.inc_subtensor(x[:, 1], y), lambda x, y: _inc_at(x, np.s_[:, 1], y),
@@ -445,7 +454,8 @@ ROWS = [
           lambda x, h0: _recurrence(x, h0), (((4, 3), (3,)),), (REAL, REAL),
           no_infer_shape="Scan.infer_shape is not implemented: the shape of a per-step output needs the "
                          "inner graph's shapes in terms of the outer inputs, and a while-loop's length is "
-                         "known only after it runs"),
+                         "known only after it runs",
+          no_save="a Scan cannot be saved: the serializer has no form for its inner graph (ScanInfo)"),
     # ------------------------------------------------------ forms made by rewrites, banded
     OpRow("log_of_softmax", lambda x: LogOfSoftmax(-1)(x), lambda x: np.log(_softmax(x)), M, (REAL,), FLOATS),
     OpRow("log_of_sum_exp", lambda x: LogOfSumExp((1,))(x), lambda x: _special.logsumexp(x, axis=1), M,
@@ -480,4 +490,95 @@ EXEMPT = {
                      "elementwise row's compiled value runs",
     Composite: "made only by the fusion rewrite from chains of Elemwise at compile time, which the "
                "compiled values of the rows run",
+}
+
+
+# ---------------------------------------------------------------- eager spellings
+#: The row's own function, written with operators and methods that eager tensors share.
+SAME = "same"
+_F = ne.nn.functional
+_GRAD_OP = "a gradient op: eager code reaches it only through backward()"
+_NO_CONV = "nbgrad.eager has no convolution or pooling function"
+_NO_SET = ("eager item assignment is not recorded for gradients (PyTorch's out-of-place "
+           "index_put has no eager spelling)")
+_INTERNAL = "an op of the engine's own transforms, not of user code"
+
+
+def _eager_recurrence(x, h0):
+    h, out = h0, []
+    for k in range(x.shape[0]):
+        h = ne.tanh(h * x[k] + x[k])
+        out.append(h)
+    return ne.stack(out)
+
+
+#: By row name: the row's function through ``nbgrad.eager`` (PyTorch's spelling), ``SAME``,
+#: or a string saying why it has none. Integer inputs arrive as eager tensors. PyTorch's
+#: signatures take one ``dim``; a reduction over several axes uses the engine's signature
+#: (``ne.FUNCTIONS``).
+EAGER = {
+    "add": SAME, "sub": SAME, "mul": SAME, "true_div": SAME, "int_div": SAME, "mod": SAME, "pow": SAME,
+    "pow_int": SAME, "maximum": ne.maximum, "minimum": ne.minimum, "arctan2": ne.arctan2,
+    "logaddexp": ne.logaddexp, "neg": SAME, "identity": lambda x: x.clone(),
+    "lt": SAME, "gt": SAME, "le": SAME, "ge": SAME, "eq": ne.eq, "neq": ne.neq, "and": SAME, "or": SAME,
+    "xor": SAME, "invert": SAME, "isnan": ne.isnan, "isinf": ne.isinf, "abs": SAME, "sqr": ne.square,
+    "sqrt": ne.sqrt, "reciprocal": ne.reciprocal, "exp": ne.exp, "exp2": ne.exp2, "log": ne.log,
+    "log2": ne.log2, "log10": ne.log10, "log1p": ne.log1p, "expm1": ne.expm1, "sin": ne.sin, "cos": ne.cos,
+    "tan": ne.tan, "arcsin": ne.arcsin, "arccos": ne.arccos, "arctan": ne.arctan, "sinh": ne.sinh,
+    "cosh": ne.cosh, "tanh": ne.tanh, "arcsinh": ne.arcsinh, "arccosh": ne.arccosh, "arctanh": ne.arctanh,
+    "sigmoid": ne.sigmoid, "softplus": ne.softplus, "log_sigmoid": lambda x: ne.log(ne.sigmoid(x)),
+    "erf": ne.erf, "erfc": ne.erfc, "relu": ne.relu, "floor": ne.floor, "ceil": ne.ceil, "round": ne.round,
+    "sign": ne.sign, "cast_float32": lambda x: x.float(), "cast_int32": lambda x: x.int(),
+    "switch": ne.where, "where_int_cond": lambda c, x, y: ne.where(c > 0, x, y), "clip": ne.clamp,
+    "clip_const": lambda x: ne.clamp(x, -0.5, 0.5),
+    "sum": ne.sum, "sum_axis": lambda x: x.sum(dim=1),
+    "sum_axes_keepdims": lambda x: ne.sum(x, dim=(0, 2), keepdim=True), "prod": lambda x: ne.prod(x, dim=0),
+    "prod_all": ne.prod, "max": lambda x: ne.max(x, dim=1)[0],
+    "max_all_keepdims": lambda x: ne.FUNCTIONS["max"](x, keepdims=True),
+    "min": lambda x: ne.FUNCTIONS["min"](x, axis=(0, 1)),
+    "argmax": lambda x: ne.argmax(x, dim=1), "argmax_all": ne.argmax,
+    "argmin": lambda x: ne.argmin(x, dim=0, keepdim=True), "any": lambda x: ne.any(x, dim=0),
+    "all": lambda x: ne.all(x > 0), "mean": lambda x: ne.mean(x, dim=0), "mean_all": SAME,
+    "var": lambda x: ne.var(x, dim=1, unbiased=False, keepdim=True), "std_ddof": ne.std,
+    "dot": ne.dot, "matmul": SAME, "outer": ne.outer,
+    "tensordot": lambda a, b: ne.tensordot(a, b, [[0, 2], [1, 0]]), "tensordot_int": lambda a, b: ne.tensordot(a, b, 1),
+    "batched_dot": ne.bmm, "batched_dot_vectors": ne.batched_dot,
+    "shape": "an eager tensor's shape is a Python tuple, not a computed value",
+    "shape_i": "an eager tensor's shape is a Python tuple, not a computed value",
+    "transpose": SAME, "transpose_axes": lambda x: x.permute(1, 2, 0),
+    "dimshuffle": lambda x: ne.dimshuffle(x, (1, "x", 0)), "swapaxes": lambda x: ne.swapaxes(x, 0, 2),
+    "reshape": SAME, "reshape_symbolic": lambda x, n: x.reshape(int(n), -1), "flatten": SAME,
+    "flatten_ndim2": lambda x: ne.flatten(x, 1), "concatenate": lambda x, y: ne.cat([x, y, x], dim=1),
+    "stack": lambda x, y: ne.stack([x, y], dim=1), "stack_scalars": lambda x, y: ne.stack([x, y, x]),
+    "arange": lambda n: ne.arange(int(n)), "arange_float": lambda a, b: ne.arange(int(a), int(b), 0.5, dtype=ne.float64),
+    "eye": "PyTorch's eye has no diagonal offset k",
+    "zeros": lambda n: ne.zeros(int(n), 2, dtype=ne.float64), "ones": lambda n: ne.ones(int(n), dtype=ne.int32),
+    "zeros_like": ne.zeros_like, "ones_like": ne.ones_like, "alloc": lambda x: ne.broadcast_to(x, (2, 3, 4)),
+    "sum_to_shape": _INTERNAL, "check_sizes": _INTERNAL,
+    "specify_shape": lambda x: ne.specify_shape(x, (x.shape[0], None)),
+    "slice": SAME, "slice_negative": SAME, "int_index": SAME,
+    "symbolic_index": lambda x, i: x[int(i), 1:int(i) + 2], "newaxis_ellipsis": SAME,
+    "int_array_index": SAME, "int_array_symbolic": SAME, "int_arrays_pair": SAME, "bool_mask": SAME,
+    "bool_mask_of_x": SAME, "set_subtensor": _NO_SET, "inc_subtensor": _NO_SET,
+    "inc_subtensor_repeated": _NO_SET, "set_subtensor_mask": _NO_SET, "set_subtensor_symbolic": _NO_SET,
+    "softmax": lambda x: ne.softmax(x, dim=-1), "softmax_axis0": lambda x: ne.softmax(x, dim=0),
+    "log_softmax": lambda x: ne.log_softmax(x, dim=-1), "logsumexp": lambda x: ne.logsumexp(x, dim=1),
+    "categorical_crossentropy": ne.categorical_crossentropy,
+    "softmax_cross_entropy": lambda z, y: _F.cross_entropy(z, y, reduction="none"),
+    "softmax_cross_entropy_grad": _GRAD_OP, "binary_crossentropy": ne.binary_crossentropy,
+    "conv2d": _NO_CONV, "conv2d_full_strided_correlation": _NO_CONV, "conv2d_half_dilated": _NO_CONV,
+    "conv2d_padded_strided": _NO_CONV, "conv2d_grad_inputs": _GRAD_OP, "conv2d_grad_weights": _GRAD_OP,
+    "pool_2d_max": _NO_CONV, "pool_2d_max_partial_windows": _NO_CONV, "pool_2d_sum": _NO_CONV,
+    "pool_2d_average_inc_pad": _NO_CONV, "pool_2d_average_exc_pad": _NO_CONV, "max_pool_grad": _GRAD_OP,
+    "max_pool_grad_grad": _GRAD_OP, "average_pool_grad": _GRAD_OP,
+    "zero_grad": "eager stops gradients only with detach(), which disconnects instead of giving zeros",
+    "consider_constant": "eager stops gradients only with detach(), which disconnects instead of giving zeros",
+    "grad_clip": "eager has no gradient-clipping identity (an autograd.Function would be user code)",
+    "grad_scale": "eager has no gradient-scaling identity (an autograd.Function would be user code)",
+    "disconnected_grad": lambda x: x.detach(),
+    "ifelse": "eager control flow is Python's if on a value; IfElse is its symbolic form",
+    "print": "a debugging op of compiled graphs; eager values are printed as they are",
+    "scan_recurrence": _eager_recurrence,
+    "log_of_softmax": lambda x: ne.log_softmax(x, dim=-1), "log_of_sum_exp": lambda x: ne.logsumexp(x, dim=1),
+    "diagonals": _INTERNAL, "diagonals_of": _INTERNAL, "blockwise": _INTERNAL,
 }
