@@ -10,6 +10,7 @@ import itertools
 import linecache
 
 from nbgrad.graph.basic import Constant
+from nbgrad.graph.fg import without_cyclic_gc
 
 __all__ = ["link", "LinkedProgram", "aliased_outputs"]
 
@@ -61,6 +62,13 @@ def link(fgraph, n_inputs, cells, xp, copy_outputs=(), n_outputs=None, input_che
     ``len(fgraph.outputs) - n_outputs`` outputs are update values written back
     into ``update_cells`` only after everything has been computed.
     """
+    # every node's thunk and each fused kernel's program allocate many small objects
+    # while the whole graph is alive: cyclic collections would walk it again and again
+    with without_cyclic_gc():
+        return _link(fgraph, n_inputs, cells, xp, copy_outputs, input_checks)
+
+
+def _link(fgraph, n_inputs, cells, xp, copy_outputs, input_checks):
     names = {}
     env = {}
     lines = []

@@ -6,11 +6,13 @@ and produces output variables. Graphs are immutable once built; rewrites work
 on a ``FunctionGraph`` copy.
 """
 
+import contextlib
 import itertools
 import os
 import sys
+import threading
 
-__all__ = ["Variable", "Constant", "Apply", "Type", "user_trace"]
+__all__ = ["Variable", "Constant", "Apply", "Type", "user_trace", "traces_set_by_caller"]
 
 _ids = itertools.count()
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +31,25 @@ def user_trace():
             return (filename, frame.f_lineno, frame.f_code.co_name)
         frame = frame.f_back
     return None
+
+
+_trace_state = threading.local()
+
+
+@contextlib.contextmanager
+def traces_set_by_caller():
+    """Nodes built in this block (in this thread) get no trace of their own.
+
+    For code that sets every node's trace itself: the rewriter gives each node it
+    puts into a graph the trace of the node it replaces, so walking the stack for
+    each of the many nodes a rewrite builds would be wasted work.
+    """
+    before = getattr(_trace_state, "skip", False)
+    _trace_state.skip = True
+    try:
+        yield
+    finally:
+        _trace_state.skip = before
 
 
 class Type:
@@ -159,7 +180,7 @@ class Apply:
             out.owner = self
             out.index = i
         self.tag = _Tag()
-        self.tag.trace = user_trace()
+        self.tag.trace = None if getattr(_trace_state, "skip", False) else user_trace()
 
     @property
     def out(self):

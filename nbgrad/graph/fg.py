@@ -3,7 +3,7 @@
 import contextlib
 import gc
 
-from nbgrad.graph.basic import Constant
+from nbgrad.graph.basic import Constant, traces_set_by_caller
 from nbgrad.graph.replace import clone_get_equiv
 from nbgrad.graph.traversal import io_toposort
 
@@ -80,7 +80,8 @@ class FunctionGraph:
     """
 
     def __init__(self, inputs, outputs, clone=True, memo=None):
-        with without_cyclic_gc():
+        # a clone copies each node's trace from the node it copies
+        with without_cyclic_gc(), traces_set_by_caller():
             self._build(inputs, outputs, clone, memo)
 
     def _build(self, inputs, outputs, clone, memo):

@@ -15,6 +15,7 @@ import warnings
 from collections import deque
 
 from nbgrad.config import config
+from nbgrad.graph.basic import traces_set_by_caller
 from nbgrad.graph.fg import without_cyclic_gc
 from nbgrad.rewriting.db import db, get_mode, report
 from nbgrad.rewriting.patterns import chain_interior
@@ -186,7 +187,9 @@ def rewrite_graph(fgraph, mode=None):
     ['mul_by_one', 'pow_specialize']
     """
     mode = get_mode(mode)
-    with without_cyclic_gc():
+    # every node a rewrite puts into the graph gets the trace of the node it replaces
+    # (replace_node)
+    with without_cyclic_gc(), traces_set_by_caller():
         return _rewrite_phases(fgraph, mode)
 
 
