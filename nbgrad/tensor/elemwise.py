@@ -65,12 +65,16 @@ class Elemwise(Op):
             raise TypeError(f"{self.name} takes {self.nin} input(s), got {len(inputs)}")
         inputs = [as_weak_operand(x, inputs) for x in inputs]
         inputs = [as_tensor_variable(x) for x in inputs]
-        ndim = max(x.ndim for x in inputs)
-        inputs = [
-            x if x.ndim == ndim else DimShuffle(x.ndim, ("x",) * (ndim - x.ndim) + tuple(range(x.ndim)))(x)
-            for x in inputs
-        ]
-        shape = broadcast_shapes(*(x.type.shape for x in inputs))
+        shapes = [x.type.shape for x in inputs]
+        if shapes and shapes.count(shapes[0]) == len(shapes):  # the common case, and every rewrite's
+            shape = shapes[0]
+        else:
+            ndim = max(x.ndim for x in inputs)
+            inputs = [
+                x if x.ndim == ndim else DimShuffle(x.ndim, ("x",) * (ndim - x.ndim) + tuple(range(x.ndim)))(x)
+                for x in inputs
+            ]
+            shape = broadcast_shapes(*(x.type.shape for x in inputs))
         dtype = self.scalar_op.output_dtype(*(x.dtype for x in inputs))
         return Apply(self, inputs, [TensorType(dtype, shape)()])
 

@@ -51,9 +51,9 @@ class TensorType(Type):
         if dtype is None or dtype == "floatX":
             dtype = config.floatX
         try:
-            self.dtype = np.dtype(dtype).name
-        except TypeError:
-            raise TypeError(f"unknown dtype {dtype!r}; expected a NumPy dtype name such as 'float64'") from None
+            self.numpy_dtype, self.dtype = _DTYPES[dtype]
+        except (KeyError, TypeError):
+            self.numpy_dtype, self.dtype = _numpy_dtype(dtype)
         if _is_pattern(shape):
             if broadcastable is not None and tuple(broadcastable) != tuple(shape):
                 raise TypeError(
@@ -77,7 +77,6 @@ class TensorType(Type):
         self.shape = _check_shape(shape)
         self.ndim = len(self.shape)
         self.broadcastable = tuple(s == 1 for s in self.shape)
-        self.numpy_dtype = np.dtype(self.dtype)
 
     # identity --------------------------------------------------------------
     def __eq__(self, other):
@@ -207,6 +206,24 @@ class TensorType(Type):
 
     def value_zeros(self, shape):
         return np.zeros(shape, dtype=self.dtype)
+
+
+#: dtype as given (a name, a NumPy dtype or scalar type) -> (its NumPy dtype, its name);
+#: types are made for every node of every graph, and ``np.dtype(d).name`` costs microseconds
+_DTYPES = {}
+
+
+def _numpy_dtype(dtype):
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise TypeError(f"unknown dtype {dtype!r}; expected a NumPy dtype name such as 'float64'") from None
+    found = (np.dtype(name), name)  # the native-order dtype the name stands for
+    try:
+        _DTYPES[dtype] = found
+    except TypeError:
+        pass
+    return found
 
 
 def _is_pattern(seq):
