@@ -22,8 +22,9 @@ def _as_constant(value, like):
 @node_rewriter(("constant_fold", "simplify", "specialize"))
 def constant_folding(fgraph, node):
     """f(c1, c2, ...) → the constant f(c1, c2, ...)."""
-    if not all(isinstance(i, Constant) for i in node.inputs):
-        return None
+    for i in node.inputs:  # a loop, not all(...): this runs on every node of every graph
+        if not isinstance(i, Constant):
+            return None
     if not all(isinstance(o.type, TensorType) for o in node.outputs):
         return None
     if getattr(node.op, "fold", True) is False or node.op.destroy_map:

@@ -74,7 +74,8 @@ def replace_node(fgraph, node, new_outputs, reason):
 
 
 class _Dispatch:
-    """Rewrites applicable to a node, cached by (op class, scalar-op class)."""
+    """Rewrites applicable to a node, cached by (op class, scalar-op class): ``(rewrites,
+    the same without the chain rewrites, or None when there are none)``."""
 
     def __init__(self, rewrites):
         self.rewrites = rewrites
@@ -86,12 +87,13 @@ class _Dispatch:
         key = (type(op), type(sop))
         sel = self.cache.get(key)
         if sel is None:
-            sel = [
+            rws = [
                 r for r in self.rewrites
                 if not r.tracks or any(isinstance(op, t) or (sop is not None and isinstance(sop, t))
                                        for t in r.tracks)
             ]
-            self.cache[key] = sel
+            unchained = [r for r in rws if not r.chain] if any(r.chain for r in rws) else None
+            sel = self.cache[key] = (rws, unchained)
         return sel
 
 
@@ -129,9 +131,9 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
         queued.discard(node)
         if node not in fgraph.apply_nodes:
             continue
-        selected = dispatch(node)
-        if any(r.chain for r in selected) and chain_interior(fgraph, node):
-            selected = [r for r in selected if not r.chain]
+        selected, unchained = dispatch(node)
+        if unchained is not None and chain_interior(fgraph, node):
+            selected = unchained
             if fgraph.clients[node.outputs[0]][0][0] not in queued:
                 stale_links.append(node)
         for r in selected:
