@@ -1,4 +1,4 @@
-"""W13: notebook cell latency: build, compile and first call of a course cell, fresh process.
+"""W18: notebook cell latency: build, compile and first call of a course cell, fresh process.
 
 What a notebook user waits for when a cell runs for the first time: from the first line
 that builds the expression to the first result, including ``nbgrad.function`` (or
@@ -187,7 +187,7 @@ def _installed_like_env():
     """
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "nbgrad-w13-pycache")
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "nbgrad-w18-pycache")
     return env
 
 
@@ -196,7 +196,7 @@ def sample_fresh(impl, cell):
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(os.path.dirname(here))
     code = ("import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
-            "import w13_cell_latency as w; print(json.dumps(w.sample(sys.argv[3], sys.argv[4])))")
+            "import w18_cell_latency as w; print(json.dumps(w.sample(sys.argv[3], sys.argv[4])))")
     out = subprocess.run([sys.executable, "-c", code, here, root, impl, cell], capture_output=True,
                          text=True, env=_installed_like_env())
     if out.returncode != 0:
