@@ -53,9 +53,6 @@ _UNSUPPORTED = {
     "misc": ("Theano's pickling helpers (theano.misc.pkl_utils)",
              "save and restore functions and shared values with nbgrad.save(path, obj) and "
              "nbgrad.load(path), which never run code from the file"),
-    "tensor.fft": ("Fourier transforms (theano.tensor.fft: rfft, irfft)",
-                   "transform values with numpy.fft outside the graph; inside a graph there is no "
-                   "FFT op yet"),
     "tensor.extra_ops": ("Theano's extra tensor ops (theano.tensor.extra_ops: cumsum, diff, repeat, "
                          "bincount, to_one_hot, ...)",
                          "use the nbgrad.tensor functions directly (T.squeeze, T.stack, T.arange, "

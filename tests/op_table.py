@@ -24,6 +24,7 @@ from nbgrad.rewriting.inplace import InplaceElemwise
 from nbgrad.rewriting.stabilize import LogOfSoftmax, LogOfSumExp, log_sigmoid as _log_sigmoid
 from nbgrad.scalar import basic as _ps
 from nbgrad.scalar.composite import Composite
+from nbgrad.tensor import fft
 from nbgrad.tensor.conv import Conv2dGradInputs, Conv2dGradWeights, _ConvOp
 from nbgrad.tensor.elemwise import SumToShape
 from nbgrad.tensor.math import CAReduce, Dot, _ArgReduce, _MaxMin
@@ -127,6 +128,17 @@ class OpRow:
     def input_dtypes(self, dtype):
         per = dtype if isinstance(dtype, tuple) else (dtype,) * self.nin
         return tuple(self.domain[i].dtype or per[i] for i in range(self.nin))
+
+
+def _rfft_ref(x, norm=None):
+    c = np.fft.rfftn(x, axes=tuple(range(1, x.ndim)), norm=norm)
+    return np.stack([c.real, c.imag], axis=-1)
+
+
+def _irfft_ref(y, norm=None, odd=False):
+    sizes = list(y.shape[1:-1])
+    sizes[-1] = 2 * (sizes[-1] - 1) + int(odd)
+    return np.fft.irfftn(y[..., 0] + 1j * y[..., 1], s=sizes, axes=tuple(range(1, y.ndim - 1)), norm=norm)
 
 
 def _softmax(x, axis=-1):
@@ -466,6 +478,13 @@ ROWS = [
           lambda z: np.stack(_diagonals_of(z, (0, 1, -2))), (((4, 3),),), (REAL,)),
     OpRow("blockwise", lambda a, b: Blockwise(Dot(), (True, False))(a, b), np.matmul,
           (((2, 3, 4), (4,)),), (REAL, REAL)),
+    # ------------------------------------------------------------ Fourier transforms
+    OpRow("rfft", lambda x: fft.rfft(x), _rfft_ref, (((2, 6),), ((2, 3, 5),)), (REAL,)),
+    OpRow("rfft_ortho", lambda x: fft.rfft(x, norm="ortho"), lambda x: _rfft_ref(x, "ortho"),
+          (((3, 7),),), (REAL,)),
+    OpRow("irfft", lambda y: fft.irfft(y), _irfft_ref, (((2, 4, 2),), ((2, 3, 3, 2),)), (REAL,)),
+    OpRow("irfft_odd_ortho", lambda y: fft.irfft(y, norm="ortho", is_odd=True),
+          lambda y: _irfft_ref(y, "ortho", odd=True), (((2, 4, 2),),), (REAL,)),
 ]
 
 ROWS_BY_NAME = {row.name: row for row in ROWS}
@@ -502,6 +521,7 @@ _NO_CONV = "nbgrad.eager has no convolution or pooling function"
 _NO_SET = ("eager item assignment is not recorded for gradients (PyTorch's out-of-place "
            "index_put has no eager spelling)")
 _INTERNAL = "an op of the engine's own transforms, not of user code"
+_NO_FFT = "nbgrad.eager has no Fourier transform"
 
 
 def _eager_recurrence(x, h0):
@@ -581,4 +601,5 @@ EAGER = {
     "scan_recurrence": _eager_recurrence,
     "log_of_softmax": lambda x: ne.log_softmax(x, dim=-1), "log_of_sum_exp": lambda x: ne.logsumexp(x, dim=1),
     "diagonals": _INTERNAL, "diagonals_of": _INTERNAL, "blockwise": _INTERNAL,
+    "rfft": _NO_FFT, "rfft_ortho": _NO_FFT, "irfft": _NO_FFT, "irfft_odd_ortho": _NO_FFT,
 }

@@ -254,7 +254,6 @@ def test_print_test_value_shows_the_tagged_value_in_the_repr():
     ("from nbgrad.misc.pkl_utils import dump", "pickling", "nbgrad.save"),
     ("from nbgrad.tensor.utils import *", "tensor helpers", ".eval("),
     ("nbgrad.tensor.utils", "tensor helpers", ".eval("),
-    ("from nbgrad.tensor import fft", "Fourier", "numpy.fft"),
     ("from nbgrad.tensor.extra_ops import cumsum", "cumsum", "T.arange"),
     ("nbgrad.tensor.extra_ops.repeat", "repeat", "one-hot"),
 ])
@@ -273,3 +272,61 @@ def test_the_one_hot_recipe_named_in_that_error_works():
 def test_other_missing_tensor_attributes_stay_attribute_errors():
     with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
         _ = T.no_such_thing
+
+
+# --- Fourier transforms (theano.tensor.fft) ------------------------------------------------
+def test_rfft_of_a_pulse_train_stores_real_and_imaginary_parts_on_a_last_axis():
+    from nbgrad.tensor import fft
+
+    signals = T.dmatrix("signals")
+    spectrum = nbgrad.function([signals], fft.rfft(signals, norm="ortho"))
+    n = 16
+    pulses = np.zeros((2, n))
+    pulses[0, ::4] = 1.0  # period 4: energy only at frequencies 0, 4 and 8
+    pulses[1, 3] = 2.0  # one shifted spike: flat magnitude, turning phase
+    out = spectrum(pulses)
+    assert out.shape == (2, n // 2 + 1, 2)
+    magnitude = np.hypot(out[..., 0], out[..., 1])
+    np.testing.assert_allclose(magnitude[0], np.where(np.arange(9) % 4 == 0, 1.0, 0.0), atol=1e-12)
+    np.testing.assert_allclose(magnitude[1], np.full(9, 2.0 / 4.0))
+    phase = np.angle(out[1, :, 0] + 1j * out[1, :, 1])
+    np.testing.assert_allclose(np.exp(1j * phase), np.exp(-2j * np.pi * 3 * np.arange(9) / n))
+
+
+def test_irfft_undoes_rfft_for_odd_and_even_lengths_and_higher_rank():
+    from nbgrad.tensor import fft
+
+    rng = np.random.default_rng(3)
+    for values, is_odd in ((rng.normal(size=(3, 10)), False), (rng.normal(size=(2, 4, 9)), True)):
+        x = T.tensor(dtype="float64", shape=(None,) * values.ndim)
+        for norm in (None, "ortho"):
+            back = nbgrad.function([x], fft.irfft(fft.rfft(x, norm=norm), norm=norm, is_odd=is_odd))
+            np.testing.assert_allclose(back(values), values, atol=1e-12)
+    assert T.fft is fft
+
+
+def test_fft_gradients_match_finite_differences_and_parseval():
+    from nbgrad.tensor import fft
+
+    rng = np.random.RandomState(5)
+    weights = rng.normal(size=(4, 2))
+    nbgrad.gradient.verify_grad(lambda x: fft.rfft(x) * weights, [rng.normal(size=(2, 6))], rng=rng)
+    nbgrad.gradient.verify_grad(lambda y: fft.irfft(y, is_odd=True) ** 2, [rng.normal(size=(2, 4, 2))], rng=rng)
+    # Parseval with the orthonormal scaling: the spectrum's energy (middle bins twice) is the signal's
+    x = T.dmatrix("x")
+    energy = (x ** 2).sum()
+    spec = fft.rfft(x, norm="ortho")
+    both_signs = np.array([1.0, 2.0, 2.0, 1.0])[:, None]  # length 6: bins 1 and 2 stand for ±f
+    spec_energy = (spec ** 2 * both_signs).sum()
+    values = rng.normal(size=(3, 6))
+    f = nbgrad.function([x], [energy, spec_energy, T.grad(spec_energy, x)])
+    e, se, g = f(values)
+    np.testing.assert_allclose(se, e)
+    np.testing.assert_allclose(g, 2 * values)
+
+
+def test_fft_norm_must_be_none_or_ortho():
+    from nbgrad.tensor import fft
+
+    with pytest.raises(ValueError, match="norm must be None or 'ortho'"):
+        fft.rfft(T.dmatrix(), norm="forward")

@@ -41,11 +41,11 @@ __all__ = [
 
 
 def __getattr__(name):
-    # Theano's path to RandomStreams; imported on first use because nbgrad.random builds
-    # on nbgrad.compile, which builds on this package.
-    if name == "shared_randomstreams":
-        return importlib.import_module("nbgrad.tensor.shared_randomstreams")
-    if name in ("fft", "extra_ops", "utils"):  # Theano modules nbgrad leaves out: say what instead
+    # Theano's paths to RandomStreams and to the FFTs (``T.fft.rfft``); imported on first use
+    # because nbgrad.random builds on nbgrad.compile, which builds on this package.
+    if name in ("shared_randomstreams", "fft"):
+        return importlib.import_module(f"nbgrad.tensor.{name}")
+    if name in ("extra_ops", "utils"):  # Theano modules nbgrad leaves out: say what instead
         # lazy: the parent package nbgrad imports this one before it defines _unsupported
         from nbgrad import _unsupported
 
