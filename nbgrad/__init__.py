@@ -53,10 +53,6 @@ _UNSUPPORTED = {
     "misc": ("Theano's pickling helpers (theano.misc.pkl_utils)",
              "save and restore functions and shared values with nbgrad.save(path, obj) and "
              "nbgrad.load(path), which never run code from the file"),
-    "tensor.extra_ops": ("Theano's extra tensor ops (theano.tensor.extra_ops: cumsum, diff, repeat, "
-                         "bincount, to_one_hot, ...)",
-                         "use the nbgrad.tensor functions directly (T.squeeze, T.stack, T.arange, "
-                         "indexing, T.eq(T.arange(n), labels[:, None]) for one-hot), or NumPy on values"),
     "tensor.utils": ("Theano's tensor helpers (theano.tensor.utils)",
                      "for the shape of y given input values, compile it: "
                      "nbgrad.function([x], y.shape)(value), or y.shape.eval({x: value})"),

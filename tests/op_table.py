@@ -24,7 +24,7 @@ from nbgrad.rewriting.inplace import InplaceElemwise
 from nbgrad.rewriting.stabilize import LogOfSoftmax, LogOfSumExp, log_sigmoid as _log_sigmoid
 from nbgrad.scalar import basic as _ps
 from nbgrad.scalar.composite import Composite
-from nbgrad.tensor import fft
+from nbgrad.tensor import extra_ops, fft
 from nbgrad.tensor.conv import Conv2dGradInputs, Conv2dGradWeights, _ConvOp
 from nbgrad.tensor.elemwise import SumToShape
 from nbgrad.tensor.math import CAReduce, Dot, _ArgReduce, _MaxMin
@@ -478,6 +478,11 @@ ROWS = [
           lambda z: np.stack(_diagonals_of(z, (0, 1, -2))), (((4, 3),),), (REAL,)),
     OpRow("blockwise", lambda a, b: Blockwise(Dot(), (True, False))(a, b), np.matmul,
           (((2, 3, 4), (4,)),), (REAL, REAL)),
+    # ------------------------------------------------------------ cumulative sums and products
+    OpRow("cumsum", lambda x: extra_ops.cumsum(x, axis=1), lambda x: np.cumsum(x, axis=1, dtype=x.dtype),
+          (((3, 4),),), (REAL,), NUMBERS),
+    OpRow("cumprod", lambda x: extra_ops.cumprod(x), lambda x: np.cumprod(x, dtype=x.dtype), (((2, 3),),),
+          (NONZERO,), FLOATS),
     # ------------------------------------------------------------ Fourier transforms
     OpRow("rfft", lambda x: fft.rfft(x), _rfft_ref, (((2, 6),), ((2, 3, 5),)), (REAL,)),
     OpRow("rfft_ortho", lambda x: fft.rfft(x, norm="ortho"), lambda x: _rfft_ref(x, "ortho"),
@@ -601,5 +606,6 @@ EAGER = {
     "scan_recurrence": _eager_recurrence,
     "log_of_softmax": lambda x: ne.log_softmax(x, dim=-1), "log_of_sum_exp": lambda x: ne.logsumexp(x, dim=1),
     "diagonals": _INTERNAL, "diagonals_of": _INTERNAL, "blockwise": _INTERNAL,
+    "cumsum": "nbgrad.eager has no cumulative sum", "cumprod": "nbgrad.eager has no cumulative product",
     "rfft": _NO_FFT, "rfft_ortho": _NO_FFT, "irfft": _NO_FFT, "irfft_odd_ortho": _NO_FFT,
 }

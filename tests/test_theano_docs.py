@@ -254,8 +254,8 @@ def test_print_test_value_shows_the_tagged_value_in_the_repr():
     ("from nbgrad.misc.pkl_utils import dump", "pickling", "nbgrad.save"),
     ("from nbgrad.tensor.utils import *", "tensor helpers", ".eval("),
     ("nbgrad.tensor.utils", "tensor helpers", ".eval("),
-    ("from nbgrad.tensor.extra_ops import cumsum", "cumsum", "T.arange"),
-    ("nbgrad.tensor.extra_ops.repeat", "repeat", "one-hot"),
+    ("from nbgrad.tensor.extra_ops import bincount", "bincount", "T.arange"),
+    ("nbgrad.tensor.extra_ops.unique", "unique", "NumPy"),
 ])
 def test_left_out_theano_packages_name_themselves_and_the_nbgrad_way(stmt, feature, instead):
     with pytest.raises(ImportError) as info:
@@ -330,3 +330,70 @@ def test_fft_norm_must_be_none_or_ortho():
 
     with pytest.raises(ValueError, match="norm must be None or 'ortho'"):
         fft.rfft(T.dmatrix(), norm="forward")
+
+
+# --- extra ops (theano.tensor.extra_ops) ---------------------------------------------------
+def test_extra_ops_running_totals_differences_and_repeats_agree_with_numpy():
+    from nbgrad.tensor import extra_ops as ops
+
+    m = T.dmatrix("m")
+    values = np.arange(1.0, 13.0).reshape(3, 4) ** 1.5
+    f = nbgrad.function([m], [ops.cumsum(m), ops.cumsum(m, axis=0), ops.cumprod(m, axis=-1),
+                              ops.diff(m), ops.diff(m, n=2, axis=0), ops.repeat(m, 2, axis=1),
+                              ops.repeat(m, 3)])
+    expected = [np.cumsum(values), np.cumsum(values, axis=0), np.cumprod(values, axis=-1),
+                np.diff(values), np.diff(values, n=2, axis=0), np.repeat(values, 2, axis=1),
+                np.repeat(values, 3)]
+    for got, want in zip(f(values), expected):
+        np.testing.assert_allclose(got, want)
+    assert T.extra_ops is ops
+
+
+def test_extra_ops_gradients_match_finite_differences():
+    from nbgrad.tensor import extra_ops as ops
+
+    rng = np.random.RandomState(11)
+    start = rng.uniform(0.5, 1.5, size=(3, 4))
+    for build in (lambda x: ops.cumsum(x, axis=1) ** 2, lambda x: ops.cumprod(x, axis=0),
+                  lambda x: ops.diff(x, n=2) * 3.0, lambda x: ops.repeat(x, 2, axis=0) ** 2,
+                  lambda x: ops.fill_diagonal(x, 0.0) ** 2):
+        nbgrad.gradient.verify_grad(build, [start], rng=rng)
+    # a cumulative sum's gradient is the reversed running total of the output gradient
+    v = T.dvector("v")
+    weights = np.array([1.0, 10.0, 100.0])
+    g = nbgrad.function([v], T.grad((ops.cumsum(v) * weights).sum(), v))
+    np.testing.assert_allclose(g(np.zeros(3)), [111.0, 110.0, 100.0])
+
+
+def test_one_hot_codes_diagonals_and_windows():
+    from nbgrad.tensor import extra_ops as ops
+
+    labels, m, k = T.lvector("labels"), T.dmatrix("m"), T.lscalar("k")
+    codes = nbgrad.function([labels], ops.to_one_hot(labels, 4))(np.array([3, 0, 3]))
+    assert codes.dtype == nbgrad.config.floatX
+    np.testing.assert_array_equal(codes, np.eye(4)[[3, 0, 3]])
+    diag = nbgrad.function([m, k], [ops.fill_diagonal(m, -1.0), ops.fill_diagonal_offset(m, 9.0, k)])
+    plain, shifted = diag(np.zeros((2, 3)), 1)
+    np.testing.assert_array_equal(plain, [[-1, 0, 0], [0, -1, 0]])
+    np.testing.assert_array_equal(shifted, [[0, 9, 0], [0, 0, 9]])
+    np.testing.assert_array_equal(diag(np.zeros((3, 2)), -1)[1], [[0, 0], [9, 0], [0, 9]])
+    window = nbgrad.function([k], ops.bartlett(k))
+    for n in (1, 4, 7):
+        np.testing.assert_allclose(window(n), np.bartlett(n))
+    with pytest.raises(TypeError, match="one integer count"):
+        ops.repeat(m, np.array([1, 2]))
+
+
+def test_fft_and_cumulative_ops_batch_without_a_loop():
+    from nbgrad.tensor import extra_ops as ops
+    from nbgrad.tensor import fft
+    from nbgrad.vectorize import Blockwise, vectorize_graph
+
+    x, xs = T.dmatrix("x"), T.dtensor3("xs")
+    values = np.random.default_rng(8).normal(size=(3, 2, 5))
+    for build in (lambda a: fft.irfft(fft.rfft(a) * 2.0, is_odd=True), lambda a: ops.cumsum(a, axis=1),
+                  lambda a: ops.cumprod(a)):
+        batched = nbgrad.function([xs], vectorize_graph(build(x), {x: xs}))
+        one = nbgrad.function([x], build(x))
+        np.testing.assert_allclose(batched(values), np.stack([one(v) for v in values]))
+        assert not any(isinstance(n.op, Blockwise) for n in batched.maker.fgraph.toposort())

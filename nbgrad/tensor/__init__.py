@@ -41,11 +41,11 @@ __all__ = [
 
 
 def __getattr__(name):
-    # Theano's paths to RandomStreams and to the FFTs (``T.fft.rfft``); imported on first use
-    # because nbgrad.random builds on nbgrad.compile, which builds on this package.
-    if name in ("shared_randomstreams", "fft"):
+    # Theano's paths to RandomStreams, the FFTs and the extra ops (``T.extra_ops.cumsum``),
+    # imported on first use: nbgrad.random builds on nbgrad.compile, which builds on this package.
+    if name in ("shared_randomstreams", "fft", "extra_ops"):
         return importlib.import_module(f"nbgrad.tensor.{name}")
-    if name in ("extra_ops", "utils"):  # Theano modules nbgrad leaves out: say what instead
+    if name == "utils":  # Theano modules nbgrad leaves out: say what instead
         # lazy: the parent package nbgrad imports this one before it defines _unsupported
         from nbgrad import _unsupported
 
