@@ -397,3 +397,20 @@ def test_fft_and_cumulative_ops_batch_without_a_loop():
         one = nbgrad.function([x], build(x))
         np.testing.assert_allclose(batched(values), np.stack([one(v) for v in values]))
         assert not any(isinstance(n.op, Blockwise) for n in batched.maker.fgraph.toposort())
+
+
+# --- Theano's module path for the NaN monitor ----------------------------------------------
+def test_detect_nan_lives_at_theanos_monitormode_path(capsys):
+    from nbgrad.compile.monitormode import MonitorMode, detect_nan
+
+    x = T.dvector("x")
+    halve = nbgrad.function([x], x / 2, mode=MonitorMode(post_func=detect_nan))
+    capsys.readouterr()
+    halve(np.array([4.0, 6.0]))
+    assert capsys.readouterr().out == ""  # finite values: nothing to report
+    halve(np.array([4.0, np.nan]))
+    report = capsys.readouterr().out
+    assert report.startswith("*** NaN detected ***\n")
+    lines = report.splitlines()
+    assert lines[1].startswith("true_div") and "nan" in lines[-2] and lines[-2].startswith("Inputs : [array([")
+    assert lines[-1].startswith("Outputs: [array([") and "2." in lines[-1] and "nan" in lines[-1]

@@ -99,7 +99,7 @@ def cumsum(x, axis=None):
     >>> from nbgrad.tensor.extra_ops import cumsum
     >>> v = T.dvector("v")
     >>> nbgrad.function([v], cumsum(v))(np.array([1.0, 2.0, 3.0]))
-    array([ 1.,  3.,  6.])
+    array([1., 3., 6.])
     """
     return _cum(x, axis, "add")
 

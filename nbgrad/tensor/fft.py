@@ -215,7 +215,7 @@ def rfft(inp, norm=None):
     >>> x = T.dmatrix("x")
     >>> f = nbgrad.function([x], fft.rfft(x))
     >>> f(np.array([[1.0, 0.0, 0.0, 0.0]]))[0, :, 0]
-    array([ 1.,  1.,  1.])
+    array([1., 1., 1.])
     """
     _check_norm(norm)
     inp = _float(inp, "rfft")
