@@ -271,162 +271,7 @@ class Scan(Op):
         return self._compiled[key]
 
     def make_thunk(self, node, xp):
-        if self.info.n_opaque:
-            fn = self._inner_fn(xp)
-        else:
-            loop = self._loop_fn(xp)
-        # when to switch from the NumPy loop to the Numba one (``config.scan_compiler``)
-        compile_after = _compile_after(xp) if not self.info.n_opaque else None
-        jit = None  # the Numba loop once chosen; False: the NumPy loop for good
-        spent = 0.0  # seconds run in the NumPy loop so far
-        info = self.info
-        lags = info.lags()
-        seq_off = info.seq_offsets()
-        state_taps = info.state_taps
-        keep = info.keep
-        n_seqs, n_states, n_nit, n_opaque = info.n_seqs, info.n_states, info.n_nitsot, info.n_opaque
-        as_while = info.as_while
-        n_args = len(self.inner_inputs)
-        label = f"scan {info.name!r}" if info.name else "scan"
-        state_dtypes = [o.type.dtype for o in node.outputs[:n_states]]
-        nit_dtypes = [o.type.dtype for o in node.outputs[n_states:n_states + n_nit]]
-        # the buffers of the previous call, reused when nothing refers to them any more
-        kept_states = [None] * n_states
-        kept_nits = [None] * n_nit
-        reuse = xp.__name__ == "numpy"
-
-        def state_buffer(k, shape):
-            if reuse:
-                return _reused(kept_states, k, shape, state_dtypes[k])
-            return xp.empty(shape, dtype=state_dtypes[k])
-
-        def nit_buffer(k, shape):
-            if reuse:
-                return _reused(kept_nits, k, shape, nit_dtypes[k])
-            return xp.empty(shape, dtype=nit_dtypes[k])
-
-        def thunk(n_steps, *inputs):
-            nonlocal jit, spent
-            n = int(n_steps)
-            seqs = inputs[:n_seqs]
-            inits = inputs[n_seqs:n_seqs + n_states]
-            opaque = list(inputs[n_seqs + n_states:n_seqs + n_states + n_opaque])
-            nonseqs = inputs[n_seqs + n_states + n_opaque:]
-            if n < 0:
-                raise ValueError(f"{label}: n_steps must be >= 0, got {n}")
-            for j, s in enumerate(seqs):
-                span = seq_off[j][0]
-                if s.shape[0] - span < n:
-                    raise ValueError(
-                        f"{label}: sequence {j} has {s.shape[0]} rows, too few for {n} steps "
-                        f"with taps {list(info.seq_taps[j])} (needs {n + span}); give a longer "
-                        "sequence or a smaller n_steps"
-                    )
-            args = [None] * n_args
-            # fixed argument slots: non-sequences
-            base = n_args - len(nonseqs)
-            for k, v in enumerate(nonseqs):
-                args[base + k] = v
-            # state storage: buffers of size L+n (kept) or a ring of size L+1
-            bufs, sizes = [], []
-            for k, init in enumerate(inits):
-                L = lags[k]
-                if init.shape[0] != L:
-                    raise ValueError(
-                        f"{label}: the initial value of output {k} needs {L} row(s) for taps "
-                        f"{list(state_taps[k])}, got shape {init.shape}"
-                    )
-                size = L + n if keep[k] else L + 1
-                buf = state_buffer(k, (size,) + init.shape[1:])
-                buf[:L] = init
-                bufs.append(buf)
-                sizes.append(size)
-            nits = [None] * n_nit
-            # slot plans
-            seq_slots = []
-            pos = 0
-            for j, s in enumerate(seqs):
-                for off in seq_off[j][1]:
-                    seq_slots.append((pos, s, off))
-                    pos += 1
-            state_slots = []
-            for k in range(n_states):
-                L = lags[k]
-                for tap in state_taps[k]:
-                    state_slots.append((pos, bufs[k], L + tap, sizes[k]))
-                    pos += 1
-            opaque_pos = pos
-            done = n
-            ran = False
-            if jit is None and compile_after is not None and spent >= compile_after:
-                jit = _load_numba_loop(self, xp)
-            if jit and n > 0:
-                res = _run_numba(jit, n, seq_slots, bufs, sizes, args[base:])
-                if res is None:  # it could not compile: the NumPy loop from now on
-                    jit = False
-                elif res[0] >= 0:
-                    done, nits, ran = res[0], list(res[1:]), True
-            if n_opaque == 0 and n > 0 and not ran:
-                start = perf_counter()
-                res = loop(n, nit_buffer, *[s[off:off + n] for _p, s, off in seq_slots],
-                           *[_rows(buf, off, n, size) for _p, buf, off, size in state_slots],
-                           *[_rows(buf, lag, n, size) for buf, lag, size in zip(bufs, lags, sizes)],
-                           *args[base:])
-                if res is not None:
-                    done, nits = res[0], list(res[1:])
-                else:
-                    # a shape error: run the loop again step by step to say where
-                    for k, init in enumerate(inits):
-                        bufs[k][:lags[k]] = init
-                    done = _run_steps(self._inner_fn(xp), n, seq_slots, state_slots, args[base:],
-                                      bufs, lags, sizes, nits, nit_dtypes, as_while, label, xp)
-                spent += perf_counter() - start
-            for t in range(n if n_opaque else 0):
-                for p, s, off in seq_slots:
-                    args[p] = s[t + off]
-                for p, buf, off, size in state_slots:
-                    args[p] = buf[(t + off) % size]
-                for k in range(n_opaque):
-                    args[opaque_pos + k] = opaque[k]
-                outs = fn(*args)
-                for k in range(n_states):
-                    row = (t + lags[k]) % sizes[k]
-                    try:
-                        bufs[k][row] = outs[k]
-                    except ValueError:
-                        _raise_state_shape(label, t, k, outs[k], bufs[k])
-                for k in range(n_nit):
-                    v = outs[n_states + k]
-                    if nits[k] is None:
-                        nits[k] = nit_buffer(k, (n,) + np.shape(v))
-                    try:
-                        nits[k][t] = v
-                    except ValueError:
-                        _raise_nit_shape(label, t, n_states + k, v, nits[k])
-                for k in range(n_opaque):
-                    opaque[k] = outs[n_states + n_nit + k]
-                if as_while and bool(outs[-1]):
-                    done = t + 1
-                    break
-            results = []
-            for k in range(n_states):
-                L = lags[k]
-                if keep[k]:
-                    results.append(bufs[k][: L + done])
-                else:
-                    idx = [(done + i) % sizes[k] for i in range(L)]
-                    results.append(bufs[k][idx])
-            for k in range(n_nit):
-                if nits[k] is None:
-                    shape = tuple(0 if s is None else s for s in
-                                  node.outputs[n_states + k].type.shape)
-                    nits[k] = xp.zeros(shape, dtype=nit_dtypes[k])
-                results.append(nits[k][:done])
-            results.extend(opaque)
-            return tuple(results) if single is False else results[0]
-
-        single = len(node.outputs) == 1
-        return thunk
+        return _ScanThunk(self, node, xp)
 
     def perform(self, node, inputs, xp):
         return self.make_thunk(node, xp)(*inputs)
@@ -455,6 +300,216 @@ class Scan(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         raise NotImplementedError(f"{self}.infer_shape")
+
+
+class _ScanThunk:
+    """What a Scan node runs per call, with everything known from its types decided once.
+
+    A call checks the inputs and sets up the state buffers and the slot plans
+    (:meth:`_prepare`), runs the loop (:meth:`_run_loop`: the Numba loop once
+    chosen, else the generated NumPy loop; :meth:`_run_opaque`: step by step,
+    for a loop with opaque states) and collects the outputs (:meth:`_results`).
+    Between calls it keeps the choice of loop, the seconds spent in the NumPy
+    loop and the buffers of the previous call.
+    """
+
+    def __init__(self, op, node, xp):
+        info = self.info = op.info
+        self.op, self.xp = op, xp
+        if info.n_opaque:
+            self.fn = op._inner_fn(xp)
+        else:
+            self.loop = op._loop_fn(xp)
+        # when to switch from the NumPy loop to the Numba one (``config.scan_compiler``)
+        self.compile_after = _compile_after(xp) if not info.n_opaque else None
+        self.jit = None  # the Numba loop once chosen; False: the NumPy loop for good
+        self.spent = 0.0  # seconds run in the NumPy loop so far
+        self.lags = info.lags()
+        self.seq_off = info.seq_offsets()
+        self.n_args = len(op.inner_inputs)
+        self.label = f"scan {info.name!r}" if info.name else "scan"
+        n_states, n_nit = info.n_states, info.n_nitsot
+        self.state_dtypes = [o.type.dtype for o in node.outputs[:n_states]]
+        self.nit_dtypes = [o.type.dtype for o in node.outputs[n_states:n_states + n_nit]]
+        # the shape of a nitsot output that no step wrote (unknown lengths are 0)
+        self.empty_nit_shapes = [tuple(0 if s is None else s for s in o.type.shape)
+                                 for o in node.outputs[n_states:n_states + n_nit]]
+        # the buffers of the previous call, reused when nothing refers to them any more
+        self.kept_states = [None] * n_states
+        self.kept_nits = [None] * n_nit
+        self.reuse = xp.__name__ == "numpy"
+        self.single = len(node.outputs) == 1
+
+    def state_buffer(self, k, shape):
+        if self.reuse:
+            return _reused(self.kept_states, k, shape, self.state_dtypes[k])
+        return self.xp.empty(shape, dtype=self.state_dtypes[k])
+
+    def nit_buffer(self, k, shape):
+        if self.reuse:
+            return _reused(self.kept_nits, k, shape, self.nit_dtypes[k])
+        return self.xp.empty(shape, dtype=self.nit_dtypes[k])
+
+    def __call__(self, n_steps, *inputs):
+        info = self.info
+        n = int(n_steps)
+        n_seqs, n_states, n_opaque = info.n_seqs, info.n_states, info.n_opaque
+        seqs = inputs[:n_seqs]
+        inits = inputs[n_seqs:n_seqs + n_states]
+        opaque = list(inputs[n_seqs + n_states:n_seqs + n_states + n_opaque])
+        nonseqs = inputs[n_seqs + n_states + n_opaque:]
+        bufs, sizes, seq_slots, state_slots = self._prepare(n, seqs, inits)
+        if n_opaque:
+            done, nits = self._run_opaque(n, seq_slots, state_slots, bufs, sizes, opaque, nonseqs)
+        else:
+            done, nits = self._run_loop(n, inits, seq_slots, state_slots, bufs, sizes, nonseqs)
+        results = self._results(done, bufs, sizes, nits, opaque)
+        return results[0] if self.single else tuple(results)
+
+    def _prepare(self, n, seqs, inits):
+        """Check the inputs; return the state buffers, their sizes and the slot plans.
+
+        A state's buffer holds ``L + n`` rows when it is kept, else a ring of
+        ``L + 1`` rows. The slot plans give, per inner input, its argument
+        position and where its rows come from: ``(position, sequence, offset)``
+        per sequence tap, ``(position, buffer, offset, size)`` per state tap.
+        """
+        info, label, lags, seq_off = self.info, self.label, self.lags, self.seq_off
+        if n < 0:
+            raise ValueError(f"{label}: n_steps must be >= 0, got {n}")
+        for j, s in enumerate(seqs):
+            span = seq_off[j][0]
+            if s.shape[0] - span < n:
+                raise ValueError(
+                    f"{label}: sequence {j} has {s.shape[0]} rows, too few for {n} steps "
+                    f"with taps {list(info.seq_taps[j])} (needs {n + span}); give a longer "
+                    "sequence or a smaller n_steps"
+                )
+        bufs, sizes = [], []
+        for k, init in enumerate(inits):
+            L = lags[k]
+            if init.shape[0] != L:
+                raise ValueError(
+                    f"{label}: the initial value of output {k} needs {L} row(s) for taps "
+                    f"{list(info.state_taps[k])}, got shape {init.shape}"
+                )
+            size = L + n if info.keep[k] else L + 1
+            buf = self.state_buffer(k, (size,) + init.shape[1:])
+            buf[:L] = init
+            bufs.append(buf)
+            sizes.append(size)
+        seq_slots = []
+        pos = 0
+        for j, s in enumerate(seqs):
+            for off in seq_off[j][1]:
+                seq_slots.append((pos, s, off))
+                pos += 1
+        state_slots = []
+        for k in range(info.n_states):
+            L = lags[k]
+            for tap in info.state_taps[k]:
+                state_slots.append((pos, bufs[k], L + tap, sizes[k]))
+                pos += 1
+        return bufs, sizes, seq_slots, state_slots
+
+    def _run_loop(self, n, inits, seq_slots, state_slots, bufs, sizes, nonseqs):
+        """``(steps done, nitsot buffers)`` of a loop without opaque states.
+
+        The Numba loop runs once ``config.scan_compiler`` chose it (after
+        ``compile_after`` seconds of NumPy loop); otherwise, or where it does
+        not handle these shapes, the generated NumPy loop runs. On a shape
+        error that loop runs again step by step through the inner function,
+        to say which output of which step was wrong.
+        """
+        nits = [None] * self.info.n_nitsot
+        if self.jit is None and self.compile_after is not None and self.spent >= self.compile_after:
+            self.jit = _load_numba_loop(self.op, self.xp)
+        if n == 0:
+            return 0, nits
+        if self.jit:
+            res = _run_numba(self.jit, n, seq_slots, bufs, sizes, nonseqs)
+            if res is None:  # it could not compile: the NumPy loop from now on
+                self.jit = False
+            elif res[0] >= 0:
+                return res[0], list(res[1:])
+        lags = self.lags
+        start = perf_counter()
+        res = self.loop(n, self.nit_buffer, *[s[off:off + n] for _p, s, off in seq_slots],
+                        *[_rows(buf, off, n, size) for _p, buf, off, size in state_slots],
+                        *[_rows(buf, lag, n, size) for buf, lag, size in zip(bufs, lags, sizes)],
+                        *nonseqs)
+        if res is not None:
+            done, nits = res[0], list(res[1:])
+        else:
+            # a shape error: run the loop again step by step to say where
+            for k, init in enumerate(inits):
+                bufs[k][:lags[k]] = init
+            done = _run_steps(self.op._inner_fn(self.xp), n, seq_slots, state_slots, nonseqs,
+                              bufs, lags, sizes, nits, self.nit_dtypes, self.info.as_while,
+                              self.label, self.xp)
+        self.spent += perf_counter() - start
+        return done, nits
+
+    def _run_opaque(self, n, seq_slots, state_slots, bufs, sizes, opaque, nonseqs):
+        """``(steps done, nitsot buffers)`` of a loop with opaque states, run step by step.
+
+        The opaque values are updated in place in ``opaque``.
+        """
+        info, fn, lags, label = self.info, self.fn, self.lags, self.label
+        n_states, n_nit, n_opaque = info.n_states, info.n_nitsot, info.n_opaque
+        as_while, nit_buffer = info.as_while, self.nit_buffer
+        nits = [None] * n_nit
+        args = [None] * self.n_args
+        # fixed argument slots: non-sequences
+        base = self.n_args - len(nonseqs)
+        for k, v in enumerate(nonseqs):
+            args[base + k] = v
+        opaque_pos = len(seq_slots) + len(state_slots)
+        for t in range(n):
+            for p, s, off in seq_slots:
+                args[p] = s[t + off]
+            for p, buf, off, size in state_slots:
+                args[p] = buf[(t + off) % size]
+            for k in range(n_opaque):
+                args[opaque_pos + k] = opaque[k]
+            outs = fn(*args)
+            for k in range(n_states):
+                row = (t + lags[k]) % sizes[k]
+                try:
+                    bufs[k][row] = outs[k]
+                except ValueError:
+                    _raise_state_shape(label, t, k, outs[k], bufs[k])
+            for k in range(n_nit):
+                v = outs[n_states + k]
+                if nits[k] is None:
+                    nits[k] = nit_buffer(k, (n,) + np.shape(v))
+                try:
+                    nits[k][t] = v
+                except ValueError:
+                    _raise_nit_shape(label, t, n_states + k, v, nits[k])
+            for k in range(n_opaque):
+                opaque[k] = outs[n_states + n_nit + k]
+            if as_while and bool(outs[-1]):
+                return t + 1, nits
+        return n, nits
+
+    def _results(self, done, bufs, sizes, nits, opaque):
+        """The outer outputs after ``done`` steps, in order: states, nitsots, opaque finals."""
+        info, lags = self.info, self.lags
+        results = []
+        for k in range(info.n_states):
+            L = lags[k]
+            if info.keep[k]:
+                results.append(bufs[k][: L + done])
+            else:
+                idx = [(done + i) % sizes[k] for i in range(L)]
+                results.append(bufs[k][idx])
+        for k in range(info.n_nitsot):
+            if nits[k] is None:
+                nits[k] = self.xp.zeros(self.empty_nit_shapes[k], dtype=self.nit_dtypes[k])
+            results.append(nits[k][:done])
+        results.extend(opaque)
+        return results
 
 
 #: Seconds a loop runs with NumPy, in all its calls, before ``config.scan_compiler='auto'``
