@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = [
     "KernelSpec", "CudaCodegenError", "kernel_spec", "standalone_source", "elementwise_evaluator",
-    "cached_kernel", "cache_info", "clear_cache", "CUDA_TYPES",
+    "cached_kernel", "cache_info", "clear_cache", "CUDA_TYPES", "composite_evaluator",
 ]
 
 #: NumPy dtype name -> the C type CuPy uses for it in kernels.
@@ -373,4 +373,33 @@ def elementwise_evaluator(comp, xp):
         return kernel(*args, out)
 
     evaluate.kernel = kernel
+    return evaluate
+
+
+def composite_evaluator(comp, xp):
+    """``evaluate(*args, out=None)`` of Composite ``comp`` on array module ``xp``: one cached kernel.
+
+    Direct per-op calls are used only when an inner op has no CUDA translation.
+    """
+    try:
+        return elementwise_evaluator(comp, xp)
+    except CudaCodegenError:
+        return _direct(comp, xp)
+
+
+def _direct(comp, xp):
+    """The inner ops of ``comp`` called one by one (an op without CUDA translation)."""
+    fns = [node.op.scalar_op.impl(xp) for node in comp.nodes]
+
+    def evaluate(*args, out=None):
+        vals = dict(zip(comp.inputs, args))
+        for fn, node in zip(fns, comp.nodes):
+            ins = [vals[i] if i in vals else xp.asarray(i.data).reshape(()) for i in node.inputs]
+            vals[node.outputs[0]] = fn(*ins)
+        res = vals[comp.outputs[0]]
+        if out is not None:
+            out[...] = res
+            return out
+        return res
+
     return evaluate

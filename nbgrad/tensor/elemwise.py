@@ -2,12 +2,13 @@
 
 import numpy as np
 
+from nbgrad.backends.cpu_kernels import cpu_impl, node_evaluator, result_keeping
 from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import DISCONNECTED, ZERO, Add, Cast, Mul, Neg, Sub, TrueDiv, Where
-from nbgrad.scalar.composite import Composite, cpu_impl, node_evaluator, result_keeping
+from nbgrad.scalar.composite import Composite
 from nbgrad.tensor.basic import as_tensor_variable, as_weak_operand
 from nbgrad.tensor.batching import is_batched
 from nbgrad.tensor.type import TensorType, discrete_dtypes

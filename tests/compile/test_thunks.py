@@ -7,7 +7,8 @@ import pytest
 
 import nbgrad
 import nbgrad.tensor as T
-from nbgrad.scalar.composite import MIN_REUSED_SIZE, Composite
+from nbgrad.backends.cpu_kernels import MIN_REUSED_SIZE
+from nbgrad.scalar.composite import Composite
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
 
 

@@ -8,7 +8,8 @@ import nbgrad
 import nbgrad.tensor as T
 from nbgrad.rewriting import Mode
 from nbgrad.rewriting.inplace import InplaceElemwise
-from nbgrad.scalar.composite import MIN_BLOCKED_SIZE, Composite
+from nbgrad.backends.cpu_kernels import MIN_BLOCKED_SIZE
+from nbgrad.scalar.composite import Composite
 from nbgrad.tensor.elemwise import Elemwise
 from tests.rewriting.helpers import same_values
 

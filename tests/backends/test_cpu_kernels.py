@@ -4,7 +4,7 @@ A fused kernel keeps its temporaries in reused buffers (per block, or in the res
 dead temporaries when it runs unblocked); a buffer handed to two live temporaries at once
 gives silently wrong numbers. Random inner graphs, whose temporaries are read once, twice by
 one operation (``t * t``) and by several operations, are evaluated on arrays just below, at
-and just above each threshold of ``nbgrad.scalar.composite`` and compared with NumPy
+and just above each threshold of ``nbgrad.backends.cpu_kernels`` and compared with NumPy
 computing the same expression one whole-array operation at a time.
 
 The property tests scale the thresholds down (``_small_thresholds``) so that every path
@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 import nbgrad
 import nbgrad.tensor as T
-from nbgrad.scalar import composite
-from nbgrad.scalar.composite import MIN_BLOCKED_SIZE, Composite
+from nbgrad.backends import cpu_kernels
+from nbgrad.backends.cpu_kernels import MIN_BLOCKED_SIZE
+from nbgrad.scalar.composite import Composite
 
 
 @contextlib.contextmanager
@@ -33,7 +34,7 @@ def _small_thresholds():
         for name, value in (("BLOCK", 16), ("MIN_REUSED_SIZE", 32), ("MIN_BLOCKED_SIZE", 64),
                             ("MIN_BLOCKED_SIZE_CHEAP", 512), ("UNBUFFERED_ROWS", (16, 64)),
                             ("NUM_THREADS", 3)):
-            mp.setattr(composite, name, value)
+            mp.setattr(cpu_kernels, name, value)
         yield
 
 
@@ -69,7 +70,7 @@ CHEAP = ["neg", "sqr", "abs", "half", "add", "sub", "mul", "maximum"]
 
 def _sizes():
     """Element counts just below, at and just above every threshold of the evaluator (as set now)."""
-    c = composite
+    c = cpu_kernels
     edges = {c.BLOCK, c.MIN_REUSED_SIZE, c.MIN_BLOCKED_SIZE, c.MIN_BLOCKED_SIZE_CHEAP,
              c.MIN_BLOCKED_SIZE + c.NUM_THREADS * c.BLOCK}
     return [(n,) for n in sorted({n + d for n in edges for d in (-1, 0, 1)})]
@@ -187,9 +188,9 @@ def test_random_fused_graphs_broadcasting_long_rows(program, seed):
     rng = np.random.default_rng(seed)
     with _small_thresholds(), np.errstate(all="ignore"):
         evaluate = Composite(inner, [vals[-1]]).impl(np)
-        low, high = composite.UNBUFFERED_ROWS
+        low, high = cpu_kernels.UNBUFFERED_ROWS
         for cols in (low - 1, low, high - 1, high):
-            rows = -(-composite.MIN_REUSED_SIZE // cols) + 1
+            rows = -(-cpu_kernels.MIN_REUSED_SIZE // cols) + 1
             arrays = [rng.uniform(-2, 2, size=(rows, cols) if k == 0 else (1, cols)) for k in range(nin)]
             expected = np.broadcast_to(_reference(steps, arrays)[-1], (rows, cols))
             _check(evaluate(*arrays), expected)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from nbgrad.scalar import composite
+from nbgrad.backends import cpu_kernels
 from nbgrad.scalar.basic import Sigmoid
-from nbgrad.scalar.composite import cpu_impl
+from nbgrad.backends.cpu_kernels import cpu_impl
 
 X = np.array([-1e308, -800.0, -40.0, -1.5, -1e-300, -0.0, 0.0, 1e-300, 2.5, 40.0, 800.0, 1e308,
               np.inf, -np.inf, np.nan])
@@ -20,10 +20,10 @@ def _reference_log_sigmoid(x):
 def test_log_sigmoid_ufuncs_match_numpys_logaddexp_form_sign_of_zero_included(dtype):
     x = X.astype(dtype) if dtype == "float64" else np.clip(X, -3e38, 3e38).astype(dtype)
     with np.errstate(all="ignore"):
-        got = composite._log_sigmoid_ufuncs(x)
-        into = composite._log_sigmoid_ufuncs(x.copy(), out=np.empty_like(x))
+        got = cpu_kernels._log_sigmoid_ufuncs(x)
+        into = cpu_kernels._log_sigmoid_ufuncs(x.copy(), out=np.empty_like(x))
         in_place = x.copy()
-        composite._log_sigmoid_ufuncs(in_place, out=in_place)  # an in-place kernel's call
+        cpu_kernels._log_sigmoid_ufuncs(in_place, out=in_place)  # an in-place kernel's call
     want = _reference_log_sigmoid(x)
     for r in (got, into, in_place):
         assert r.dtype == want.dtype
@@ -32,13 +32,13 @@ def test_log_sigmoid_ufuncs_match_numpys_logaddexp_form_sign_of_zero_included(dt
 
 
 def test_log_sigmoid_ufuncs_of_a_0d_array_without_out():
-    r = composite._log_sigmoid_ufuncs(np.array(3.0))
+    r = cpu_kernels._log_sigmoid_ufuncs(np.array(3.0))
     assert np.ndim(r) == 0 and r == pytest.approx(-np.log1p(np.exp(-3.0)), rel=1e-15)
 
 
 def test_cpu_impl_uses_the_ufunc_forms_on_floats_only():
-    assert cpu_impl(Sigmoid(), ["float64"]) is composite._sigmoid_ufuncs
-    assert cpu_impl(Sigmoid(), ["int64"]) is not composite._sigmoid_ufuncs
+    assert cpu_impl(Sigmoid(), ["float64"]) is cpu_kernels._sigmoid_ufuncs
+    assert cpu_impl(Sigmoid(), ["int64"]) is not cpu_kernels._sigmoid_ufuncs
     np.testing.assert_allclose(cpu_impl(Sigmoid(), ["int64"])(np.array([0, 1])), [0.5, 1 / (1 + np.exp(-1))])
 
 
@@ -47,7 +47,7 @@ def test_softplus_and_log_sigmoid_of_the_negation_cancel_exactly(dtype):
     # log(1 - sigmoid(x)) + log(1 + exp(x)) is 0: both ufunc forms round alike
     x = np.linspace(-30, 30, 601).astype(dtype)
     with np.errstate(all="ignore"):
-        total = composite._softplus_ufuncs(x) + composite._log_sigmoid_ufuncs(-x)
-        np.testing.assert_allclose(composite._softplus_ufuncs(x), np.logaddexp(0, x),
+        total = cpu_kernels._softplus_ufuncs(x) + cpu_kernels._log_sigmoid_ufuncs(-x)
+        np.testing.assert_allclose(cpu_kernels._softplus_ufuncs(x), np.logaddexp(0, x),
                                    rtol=4 * np.finfo(dtype).eps)
     np.testing.assert_array_equal(total, 0)

@@ -1,0 +1,499 @@
+"""The CPU evaluator of fused elementwise kernels (``Elemwise(Composite)``) and of single ops.
+
+How a kernel runs on the CPU (chosen by measurement, see ``benchmarks/README.md``):
+the inner ops are NumPy ufuncs called with ``out=`` buffers on blocks of
+``BLOCK`` elements, so every temporary stays in the CPU cache and the big
+arrays are read and written once; the blocks are shared among ``NUM_THREADS``
+threads (NumPy releases the GIL inside ufunc loops). Small arrays skip the
+blocking and call the ufuncs directly. Large results reuse the buffer of the
+previous result once nobody holds it. The GPU twin is ``cuda_codegen``.
+"""
+
+import itertools
+import os
+import threading
+from sys import getrefcount
+
+import numpy as np
+
+__all__ = ["composite_evaluator", "cpu_impl", "node_evaluator", "result_keeping", "BLOCK", "NUM_THREADS",
+           "MIN_BLOCKED_SIZE", "MIN_REUSED_SIZE"]
+
+#: Elements per block: 4 temporaries of float64 blocks fit in a 1 MiB L2 cache.
+BLOCK = 1 << 15
+#: Arrays smaller than this are evaluated without blocking or threads.
+MIN_BLOCKED_SIZE = 1 << 17
+#: The same for kernels of cheap arithmetic only (``_CHEAP``): below about a million
+#: elements their arrays fit in the CPU's caches and direct ufunc calls are faster
+#: (measured: ``W - 0.01*g`` on 400k float32 takes 0.09 ms directly, 0.16 ms blocked).
+MIN_BLOCKED_SIZE_CHEAP = 1 << 20
+_CHEAP = frozenset({"add", "sub", "mul", "neg", "sqr", "abs", "maximum", "minimum", "identity", "second"})
+#: Results with at least this many elements are written into the buffer of the previous
+#: result once nobody holds it (see ``composite_evaluator``); smaller ones are fresh arrays.
+MIN_REUSED_SIZE = 1 << 16
+#: Broadcasting with rows of this many elements (the output's last axis) runs faster
+#: without NumPy's buffering: NumPy 2 copies a stride-0 operand into 8192-element buffers
+#: to lengthen the inner loop, which costs more than it saves once rows are this long
+#: (measured: ``(500, 500) * (500, 1)`` takes 107 µs buffered, 70 µs with ``setbufsize(16)``;
+#: rows of 64 elements lose 1.5× unbuffered). From 4096 on NumPy does not buffer anyway.
+UNBUFFERED_ROWS = (192, 4096)
+#: Threads sharing the blocks of one large evaluation.
+NUM_THREADS = max(1, min(int(os.environ.get("NBGRAD_NUM_THREADS", os.cpu_count() or 1)), 16))
+
+_pool = None
+_pool_lock = threading.Lock()
+_ids = itertools.count()
+_CODE = {}  # generated source -> its code object: a deep graph repeats the same kernels
+
+
+def _code(source, kind):
+    """``compile(source)``, once per distinct source (kept for the process, at most 4096)."""
+    code = _CODE.get(source)
+    if code is None:
+        if len(_CODE) >= 4096:
+            _CODE.clear()
+        code = _CODE[source] = compile(source, f"<nbgrad-{kind}-{next(_ids)}>", "exec")
+    return code
+
+
+def _executor():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(max_workers=max(NUM_THREADS - 1, 1),
+                                       thread_name_prefix="nbgrad-composite")
+    return _pool
+
+
+
+def _sigmoid_ufuncs(x, out=None):
+    """1 / (1 + exp(-x)) in place: exp overflows to inf, giving exactly 0, never NaN."""
+    if out is None:
+        return np.divide(1.0, np.add(np.exp(np.negative(x)), 1))
+    t = np.negative(x, out=out)
+    np.exp(t, out=t)
+    np.add(t, 1, out=t)
+    return np.divide(1.0, t, out=t)
+
+
+def _reciprocal_ufunc(x, out=None):
+    """1 / x as a division: NumPy's float ``reciprocal`` loop is measured 2x slower (same result)."""
+    return np.divide(1.0, x, out=out)
+
+
+def _log_sigmoid_ufuncs(x, out=None):
+    """log σ(x) = min(x, −0) − log1p(exp(−|x|)): five ufuncs, finite for every finite x.
+
+    The direct form ``−logaddexp(0, −x)`` runs NumPy's ``logaddexp`` loop, measured 9×
+    slower on 400 float64 (about 20 µs against 2.5 µs). ``−0`` keeps the sign of a
+    zero result as that form gives it.
+    """
+    m = np.minimum(x, -0.0)  # first: ``out`` may be ``x`` itself (an in-place kernel)
+    if out is None:  # fresh arrays (ufuncs give a 0-d argument's results as scalars)
+        return np.subtract(m, np.log1p(np.exp(np.negative(np.abs(x)))))
+    t = np.abs(x, out=out)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    return np.subtract(m, t, out=t)
+
+
+def _softplus_ufuncs(x, out=None):
+    """log(1 + eˣ) = max(x, 0) + log1p(exp(−|x|)): the mirror of ``_log_sigmoid_ufuncs``.
+
+    The same five ufuncs, so that ``softplus(x) + log_sigmoid(−x)`` cancels exactly as
+    it does with NumPy's ``logaddexp`` for both (about 8× slower on 400 float64).
+    """
+    m = np.maximum(x, 0.0)  # first: ``out`` may be ``x`` itself (an in-place kernel)
+    if out is None:  # fresh arrays (ufuncs give a 0-d argument's results as scalars)
+        return np.add(m, np.log1p(np.exp(np.negative(np.abs(x)))))
+    t = np.abs(x, out=out)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    return np.add(m, t, out=t)
+
+
+#: Scalar ops whose NumPy function is replaced, on float arguments, by a faster one
+#: giving the same values (``cpu_impl``): sigmoid measured 3× faster than scipy's expit.
+_FAST_IMPLS = {"sigmoid": _sigmoid_ufuncs, "reciprocal": _reciprocal_ufunc,
+               "log_sigmoid": _log_sigmoid_ufuncs, "softplus": _softplus_ufuncs}
+
+
+def cpu_impl(scalar_op, in_dtypes):
+    """The NumPy function computing ``scalar_op`` elementwise on arrays of ``in_dtypes``.
+
+    It takes ``out=`` where the scalar op's own NumPy function does. Composite kernels
+    and single elementwise ops both call it.
+
+    Examples
+    --------
+    >>> from nbgrad.scalar.basic import Sigmoid
+    >>> cpu_impl(Sigmoid(), ["float64"])(np.array([0.0, 40.0]))
+    array([0.5, 1. ])
+    """
+    fast = _FAST_IMPLS.get(scalar_op.name)
+    if fast is not None and len(in_dtypes) == 1 and np.dtype(in_dtypes[0]).kind == "f":
+        return fast
+    return scalar_op.impl(np)
+
+
+def _program(comp):
+    """Straight-line calls of the inner graph: ``(env, calls)``.
+
+    ``calls`` lists ``(temporary, function name, argument names, inner variable)``
+    in order, the last computing the result; arguments are named ``a0, a1, ...``.
+    """
+    env = {}
+    names = {v: f"a{k}" for k, v in enumerate(comp.inputs)}
+    calls = []
+    for k, node in enumerate(comp.nodes):
+        env[f"f{k}"] = cpu_impl(node.op.scalar_op, [i.dtype for i in node.inputs])
+        args = []
+        for i in node.inputs:
+            if i not in names:
+                cname = f"c{len(env)}"
+                env[cname] = np.asarray(i.data).reshape(())[()]
+                names[i] = cname
+            args.append(names[i])
+        names[node.outputs[0]] = f"t{k}"
+        calls.append((f"t{k}", f"f{k}", args, node.outputs[0]))
+    return env, calls
+
+
+#: ``sys.getrefcount`` of a kept buffer that nobody else holds: the ``kept`` list, the
+#: local name and the call's own argument.
+_UNREFERENCED = 3
+
+
+def _result_buffer(kept, shape, dtype):
+    """``kept[0]`` when it has ``shape`` and nobody else holds it, else a new buffer kept instead."""
+    out = kept[0]
+    if out is None or out.shape != shape or getrefcount(out) != _UNREFERENCED:
+        out = kept[0] = np.empty(shape, dtype=dtype)
+    return out
+
+
+def _broadcast_shape(args):
+    if len(args) <= 32:
+        return np.broadcast(*args).shape
+    return np.broadcast_shapes(*[np.shape(a) for a in args])
+
+
+try:  # NumPy's ufunc settings (the errstate with the buffer size): 0.3 µs to set, against
+    # 1.8 µs for a pair of ``np.setbufsize`` calls
+    from numpy._core.umath import _extobj_contextvar, _make_extobj
+except ImportError:  # pragma: no cover - other NumPy versions
+    _extobj_contextvar = None
+
+
+def _call_into(fn, args, out):
+    """``fn(*args, out=out)``, without NumPy's buffering when broadcasting long rows."""
+    shape = out.shape
+    if len(shape) > 1 and UNBUFFERED_ROWS[0] <= shape[-1] < UNBUFFERED_ROWS[1] and any(
+            np.ndim(a) and np.shape(a) != shape for a in args):
+        size = shape[-1] // 16 * 16
+        if _extobj_contextvar is not None:
+            token = _extobj_contextvar.set(_make_extobj(bufsize=size))
+            try:
+                return fn(*args, out=out)
+            finally:
+                _extobj_contextvar.reset(token)
+        old = np.setbufsize(size)
+        try:
+            return fn(*args, out=out)
+        finally:
+            np.setbufsize(old)
+    return fn(*args, out=out)
+
+
+def _size_dispatch(nin, small, big, full=None, check=None, out_param=False):
+    """Generated ``thunk(a0, ..., a{nin-1})``: ``small(...)`` for small arrays, else ``big((...))``.
+
+    The size test is decided here, so that a call does no more than it needs: with
+    ``full`` (the index of an operand known to have the result's shape) it reads that
+    operand's ``.size`` once; without it, every operand's ``np.size`` in line. ``check``
+    (a broadcast check taking the tuple of operands) is called first. With
+    ``out_param`` the thunk takes ``out=None`` and passes it on as ``small(..., out=out)``
+    and ``big((...), out)``.
+    """
+    params = ", ".join(f"a{k}" for k in range(nin))
+    operands = "(" + "".join(f"a{k}, " for k in range(nin)) + ")"
+    if full is not None:
+        test = f"a{full}.size < {MIN_REUSED_SIZE}"
+    else:
+        test = " and ".join(f"size(a{k}) < {MIN_REUSED_SIZE}" for k in range(nin)) or "True"
+    lines = [f"def thunk({params}{', out=None' if out_param else ''}):"]
+    if check is not None:
+        lines.append(f"    check({operands})")
+    lines += [f"    if {test}:",
+              f"        return small({params}{', out=out' if out_param else ''})",
+              f"    return big({operands}{', out' if out_param else ''})"]
+    scope = {"size": np.size, "small": small, "big": big, "check": check}
+    exec(_code("\n".join(lines) + "\n", "size-dispatch"), scope)
+    return scope["thunk"]
+
+
+def node_evaluator(comp, nin, full=None, size=None, check=None):
+    """The CPU thunk of one ``Elemwise(comp)`` node: ``thunk(a0, ..., a{nin-1})``.
+
+    What the node's types tell at compile time is not asked again at each call:
+    with ``size`` (the result's number of elements, when its shape is static) the
+    thunk is the small or the large form itself; with ``full`` (see ``_size_dispatch``)
+    one operand's ``.size`` chooses. ``check`` is the node's broadcast check, if any.
+    """
+    evaluate = comp.impl(np)
+    if size is not None and check is None:
+        if size < MIN_REUSED_SIZE:
+            return evaluate.small
+        return evaluate
+    return _size_dispatch(nin, evaluate.small, evaluate.big, full, check)
+
+
+def result_keeping(fn, in_dtypes, dtype, full=None, size=None, check=None):
+    """``fn(*arrays)`` whose large results reuse the buffer of the previous one once released.
+
+    ``fn`` is a NumPy function with an ``out=`` argument (a ufunc) computing one
+    elementwise op. Results of at least ``MIN_REUSED_SIZE`` elements follow a Composite's
+    rule (``composite_evaluator``): the buffer returned last time is written again only when
+    its reference count shows that nothing but this function holds it. ``fn`` itself is
+    returned when it does not take ``out=`` or would give another dtype than ``dtype``
+    (then ``check``, if given, is left to the caller).
+    ``full``, ``size`` and ``check`` are as for ``node_evaluator``; a returned thunk
+    that calls ``check`` has ``checks = True``.
+
+    Examples
+    --------
+    >>> f = result_keeping(np.multiply, ["float64", "float64"], "float64")
+    >>> a = np.ones((400, 400)); r1 = f(a, a); r2 = f(a, a)
+    >>> r1 is r2  # r1 is still held: a new buffer
+    False
+    >>> address = r2.ctypes.data; del r1, r2
+    >>> f(a, a).ctypes.data == address  # released by the caller: written again
+    True
+    """
+    dtype = np.dtype(dtype)
+    if not _writes_into(fn, tuple(np.dtype(d) for d in in_dtypes), dtype):
+        return fn
+    kept = [None]
+
+    def big(args):
+        return _call_into(fn, args, _result_buffer(kept, _broadcast_shape(args), dtype))
+
+    if size is not None and size < MIN_REUSED_SIZE and check is None:
+        return fn
+    thunk = _size_dispatch(len(in_dtypes), fn, big, full, check)
+    thunk.checks = check is not None
+    return thunk
+
+
+_WRITES_INTO = {}
+
+
+def _writes_into(fn, in_dtypes, dtype):
+    """Whether ``fn`` on arrays of ``in_dtypes`` gives ``dtype`` and takes ``out=`` (probed once)."""
+    try:
+        key = (fn, in_dtypes, dtype)
+        known = _WRITES_INTO.get(key)
+    except TypeError:  # an unhashable function: probe every time
+        key, known = None, None
+    if known is not None:
+        return known
+    try:
+        with np.errstate(all="ignore"):
+            probe = [np.ones(1, dtype=d) for d in in_dtypes]
+            ok = np.asarray(fn(*probe)).dtype == dtype
+            if ok:
+                fn(*probe, out=np.empty(1, dtype=dtype))
+    except Exception:  # noqa: BLE001 - no out= (or no probe value): plain calls
+        ok = False
+    if key is not None:
+        if len(_WRITES_INTO) >= 4096:  # functions made per node would otherwise pile up
+            _WRITES_INTO.clear()
+        _WRITES_INTO[key] = ok
+    return ok
+
+
+def composite_evaluator(comp):
+    """The CPU evaluator: ``evaluate(*arrays, out=None)``.
+
+    A large result (``MIN_REUSED_SIZE`` elements or more, blocked or not) without ``out``
+    goes into the buffer the previous call returned when nothing refers to that buffer any more (no result, view or
+    variable of the caller's): its reference count then shows only the evaluator's own
+    references. Reusing it skips the page faults of a fresh allocation (an 80 MB array
+    costs about 4 ms of them); a result still held is never overwritten, since the
+    evaluator then allocates a new buffer and keeps that one instead. The cost is one
+    retained buffer per evaluator after its result is dropped.
+
+    A large result computed without blocking (see ``_chained_source``) keeps its
+    temporaries out of fresh arrays: they go into the result buffer or into a dead
+    temporary, so ``W - 0.01*g`` into ``g``'s buffer is two passes and no allocation.
+    """
+    env, calls = _program(comp)
+    nin = comp.nin
+    params = ", ".join(f"a{k}" for k in range(nin))
+    out_var = comp.outputs[0]
+    # direct form: for small arrays
+    small = [f"def small({params}, out=None):"]
+    for t, f, args, _ in calls[:-1]:
+        small.append(f"    {t} = {f}({', '.join(args)})")
+    t, f, args, _ = calls[-1]
+    small.append(f"    return {f}({', '.join(args)}, out=out)")
+    # blocked form: temporaries in reusable buffers, assigned by liveness
+    last_use = {}
+    for k, (_, _, args, _) in enumerate(calls):
+        for a in args:
+            last_use[a] = k
+    free, slot_of, slot_dtypes = {}, {}, []
+    block = [f"def block({params}, o, bufs):"]
+    for k, (t, f, args, var) in enumerate(calls):
+        # once per temporary: one used twice by this call (``t * t``) frees one buffer, not two
+        for a in dict.fromkeys(args):
+            if a in slot_of and last_use[a] == k:
+                free.setdefault(slot_dtypes[slot_of[a]], []).append(slot_of[a])
+        if k == len(calls) - 1:
+            block.append(f"    {f}({', '.join(args)}, out=o)")
+            continue
+        pool = free.get(var.dtype)
+        if pool:
+            s = pool.pop()
+        else:
+            s = len(slot_dtypes)
+            slot_dtypes.append(var.dtype)
+        slot_of[t] = s
+        block.append(f"    {t} = {f}({', '.join(args)}, out=bufs[{s}])")
+    source = "\n".join(small) + "\n\n" + "\n".join(block) + "\n"
+    exec(_code(source, "composite"), env)
+    small_fn, block_fn = env["small"], env["block"]
+    out_dtype = np.dtype(out_var.dtype)
+    slot_np = [np.dtype(d) for d in slot_dtypes]
+
+    def run_part(views, o, lo, hi):
+        bufs = [np.empty(BLOCK, dtype=d) for d in slot_np]
+        while lo < hi:
+            end = min(lo + BLOCK, hi)
+            if end - lo != BLOCK:
+                bufs = [b[: end - lo] for b in bufs]
+            block_fn(*[v[lo:end] for v in views], o[lo:end], bufs)
+            lo = end
+
+    kept = [None]  # the last result buffer this evaluator allocated (see _result_buffer)
+    chained = {}  # (input written over, inputs of full shape) -> chained small form
+
+    def unblocked(args, out, shape, fresh):
+        """The small form with temporaries in ``out`` or dead temporaries where that is safe."""
+        if out.shape != shape:
+            return _call_into(small_fn, args, out)
+        alias = -1
+        for k, a in enumerate(args):
+            if a is out:
+                if alias >= 0:
+                    return _call_into(small_fn, args, out)
+                alias = k
+            elif not fresh and np.may_share_memory(a, out):
+                return _call_into(small_fn, args, out)
+        key = (alias, tuple(np.shape(a) == shape for a in args))
+        fn = chained.get(key)
+        if fn is None:
+            fn = chained[key] = _chained_function(env, calls, nin, out_dtype, *key)
+        return _call_into(fn, args, out)
+
+    def big(args, out=None):
+        shape = _broadcast_shape(args)
+        fresh = out is None
+        if fresh:
+            out = _result_buffer(kept, shape, out_dtype)
+        if out.size < threshold or not out.flags.c_contiguous or out.shape != shape:
+            return unblocked(args, out, shape, fresh)
+        n = out.size
+        views = []
+        for a in args:
+            a = np.asarray(a)
+            if a.shape == shape and a.flags.c_contiguous:
+                views.append(a.reshape(-1))
+            elif a.size == 1:
+                views.append(np.broadcast_to(a.reshape(()), (n,)))
+            else:
+                return unblocked(args, out, shape, fresh)
+        o = out.reshape(-1)
+        parts = min(NUM_THREADS, -(-n // BLOCK))
+        if parts <= 1:
+            run_part(views, o, 0, n)
+            return out
+        step = -(-n // parts // BLOCK) * BLOCK
+        bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+        ex = _executor()
+        futures = [ex.submit(run_part, views, o, lo, hi) for lo, hi in bounds[1:]]
+        run_part(views, o, *bounds[0])
+        for fut in futures:
+            fut.result()
+        return out
+
+    threshold = MIN_BLOCKED_SIZE
+    if all(n.op.scalar_op.name in _CHEAP or n.op.scalar_op.name.startswith("cast") for n in comp.nodes):
+        threshold = MIN_BLOCKED_SIZE_CHEAP
+    evaluate = _size_dispatch(nin, small_fn, big, out_param=True)
+    evaluate.source = source
+    evaluate.small = small_fn
+    evaluate.big = big
+    return evaluate
+
+
+def _chained_source(calls, nin, out_dtype, alias, full):
+    """Source of ``chained(a0, ..., out)``: the small form without fresh temporaries.
+
+    ``out`` has the full result shape; it is input ``alias`` (-1: no input) and
+    ``full[k]`` says whether input ``k`` has the full shape. A temporary computed
+    from a full-shape input has the full shape itself, so it can be written into
+    ``out`` once nothing still to come reads what ``out`` holds (input ``alias`` or
+    an earlier temporary), or else into a full-shape temporary of its dtype whose
+    last use has passed. Other temporaries are fresh arrays, as in the small form.
+    """
+    last_use = {}
+    for k, (_, _, args, _) in enumerate(calls):
+        for a in args:
+            last_use[a] = k
+    full_of = {f"a{k}": bool(f) for k, f in enumerate(full)}
+    buffer_of = {}  # full-shape temporary -> (the array's name, its dtype)
+    held = f"a{alias}" if alias >= 0 else None  # what ``out`` holds now
+    free = []  # arrays (name, dtype) of full-shape temporaries nothing reads any more
+    params = ", ".join(f"a{k}" for k in range(nin))
+    lines = [f"def chained({params}, out=None):"]
+    for k, (t, f, args, var) in enumerate(calls):
+        call = f"{f}({', '.join(args)}"
+        if k == len(calls) - 1:
+            lines.append(f"    return {call}, out=out)")
+            break
+        for a in dict.fromkeys(args):  # a temporary read twice by this call is freed once
+            if a in buffer_of and last_use[a] == k and buffer_of[a][0] != "out":
+                free.append(buffer_of[a])
+        full_of[t] = any(full_of.get(a, False) for a in args)
+        dtype = np.dtype(var.dtype)
+        target = None
+        if full_of[t]:
+            if dtype == out_dtype and (held is None or last_use.get(held, -1) <= k):
+                target, held = "out", t
+            else:
+                target = next((name for name, d in free if d == dtype), None)
+                if target is not None:
+                    free.remove((target, dtype))
+        if target is None:
+            lines.append(f"    {t} = {call})")
+            target = t
+        else:
+            lines.append(f"    {t} = {call}, out={target})")
+        if full_of[t]:
+            buffer_of[t] = (target, dtype)
+    return "\n".join(lines) + "\n"
+
+
+def _chained_function(env, calls, nin, out_dtype, alias, full):
+    source = _chained_source(calls, nin, out_dtype, alias, full)
+    scope = dict(env)
+    exec(_code(source, "composite-chained"), scope)
+    fn = scope["chained"]
+    fn.source = source
+    return fn
+
