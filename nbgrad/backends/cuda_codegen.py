@@ -115,6 +115,11 @@ def _compute_type(dtype):
     return "float" if dtype == "float16" else CUDA_TYPES[dtype]
 
 
+def _cast_type(dtype):
+    """The C type a cast to ``dtype`` converts to: CUDA's ``half`` for float16, else ``CUDA_TYPES``."""
+    return "half" if dtype == "float16" else CUDA_TYPES[dtype]
+
+
 def _upcast(*dtypes):
     return np.result_type(*dtypes).name
 
@@ -165,7 +170,7 @@ def _node_expr(em, sop, args, out_dtype):
 
     name = sop.name
     if isinstance(sop, Cast):
-        return sop.c_code(*[e for e, _ in args])
+        return f"(({_cast_type(sop.dtype)})({args[0][0]}))"
     if name == "switch":
         cond = _cast(args[0], "bool")
         return sop.c_code(cond, _cast(args[1], out_dtype), _cast(args[2], out_dtype))

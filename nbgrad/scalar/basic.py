@@ -457,7 +457,7 @@ class IsInf(Unary):
 
 
 class Cast(Unary):
-    """Conversion to ``dtype`` (``astype``)."""
+    """Conversion to ``dtype`` (``astype``); its CUDA form is the backend's C type of ``dtype``."""
 
     __props__ = ("dtype",)
     nfunc = None
@@ -472,10 +472,6 @@ class Cast(Unary):
     @property
     def latex(self):
         return "{0}"
-
-    @property
-    def cuda(self):
-        return f"(({_CTYPES.get(self.dtype, self.dtype)})({{0}}))"
 
     def output_dtype(self, dtype):
         return self.dtype
@@ -493,14 +489,6 @@ class Cast(Unary):
 
     def partials(self, m, inputs, output):
         return [1]
-
-
-_CTYPES = {
-    "float64": "double", "float32": "float", "float16": "half",
-    "int64": "long long", "int32": "int", "int16": "short", "int8": "signed char",
-    "uint64": "unsigned long long", "uint32": "unsigned int", "uint16": "unsigned short",
-    "uint8": "unsigned char", "bool": "bool",
-}
 
 
 # -------------------------------------------------------------------- binary

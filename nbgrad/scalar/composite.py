@@ -16,7 +16,7 @@ op's CUDA template.
 import numpy as np
 
 from nbgrad.graph.traversal import io_toposort
-from nbgrad.scalar.basic import _CTYPES, PREC_ATOM, ScalarOp
+from nbgrad.scalar.basic import PREC_ATOM, ScalarOp
 
 __all__ = ["Composite"]
 
@@ -153,22 +153,3 @@ class Composite(ScalarOp):
             else:
                 out.append(clone_replace(g, dict(zip(self.inputs, inputs))))
         return out
-
-    def c_code(self, *args):
-        memo = dict(zip(self.inputs, args))
-
-        def arg(v):
-            if v in memo:
-                return memo[v]
-            val = np.asarray(v.data).reshape(-1)[0]
-            if v.dtype == "bool":
-                return "true" if val else "false"
-            return f"(({_CTYPES[v.dtype]}){val!r})"
-
-        for node in self.nodes:
-            memo[node.outputs[0]] = node.op.scalar_op.c_code(*[arg(i) for i in node.inputs])
-        return arg(self.outputs[0])
-
-    @property
-    def cuda(self):
-        return self.c_code(*[f"{{{k}}}" for k in range(self.nin)])
