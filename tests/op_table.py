@@ -507,6 +507,7 @@ EXEMPT = {
     _ps.Unary: "abstract base of the unary scalar ops",
     _ps.Binary: "abstract base of the binary scalar ops",
     _ps._Logical: "abstract base of the logical scalar ops",
+    _ps.Comparison: "abstract base of the comparison scalar ops",
     _ps._Piecewise: "abstract base of the piecewise scalar ops",
     RandomVariable: "its value is a random draw with no NumPy value to compare to; tests/random checks "
                     "its distributions and seeding",

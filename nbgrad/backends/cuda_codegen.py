@@ -39,13 +39,6 @@ CUDA_TYPES = {
     "uint8": "unsigned char", "bool": "bool",
 }
 
-# Ops whose CUDA templates are plain C operators or comparisons valid on integers.
-_INTEGER_SAFE = frozenset({
-    "identity", "neg", "sqr", "add", "sub", "mul", "maximum", "minimum", "sign", "relu",
-    "clip", "invert", "and_", "or_", "xor", "lt", "gt", "le", "ge", "eq", "neq",
-    "int_div", "mod", "reciprocal",
-})
-
 _INT_HELPERS = """\
 template <typename T> __device__ T nbgrad_floordiv(T a, T b) {
     if (b == 0) return 0;
@@ -179,7 +172,7 @@ def _node_expr(em, sop, args, out_dtype):
         dtype = _upcast(*in_dtypes)
     else:
         dtype = out_dtype
-    if not _is_float(dtype) and name not in _INTEGER_SAFE:
+    if not _is_float(dtype) and not sop.integer_safe:
         dtype = "float64"
     cast = [_cast(a, dtype) for a in args]
     if dtype in ("bool",) and name == "invert":

@@ -289,17 +289,12 @@ def chain_interior(fgraph, node):
     return s is not None and type(sop(user)) is type(s) and user.outputs[0].dtype == out.dtype
 
 
-# f(-0.0) == f(+0.0) for these (each operand position)
-_ZERO_SIGN_BLIND = ("abs", "sqr", "cos", "cosh", "exp", "exp2", "log", "log2", "log10", "sigmoid",
-                    "softplus", "erfc", "arccos", "isnan", "isinf", "eq", "neq", "lt", "le", "gt", "ge")
-
-
 def _blind_use(node, k):
     """Whether ``node`` gives the same result for +0.0 and -0.0 in input ``k`` (all else equal)."""
     s = sop(node)
     if s is None:
         return False
-    if s.name in _ZERO_SIGN_BLIND:
+    if s.zero_sign_blind:
         return True
     if type(s) is S["mul"] and node.inputs[0] is node.inputs[1]:
         return True  # x * x
@@ -330,19 +325,11 @@ def only_client(fgraph, var, node):
     return bool(cl) and all(c is node for c, _ in cl)
 
 
-# finite for every finite input
-_FINITE_OPS = ("sigmoid", "tanh", "erf", "erfc", "sign", "arctan", "relu", "neg", "abs")
-
-
 def known_nonzero(var):
     """True if no element of ``var`` is zero (a nonzero constant, possibly broadcast)."""
     while var.owner is not None and isinstance(var.owner.op, (Alloc, DimShuffle)):
         var = var.owner.inputs[0]
     return isinstance(var, Constant) and bool((np.asarray(var.data) != 0).all())
-
-
-# never negative and never -0.0 for any input (nan stays nan)
-_NONNEG_OPS = ("exp", "exp2", "sqr", "abs", "sigmoid", "cosh")
 
 
 def known_nonnegative(var, depth=3):
@@ -361,7 +348,7 @@ def known_nonnegative(var, depth=3):
         return False
     s = sop(node)
     if s is not None:
-        if s.name in _NONNEG_OPS:
+        if s.nonnegative_output:
             return True
         if type(s) is S["mul"] and node.inputs[0] is node.inputs[1]:
             return True
@@ -390,7 +377,7 @@ def known_finite(var, depth=3):
     if node is None or depth == 0:
         return False
     s = sop(node)
-    if s is not None and s.name in _FINITE_OPS:
+    if s is not None and s.finite_output:
         return all(known_finite(i, depth - 1) for i in node.inputs)
     if s is not None and type(s) is ps.Cast:
         return known_finite(node.inputs[0], depth - 1)

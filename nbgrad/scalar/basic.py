@@ -18,7 +18,7 @@ import numpy as np
 
 from nbgrad.graph.op import PropsIdentity
 
-__all__ = ["ScalarOp", "ZERO", "DISCONNECTED", "Where", "scalar_ops", "Cast", "upcast"]
+__all__ = ["ScalarOp", "ZERO", "DISCONNECTED", "Where", "scalar_ops", "Cast", "Comparison", "upcast"]
 
 
 class _Sentinel:
@@ -80,6 +80,12 @@ class ScalarOp(PropsIdentity):
     #: float32 and float64 operands give a result of their own dtype, known without calling
     #: ``impl`` (for SciPy's functions, whose import costs a notebook's first cell 0.2 s)
     keeps_float_dtype = False
+    # Facts that kernels and rewrites read; each holds only where an op sets it to True.
+    cheap = False  # one pass of plain arithmetic: CPU kernels of cheap ops only stay unblocked longer
+    integer_safe = False  # its CUDA template is exact on integer operands (no detour through double)
+    finite_output = False  # finite wherever every input is finite: it cannot overflow
+    nonnegative_output = False  # never negative and never -0.0, for any input (nan stays nan)
+    zero_sign_blind = False  # the same result for -0.0 as for +0.0, in each operand
 
     __props__ = ()
 
@@ -164,6 +170,7 @@ class Identity(Unary):
     name, nfunc = "identity", "positive"
     cuda = "({0})"
     latex = "{0}"
+    cheap = integer_safe = True
 
     def partials(self, m, inputs, output):
         return [1]
@@ -172,6 +179,7 @@ class Identity(Unary):
 class Neg(Unary):
     name, nfunc, symbol, precedence = "neg", "negative", "-", PREC_NEG
     latex, cuda = "-{0}", "(-{0})"
+    cheap = integer_safe = finite_output = True
 
     def partials(self, m, inputs, output):
         return [-1]
@@ -180,6 +188,7 @@ class Neg(Unary):
 class Abs(Unary):
     name, nfunc = "abs", "abs"
     latex, cuda = r"\left|{0}\right|", "fabs({0})"
+    cheap = finite_output = nonnegative_output = zero_sign_blind = True
 
     def partials(self, m, inputs, output):
         """∂|x|/∂x = 1 for x ≥ 0 and -1 below, as JAX: at 0 an upstream inf stays inf, not 0·inf."""
@@ -190,6 +199,7 @@ class Abs(Unary):
 class Sqr(Unary):
     name, nfunc, precedence = "sqr", "square", PREC_POW
     latex, cuda = "{0}^{{2}}", "(({0})*({0}))"
+    cheap = integer_safe = nonnegative_output = zero_sign_blind = True
 
     def partials(self, m, inputs, output):
         return [2 * inputs[0]]
@@ -206,6 +216,7 @@ class Sqrt(Unary):
 class Reciprocal(Unary):
     name, nfunc = "reciprocal", "reciprocal"
     latex, cuda = r"\frac{{1}}{{{0}}}", "(1.0/({0}))"
+    integer_safe = True
 
     def partials(self, m, inputs, output):
         return [-m.sqr(output)]
@@ -214,6 +225,7 @@ class Reciprocal(Unary):
 class Exp(Unary):
     name, nfunc = "exp", "exp"
     latex = "e^{{{0}}}"
+    nonnegative_output = zero_sign_blind = True
 
     def partials(self, m, inputs, output):
         return [output]
@@ -222,6 +234,7 @@ class Exp(Unary):
 class Exp2(Unary):
     name, nfunc = "exp2", "exp2"
     latex = "2^{{{0}}}"
+    nonnegative_output = zero_sign_blind = True
 
     def partials(self, m, inputs, output):
         return [output * math.log(2.0)]
@@ -230,6 +243,7 @@ class Exp2(Unary):
 class Log(Unary):
     name, nfunc = "log", "log"
     latex = r"\log{{\left({0}\right)}}"
+    zero_sign_blind = True
 
     def partials(self, m, inputs, output):
         return [1.0 / inputs[0]]
@@ -238,6 +252,7 @@ class Log(Unary):
 class Log2(Unary):
     name, nfunc = "log2", "log2"
     latex = r"\log_{{2}}{{\left({0}\right)}}"
+    zero_sign_blind = True
 
     def partials(self, m, inputs, output):
         return [1.0 / (inputs[0] * math.log(2.0))]
@@ -246,6 +261,7 @@ class Log2(Unary):
 class Log10(Unary):
     name, nfunc = "log10", "log10"
     latex = r"\log_{{10}}{{\left({0}\right)}}"
+    zero_sign_blind = True
 
     def partials(self, m, inputs, output):
         return [1.0 / (inputs[0] * math.log(10.0))]
@@ -267,7 +283,7 @@ class Expm1(Unary):
         return [output + 1.0]
 
 
-def _trig(name, latex_name, rule, nfunc=None):
+def _trig(name, latex_name, rule, nfunc=None, **facts):
     cls = type(
         name.capitalize(),
         (Unary,),
@@ -276,6 +292,7 @@ def _trig(name, latex_name, rule, nfunc=None):
             "nfunc": nfunc or name,
             "latex": latex_name + r"{{\left({0}\right)}}",
             "partials": lambda self, m, inputs, output: [rule(m, inputs[0], output)],
+            **facts,
         },
     )
     cls.__module__ = __name__
@@ -284,14 +301,14 @@ def _trig(name, latex_name, rule, nfunc=None):
 
 
 Sin = _trig("sin", r"\sin", lambda m, x, z: m.cos(x))
-Cos = _trig("cos", r"\cos", lambda m, x, z: -m.sin(x))
+Cos = _trig("cos", r"\cos", lambda m, x, z: -m.sin(x), zero_sign_blind=True)
 Tan = _trig("tan", r"\tan", lambda m, x, z: 1.0 + m.sqr(z))
 Arcsin = _trig("arcsin", r"\arcsin", lambda m, x, z: 1.0 / m.sqrt(1.0 - m.sqr(x)))
-Arccos = _trig("arccos", r"\arccos", lambda m, x, z: -1.0 / m.sqrt(1.0 - m.sqr(x)))
-Arctan = _trig("arctan", r"\arctan", lambda m, x, z: 1.0 / (1.0 + m.sqr(x)))
+Arccos = _trig("arccos", r"\arccos", lambda m, x, z: -1.0 / m.sqrt(1.0 - m.sqr(x)), zero_sign_blind=True)
+Arctan = _trig("arctan", r"\arctan", lambda m, x, z: 1.0 / (1.0 + m.sqr(x)), finite_output=True)
 Sinh = _trig("sinh", r"\sinh", lambda m, x, z: m.cosh(x))
-Cosh = _trig("cosh", r"\cosh", lambda m, x, z: m.sinh(x))
-Tanh = _trig("tanh", r"\tanh", lambda m, x, z: 1.0 - m.sqr(z))
+Cosh = _trig("cosh", r"\cosh", lambda m, x, z: m.sinh(x), nonnegative_output=True, zero_sign_blind=True)
+Tanh = _trig("tanh", r"\tanh", lambda m, x, z: 1.0 - m.sqr(z), finite_output=True)
 Arcsinh = _trig(
     "arcsinh", r"\operatorname{{arsinh}}", lambda m, x, z: 1.0 / m.sqrt(m.sqr(x) + 1.0)
 )
@@ -309,7 +326,7 @@ for _cls, _c in ((Arcsin, "asin"), (Arccos, "acos"), (Arctan, "atan"),
 class Sigmoid(Unary):
     name = "sigmoid"
     latex, cuda = r"\sigma\left({0}\right)", "(1.0/(1.0+exp(-({0}))))"
-
+    finite_output = nonnegative_output = zero_sign_blind = True
     keeps_float_dtype = True  # scipy.special.expit: f->f, d->d
 
     def impl(self, xp):
@@ -323,6 +340,7 @@ class Softplus(Unary):
     name = "softplus"
     latex = r"\operatorname{{softplus}}\left({0}\right)"
     cuda = "(({0}) > 0 ? ({0}) + log1p(exp(-({0}))) : log1p(exp({0})))"
+    zero_sign_blind = True
 
     def impl(self, xp):
         return lambda x, out=None: xp.logaddexp(0, x, out=out)
@@ -359,7 +377,7 @@ class Erf(Unary):
     name = "erf"
     latex = r"\operatorname{{erf}}\left({0}\right)"
     cuda = "erf({0})"
-
+    finite_output = True
     keeps_float_dtype = True  # scipy.special.erf: f->f, d->d
 
     def impl(self, xp):
@@ -373,7 +391,7 @@ class Erfc(Unary):
     name = "erfc"
     latex = r"\operatorname{{erfc}}\left({0}\right)"
     cuda = "erfc({0})"
-
+    finite_output = zero_sign_blind = True
     keeps_float_dtype = True  # scipy.special.erfc: f->f, d->d
 
     def impl(self, xp):
@@ -387,6 +405,7 @@ class Relu(Unary):
     name = "relu"
     latex = r"\operatorname{{relu}}\left({0}\right)"
     cuda = "(({0}) > 0 ? ({0}) : 0)"
+    integer_safe = finite_output = True
 
     def impl(self, xp):
         return lambda x, out=None: xp.maximum(x, 0, out=out)
@@ -430,11 +449,13 @@ class Sign(_Piecewise):
     name, nfunc = "sign", "sign"
     latex = r"\operatorname{{sgn}}\left({0}\right)"
     cuda = "(({0}) > 0 ? 1 : (({0}) < 0 ? -1 : 0))"
+    integer_safe = finite_output = True
 
 
 class Invert(Unary):
     name, nfunc, symbol, precedence = "invert", "invert", "~", PREC_NEG
     latex, cuda = r"\neg {0}", "(~({0}))"
+    integer_safe = True
 
     def partials(self, m, inputs, output):
         return [DISCONNECTED]
@@ -443,6 +464,7 @@ class Invert(Unary):
 class IsNan(Unary):
     name, nfunc, bool_output = "isnan", "isnan", True
     cuda = "isnan({0})"
+    zero_sign_blind = True
 
     def partials(self, m, inputs, output):
         return [DISCONNECTED]
@@ -451,6 +473,7 @@ class IsNan(Unary):
 class IsInf(Unary):
     name, nfunc, bool_output = "isinf", "isinf", True
     cuda = "isinf({0})"
+    zero_sign_blind = True
 
     def partials(self, m, inputs, output):
         return [DISCONNECTED]
@@ -461,6 +484,7 @@ class Cast(Unary):
 
     __props__ = ("dtype",)
     nfunc = None
+    cheap = True
 
     def __init__(self, dtype):
         self.dtype = np.dtype(dtype).name
@@ -504,6 +528,7 @@ class Add(Binary):
     name, nfunc, symbol, precedence = "add", "add", "+", PREC_ADD
     latex = "{0} + {1}"
     commutative = associative = True
+    cheap = integer_safe = True
 
     def partials(self, m, inputs, output):
         return [1, 1]
@@ -512,6 +537,7 @@ class Add(Binary):
 class Sub(Binary):
     name, nfunc, symbol, precedence = "sub", "subtract", "-", PREC_ADD
     latex = "{0} - {1}"
+    cheap = integer_safe = True
 
     def partials(self, m, inputs, output):
         return [1, -1]
@@ -521,6 +547,7 @@ class Mul(Binary):
     name, nfunc, symbol, precedence = "mul", "multiply", "*", PREC_MUL
     latex = r"{0} {1}"
     commutative = associative = True
+    cheap = integer_safe = True
 
     def partials(self, m, inputs, output):
         x, y = inputs
@@ -540,6 +567,7 @@ class IntDiv(Binary):
     name, nfunc, symbol, precedence = "int_div", "floor_divide", "//", PREC_MUL
     latex = r"\left\lfloor\frac{{{0}}}{{{1}}}\right\rfloor"
     cuda = "floor(({0}) / ({1}))"
+    integer_safe = True
 
     def partials(self, m, inputs, output):
         return [ZERO, ZERO]
@@ -549,6 +577,7 @@ class Mod(Binary):
     name, nfunc, symbol, precedence = "mod", "mod", "%", PREC_MUL
     latex = r"{0} \bmod {1}"
     cuda = "(({0}) - floor(({0}) / ({1})) * ({1}))"
+    integer_safe = True
 
     def partials(self, m, inputs, output):
         x, y = inputs
@@ -582,6 +611,7 @@ class Maximum(Binary):
     latex = r"\max\left({0}, {1}\right)"
     cuda = "max({0}, {1})"
     commutative = associative = True
+    cheap = integer_safe = True
 
     def partials(self, m, inputs, output):
         x, y = inputs
@@ -593,6 +623,7 @@ class Minimum(Binary):
     latex = r"\min\left({0}, {1}\right)"
     cuda = "min({0}, {1})"
     commutative = associative = True
+    cheap = integer_safe = True
 
     def partials(self, m, inputs, output):
         x, y = inputs
@@ -628,16 +659,24 @@ class LogAddExp(Binary):
 
 
 class _Logical(Binary):
+    integer_safe = True
+
     def partials(self, m, inputs, output):
         return [DISCONNECTED, DISCONNECTED]
 
 
-def _cmp(name, nfunc, symbol, latex, prec=PREC_CMP, bool_output=True):
+class Comparison(_Logical):
+    """A comparison: its result is a truth value, the same for -0.0 as for +0.0."""
+
+    bool_output = True
+    zero_sign_blind = True
+
+
+def _cmp(name, nfunc, symbol, latex, prec=PREC_CMP, base=Comparison):
     cls = type(
         name.capitalize(),
-        (_Logical,),
-        {"name": name, "nfunc": nfunc, "symbol": symbol, "precedence": prec,
-         "latex": latex, "bool_output": bool_output},
+        (base,),
+        {"name": name, "nfunc": nfunc, "symbol": symbol, "precedence": prec, "latex": latex},
     )
     cls.__module__ = __name__
     cls.__qualname__ = cls.__name__
@@ -650,9 +689,9 @@ LE = _cmp("le", "less_equal", "<=", r"{0} \leq {1}")
 GE = _cmp("ge", "greater_equal", ">=", r"{0} \geq {1}")
 EQ = _cmp("eq", "equal", "==", "{0} = {1}")
 NEQ = _cmp("neq", "not_equal", "!=", r"{0} \neq {1}")
-And = _cmp("and_", "bitwise_and", "&", r"{0} \land {1}", PREC_AND, False)
-Or = _cmp("or_", "bitwise_or", "|", r"{0} \lor {1}", PREC_OR, False)
-Xor = _cmp("xor", "bitwise_xor", "^", r"{0} \oplus {1}", PREC_OR, False)
+And = _cmp("and_", "bitwise_and", "&", r"{0} \land {1}", PREC_AND, _Logical)
+Or = _cmp("or_", "bitwise_or", "|", r"{0} \lor {1}", PREC_OR, _Logical)
+Xor = _cmp("xor", "bitwise_xor", "^", r"{0} \oplus {1}", PREC_OR, _Logical)
 EQ.cuda = "(({0}) == ({1}))"
 
 
@@ -688,6 +727,7 @@ class Clip(ScalarOp):
     name, nfunc = "clip", "clip"
     latex = r"\operatorname{{clip}}\left({0}, {1}, {2}\right)"
     cuda = "min(max({0}, {1}), {2})"
+    integer_safe = True
 
     def output_dtype(self, x, lo, hi):
         return upcast(x, lo, hi)

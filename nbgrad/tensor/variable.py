@@ -5,11 +5,9 @@ import numpy as np
 from nbgrad.config import config
 import nbgrad.tensor as _t
 from nbgrad.graph.basic import Constant, Variable
+from nbgrad.scalar.basic import Comparison
 
 __all__ = ["TensorVariable", "TensorConstant", "_TensorMethods"]
-
-#: Scalar ops whose results are symbolic truth values (``bool()`` of one raises).
-_COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "neq"})
 
 
 class _TensorMethods:
@@ -50,7 +48,7 @@ class _TensorMethods:
         same branch for every value of ``x``.
         """
         sop = getattr(getattr(self.owner, "op", None), "scalar_op", None)
-        if getattr(sop, "name", None) in _COMPARISONS:
+        if isinstance(sop, Comparison):  # a symbolic truth value
             # lazy: display hook: nbgrad.printing reads tensor graphs
             from nbgrad.printing import pp
 
