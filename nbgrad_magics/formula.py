@@ -22,7 +22,8 @@ import numpy as np
 
 from nbgrad.printing import LatexPrinter, TextPrinter, latex_name
 from nbgrad.printing.printer import PREC_ATOM, Printed
-from nbgrad.tensor import Alloc, ShapeI
+from nbgrad.scan import Scan
+from nbgrad.tensor import Alloc, ShapeI, Subtensor
 
 __all__ = ["FormulaPrinter", "FormulaTextPrinter", "layout", "name_tex"]
 
@@ -62,7 +63,7 @@ def code_tex(source):
 def _scan_node(var):
     """The Scan node that computes ``var``, or None."""
     node = var.owner
-    return node if node is not None and type(node.op).__name__ == "Scan" else None
+    return node if node is not None and isinstance(node.op, Scan) else None
 
 
 def _is_user_result(node):
@@ -80,7 +81,7 @@ def _is_user_result(node):
 def _scan_like(var):
     """True for a scan's output or a user's scan result (which brackets index)."""
     return _scan_node(var) is not None or (
-        var.owner is not None and type(var.owner.op).__name__ == "Subtensor" and _is_user_result(var.owner))
+        var.owner is not None and isinstance(var.owner.op, Subtensor) and _is_user_result(var.owner))
 
 
 def _length_of(stop, x):

@@ -26,6 +26,10 @@ import threading
 
 import numpy as np
 
+from nbgrad.graph.basic import Constant
+from nbgrad.scalar.basic import Cast, IntDiv, Invert, Mod, Switch
+from nbgrad.scalar.composite import Composite
+
 __all__ = [
     "KernelSpec", "CudaCodegenError", "kernel_spec", "standalone_source", "elementwise_evaluator",
     "cached_kernel", "cache_info", "clear_cache", "CUDA_TYPES", "composite_evaluator",
@@ -159,12 +163,9 @@ def _cast(value, dtype):
 
 def _node_expr(em, sop, args, out_dtype):
     """C expression of one scalar op applied to ``args`` ((expr, dtype) pairs)."""
-    from nbgrad.scalar.basic import Cast
-
-    name = sop.name
     if isinstance(sop, Cast):
         return f"(({_cast_type(sop.dtype)})({args[0][0]}))"
-    if name == "switch":
+    if isinstance(sop, Switch):
         cond = _cast(args[0], "bool")
         return sop.c_code(cond, _cast(args[1], out_dtype), _cast(args[2], out_dtype))
     in_dtypes = [d for _, d in args]
@@ -175,13 +176,13 @@ def _node_expr(em, sop, args, out_dtype):
     if not _is_float(dtype) and not sop.integer_safe:
         dtype = "float64"
     cast = [_cast(a, dtype) for a in args]
-    if dtype in ("bool",) and name == "invert":
+    if dtype == "bool" and isinstance(sop, Invert):
         return f"(!({cast[0]}))"
     if not _is_float(dtype) and dtype != "bool":
-        if name == "int_div":
+        if isinstance(sop, IntDiv):
             em.helpers = True
             return f"nbgrad_floordiv<{_compute_type(dtype)}>({cast[0]}, {cast[1]})"
-        if name == "mod":
+        if isinstance(sop, Mod):
             em.helpers = True
             return f"nbgrad_mod<{_compute_type(dtype)}>({cast[0]}, {cast[1]})"
     try:
@@ -189,16 +190,13 @@ def _node_expr(em, sop, args, out_dtype):
     except AttributeError:
         template = None
     if not template:
-        raise CudaCodegenError(f"scalar op {name} has no CUDA template; it cannot be fused "
+        raise CudaCodegenError(f"scalar op {sop.name} has no CUDA template; it cannot be fused "
                                "into a GPU kernel")
     return sop.c_code(*cast)
 
 
 def _inline(em, comp, arg_values):
     """Emit the inner graph of ``comp`` with its inputs bound to ``arg_values``."""
-    from nbgrad.graph.basic import Constant
-    from nbgrad.scalar.composite import Composite
-
     values = dict(zip(comp.inputs, arg_values))
 
     def value_of(v):

@@ -26,9 +26,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nbgrad.banded import Diagonals
 from nbgrad.scalar.basic import (
-    PREC_ADD, PREC_AND, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_OR, PREC_POW, ScalarOp,
+    PREC_ADD, PREC_AND, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_OR, PREC_POW, Mul, ScalarOp,
 )
+from nbgrad.tensor.elemwise import DimShuffle, SumToShape
+from nbgrad.tensor.shape import Alloc
 
 __all__ = [
     "Printed", "Printer", "parenthesize", "scalar_op_of", "inner_graph", "index_parts", "index_letters",
@@ -222,11 +225,11 @@ class Printer:
             if graph is not None:
                 return self.print_composite(node, var, graph)
             args = [self.print_operand(i, node) for i in node.inputs]
-            if sop.name == "mul" and len(args) == 2:
+            if isinstance(sop, Mul) and len(args) == 2:
                 for one, other in (args, args[::-1]):
                     if one.kind == "const" and one.s in ("1", "1.0"):
                         return other  # a broadcast 1 (the seed of grad) is not worth a factor
-            if sop.name == "mul" and len(args) == 2 and args[1].kind == "const" != args[0].kind:
+            if isinstance(sop, Mul) and len(args) == 2 and args[1].kind == "const" != args[0].kind:
                 args = args[::-1]  # a constant factor reads first: 2 * x, whatever the graph's order
             return self.print_scalar(sop, args, node)
         for cls in type(node.op).__mro__:
@@ -261,7 +264,7 @@ class Printer:
 
         Broadcasting is implicit in the formula when another operand carries the shape.
         """
-        while var.owner is not None and type(var.owner.op).__name__ == "SumToShape":
+        while var.owner is not None and isinstance(var.owner.op, SumToShape):
             var = var.owner.inputs[0]
         if (_is_alloc(var)
                 and all(var.owner.inputs[0].type.broadcastable)
@@ -299,7 +302,7 @@ def diagonal_form(node):
     same number all along it, ``c·I``. Sizes that come from the vector itself (the
     rows of a Jacobian of ``x``) are bookkeeping; other layouts print as the op.
     """
-    if type(node.op).__name__ != "Diagonals" or node.op.offsets != (0,):
+    if not isinstance(node.op, Diagonals) or node.op.offsets != (0,):
         return None
     from nbgrad.rewriting.patterns import dim_key, shape_entry_key
 
@@ -329,7 +332,7 @@ def identity_multiple(data):
 
 def _constant_value(v):
     """The number of a constant that is the same everywhere (possibly broadcast), else None."""
-    while v.owner is not None and type(v.owner.op).__name__ in ("DimShuffle", "Alloc"):
+    while v.owner is not None and isinstance(v.owner.op, (DimShuffle, Alloc)):
         v = v.owner.inputs[0]
     data = getattr(v, "data", None)
     if data is None or getattr(v, "owner", None) is not None:
@@ -343,7 +346,7 @@ def _constant_value(v):
 
 
 def _is_alloc(var):
-    return var.owner is not None and type(var.owner.op).__name__ == "Alloc"
+    return var.owner is not None and isinstance(var.owner.op, Alloc)
 
 
 def index_letters(ndim):

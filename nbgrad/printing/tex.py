@@ -17,7 +17,7 @@ from nbgrad.printing.printer import (
     MAX_ELEMENTS, PREC_ADD, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer,
     diagonal_form, identity_multiple, index_letters, index_parts, number_str, parenthesize,
 )
-from nbgrad.scalar.basic import scalar_ops
+from nbgrad.scalar.basic import Add, Cast, Log, LogSigmoid, Mul, Pow, Sigmoid
 
 __all__ = ["LatexPrinter", "latex", "latex_name"]
 
@@ -199,7 +199,7 @@ class LatexPrinter(Printer):
     def print_scalar(self, sop, args, node):
         template = getattr(sop, "latex", None)
         name = sop.name
-        if name.startswith("cast_") or template == "{0}":
+        if isinstance(sop, Cast) or template == "{0}":
             return args[0]
         if not template:
             return Printed(f"\\operatorname{{{_escape(name)}}}\\left({', '.join(a.s for a in args)}\\right)")
@@ -209,9 +209,9 @@ class LatexPrinter(Printer):
             return self._binary(sop, template, args, prec, node)
         if symbol and len(args) == 1 and args[0].s.startswith("-"):
             return Printed(template.format(f"\\left({args[0].s}\\right)"), prec, name)
-        if name == "log_sigmoid":  # log σ(x), as the textbook writes it (what it computes)
+        if isinstance(sop, LogSigmoid):  # log σ(x), as the textbook writes it (what it computes)
             return _log_of(self.print_scalar(_SIGMOID, args, node))
-        if name == "log" and args[0].kind in ("apply", "bigop"):
+        if isinstance(sop, Log) and args[0].kind in ("apply", "bigop"):
             return _log_of(args[0])
         kind = _function_kind(template, args) or name
         return Printed(_fill(template, args, prec), prec, kind)
@@ -219,19 +219,19 @@ class LatexPrinter(Printer):
     def _binary(self, sop, template, args, prec, node):
         a, b = args
         name = sop.name
-        if name == "pow":
+        if isinstance(sop, Pow):
             return Printed(_fill(template, args, prec), prec, name)
         left = parenthesize(a, prec, strict=prec == PREC_CMP, left=r"\left(", right=r"\right)")
         associative = getattr(sop, "associative", False)
         loose = b.prec < prec or (b.prec == prec and not associative) or b.kind == "mod"
-        if name == "mul" and b.kind in ("bigop", "mul", "true_div", "dot"):
+        if isinstance(sop, Mul) and b.kind in ("bigop", "mul", "true_div", "dot"):
             loose = b.prec < PREC_ADD
         right = f"\\left({b.s}\\right)" if loose else b.s
-        if name == "add" and right.startswith("-"):
+        if isinstance(sop, Add) and right.startswith("-"):
             return Printed(f"{left} - {right[1:].lstrip()}", prec, name)
         if right.startswith("-"):
             right = f"\\left({right}\\right)"
-        if name == "mul":
+        if isinstance(sop, Mul):
             ins = node.inputs if node is not None else ()
             arrays = len(ins) == 2 and all(_is_array(i) for i in ins)
             if arrays and not (left[:1].isdigit() or right[:1].isdigit()):
@@ -353,7 +353,7 @@ class LatexPrinter(Printer):
         return Printed(s)
 
 
-_SIGMOID = scalar_ops["sigmoid"]()
+_SIGMOID = Sigmoid()
 
 
 def _log_of(arg):

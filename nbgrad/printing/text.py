@@ -6,6 +6,7 @@ from nbgrad.printing.printer import (
     MAX_ELEMENTS, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_POW, Printed, Printer, diagonal_form,
     identity_multiple, index_parts, number_str, parenthesize,
 )
+from nbgrad.scalar.basic import Cast, Identity, Sqr
 
 __all__ = ["TextPrinter", "pp"]
 
@@ -36,13 +37,13 @@ class TextPrinter(Printer):
         name = sop.name
         symbol = getattr(sop, "symbol", None)
         prec = getattr(sop, "precedence", PREC_ATOM)
-        if name == "identity":
+        if isinstance(sop, Identity):
             return args[0]
         if getattr(sop, "text", None):  # an op standing for an expression prints as it (log_sigmoid)
             return Printed(sop.text.format(*(a.s for a in args)))
-        if name == "sqr":
+        if isinstance(sop, Sqr):
             return Printed(f"{parenthesize(args[0], PREC_POW, strict=True)} ** 2", PREC_POW, "pow")
-        if name.startswith("cast_"):
+        if isinstance(sop, Cast):
             return Printed(f"{sop.dtype}({args[0].s})")
         if symbol and len(args) == 1:
             a = args[0]
@@ -146,13 +147,16 @@ class TextPrinter(Printer):
         return Printed(f"concatenate([{', '.join(a.s for a in args)}], axis={node.op.axis})")
 
     def _print_Softmax(self, node, var):
-        name = "log_softmax" if type(node.op).__name__ == "LogSoftmax" else "softmax"
+        return self._softmax("softmax", node)
+
+    def _print_LogSoftmax(self, node, var):
+        return self._softmax("log_softmax", node)
+
+    def _softmax(self, name, node):
         (x,) = self.args(node)
         axis = getattr(node.op, "axis", -1)
         last = axis in (-1, None, node.inputs[0].ndim - 1)
         return Printed(f"{name}({x.s})" if last else f"{name}({x.s}, axis={axis})")
-
-    _print_LogSoftmax = _print_Softmax
 
     def _print_SoftmaxCrossEntropy(self, node, var):
         # the fused op reads as the loss it is built from

@@ -20,14 +20,18 @@ import numpy as np
 from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import node_rewriter
 from nbgrad.rewriting.patterns import S, is_op, known_finite, scalar_const, sop, zero_sign_ignored
+from nbgrad.scalar import basic as ps
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
+from nbgrad.tensor.math import Dot, Matmul
+from nbgrad.tensor.shape import Alloc
 
 _MAX_TERMS = 32  # beyond this the expansion is not worth it (and could blow up)
 _MAX_LEAVES = 64
 _MAX_POWER = 4
-_LINEAR = ("add", "sub", "neg", "mul")
+#: The scalar ops a polynomial is read through, by the name of the operation they are in it.
+_KINDS = {ps.Add: "add", ps.Sub: "sub", ps.Neg: "neg", ps.Mul: "mul", ps.Sqr: "sqr"}
 
 
 class _TooBig(Exception):
@@ -40,12 +44,10 @@ def _kind(var, dtype):
     s = sop(node)
     if s is None or var.dtype != dtype:
         return None
-    name = s.name
-    if name in _LINEAR:
-        return name
-    if name == "sqr":
-        return "sqr"
-    if name == "pow":
+    kind = _KINDS.get(type(s))
+    if kind is not None:
+        return kind
+    if isinstance(s, ps.Pow):
         e = node.inputs[1]
         c = scalar_const(e)
         if (isinstance(e, Constant) and all(d == 1 for d in e.type.shape) and c is not None
@@ -236,7 +238,7 @@ class _Builder:
 
 def _is_fill(v):
     node = v.owner
-    return (node is not None and type(node.op).__name__ == "Alloc"
+    return (node is not None and isinstance(node.op, Alloc)
             and _coefficient(node.inputs[0]) is not None)
 
 
@@ -255,10 +257,10 @@ def _reciprocal_of(v):
         a = _reciprocal_of(node.inputs[0])
         return None if a is None else node.op(a)
     s = sop(node)
-    if s is not None and s.name == "true_div" and _coefficient(node.inputs[0]) == 1:
+    if isinstance(s, ps.TrueDiv) and _coefficient(node.inputs[0]) == 1:
         a = node.inputs[1]
         return a if a.type.shape == v.type.shape and a.dtype == v.dtype else None
-    if s is not None and s.name == "reciprocal":
+    if isinstance(s, ps.Reciprocal):
         return node.inputs[0]
     return None
 
@@ -309,8 +311,7 @@ def _cancels_safely(fgraph, out, poly, atoms):
 
 def _negation_of(u):
     """``x`` when ``u`` is ``-x``, else None."""
-    return u.owner.inputs[0] if u.owner is not None and sop(u.owner) is not None \
-        and sop(u.owner).name == "neg" else None
+    return u.owner.inputs[0] if isinstance(sop(u.owner), ps.Neg) else None
 
 
 def _complementary(a, b):
@@ -419,7 +420,7 @@ def collect_like_terms(fgraph, node):
 
 def _dot_parts(v):
     node = v.owner
-    if node is None or type(node.op).__name__ not in ("Dot", "Matmul") or v.dtype != node.inputs[0].dtype:
+    if node is None or not isinstance(node.op, (Dot, Matmul)) or v.dtype != node.inputs[0].dtype:
         return None
     return node.op, node.inputs[0], node.inputs[1]
 

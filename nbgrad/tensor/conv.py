@@ -23,8 +23,7 @@ import types
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
-from nbgrad.printing.printer import PREC_MUL
-from nbgrad.scalar.basic import upcast
+from nbgrad.scalar.basic import PREC_MUL, upcast
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.math import cast
 from nbgrad.tensor.shape import shape

@@ -5,6 +5,7 @@ import numpy as np
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
+from nbgrad.scalar.basic import Mul, TrueDiv
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.batching import shift_axis
 from nbgrad.tensor.conv import conv2d  # noqa: F401  (T.nnet.conv2d, as in Theano)
@@ -88,14 +89,14 @@ def _over(g, z):
     node = g.owner
     if node is None or not isinstance(node.op, Elemwise):
         return None
-    name = node.op.scalar_op.name
+    sop = node.op.scalar_op
     a = None
-    if name == "true_div" and node.inputs[1] is z:
+    if isinstance(sop, TrueDiv) and node.inputs[1] is z:
         a = node.inputs[0]
-    elif name == "mul":
+    elif isinstance(sop, Mul):
         for r, other in (node.inputs, node.inputs[::-1]):
             if r.owner is not None and isinstance(r.owner.op, Elemwise) and \
-                    r.owner.op.scalar_op.name == "true_div" and r.owner.inputs[1] is z and _is_one(r.owner.inputs[0]):
+                    isinstance(r.owner.op.scalar_op, TrueDiv) and r.owner.inputs[1] is z and _is_one(r.owner.inputs[0]):
                 a = other
                 break
     if a is None or a.ndim != z.ndim or a.dtype != z.dtype:
