@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import types
 
 import numpy as np
 import pytest
@@ -165,6 +166,20 @@ def test_kernels_are_cached_across_compilations():
     assert xp.built[0].calls[-1] == (1, 2, "buf")
     cg.clear_cache()
     assert cg.cache_info()["size"] == 0
+
+
+def test_a_composite_without_cuda_translation_runs_its_ops_one_by_one():
+    xp = types.SimpleNamespace(__name__="fakecupy", **{k: getattr(np, k) for k in ("exp", "add", "asarray")})
+    z = T.TensorType("complex128", ())()  # complex dtypes have no CUDA type here
+    comp = Composite([z], [T.exp(z) + 1])
+    with pytest.raises(cg.CudaCodegenError, match="complex128"):
+        cg.kernel_spec(comp)
+    fn = comp.impl(xp)
+    a = np.array([1j, 0.5])
+    np.testing.assert_allclose(fn(a), np.exp(a) + 1)
+    out = np.empty(2, complex)
+    assert fn(a, out=out) is out
+    np.testing.assert_allclose(out, np.exp(a) + 1)
 
 
 def test_standalone_source_wraps_body_like_cupy():
