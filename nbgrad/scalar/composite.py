@@ -15,8 +15,10 @@ op's CUDA template.
 
 import numpy as np
 
+from nbgrad.graph.nograd import DisconnectedType
+from nbgrad.graph.replace import clone_replace
 from nbgrad.graph.traversal import io_toposort
-from nbgrad.scalar.basic import PREC_ATOM, ScalarOp
+from nbgrad.scalar.basic import DISCONNECTED, PREC_ATOM, ScalarOp
 
 __all__ = ["Composite"]
 
@@ -140,9 +142,8 @@ class Composite(ScalarOp):
 
     def partials(self, m, inputs, output):
         """∂z/∂xᵢ from the inner graph's own derivative rules, written over ``inputs``."""
-        from nbgrad.gradient import DisconnectedType, grad
-        from nbgrad.graph.replace import clone_replace
-        from nbgrad.scalar.basic import DISCONNECTED
+        # lazy: upward: the differentiation driver builds on the ops, a Composite among them
+        from nbgrad.gradient import grad
 
         gs = grad(self.outputs[0], self.inputs, disconnected_inputs="ignore",
                   return_disconnected="Disconnected")
