@@ -32,6 +32,13 @@ COVERED = (
     "nbgrad.serialize",
     "nbgrad.eager",
     "nbgrad.nn",
+    "nbgrad.scalar",
+    "nbgrad.scan",
+    "nbgrad.printing",
+    "nbgrad.backends",
+    "nbgrad.vectorize",
+    "nbgrad.banded",
+    "nbgrad.scan_module",
 )
 
 

@@ -5,6 +5,7 @@ A backend provides ``xp`` (the array module the linker emits code against),
 """
 
 from nbgrad.backends.numpy_backend import NumpyBackend
+from nbgrad.config import config
 
 __all__ = ["get_backend", "available_backends", "BackendUnavailable"]
 
@@ -17,8 +18,6 @@ class BackendUnavailable(RuntimeError):
 
 def get_backend(name=None):
     """The backend called ``name`` ('cpu' or 'gpu'; default ``config.backend``)."""
-    from nbgrad.config import config
-
     name = name or config.backend
     if name in ("cpu", "numpy"):
         name = "cpu"
@@ -30,7 +29,7 @@ def get_backend(name=None):
         if name == "cpu":
             _BACKENDS[name] = NumpyBackend()
         else:
-            from nbgrad.backends.cupy_backend import CupyBackend
+            from nbgrad.backends.cupy_backend import CupyBackend  # lazy: it imports CuPy, which is optional
 
             _BACKENDS[name] = CupyBackend()
     return _BACKENDS[name]

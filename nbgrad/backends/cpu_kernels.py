@@ -61,7 +61,7 @@ def _executor():
     global _pool
     with _pool_lock:
         if _pool is None:
-            from concurrent.futures import ThreadPoolExecutor
+            from concurrent.futures import ThreadPoolExecutor  # lazy: threads only for the first large kernel
 
             _pool = ThreadPoolExecutor(max_workers=max(NUM_THREADS - 1, 1),
                                        thread_name_prefix="nbgrad-composite")

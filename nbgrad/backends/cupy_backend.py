@@ -19,7 +19,7 @@ INSTALL_HINT = 'install the GPU extra with: pip install "nbgrad[gpu]" (CuPy for 
 
 def _import_cupy():
     try:
-        import cupy
+        import cupy  # lazy: CuPy is optional
     except ImportError as exc:
         raise BackendUnavailable(
             f"the GPU backend needs CuPy, which is not installed ({exc}); {INSTALL_HINT}"

@@ -18,6 +18,7 @@ import numpy as np
 
 from nbgrad.printing.debug import debugprint
 from nbgrad.printing.tex import latex, latex_name
+from nbgrad.printing.text import pp
 
 __all__ = [
     "code", "escape", "function_html", "function_text", "random_streams_html", "random_streams_text",
@@ -163,8 +164,6 @@ def function_text(fn):
       out[0] = x ** 2
     nodes: 1 before rewrites, 1 after; backend cpu
     """
-    from nbgrad.printing.text import pp
-
     m = fn.maker
     name = getattr(fn, "name", None)
     ins = ", ".join(f"{n}: {t}{d}" for n, t, d in _inputs(fn))

@@ -31,6 +31,7 @@ from nbgrad.scalar.basic import (
     PREC_ADD, PREC_AND, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_OR, PREC_POW, Mul, ScalarOp,
 )
 from nbgrad.tensor.elemwise import DimShuffle, SumToShape
+from nbgrad.rewriting.patterns import dim_key, shape_entry_key
 from nbgrad.tensor.shape import Alloc
 
 __all__ = [
@@ -304,8 +305,6 @@ def diagonal_form(node):
     """
     if not isinstance(node.op, Diagonals) or node.op.offsets != (0,):
         return None
-    from nbgrad.rewriting.patterns import dim_key, shape_entry_key
-
     n, m, v = node.inputs
     if shape_entry_key(n) != shape_entry_key(m):
         return None
@@ -319,8 +318,6 @@ def diagonal_form(node):
 
 def identity_multiple(data):
     """c if ``data`` is c times the identity matrix (2 × 2 or larger), else None."""
-    import numpy as np
-
     data = np.asarray(data)
     if data.ndim != 2 or data.shape[0] != data.shape[1] or data.shape[0] < 2:
         return None
@@ -337,8 +334,6 @@ def _constant_value(v):
     data = getattr(v, "data", None)
     if data is None or getattr(v, "owner", None) is not None:
         return None
-    import numpy as np
-
     data = np.asarray(data)
     if data.size == 0 or not (data == data.flat[0]).all():
         return None

@@ -7,6 +7,7 @@ from nbgrad.printing.printer import (
     identity_multiple, index_parts, number_str, parenthesize,
 )
 from nbgrad.scalar.basic import Cast, Identity, Sqr
+from nbgrad.tensor.shape import ShapeI
 
 __all__ = ["TextPrinter", "pp"]
 
@@ -176,8 +177,6 @@ class TextPrinter(Printer):
 
 def _shape_source(dims):
     """``x`` if ``dims`` are ``x.shape[0], x.shape[1], ...`` in order, else None."""
-    from nbgrad.tensor.shape import ShapeI
-
     owners = [d.owner for d in dims]
     if not owners or any(o is None or not isinstance(o.op, ShapeI) for o in owners):
         return None

@@ -34,6 +34,14 @@ from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.op import Op
 from nbgrad.tensor.type import TensorType, discrete_dtypes
+from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.graph.fg import FunctionGraph
+from nbgrad.rewriting import rewrite_graph
+from nbgrad.compile.linker import link
+from itertools import repeat
+from nbgrad.compile.linker import _backend_constant
+from nbgrad.graph.basic import Constant
+from nbgrad.tensor.math import Dot
 
 __all__ = ["Scan", "ScanInfo", "ScanInputs", "ScanOutputs"]
 
@@ -199,7 +207,6 @@ class Scan(Op):
 
     # ------------------------------------------------------------ make_node
     def make_node(self, n_steps, *inputs):
-        from nbgrad.tensor.basic import as_tensor_variable
 
         info = self.info
         n_steps = as_tensor_variable(n_steps)
@@ -233,8 +240,6 @@ class Scan(Op):
         key = xp.__name__
         fg = self._graphs.get(key)
         if fg is None:
-            from nbgrad.graph.fg import FunctionGraph
-            from nbgrad.rewriting import rewrite_graph
 
             fg = FunctionGraph(self.inner_inputs, self.inner_outputs)
             rewrite_graph(fg)
@@ -244,7 +249,6 @@ class Scan(Op):
     def _inner_fn(self, xp):
         fn = self._compiled.get(xp.__name__)
         if fn is None:
-            from nbgrad.compile.linker import link
 
             fn = link(self._inner_graph(xp), len(self.inner_inputs), [], xp).fn
             self._compiled[xp.__name__] = fn
@@ -289,12 +293,12 @@ class Scan(Op):
         return pat
 
     def L_op(self, inputs, outputs, output_grads):
-        from nbgrad.scan.grad import scan_lop
+        from nbgrad.scan.grad import scan_lop  # lazy: scan.grad builds Scan nodes, so it imports this module
 
         return scan_lop(self, inputs, outputs, output_grads)
 
     def R_op(self, inputs, eval_points):
-        from nbgrad.scan.grad import scan_rop
+        from nbgrad.scan.grad import scan_rop  # lazy: scan.grad builds Scan nodes, so it imports this module
 
         return scan_rop(self, inputs, eval_points)
 
@@ -600,7 +604,6 @@ def _run_steps(fn, n, seq_slots, state_slots, nonseqs, bufs, lags, sizes, nits, 
     sequence row, a state buffer row, a non-sequence), so the per-step work is
     one call of the inner function and one copy per output row.
     """
-    from itertools import repeat
 
     cols = [list(s[off:off + n]) for _p, s, off in seq_slots]
     cols += [_rows(buf, off, n, size) for _p, buf, off, size in state_slots]
@@ -648,8 +651,6 @@ def _generate_loop(op, fg, xp):
     caller then runs the steps again through the inner function, which
     explains shape mistakes).
     """
-    from nbgrad.compile.linker import _backend_constant
-    from nbgrad.graph.basic import Constant
 
     info = op.info
     n_states, n_nit = info.n_states, info.n_nitsot
@@ -689,7 +690,6 @@ def _generate_loop(op, fg, xp):
         body.append(f"if {results[-1]}:\n    return (t + 1{nits},)")
     # A transposed matrix multiplies at about half speed: non-sequences that only
     # feed matrix products are made C-contiguous once per call, not per step.
-    from nbgrad.tensor.math import Dot
 
     prologue = []
     if xp.__name__ == "numpy":

@@ -12,6 +12,15 @@ from nbgrad.graph.replace import clone_get_equiv
 from nbgrad.graph.traversal import ancestors, io_toposort
 from nbgrad.rewriting.db import node_rewriter
 from nbgrad.scan.op import Scan
+from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.math import cast
+from nbgrad.tensor.shape import Shape, ShapeI, make_vector, shape_i
+from nbgrad.tensor.type import TensorType
+from nbgrad.tensor.math import Dot, dot
+from nbgrad.tensor.elemwise import DimShuffle
+from nbgrad import tensor as T
+from nbgrad.rewriting.patterns import is_op
+from nbgrad.tensor.shape import reshape
 
 __all__ = ["scan_prune_outputs", "scan_push_out", "scan_sum_accumulators", "needed_parts"]
 
@@ -135,10 +144,6 @@ def _shapes_from_inputs(outputs, inner_inputs):
     loop body that would keep alive (and recompute every step) a product whose
     value is never used. Returns a replacement map (empty if nothing applies).
     """
-    from nbgrad.tensor.basic import as_tensor_variable
-    from nbgrad.tensor.math import cast
-    from nbgrad.tensor.shape import Shape, ShapeI, make_vector, shape_i
-    from nbgrad.tensor.type import TensorType
 
     nodes = io_toposort(list(inner_inputs), list(outputs))
     users = {}
@@ -177,7 +182,6 @@ def _shapes_from_inputs(outputs, inner_inputs):
 def _classify(op, outputs):
     """Kind of every inner variable: 0 constant, 1 loop-invariant, 2 per-step from
     sequences and invariants only, 3 depends on a state or opaque value."""
-    from nbgrad.tensor.type import TensorType
 
     seq_ph, state_ph, opaque_ph, ns_ph = op.split_inner_inputs()
     kind = {}
@@ -214,8 +218,6 @@ def scan_push_out(fgraph, node):
     * ``shape(v)`` of a computed ``v`` is rebuilt from the shapes of ``v``'s
       inputs, so that ``v`` is not computed only for its shape.
     """
-    from nbgrad.tensor.math import Dot, dot
-    from nbgrad.tensor.type import TensorType
 
     op = node.op
     info = op.info
@@ -284,7 +286,6 @@ def scan_push_out(fgraph, node):
 
 def _transposed(v):
     """``x`` if ``v`` is ``x.T`` of a matrix ``x``, else None."""
-    from nbgrad.tensor.elemwise import DimShuffle
 
     nd = v.owner
     if nd is not None and isinstance(nd.op, DimShuffle) and v.ndim == 2 \
@@ -295,7 +296,6 @@ def _transposed(v):
 
 def _sum_of_products(g):
     """(A, B, transposed) when ``g`` is ``A.T @ B`` or ``(A.T @ B).T`` of matrices."""
-    from nbgrad.tensor.math import Dot
 
     t = False
     inner = _transposed(g)
@@ -322,9 +322,6 @@ def scan_sum_accumulators(fgraph, node):
     backpropagation through time. Only states that are accumulated and nothing
     else (not kept, one tap, read by nothing but their own update) qualify.
     """
-    from nbgrad import tensor as T
-    from nbgrad.rewriting.patterns import is_op
-    from nbgrad.tensor.shape import reshape, shape_i
 
     op = node.op
     info = op.info
