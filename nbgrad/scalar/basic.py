@@ -74,6 +74,8 @@ class ScalarOp(PropsIdentity):
     precedence = PREC_ATOM
     latex = None  # template over already-printed operands {0}, {1}, ...
     cuda = None  # C expression template for CUDA kernels
+    numba = None  # Python expression template for a compiled (Numba) scalar loop, if not np.<nfunc>
+    numba_ufunc = False  # np.<nfunc>(...) of scalars compiles in Numba as it is
     commutative = False
     associative = False
     bool_output = False
@@ -167,6 +169,7 @@ class Unary(ScalarOp):
 
 
 class Identity(Unary):
+    numba = "{0}"
     name, nfunc = "identity", "positive"
     cuda = "({0})"
     latex = "{0}"
@@ -177,6 +180,7 @@ class Identity(Unary):
 
 
 class Neg(Unary):
+    numba = "(-{0})"
     name, nfunc, symbol, precedence = "neg", "negative", "-", PREC_NEG
     latex, cuda = "-{0}", "(-{0})"
     cheap = integer_safe = finite_output = True
@@ -186,6 +190,7 @@ class Neg(Unary):
 
 
 class Abs(Unary):
+    numba_ufunc = True
     name, nfunc = "abs", "abs"
     latex, cuda = r"\left|{0}\right|", "fabs({0})"
     cheap = finite_output = nonnegative_output = zero_sign_blind = True
@@ -197,6 +202,7 @@ class Abs(Unary):
 
 
 class Sqr(Unary):
+    numba = "({0} * {0})"
     name, nfunc, precedence = "sqr", "square", PREC_POW
     latex, cuda = "{0}^{{2}}", "(({0})*({0}))"
     cheap = integer_safe = nonnegative_output = zero_sign_blind = True
@@ -206,6 +212,7 @@ class Sqr(Unary):
 
 
 class Sqrt(Unary):
+    numba_ufunc = True
     name, nfunc = "sqrt", "sqrt"
     latex = r"\sqrt{{{0}}}"
 
@@ -214,6 +221,7 @@ class Sqrt(Unary):
 
 
 class Reciprocal(Unary):
+    numba = "(1.0 / {0})"
     name, nfunc = "reciprocal", "reciprocal"
     latex, cuda = r"\frac{{1}}{{{0}}}", "(1.0/({0}))"
     integer_safe = True
@@ -223,6 +231,7 @@ class Reciprocal(Unary):
 
 
 class Exp(Unary):
+    numba_ufunc = True
     name, nfunc = "exp", "exp"
     latex = "e^{{{0}}}"
     nonnegative_output = zero_sign_blind = True
@@ -232,6 +241,7 @@ class Exp(Unary):
 
 
 class Exp2(Unary):
+    numba_ufunc = True
     name, nfunc = "exp2", "exp2"
     latex = "2^{{{0}}}"
     nonnegative_output = zero_sign_blind = True
@@ -241,6 +251,7 @@ class Exp2(Unary):
 
 
 class Log(Unary):
+    numba_ufunc = True
     name, nfunc = "log", "log"
     latex = r"\log{{\left({0}\right)}}"
     zero_sign_blind = True
@@ -250,6 +261,7 @@ class Log(Unary):
 
 
 class Log2(Unary):
+    numba_ufunc = True
     name, nfunc = "log2", "log2"
     latex = r"\log_{{2}}{{\left({0}\right)}}"
     zero_sign_blind = True
@@ -259,6 +271,7 @@ class Log2(Unary):
 
 
 class Log10(Unary):
+    numba_ufunc = True
     name, nfunc = "log10", "log10"
     latex = r"\log_{{10}}{{\left({0}\right)}}"
     zero_sign_blind = True
@@ -268,6 +281,7 @@ class Log10(Unary):
 
 
 class Log1p(Unary):
+    numba_ufunc = True
     name, nfunc = "log1p", "log1p"
     latex = r"\log{{\left(1 + {0}\right)}}"
 
@@ -276,6 +290,7 @@ class Log1p(Unary):
 
 
 class Expm1(Unary):
+    numba_ufunc = True
     name, nfunc = "expm1", "expm1"
     latex = "e^{{{0}}} - 1"
 
@@ -292,6 +307,7 @@ def _trig(name, latex_name, rule, nfunc=None, **facts):
             "nfunc": nfunc or name,
             "latex": latex_name + r"{{\left({0}\right)}}",
             "partials": lambda self, m, inputs, output: [rule(m, inputs[0], output)],
+            "numba_ufunc": True,
             **facts,
         },
     )
@@ -324,6 +340,7 @@ for _cls, _c in ((Arcsin, "asin"), (Arccos, "acos"), (Arctan, "atan"),
 
 
 class Sigmoid(Unary):
+    numba = "(1.0 / (1.0 + np.exp(-{0})))"
     name = "sigmoid"
     latex, cuda = r"\sigma\left({0}\right)", "(1.0/(1.0+exp(-({0}))))"
     finite_output = nonnegative_output = zero_sign_blind = True
@@ -337,6 +354,7 @@ class Sigmoid(Unary):
 
 
 class Softplus(Unary):
+    numba = "_softplus({0})"
     name = "softplus"
     latex = r"\operatorname{{softplus}}\left({0}\right)"
     cuda = "(({0}) > 0 ? ({0}) + log1p(exp(-({0}))) : log1p(exp({0})))"
@@ -355,6 +373,7 @@ class LogSigmoid(Unary):
     What ``log(sigmoid(x))`` is rewritten to (``nbgrad.rewriting.stabilize``); it prints as
     that expression. ∂/∂x = σ(−x).
     """
+    numba = "_log_sigmoid({0})"
 
     name = "log_sigmoid"
     text = "log(sigmoid({0}))"
@@ -402,6 +421,7 @@ class Erfc(Unary):
 
 
 class Relu(Unary):
+    numba = "({0} if {0} > 0.0 else 0.0)"
     name = "relu"
     latex = r"\operatorname{{relu}}\left({0}\right)"
     cuda = "(({0}) > 0 ? ({0}) : 0)"
@@ -425,11 +445,13 @@ class _Piecewise(Unary):
 
 
 class Floor(_Piecewise):
+    numba_ufunc = True
     name, nfunc = "floor", "floor"
     latex = r"\left\lfloor{{{0}}}\right\rfloor"
 
 
 class Ceil(_Piecewise):
+    numba_ufunc = True
     name, nfunc = "ceil", "ceil"
     latex = r"\left\lceil{{{0}}}\right\rceil"
 
@@ -446,6 +468,7 @@ class Round(_Piecewise):
 
 
 class Sign(_Piecewise):
+    numba_ufunc = True
     name, nfunc = "sign", "sign"
     latex = r"\operatorname{{sgn}}\left({0}\right)"
     cuda = "(({0}) > 0 ? 1 : (({0}) < 0 ? -1 : 0))"
@@ -497,6 +520,10 @@ class Cast(Unary):
     def latex(self):
         return "{0}"
 
+    @property
+    def numba(self):
+        return "np.float64({0})" if self.dtype == "float64" else None
+
     def output_dtype(self, dtype):
         return self.dtype
 
@@ -525,6 +552,7 @@ class Binary(ScalarOp):
 
 
 class Add(Binary):
+    numba = "({0} + {1})"
     name, nfunc, symbol, precedence = "add", "add", "+", PREC_ADD
     latex = "{0} + {1}"
     commutative = associative = True
@@ -535,6 +563,7 @@ class Add(Binary):
 
 
 class Sub(Binary):
+    numba = "({0} - {1})"
     name, nfunc, symbol, precedence = "sub", "subtract", "-", PREC_ADD
     latex = "{0} - {1}"
     cheap = integer_safe = True
@@ -544,6 +573,7 @@ class Sub(Binary):
 
 
 class Mul(Binary):
+    numba = "({0} * {1})"
     name, nfunc, symbol, precedence = "mul", "multiply", "*", PREC_MUL
     latex = r"{0} {1}"
     commutative = associative = True
@@ -555,6 +585,7 @@ class Mul(Binary):
 
 
 class TrueDiv(Binary):
+    numba = "({0} / {1})"
     name, nfunc, symbol, precedence = "true_div", "true_divide", "/", PREC_MUL
     latex = r"\frac{{{0}}}{{{1}}}"
 
@@ -585,6 +616,7 @@ class Mod(Binary):
 
 
 class Pow(Binary):
+    numba_ufunc = True
     name, nfunc, symbol, precedence = "pow", "power", "**", PREC_POW
     latex = "{0}^{{{1}}}"
     cuda = "pow({0}, {1})"
@@ -607,6 +639,7 @@ class Pow(Binary):
 
 
 class Maximum(Binary):
+    numba_ufunc = True
     name, nfunc = "maximum", "maximum"
     latex = r"\max\left({0}, {1}\right)"
     cuda = "max({0}, {1})"
@@ -619,6 +652,7 @@ class Maximum(Binary):
 
 
 class Minimum(Binary):
+    numba_ufunc = True
     name, nfunc = "minimum", "minimum"
     latex = r"\min\left({0}, {1}\right)"
     cuda = "min({0}, {1})"
@@ -631,6 +665,7 @@ class Minimum(Binary):
 
 
 class Arctan2(Binary):
+    numba_ufunc = True
     name, nfunc = "arctan2", "arctan2"
     latex = r"\operatorname{{atan2}}\left({0}, {1}\right)"
     cuda = "atan2({0}, {1})"
@@ -642,6 +677,7 @@ class Arctan2(Binary):
 
 
 class LogAddExp(Binary):
+    numba_ufunc = True
     name, nfunc = "logaddexp", "logaddexp"
     latex = r"\log\left(e^{{{0}}} + e^{{{1}}}\right)"
     cuda = "(max({0},{1}) + log1p(exp(-fabs(({0})-({1})))))"
@@ -676,7 +712,8 @@ def _cmp(name, nfunc, symbol, latex, prec=PREC_CMP, base=Comparison):
     cls = type(
         name.capitalize(),
         (base,),
-        {"name": name, "nfunc": nfunc, "symbol": symbol, "precedence": prec, "latex": latex},
+        {"name": name, "nfunc": nfunc, "symbol": symbol, "precedence": prec, "latex": latex,
+         "numba": f"({{0}} {symbol} {{1}})" if base is Comparison else None},
     )
     cls.__module__ = __name__
     cls.__qualname__ = cls.__name__
@@ -698,6 +735,7 @@ EQ.cuda = "(({0}) == ({1}))"
 # ------------------------------------------------------------------- ternary
 class Switch(ScalarOp):
     """``where(cond, a, b)``."""
+    numba = "({1} if {0} else {2})"
 
     nin = 3
     name, nfunc = "switch", "where"

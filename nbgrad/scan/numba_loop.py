@@ -30,6 +30,7 @@ import tempfile
 import numpy as np
 
 from nbgrad.graph.basic import Constant
+from nbgrad.scalar.basic import Comparison
 from nbgrad.scalar.composite import Composite
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
 from nbgrad.tensor.math import Dot
@@ -57,30 +58,6 @@ def _softplus(x):
 
 '''
 
-#: Scalar ops with a Numba form other than ``np.<nfunc>(...)``.
-_SCALAR = {
-    "identity": "{0}",
-    "neg": "(-{0})",
-    "sqr": "({0} * {0})",
-    "add": "({0} + {1})",
-    "sub": "({0} - {1})",
-    "mul": "({0} * {1})",
-    "true_div": "({0} / {1})",
-    "reciprocal": "(1.0 / {0})",
-    "sigmoid": "(1.0 / (1.0 + np.exp(-{0})))",
-    "log_sigmoid": "_log_sigmoid({0})",
-    "softplus": "_softplus({0})",
-    "relu": "({0} if {0} > 0.0 else 0.0)",
-    "switch": "({1} if {0} else {2})",
-    "gt": "({0} > {1})", "lt": "({0} < {1})", "ge": "({0} >= {1})", "le": "({0} <= {1})",
-    "eq": "({0} == {1})", "neq": "({0} != {1})",
-    "cast_float64": "np.float64({0})",
-}
-#: Scalar ops written as ``np.<nfunc>(...)``, which Numba compiles for scalars.
-_UFUNCS = frozenset({"abs", "sqrt", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1",
-                     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-                     "arcsinh", "arccosh", "arctanh", "pow", "maximum", "minimum", "arctan2",
-                     "logaddexp", "floor", "ceil", "sign"})
 _DTYPES = {"float64": "np.float64", "bool": "np.bool_", "int64": "np.int64"}
 
 
@@ -167,12 +144,12 @@ def _scalar_code(w, pad, scalar_op, args, name):
             inner[node.outputs[0]] = out
         w.add(pad, f"{name} = {inner[scalar_op.outputs[0]]}")
         return
-    op_name = scalar_op.name
-    template = _SCALAR.get(op_name)
-    if template is None and op_name in _UFUNCS:
+    # each scalar op states its Numba form (``ScalarOp.numba``, ``ScalarOp.numba_ufunc``)
+    template = scalar_op.numba
+    if template is None and scalar_op.numba_ufunc:
         template = f"np.{scalar_op.nfunc}(" + ", ".join(f"{{{k}}}" for k in range(len(args))) + ")"
     if template is None:
-        raise Unsupported(f"scalar op {op_name}")
+        raise Unsupported(f"scalar op {scalar_op.name}")
     w.add(pad, f"{name} = {template.format(*args)}")
 
 
@@ -327,8 +304,7 @@ def loop_source(op, fg):
             if getattr(o.type, "dtype", None) not in _DTYPES:
                 raise Unsupported(f"{node.op} gives {o.type}")
         if isinstance(node.op, Elemwise):
-            if node.outputs[0].dtype != "float64" and node.op.scalar_op.name not in (
-                    "gt", "lt", "ge", "le", "eq", "neq"):
+            if node.outputs[0].dtype != "float64" and not isinstance(node.op.scalar_op, Comparison):
                 raise Unsupported(f"{node.op} gives {node.outputs[0].dtype}")
             vals[node.outputs[0]] = _elemwise(w, pre, pad, node, vals)
         elif isinstance(node.op, Dot):
