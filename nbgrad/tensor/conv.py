@@ -93,30 +93,27 @@ def _flip(w):
 
 
 def _columns(xp, win):
-    """The (C·kh·kw, N·OH·OW) im2col matrix of a window view, gathered one kernel offset at a time."""
-    n, c, oh, ow, kh, kw = win.shape
-    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=win.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            cols[:, a, b] = win[:, :, :, :, a, b].transpose(1, 0, 2, 3)
-    return cols.reshape(c * kh * kw, n * oh * ow)
+    """The im2col columns of a window view, (N, C·kh·kw, OH·OW).
 
-
-def _correlate(xp, win, w):
-    """Σ_{c,a,b} win[n, c, i, j, a, b] · w[o, c, a, b] as (N, O, OH, OW): im2col then one matmul.
-
-    The columns are gathered one kernel offset at a time into (N, C, kh, kw, OH, OW), kh·kw
-    copies of whole image planes, which is several times faster than one copy of the
-    transposed 6-d window view; the product ``w (O, C·kh·kw) @ cols (N, C·kh·kw, OH·OW)``
-    then comes out in NCHW order with no transpose to copy.
+    Gathered one kernel offset at a time into (N, C, kh, kw, OH, OW): kh·kw copies of whole
+    image planes, several times faster than one copy of the transposed 6-d window view.
     """
     n, c, oh, ow, kh, kw = win.shape
     cols = xp.empty((n, c, kh, kw, oh, ow), dtype=win.dtype)
     for a in range(kh):
         for b in range(kw):
             cols[:, :, a, b] = win[:, :, :, :, a, b]
-    k = c * kh * kw
-    y = xp.ascontiguousarray(w).reshape(w.shape[0], k) @ cols.reshape(n, k, oh * ow)
+    return cols.reshape(n, c * kh * kw, oh * ow)
+
+
+def _correlate(xp, win, w):
+    """Σ_{c,a,b} win[n, c, i, j, a, b] · w[o, c, a, b] as (N, O, OH, OW): im2col then one matmul.
+
+    The product ``w (O, C·kh·kw) @ cols (N, C·kh·kw, OH·OW)`` comes out in NCHW order with
+    no transpose to copy.
+    """
+    n, c, oh, ow, kh, kw = win.shape
+    y = xp.ascontiguousarray(w).reshape(w.shape[0], c * kh * kw) @ _columns(xp, win)
     return y.reshape(n, w.shape[0], oh, ow)
 
 
@@ -270,17 +267,17 @@ class Conv2dGradInputs(_ConvOp):
         c, kh, kw = w.shape[1:]
         (ph, pw), (sh, sw), (dh, dw) = self._pads((kh, kw)), self.subsample, self.filter_dilation
         n, o, oh, ow = gy.shape
-        # col2im: the columns' gradient W'ᵀ·gy in one product, then each kernel offset's plane
-        # added into the padded input where the forward pass read it
+        # col2im: the columns' gradient W'ᵀ·gy (one product per example, in NCHW order), then
+        # each kernel offset's plane added into the padded input where the forward pass read it
         wf = _flip(w) if self.filter_flip else w
-        g = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
-        cols = (xp.ascontiguousarray(wf).reshape(o, c * kh * kw).T @ g).reshape(c, kh, kw, n, oh, ow)
+        g = xp.ascontiguousarray(gy).reshape(n, o, oh * ow)
+        cols = (xp.ascontiguousarray(wf).reshape(o, c * kh * kw).T @ g).reshape(n, c, kh, kw, oh, ow)
         xpad = xp.zeros((n, c, max(h + 2 * ph, (kh - 1) * dh + sh * (oh - 1) + 1),
                          max(wd + 2 * pw, (kw - 1) * dw + sw * (ow - 1) + 1)), dtype=gy.dtype)
         for a in range(kh):
             for b in range(kw):
                 xpad[:, :, a * dh:a * dh + sh * (oh - 1) + 1:sh,
-                     b * dw:b * dw + sw * (ow - 1) + 1:sw] += cols[:, a, b].transpose(1, 0, 2, 3)
+                     b * dw:b * dw + sw * (ow - 1) + 1:sw] += cols[:, :, a, b]
         return xp.ascontiguousarray(xpad[:, :, ph:ph + h, pw:pw + wd])
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -334,8 +331,9 @@ class Conv2dGradWeights(_ConvOp):
         win = win[:, :, :gy.shape[2], :gy.shape[3]]
         n, c, oh, ow, kh, kw = win.shape
         o = gy.shape[1]
-        g = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
-        gw = (g @ _columns(xp, win).T).reshape(o, c, kh, kw)
+        # Σ over examples of gy_n (O, OH·OW) @ cols_nᵀ: one product per example, then their sum
+        g = xp.ascontiguousarray(gy).reshape(n, o, oh * ow)
+        gw = (g @ _columns(xp, win).transpose(0, 2, 1)).sum(axis=0).reshape(o, c, kh, kw)
         if self.filter_flip:
             gw = _flip(gw)
         return xp.ascontiguousarray(gw)
