@@ -234,3 +234,58 @@ def test_formulas_typeset_without_error_and_fit_the_output_area(lab, tmp_path):
             assert width > 200 and height > 50 and colours > 2, (width, height, colours)
         finally:
             browser.close()
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.ipynb"))
+
+_PAGE_STATE = """() => {
+    const outs = Array.from(document.querySelectorAll('.jp-Notebook .jp-OutputArea'));
+    const bad = [];
+    for (const out of outs) {
+        const area = out.getBoundingClientRect();
+        for (const m of out.querySelectorAll('mjx-container')) {
+            if (m.getBoundingClientRect().right > area.right + 1) bad.push(out.innerText.slice(0, 200));
+        }
+    }
+    return {
+        errors: Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))
+            .map(e => e.getAttribute('data-mjx-error') || e.textContent),
+        tracebacks: outs.filter(o => o.querySelector('.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')
+            && o.innerText.includes('Traceback')).map(o => o.innerText.slice(0, 500)),
+        wide: bad,
+        formulas: document.querySelectorAll('.jp-Notebook mjx-container').length,
+    };
+}"""
+
+
+@pytest.mark.parametrize("notebook", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_course_notebook_runs_and_typesets_in_the_browser(lab, notebook, tmp_path):
+    import shutil
+
+    from playwright.sync_api import expect, sync_playwright
+
+    url, token = lab
+    root = tmp_path / "root"  # the server's root (the lab fixture's tmp_path)
+    shutil.copy(notebook, root / notebook.name)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)
+            page.goto(f"{url}/lab/tree/{notebook.name}?token={token}")
+            cells = page.locator(".jp-Notebook .jp-CodeCell")
+            expect(cells.first).to_be_visible()
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+            for k in range(cells.count()):
+                cells.nth(k).scroll_into_view_if_needed()
+                _run_cell(page, cells.nth(k))
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+            state = page.evaluate(_PAGE_STATE)
+            assert state["errors"] == [], f"{notebook.name}: MathJax errors {state['errors']}"
+            assert state["tracebacks"] == [], f"{notebook.name}: {state['tracebacks'][0]}"
+            assert state["wide"] == [], f"{notebook.name}: formulas wider than their output area: {state['wide']}"
+            if "%%symgraph" in notebook.read_text():
+                assert state["formulas"] > 0, f"{notebook.name}: no formula was typeset"
+        finally:
+            browser.close()
