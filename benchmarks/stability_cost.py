@@ -46,26 +46,7 @@ MODES = {"stabilized": Mode("FAST_RUN"), "unstabilized": Mode("FAST_RUN", exclud
 
 
 def logistic(mode):
-    X, Y, w0 = w10_training_loop._data()
-    x, y = T.dmatrix("x"), T.dvector("y")
-    w = nbgrad.shared(w0.copy(), name="w")
-    b = nbgrad.shared(0.0, name="b")
-    p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
-    prediction = p_1 > 0.5
-    xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
-    cost = xent.mean() + 0.01 * (w ** 2).sum()
-    gw, gb = T.grad(cost, [w, b])
-    train = nbgrad.function([x, y], [prediction, xent], updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)),
-                            mode=mode)
-
-    def loop():
-        w.set_value(w0.copy())
-        b.set_value(0.0)
-        for _ in range(w10_training_loop.STEPS):
-            train(X, Y)
-        return np.append(w.get_value(), b.get_value())
-
-    return train, loop
+    return w10_training_loop.tutorial_loop(nbgrad, T, nbgrad.grad, mode=mode)
 
 
 def mlp(mode):

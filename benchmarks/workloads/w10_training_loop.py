@@ -23,6 +23,34 @@ def _data():
     return X, Y, w0
 
 
+def tutorial_loop(lib, T, grad, **function_kwargs):
+    """The tutorial's training function, written once against a Theano-style ``lib`` (nbgrad
+    or PyTensor, with its tensor module ``T`` and ``grad``), and the loop of STEPS calls.
+
+    Returns ``(train, loop)``; ``function_kwargs`` go to ``lib.function`` (a ``mode``).
+    """
+    X, Y, w0 = _data()
+    x, y = T.dmatrix("x"), T.dvector("y")
+    w = lib.shared(w0.copy(), name="w")
+    b = lib.shared(0.0, name="b")
+    p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
+    prediction = p_1 > 0.5
+    xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
+    cost = xent.mean() + 0.01 * (w ** 2).sum()
+    gw, gb = grad(cost, [w, b])
+    train = lib.function([x, y], [prediction, xent], updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)),
+                         **function_kwargs)
+
+    def loop():
+        w.set_value(w0.copy())
+        b.set_value(0.0)
+        for _ in range(STEPS):
+            train(X, Y)
+        return np.append(w.get_value(), b.get_value())
+
+    return train, loop
+
+
 def setup(impl):
     X, Y, w0 = _data()
     if impl == "numpy":
@@ -39,52 +67,15 @@ def setup(impl):
         return loop
     if impl == "nbgrad":
         import nbgrad
-        import nbgrad.tensor as T
 
-        x, y = T.dmatrix("x"), T.dvector("y")
-        w = nbgrad.shared(w0.copy(), name="w")
-        b = nbgrad.shared(0.0, name="b")
-        p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
-        prediction = p_1 > 0.5
-        xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
-        cost = xent.mean() + 0.01 * (w ** 2).sum()
-        gw, gb = T.grad(cost, [w, b])
-        train = nbgrad.function([x, y], [prediction, xent],
-                                updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)))
-
-        def loop():
-            w.set_value(w0.copy())
-            b.set_value(0.0)
-            for _ in range(STEPS):
-                train(X, Y)
-            return np.append(w.get_value(), b.get_value())
-
-        return loop
+        return tutorial_loop(nbgrad, nbgrad.tensor, nbgrad.grad)[1]
     if impl == "pytensor":
         try:
             import pytensor
             import pytensor.tensor as pt
         except ImportError:
             return None
-        x, y = pt.dmatrix("x"), pt.dvector("y")
-        w = pytensor.shared(w0.copy(), name="w")
-        b = pytensor.shared(0.0, name="b")
-        p_1 = 1 / (1 + pt.exp(-pt.dot(x, w) - b))
-        prediction = p_1 > 0.5
-        xent = -y * pt.log(p_1) - (1 - y) * pt.log(1 - p_1)
-        cost = xent.mean() + 0.01 * (w ** 2).sum()
-        gw, gb = pytensor.grad(cost, [w, b])
-        train = pytensor.function([x, y], [prediction, xent],
-                                  updates=((w, w - 0.1 * gw), (b, b - 0.1 * gb)))
-
-        def loop():
-            w.set_value(w0.copy())
-            b.set_value(0.0)
-            for _ in range(STEPS):
-                train(X, Y)
-            return np.append(w.get_value(), b.get_value())
-
-        return loop
+        return tutorial_loop(pytensor, pt, pytensor.grad)[1]
     if impl == "jax":
         try:
             import jax
