@@ -337,6 +337,35 @@ def _over(v):
     return None
 
 
+def _numerator_form(v):
+    """a if ``v`` is a / d or -a / d for a nonzero form a (see ``_nonzero_arg``), else None."""
+    if not is_op(v, "true_div"):
+        return None
+    a = v.owner.inputs[0]
+    if is_op(a, "neg"):
+        a = a.owner.inputs[0]
+    return a if _nonzero_arg(a) is not None and a.dtype == v.dtype else None
+
+
+def _over_rest(v):
+    """What is left of ±a / d once a is cancelled: 1 / d or -(1 / d)."""
+    a, d = v.owner.inputs
+    rest = tm.true_div(_cast_like(constant(1.0), v), d)
+    return tm.neg(rest) if is_op(a, "neg") else rest
+
+
+def _partner(factors, i, a, where, quotients):
+    """(j, what is left of factor j) for the factor that cancels ``1 / a`` at ``i``: a itself
+    (nothing left), else a quotient ±a / d (±1 / d left); None if there is none."""
+    for j in where.get(a, ()):
+        if j != i and factors[j] is a:
+            return j, None
+    for j in quotients.get(a, ()):
+        if j != i and factors[j] is not None and _numerator_form(factors[j]) is a:
+            return j, _over_rest(factors[j])
+    return None
+
+
 def _shape_key(v):
     return (v.ndim,) + tuple(dim_key(v, d) for d in range(v.ndim))
 
@@ -349,25 +378,28 @@ def _cancel(factors):
     Linear in the number of factors: positions are looked up by variable.
     """
     out, gone, taken = list(factors), [], []
-    where = {}
+    where, quotients = {}, {}
     for j, f in enumerate(out):
         if _nonzero_arg(f) is not None:
             where.setdefault(f, []).append(j)
+        elif _numerator_form(f) is not None:
+            quotients.setdefault(_numerator_form(f), []).append(j)
     for i in range(len(out)):
         over = _over(out[i])
         if over is None or _nonzero_arg(over[1]) is None:
             continue
         a = over[1]
-        for j in where.get(a, ()):
-            if j != i and out[j] is a:
-                # n / a has the shape of n and a together, 1 / a that of a (if no more axes)
-                taken += [a] if over[0] is not None or out[i].ndim == a.ndim else [out[i], a]
-                out[i], out[j] = over[0], None
-                if over[0] is not None and _nonzero_arg(over[0]) is not None:
-                    where.setdefault(over[0], []).append(i)
-                    where[over[0]].sort()
-                gone.append(a)
-                break
+        partner = _partner(out, i, a, where, quotients)
+        if partner is None:
+            continue
+        j, left = partner
+        # n / a has the shape of n and a together, 1 / a that of a (if no more axes)
+        taken += [a] if over[0] is not None or out[i].ndim == a.ndim else [out[i], a]
+        out[i], out[j] = over[0], left
+        if over[0] is not None and _nonzero_arg(over[0]) is not None:
+            where.setdefault(over[0], []).append(i)
+            where[over[0]].sort()
+        gone.append(a)
     if not gone:
         return out, gone, True
     left = [f for f in out if f is not None] or gone[:1]  # nothing left: ones shaped like a
@@ -438,12 +470,32 @@ def _rebuild_sum(fgraph, v, dtype, new_terms):
     return tree_rebuild(v, _sum_inner(fgraph, dtype), new_terms, combine)
 
 
-def _cancel_in_chain(leaves, out):
-    """(n / a) · a · rest → n · rest inside one product."""
+def _mul_of(dtype):
+    def inner(v):
+        return v.dtype == dtype and is_op(v, "mul")
+
+    return inner
+
+
+def _carried_beside(fgraph, out):
+    """What carries a nan into the sum that ``out`` is the one term of, beside ``out``:
+    the other operand of its one client when that is an add or a sub (see ``_carried``)."""
+    cl = fgraph.clients.get(out, ())
+    if len(cl) != 1 or cl[0][0] == "output" or not (is_op(cl[0][0].outputs[0], "add")
+                                                    or is_op(cl[0][0].outputs[0], "sub")):
+        return set()
+    return _carried([_bare(v) for v in cl[0][0].inputs if v is not out])
+
+
+def _cancel_in_chain(leaves, out, beside=frozenset()):
+    """(n / a) · a · rest → n · rest inside one product.
+
+    ``beside``: variables whose nan reaches the result through a sum this product is a term of.
+    """
     factors, gone, keeps_shape = _cancel(leaves)
     if not gone or not keeps_shape:
         return None
-    carried = _carried(factors)
+    carried = _carried(factors) | beside
     if not all(_carries(_nonzero_arg(a), carried) for a in gone):
         return None
     return _product(factors, gone[0], out)
@@ -511,12 +563,84 @@ def cancel_reciprocal(fgraph, node):
     if not out.dtype.startswith("float"):
         return None
     leaves = chain_leaves(fgraph, out, out, "mul", out.dtype)
-    new = _cancel_in_chain(leaves, out)
+    new = _cancel_in_chain(leaves, out, _carried_beside(fgraph, out))
     if new is None:
         new = _cancel_through_sum(fgraph, leaves, out)
+    if new is None:
+        # a product shared with other terms (the chain rule's ``ones · (1/u)``, used by
+        # each term of d(log u)) is read through as well: the cancellation removes more
+        # operations than repeating the shared factors adds
+        shared = tree_leaves(out, _mul_of(out.dtype))
+        if len(shared) > len(leaves):
+            new = _cancel_in_chain(shared, out, _carried_beside(fgraph, out))
     if new is None or new.ndim != out.ndim or new.type.shape != out.type.shape and not same_shape(new, out):
         return None
     return [_cast_like(new, out)]
 
 
-__all__ = ["IDENTITIES", "GUARDED", "elemwise_alloc", "mul_powers", "sum_alloc", "cancel_reciprocal", "sop"]
+def _without(fgraph, t, a, out):
+    """The term ``t`` with one factor ``a`` taken out (ones if nothing is left), or None."""
+    fs = chain_leaves(fgraph, t, t, "mul", out.dtype) if _used_once(fgraph, t) else [t]
+    for j, f in enumerate(fs):
+        if f is a:
+            left = fs[:j] + fs[j + 1:]
+            if left and {_shape_key(f) for f in left} != {_shape_key(t)}:
+                return None
+            return _product(left, a, out) if left else _fill(1, out, a)
+    return None
+
+
+def _divide_through_sum(fgraph, leaves, a, out):
+    """(t₁ + t₂ + ...) · rest / a → (t₁/a + t₂/a + ...) · rest, where every tᵢ has the factor a."""
+    for k, s in enumerate(leaves):
+        if not (is_op(s, "add") or is_op(s, "sub")) or not _used_once(fgraph, s):
+            continue
+        if _shape_key(s) != _shape_key(a):
+            continue
+        terms = _sum_terms(fgraph, s, out.dtype)
+        new_terms = [_without(fgraph, t, a, out) for t in terms]
+        if any(t is None for t in new_terms):
+            continue
+        rest = leaves[:k] + leaves[k + 1:]
+        if not _carries(_nonzero_arg(a), _carried(rest + new_terms)):
+            continue
+        return _product(rest + [_rebuild_sum(fgraph, s, out.dtype, new_terms)], s, out)
+    return None
+
+
+@node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"), tracks=(S["true_div"],))
+def cancel_division(fgraph, node):
+    """(a · rest) / a → rest, for a = sigmoid(x), 1 - sigmoid(x) or exp(x); also -(a · rest) / a.
+
+    The gradient of ``log(exp(x) / (1 + exp(x)))`` comes to ``sigmoid(x) · sigmoid(-x) /
+    sigmoid(x)`` once its sigmoids are recognized; where sigmoid(x) underflows to 0
+    (x < -745 in float64) that is 0/0 = nan, and the exact value is sigmoid(-x). Fires
+    under the rule of ``cancel_reciprocal``: a nan in x still reaches the result, and the
+    factors left keep the quotient's shape.
+    """
+    out = node.outputs[0]
+    n, a = node.inputs
+    if not out.dtype.startswith("float") or n.dtype != out.dtype or _nonzero_arg(a) is None:
+        return None
+    negated = is_op(n, "neg") and _used_once(fgraph, n)
+    if negated:
+        n = n.owner.inputs[0]
+    leaves = chain_leaves(fgraph, n, n, "mul", out.dtype)
+    hits = [j for j, f in enumerate(leaves) if f is a]
+    if hits:
+        rest = [f for j, f in enumerate(leaves) if j != hits[0]]
+        if not _carries(_nonzero_arg(a), _carried(rest)):
+            return None
+        new = _product(rest, a, out)
+    else:
+        new = _divide_through_sum(fgraph, leaves, a, out)
+    if new is None:
+        return None
+    if negated:
+        new = tm.neg(new)
+    if new.ndim != out.ndim or new.type.shape != out.type.shape and not same_shape(new, out):
+        return None
+    return [_cast_like(new, out)]
+
+
+__all__ = ["IDENTITIES", "GUARDED", "elemwise_alloc", "mul_powers", "sum_alloc", "cancel_reciprocal", "cancel_division", "sop"]

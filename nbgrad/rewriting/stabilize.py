@@ -12,6 +12,8 @@ form                                        becomes
 ==========================================  =====================================
 ``1 - sigmoid(x)``                          ``sigmoid(-x)``
 ``exp(x) · sigmoid(-x)``                    ``sigmoid(x)`` (``exp(x) / (1 + exp(x))``)
+``exp(x) / (1 + exp(x))``                   ``sigmoid(x)``, before like terms are collected
+``sigmoid(x) - sigmoid(x)²``                ``sigmoid(x) · sigmoid(-x)`` (its derivative)
 ``log(sigmoid(x))``                         ``log_sigmoid(x)`` = −softplus(−x)
 ``log1p(-sigmoid(x))``                      ``log_sigmoid(-x)`` (binary cross-entropy)
 ``log(1 + exp(x))``, ``log1p(exp(x))``      ``softplus(x)``
@@ -97,6 +99,12 @@ DOMAIN = {
     "exp_times_sigmoid_neg": "every x with exp(x) finite (x < 709 in float64, 88 in float32); "
                              "above, exp(x) · sigmoid(-x) is inf · 0 = nan and the result is "
                              "sigmoid(x) = 1",
+    "exp_over_one_plus_exp": "every x with exp(x) finite (x < 709 in float64, 88 in float32); "
+                             "above, the quotient is inf / inf = nan and the result is "
+                             "sigmoid(x) = 1",
+    "sigmoid_minus_square": "every x where sigmoid(x) is not within an ulp of 1 (x < 36 in "
+                            "float64); above, the difference is 0 where sigmoid(x) · sigmoid(-x) "
+                            "keeps every digit (and already loses them from x of a few units)",
     "log_sigmoid_form": "every x with sigmoid(x) > 0 and not rounded to 1 (-745 < x < 36 in "
                         "float64, -103 < x < 16 in float32); outside, log(sigmoid(x)) is -inf "
                         "or 0 and log_sigmoid(x) = -log(1 + exp(-x)) is exact",
@@ -122,6 +130,15 @@ DOMAIN = {
 def _one(c):
     """``c`` is the constant 1, in a shape that does not widen what it is added to."""
     return scalar_const(c) == 1 and all(s == 1 for s in c.type.shape)
+
+
+def _one_or_ones(c):
+    """``c`` is the constant 1, or 1 filled to a shape (``Alloc(1, ...)``, what a
+    cancellation leaves); the rewrite checks that its result keeps the shape."""
+    if isinstance(c.owner.op if c.owner else None, Alloc):
+        c = c.owner.inputs[0]
+        return scalar_const(c) == 1 and c.ndim == 0 or _one(c)
+    return _one(c)
 
 
 def _same(new, out, check=True):
@@ -213,17 +230,22 @@ def share_sigmoid(fgraph, node):
 @node_rewriter("specialize", tags=_TAGS, tracks=(S["sub"], S["add"]))
 @_make("one_minus_sigmoid")
 def one_minus_sigmoid(fgraph, node):
-    """1 - sigmoid(x) → sigmoid(-x), also written 1 + -sigmoid(x)."""
+    """1 - sigmoid(x) → sigmoid(-x), also written 1 + -sigmoid(x); sigmoid(x) - 1 → -sigmoid(-x)."""
     out = node.outputs[0]
     a, b = node.inputs
     x = None
-    if is_op(out, "sub") and _one(a):
+    if is_op(out, "sub") and _one_or_ones(a):
         x = _sigmoid_arg(b)
     elif is_op(out, "add"):
-        x = _negated_sigmoid_arg(b) if _one(a) else _negated_sigmoid_arg(a) if _one(b) else None
+        x = (_negated_sigmoid_arg(b) if _one_or_ones(a)
+             else _negated_sigmoid_arg(a) if _one_or_ones(b) else None)
+    negate = False
+    if x is None and is_op(out, "sub") and _one_or_ones(b):
+        x, negate = _sigmoid_arg(a), True  # sigmoid(x) - 1 = -(1 - sigmoid(x))
     if x is None:
         return None
-    new = _same(_existing(fgraph, tm.sigmoid, _neg(fgraph, x)), out)
+    new = _existing(fgraph, tm.sigmoid, _neg(fgraph, x))
+    new = _same(tm.neg(new) if negate else new, out)
     return None if new is None else [new]
 
 
@@ -257,6 +279,80 @@ def exp_times_sigmoid_neg(fgraph, node):
         # the factors are the product's, with sigmoid(x) for exp(x) (of x's shape): the
         # product keeps its shape
         new = _same(new, out, check=False) if new.type.shape == out.type.shape else None
+        return None if new is None else [new]
+    return None
+
+
+@node_rewriter(("simplify", "specialize"), tags=_TAGS, tracks=(S["true_div"],))
+@_make("exp_over_one_plus_exp")
+def exp_over_one_plus_exp(fgraph, node):
+    """exp(x) / (1 + exp(x)) → sigmoid(x), before like terms are collected.
+
+    Runs in ``simplify`` as well: the gradient of ``log(exp(x) / (1 + exp(x)))`` holds
+    ``1 / u`` beside ``u / (1 + exp(x))``; with ``u`` one sigmoid node, ``cancel_reciprocal``
+    cancels them before the polynomial rewrites take ``exp(x)`` out as a common factor
+    (after which ``exp(x) · sigmoid(-x)`` overflows to inf · 0 at x = 800).
+    """
+    e, d = node.inputs
+    out = node.outputs[0]
+    if not is_op(e, "exp") or not is_op(d, "add") or not out.dtype.startswith("float"):
+        return None
+    a, b = d.owner.inputs
+    f = b if _one(a) else a if _one(b) else None
+    # the two exp(x) may be two nodes of one x (no merge in FAST_COMPILE)
+    if f is None or not is_op(f, "exp") or f.owner.inputs[0] is not e.owner.inputs[0]:
+        return None
+    new = _same(_existing(fgraph, tm.sigmoid, e.owner.inputs[0]), out)
+    return None if new is None else [new]
+
+
+def _factor_keys(fgraph, v, dtype):
+    """The factors of the product ``v`` as a multiset: sigmoid(x) counted by its x (two
+    nodes of one x are one factor: FAST_COMPILE does not merge them), s ** 2 as s twice."""
+    keys = {}
+    for f in chain_leaves(fgraph, v, v, "mul", dtype):
+        n = 1
+        if is_op(f, "sqr") or is_op(f, "pow") and scalar_const(f.owner.inputs[1]) == 2:
+            f, n = f.owner.inputs[0], 2
+        x = _sigmoid_arg(f)
+        key = ("sigmoid", x) if x is not None else f
+        keys[key] = keys.get(key, 0) + n
+    return keys
+
+
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["sub"], S["add"]))
+@_make("sigmoid_minus_square")
+def sigmoid_minus_square(fgraph, node):
+    """F · sigmoid(x) - F · sigmoid(x)² → F · sigmoid(x) · sigmoid(-x), also written
+    -F · sigmoid(x)² + F · sigmoid(x), and F · sigmoid(x)² - F · sigmoid(x) → its negation.
+
+    The derivative of sigmoid when it is written ``exp(x) / (1 + exp(x))``; the difference
+    cancels every digit of sigmoid(-x) once x passes a few units.
+    """
+    out = node.outputs[0]
+    if not out.dtype.startswith("float"):
+        return None
+    a, b = node.inputs
+    if is_op(out, "sub"):
+        pairs = [(a, b)]
+    else:
+        pairs = [(a, b.owner.inputs[0]) if is_op(b, "neg") else (None, None),
+                 (b, a.owner.inputs[0]) if is_op(a, "neg") else (None, None)]
+    for pos, neg in pairs:
+        if pos is None or pos.dtype != out.dtype or neg.dtype != out.dtype:
+            continue
+        p, q = _factor_keys(fgraph, pos, out.dtype), _factor_keys(fgraph, neg, out.dtype)
+        diff = [k for k in set(p) | set(q) if p.get(k, 0) != q.get(k, 0)]
+        if len(diff) != 1 or not isinstance(diff[0], tuple):
+            continue
+        k = diff[0]
+        if q.get(k, 0) == p.get(k, 0) + 1:  # F·s - F·s² = F·s·sigmoid(-x)
+            new = tm.mul(pos, _existing(fgraph, tm.sigmoid, _neg(fgraph, k[1])))
+        elif p.get(k, 0) == q.get(k, 0) + 1:  # F·s² - F·s = -(F·s·sigmoid(-x))
+            new = tm.neg(tm.mul(neg, _existing(fgraph, tm.sigmoid, _neg(fgraph, k[1]))))
+        else:
+            continue
+        new = _same(new, out)
         return None if new is None else [new]
     return None
 

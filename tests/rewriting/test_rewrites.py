@@ -81,6 +81,7 @@ def _fires():
         "shape_of_elemwise": ([x], T.shape(T.exp(x)) + 1, 1 + T.make_vector(shape_i(x, 0))),
         "cancel_reciprocal": ([x, y], y * (1 / T.sigmoid(x)) * T.sigmoid(x) * (1 - T.sigmoid(x)),
                               y * T.sigmoid(-x)),  # 1 - sigmoid(x) is sigmoid(-x) (stabilize)
+        "cancel_division": ([x], T.exp(x) * T.sigmoid(x) / T.sigmoid(x), T.exp(x)),
     }
     return rows
 
@@ -195,6 +196,12 @@ def _leaves():
         "cancel_reciprocal_nan": ([x], T.tanh(x) * (1 / T.exp(x)) * T.exp(x),),
         # the second term holds no reciprocal: distributing would grow the graph
         "cancel_reciprocal_sum": ([x, y], (y / T.sigmoid(x) + y) * T.sigmoid(x),),
+        # x may be 0: (y·x)/x is nan there, not y
+        "cancel_division": ([x, y], y * x / x,),
+        # x may be nan: y·sigmoid(x)/sigmoid(x) is nan there, y alone would not be
+        "cancel_division_nan": ([x, y], y * T.sigmoid(x) / T.sigmoid(x),),
+        # not every term of the sum has the factor
+        "cancel_division_sum": ([x, y], (y * T.exp(x) + y) * x / T.exp(x),),
     }
 
 
@@ -250,6 +257,23 @@ def test_cancel_reciprocal_is_exact_where_the_factor_rounds_to_zero():
     np.testing.assert_allclose(on[2], off[2])
     # a nan in x stays nan
     assert np.isnan(nbgrad.function([x, y], out)(np.array([np.nan]), np.array([1.0]))).all()
+
+
+def test_cancel_division_through_a_sum_where_every_term_has_the_factor():
+    # the gradient of log(1 - exp(x)/(1 + exp(x))) once its sigmoids are recognized
+    x = T.dvector("x")
+    s, c = T.sigmoid(x), T.sigmoid(-x)
+    out = T.exp(x) * (s * c - c) / c
+    fg, applied = rewritten([x], out, Mode(excluding=["fusion", "inplace"]))
+    assert "cancel_division" in applied
+    assert values_agree([x], out, _values([x]))
+    xv = np.array([-800.0, -40.0, 0.5, 40.0, 800.0])
+    with np.errstate(all="ignore"):
+        on = nbgrad.function([x], out)(xv)
+        off = nbgrad.function([x], out, mode=Mode("NONE"))(xv)
+    assert np.isnan(off[-1])
+    np.testing.assert_allclose(on, -1 / (1 + np.exp(-xv)), rtol=1e-15)
+    assert np.isnan(nbgrad.function([x], out)(np.array([np.nan]))).all()
 
 
 def test_unsafe_rewrites_only_on_request():

@@ -35,7 +35,9 @@ def _fires():
         # two nodes sigmoid(-x): without the merge phase (FAST_COMPILE) only this rewrite joins them
         "share_sigmoid": ([x], T.nnet.sigmoid(-x) + T.nnet.sigmoid(-x), None),
         "one_minus_sigmoid": ([x], 1 - s, T.nnet.sigmoid(-x)),
-        "exp_times_sigmoid_neg": ([x], T.exp(x) / (1 + T.exp(x)), T.nnet.sigmoid(x)),
+        "exp_times_sigmoid_neg": ([x], T.exp(x) * T.nnet.sigmoid(-x), T.nnet.sigmoid(x)),
+        "exp_over_one_plus_exp": ([x], T.exp(x) / (1 + T.exp(x)), T.nnet.sigmoid(x)),
+        "sigmoid_minus_square": ([x], s - s * s, s * T.nnet.sigmoid(-x)),
         "log_sigmoid_form": ([x], T.log(s), log_sigmoid(x)),
         "softplus_form": ([x], T.log(1 + T.exp(x)), T.nnet.softplus(x)),
         "log_sum_exp": ([m], T.log(T.sum(T.exp(m), axis=1)), LogOfSumExp((1,))(m)),
@@ -61,6 +63,10 @@ def _leaves():
         "one_minus_sigmoid": ([x], 2 - T.nnet.sigmoid(x)),
         # exp(y) / (1 + exp(x)) for y ≠ x
         "exp_times_sigmoid_neg": ([x, y], T.exp(y) * T.nnet.sigmoid(-x)),
+        # exp(y) / (1 + exp(x)) for y ≠ x
+        "exp_over_one_plus_exp": ([x, y], T.exp(y) / (1 + T.exp(x))),
+        # sigmoid(x) - sigmoid(y)² for y ≠ x
+        "sigmoid_minus_square": ([x, y], T.nnet.sigmoid(x) - T.nnet.sigmoid(y) ** 2),
         "log_sigmoid_form": ([x], T.log(T.tanh(x) + 2)),
         "softplus_form": ([x], T.log(2 + T.exp(x))),
         # a sum of exp times 2 is not a log-sum-exp
@@ -168,7 +174,11 @@ FORMS = [
     ("log(1 + exp(x))", lambda x: T.log(1 + T.exp(x)), lambda v: mpmath.log(1 + mpmath.exp(v)),
      lambda v: _msig(v)),
     ("1 - sigmoid(x)", lambda x: 1 - T.nnet.sigmoid(x), lambda v: _msig(-v), None),
-    ("exp(x) / (1 + exp(x))", lambda x: T.exp(x) / (1 + T.exp(x)), _msig, None),
+    ("exp(x) / (1 + exp(x))", lambda x: T.exp(x) / (1 + T.exp(x)), _msig, lambda v: _msig(v) * _msig(-v)),
+    ("log(exp(x) / (1 + exp(x)))", lambda x: T.log(T.exp(x) / (1 + T.exp(x))), lambda v: mpmath.log(_msig(v)),
+     lambda v: _msig(-v)),
+    ("log(1 - exp(x) / (1 + exp(x)))", lambda x: T.log(1 - T.exp(x) / (1 + T.exp(x))),
+     lambda v: mpmath.log(_msig(-v)), lambda v: -_msig(v)),
     ("xent, y = 0", lambda x: _xent(x, 0.0), lambda v: mpmath.log(1 + mpmath.exp(v)), lambda v: _msig(v)),
     ("xent, y = 1", lambda x: _xent(x, 1.0), lambda v: mpmath.log(1 + mpmath.exp(-v)), lambda v: -_msig(-v)),
     ("-log(1 - sigmoid(x))", lambda x: -T.log(1 - T.nnet.sigmoid(x)), lambda v: mpmath.log(1 + mpmath.exp(v)),
