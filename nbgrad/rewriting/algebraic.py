@@ -470,11 +470,24 @@ def _rebuild_sum(fgraph, v, dtype, new_terms):
     return tree_rebuild(v, _sum_inner(fgraph, dtype), new_terms, combine)
 
 
-def _mul_of(dtype):
-    def inner(v):
-        return v.dtype == dtype and is_op(v, "mul")
+# how many factors cancel_reciprocal reads through products shared with other terms: a
+# bound keeps each call O(1) (shared nodes are read again by every product that uses them)
+_SHARED_LEAVES = 16
 
-    return inner
+
+def _shared_leaves(out, dtype):
+    """The factors of the product tree under ``out`` through every mul of ``dtype``, shared
+    or not; None beyond ``_SHARED_LEAVES`` of them."""
+    res, stack = [], [out]
+    while stack:
+        u = stack.pop()
+        if u.dtype == dtype and is_op(u, "mul"):
+            if len(res) + len(stack) + len(u.owner.inputs) > _SHARED_LEAVES:
+                return None
+            stack.extend(reversed(u.owner.inputs))
+        else:
+            res.append(u)
+    return res
 
 
 def _carried_beside(fgraph, out):
@@ -570,8 +583,8 @@ def cancel_reciprocal(fgraph, node):
         # a product shared with other terms (the chain rule's ``ones · (1/u)``, used by
         # each term of d(log u)) is read through as well: the cancellation removes more
         # operations than repeating the shared factors adds
-        shared = tree_leaves(out, _mul_of(out.dtype))
-        if len(shared) > len(leaves):
+        shared = _shared_leaves(out, out.dtype)
+        if shared is not None and len(shared) > len(leaves):
             new = _cancel_in_chain(shared, out, _carried_beside(fgraph, out))
     if new is None or new.ndim != out.ndim or new.type.shape != out.type.shape and not same_shape(new, out):
         return None

@@ -305,3 +305,16 @@ def test_fast_compile_only_removes_gradient_ops():
 def test_unknown_rewrite_name_is_an_error():
     with pytest.raises(ValueError, match="no rewrite or tag"):
         Mode(excluding=["no_such_rewrite"])
+
+
+def test_cancel_reciprocal_reads_shared_products_within_a_bound():
+    # each product is used twice by the next: read through without a bound, the factors
+    # of the last one would number 2**40
+    x = T.dvector("x")
+    m = T.sigmoid(x)
+    for _ in range(40):
+        m = m * m
+    out = m * (1 / T.sigmoid(x))
+    xv = np.array([0.5, 3.0])
+    s = 1 / (1 + np.exp(-xv))
+    np.testing.assert_allclose(nbgrad.function([x], out)(xv), s ** (2 ** 40) / s)
