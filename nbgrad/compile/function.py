@@ -413,7 +413,8 @@ class FunctionMaker:
         return tuple(lock for _, lock in sorted(ranked.values(), key=lambda rank_lock: rank_lock[0]))
 
     def create(self):
-        fn = _locking_function_class(len(self.locks))(self) if self.locks else Function(self)
+        fn = Function(self)
+        fn.__class__ = _call_class(fn)  # its call, written out for its signature
         # a debugging mode (MonitorMode, DebugMode) changes how this function runs
         wrap = getattr(self.mode, "wrap_function", None)
         return fn if wrap is None else wrap(fn)
@@ -461,6 +462,7 @@ class Function:
             if i.name is not None:
                 self._index.setdefault(i.name, k)
         self._filters = [self._make_filter(i, k) for k, i in enumerate(maker.inputs)]
+        self._exact = [self._exact_type(i) for i in maker.inputs]
         upd_vars = [v for v, _ in maker.updates]
         self._update_cells = [v.container for v in upd_vars]
         self._n_out = maker.n_outputs
@@ -471,10 +473,25 @@ class Function:
                 v.updated_by.append(maker.name)
         self._n_in = n_in
         self._has_updates = len(fg.outputs) > maker.n_outputs
-        # held for a whole call by a function with updates (_locking_function_class)
+        # held for a whole call by a function with updates (_call_class)
         self._locks = maker.locks
         self._acquires = tuple(lock.acquire for lock in self._locks)
         self._releases = tuple(lock.release for lock in self._locks)
+
+    def _exact_type(self, inp):
+        """``(dtype name, ndim)`` of the arrays a call passes on unchecked, or None.
+
+        The generated call (``_call_class``) tests these in line, as ``_make_filter``'s
+        fast path does; None (a device backend, a static shape, another dtype) calls the
+        input's filter.
+        """
+        ttype = inp.variable.type
+        dtype = ttype.numpy_dtype
+        if self.backend.name != "cpu" or any(s is not None for s in ttype.shape):
+            return None
+        if dtype.name not in _EXACT_DTYPES or np.dtype(dtype.name) is not dtype:
+            return None
+        return dtype.name, ttype.ndim
 
     def _make_filter(self, inp, k):
         ttype = inp.variable.type
@@ -517,6 +534,8 @@ class Function:
 
     # -------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
+        # A compiled function's class is made by ``_call_class``: its ``__call__`` is this
+        # one written out for the function's signature, inside the function's locks.
         if kwargs or len(args) != self._n_in:
             args = self._bind(args, kwargs)
         vals = [f(a) for f, a in zip(self._filters, args)]
@@ -696,40 +715,88 @@ class Function:
         return list(self.maker.shared_vars)
 
 
-_LOCKING_CLASSES = {}
+_CALL_CLASSES = {}
 
 
-def _locking_function_class(n_locks):
-    """The Function subclass whose calls hold ``n_locks`` locks, taken in the given order.
+def _call_class(fn):
+    """The Function subclass whose ``__call__`` is straight-line code for ``fn``'s signature.
+
+    Decided at compile time and written out: the number of inputs, the fast check of each
+    (an array of the input's exact dtype and rank is used as it is, anything else goes
+    through the input's converter), the locks taken, where each result goes (returned,
+    assigned to a shared variable, kept as a stateful input's value). The values a call
+    needs (locks, program, converters, storage cells) are read from ``fn``, so one class
+    serves every function of the same shape.
 
     A call of a function with updates holds the locks of its shared variables (see
-    ``FunctionMaker._call_locks``): reading the shared values, computing and assigning
-    the updates is then one step for every other call that locks any of the same
-    variables, and concurrent calls lose no update. Every function takes its locks in
-    one global order (their ranks), so two calls never wait for each other.
-
-    Like the compiled code, ``__call__`` is generated straight-line code: each lock is
-    taken by one call, and a lock taken is released whatever happens next (an
-    interrupt while waiting for the next lock included).
+    ``FunctionMaker._call_locks``): binding the arguments, reading the shared values,
+    computing and assigning the updates is then one step for every other call that locks
+    any of the same variables, and concurrent calls lose no update. Every function takes
+    its locks in one global order (their ranks), so two calls never wait for each other.
+    Each lock is taken by one call, and a lock taken is released whatever happens next
+    (an interrupt while waiting for the next lock included). ``Function.__call__`` is the
+    same call written generically.
     """
-    cls = _LOCKING_CLASSES.get(n_locks)
+    source = _call_source(fn)
+    cls = _CALL_CLASSES.get(source)
     if cls is None:
-        n = n_locks
-        lines = ["def __call__(self, *args, **kwargs):",
-                 f"    {''.join(f'a{k}, ' for k in range(n))}= self._acquires",
-                 f"    {''.join(f'r{k}, ' for k in range(n))}= self._releases",
-                 "    a0()"]
-        for k in range(1, n):
+        scope = {"ndarray": np.ndarray, **{f"_{d}": np.dtype(d) for d in _EXACT_DTYPES}}
+        exec(compile(source, f"<nbgrad-call-{len(_CALL_CLASSES)}>", "exec"), scope)
+        if len(_CALL_CLASSES) >= 1024:
+            _CALL_CLASSES.clear()
+        cls = _CALL_CLASSES[source] = type(
+            "Function", (Function,), {"__call__": scope["__call__"], "__module__": __name__,
+                                      "__qualname__": "Function", "call_source": source})
+    return cls
+
+
+#: dtypes whose exact arrays a generated call recognizes by identity (``a.dtype is _float64``)
+_EXACT_DTYPES = ("float64", "float32", "float16", "int64", "int32", "int16", "int8",
+                 "uint64", "uint32", "uint16", "uint8", "bool", "complex128", "complex64")
+
+
+def _call_source(fn):
+    n, n_locks = fn._n_in, len(fn._locks)
+    lines = ["def __call__(self, *args, **kwargs):"]
+    pad = "    "
+    if n_locks:
+        lines += [f"    {''.join(f'a{k}, ' for k in range(n_locks))}= self._acquires",
+                  f"    {''.join(f'r{k}, ' for k in range(n_locks))}= self._releases",
+                  "    a0()"]
+        for k in range(1, n_locks):
             lines += ["    try:", f"        a{k}()", "    except BaseException:",
                       "        " + "; ".join(f"r{j}()" for j in reversed(range(k))), "        raise"]
-        lines += ["    try:", "        return call(self, *args, **kwargs)", "    finally:",
-                  "        " + "; ".join(f"r{j}()" for j in reversed(range(n)))]
-        env = {"call": Function.__call__}
-        exec(compile("\n".join(lines) + "\n", f"<nbgrad-locked-call-{n}>", "exec"), env)
-        cls = _LOCKING_CLASSES[n] = type(
-            "Function", (Function,), {"__call__": env["__call__"], "__module__": __name__,
-                                      "__qualname__": f"Function[{n} locks]"})
-    return cls
+        lines.append("    try:")
+        pad = "        "
+    body = [f"if kwargs or len(args) != {n}:", "    args = self._bind(args, kwargs)"]
+    names = [f"i{k}" for k in range(n)]
+    if n:
+        body.append(f"{''.join(nm + ', ' for nm in names)}= args")
+    for k, exact in enumerate(fn._exact):
+        if exact is None:
+            body.append(f"i{k} = self._filters[{k}](i{k})")
+        else:
+            dtype, ndim = exact
+            body += [f"if type(i{k}) is not ndarray or i{k}.dtype is not _{dtype} or i{k}.ndim != {ndim}:",
+                     f"    i{k} = self._filters[{k}](i{k})"]
+    body += ["try:", f"    r = self._fn({', '.join(names)})", "except Exception as exc:",
+             "    err = self._explain(exc)", "    if err is exc:", "        raise", "    raise err from exc"]
+    n_out, n_upd = fn._n_out, len(fn._update_cells)
+    if n_upd:
+        body.append(f"{''.join(f'u{j}, ' for j in range(n_upd))}= self._update_cells")
+        body.append("; ".join(f"u{j}[0] = r[{n_out + j}]" for j in range(n_upd)))
+    for j, k in enumerate(fn._stateful):
+        body.append(f"self._defaults[{k}][0] = r[{n_out + n_upd + j}]")
+    if fn._single:
+        body.append("return r[0]")
+    elif fn._has_updates:
+        body.append(f"return [{''.join(f'r[{j}], ' for j in range(n_out))}]")
+    else:
+        body.append("return list(r)")
+    lines += [pad + line for line in body]
+    if n_locks:
+        lines += ["    finally:", "        " + "; ".join(f"r{j}()" for j in reversed(range(n_locks)))]
+    return "\n".join(lines) + "\n"
 
 
 class _Missing:

@@ -1,5 +1,7 @@
 """nbgrad.function: outputs, updates, givens, copy, eval, errors, atomic updates."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -466,3 +468,31 @@ def test_on_unused_input_refuses_unknown_values():
         nbgrad.function([x, y], x, on_unused_input="bogus")
     with pytest.raises(UnusedInputError):
         nbgrad.function([x, y], x, on_unused_input="raise")
+
+
+@pytest.mark.parametrize("arg", [np.arange(3.0), [0.5, 1.0, 2.0], np.arange(3, dtype="int32"),
+                                 np.arange(3.0, dtype="float32"), np.ones((1, 3))])
+def test_the_generated_call_does_what_the_generic_call_does(arg):
+    # f's class writes Function.__call__ out for f's signature (inputs, updates, stateful input)
+    def make():
+        x, acc = T.dvector("x"), T.dscalar("acc")
+        s = nbgrad.shared(np.zeros(3), name="s")
+        f = nbgrad.function([x, nbgrad.In(acc, value=0.0, update=acc + x.sum())],
+                            [x * 2, acc], updates=[(s, s + x)])
+        return f, s
+
+    (fast, s1), (generic, s2) = make(), make()
+    assert type(fast) is not nbgrad.compile.Function and "def __call__" in type(fast).call_source
+    for _ in range(2):
+        try:
+            got = fast(arg)
+        except Exception as exc:  # noqa: BLE001 - the same error is expected from both
+            with pytest.raises(type(exc), match=re.escape(str(exc))):
+                nbgrad.compile.Function.__call__(generic, arg)
+            assert s1.get_value().tolist() == s2.get_value().tolist() == [0.0, 0.0, 0.0]
+            return
+        want = nbgrad.compile.Function.__call__(generic, arg)
+        assert [r.tolist() for r in got] == [r.tolist() for r in want]
+        assert s1.get_value().tolist() == s2.get_value().tolist()
+        assert fast[1] == generic[1]
+    assert fast(x=arg)[1] == generic(x=arg)[1]
