@@ -351,7 +351,7 @@ def test_bad_random_generator_state_is_refused(path):
     good = entry["state"]
     for state, message in [({"__dict__": {"bit_generator": "__import__"}}, "unknown random bit generator"),
                            ({"__dict__": {"bit_generator": "BitGenerator"}}, "unknown random bit generator"),
-                           ({"__dict__": {**good["__dict__"], "state": "x"}}, "no valid PCG64 state")]:
+                           ({"__dict__": {**good["__dict__"], "state": "x"}}, "no valid RandomState state")]:
         entry["state"] = state
         _write(path, json.dumps(doc), arrays)
         with pytest.raises(SerializationError, match=message):

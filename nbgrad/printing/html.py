@@ -239,7 +239,7 @@ def _streams(srng):
 
 
 def _seed(srng):
-    for attr in ("default_instance_seed", "seed", "default_seed", "initial_seed", "_seed"):
+    for attr in ("last_seed", "default_instance_seed", "seed", "default_seed", "initial_seed", "_seed"):
         v = getattr(srng, attr, None)
         if v is not None and not callable(v):
             return v

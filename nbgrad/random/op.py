@@ -33,12 +33,31 @@ def _binomial(g, size, n, p):
     return g.binomial(n, p, size)
 
 
+def _legacy(g):
+    return isinstance(g, np.random.RandomState)
+
+
 def _integers(g, size, low, high):
+    if _legacy(g):
+        return g.randint(low, high, size)
     return g.integers(low, high, size)
 
 
+def _each(size, *params):
+    """The output shape and the parameters broadcast to it, for draws made one at a time."""
+    shape = tuple(size) if size is not None else np.broadcast_shapes(*(np.shape(p) for p in params))
+    return shape, [np.broadcast_to(p, shape) for p in params]
+
+
 def _random_integers(g, size, low, high):
-    return g.integers(low, high, size, endpoint=True)
+    if not _legacy(g):
+        return g.integers(low, high, size, endpoint=True)
+    # one draw at a time, as Theano's RandomStreams did: the same numbers from the same seed
+    shape, (low, high) = _each(size, low, high)
+    out = np.empty(shape, dtype=np.int64)
+    for i in np.ndindex(*shape):
+        out[i] = g.randint(low[i], high[i] + 1)
+    return out
 
 
 def _choice(g, size, a, replace, p):
@@ -58,7 +77,18 @@ def _permutation(g, size, n):
 
 
 def _multinomial(g, size, n, pvals):
-    return g.multinomial(n, pvals, size)
+    if not _legacy(g):
+        return g.multinomial(n, pvals, size)
+    # a RandomState draws one row at a time (scalar n, one vector of probabilities)
+    pvals = np.asarray(pvals, dtype=np.float64)
+    k = pvals.shape[-1]
+    shape = tuple(size) if size is not None else np.broadcast_shapes(np.shape(n), pvals.shape[:-1])
+    n = np.broadcast_to(n, shape)
+    pvals = np.broadcast_to(pvals, shape + (k,))
+    out = np.empty(shape + (k,), dtype=np.int64)
+    for i in np.ndindex(*shape):
+        out[i] = g.multinomial(int(n[i]), pvals[i])
+    return out
 
 
 # name: (draw, number of trailing "support" dimensions added to size, differentiable params)

@@ -58,8 +58,10 @@ class RandomStreams:
     Parameters
     ----------
     seed : int, optional
-        Seed of every stream made by this object (stream k is seeded from
-        ``(seed, k)``, so the same seed gives the same numbers in every process).
+        Seed of every stream made by this object. As in Theano, stream k is a NumPy
+        ``RandomState`` (MT19937) seeded by the k-th ``randint(2**30)`` of
+        ``RandomState(seed)``: the same seed gives the same numbers in every process, and
+        the numbers Theano gave for it.
 
     Examples
     --------
@@ -79,26 +81,40 @@ class RandomStreams:
 
     def __init__(self, seed=None):
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2 ** 31))
+            seed = int(np.random.SeedSequence().entropy % (2 ** 30))
         self.default_instance_seed = int(seed)
-        self.rstate = np.array([int(seed), 0], dtype=np.int64)
+        #: the seed the streams were last seeded from (what a display shows)
+        self.last_seed = self.default_instance_seed
+        #: draws the seed of each new stream (Theano's scheme, see ``_next_state``)
+        self.gen_seedgen = np.random.RandomState(self.default_instance_seed)
         #: (shared generator state, its update) for every variable made, in order
         self.state_updates = []
 
     def _next_state(self):
-        seed, k = int(self.rstate[0]), int(self.rstate[1])
-        # a new array (not in place): another instance may hold the old one
-        self.rstate = np.array([seed, k + 1], dtype=np.int64)
-        return GeneratorState(np.random.SeedSequence(seed, spawn_key=(k,)))
+        # as Theano's RandomStreams: stream k is a legacy RandomState seeded by the k-th
+        # randint(2**30) of RandomState(seed), so the Theano docs' numbers come out
+        return GeneratorState(np.random.RandomState(int(self.gen_seedgen.randint(2 ** 30))))
 
     def seed(self, seed=None):
-        """Reseed every stream made so far (and those made later) from ``seed``."""
+        """Reseed every stream made so far from ``seed`` (``default_instance_seed`` if None).
+
+        Stream k gets the k-th ``randint(2**30)`` of ``RandomState(seed)``, as in Theano.
+        """
         if seed is None:
             seed = self.default_instance_seed
-        self.default_instance_seed = int(seed)
-        for k, (rng, _) in enumerate(self.state_updates):
-            rng.get_value(borrow=True).seed(np.random.SeedSequence(int(seed), spawn_key=(k,)))
-        self.rstate = np.array([int(seed), len(self.state_updates)], dtype=np.int64)
+        self.last_seed = int(seed)
+        seedgen = np.random.RandomState(int(seed))
+        for rng, _ in self.state_updates:
+            rng.get_value(borrow=True).set_state(
+                GeneratorState(np.random.RandomState(int(seedgen.randint(2 ** 30)))))
+
+    def __getitem__(self, item):
+        """The generator state of the stream ``item`` (an ``rv.rng``), as Theano's ``srng[rv.rng]``."""
+        return item.get_value(borrow=True)
+
+    def __setitem__(self, item, value):
+        """Set the generator state of the stream ``item``, as Theano's ``srng[rv.rng] = state``."""
+        item.set_value(value, borrow=True)
 
     def updates(self):
         """The (shared state, update) pairs, as a list."""

@@ -17,7 +17,8 @@ def _bit_generator(seed):
 
 
 class GeneratorState:
-    """A mutable random generator state (a NumPy ``Generator`` on PCG64).
+    """A mutable random generator state: a NumPy ``Generator`` (PCG64), or a legacy
+    ``RandomState`` (MT19937), the generator Theano's ``RandomStreams`` used.
 
     It offers the methods course code calls on Theano's generator values:
     ``seed(n)``, ``get_state()`` and ``set_state(state)``.
@@ -28,33 +29,50 @@ class GeneratorState:
     >>> g.set_state(s)
     >>> g.generator.random() == a
     True
+    >>> GeneratorState(np.random.RandomState(7))
+    GeneratorState(MT19937, legacy RandomState)
     """
 
     __slots__ = ("generator",)
 
     def __init__(self, seed=None):
-        if isinstance(seed, np.random.Generator):
+        if isinstance(seed, (np.random.Generator, np.random.RandomState)):
             self.generator = seed
         else:
             self.generator = np.random.Generator(_bit_generator(seed))
 
+    @property
+    def legacy(self):
+        """True for a legacy ``RandomState`` (Theano's generator), False for a ``Generator``."""
+        return isinstance(self.generator, np.random.RandomState)
+
     def seed(self, seed=None):
-        """Reset the state from an integer seed (or a ``numpy.random.SeedSequence``)."""
-        self.generator = np.random.Generator(_bit_generator(seed))
+        """Reset the state from an integer seed (or, for a ``Generator``, a ``numpy.random.SeedSequence``)."""
+        if self.legacy:
+            self.generator.seed(seed)
+        else:
+            self.generator = np.random.Generator(_bit_generator(seed))
 
     def get_state(self):
         """The state as a plain dict (a copy), for ``set_state``."""
+        if self.legacy:
+            return self.generator.get_state(legacy=False)
         return self.generator.bit_generator.state
 
     def set_state(self, state):
-        """Restore a state returned by ``get_state``."""
+        """Restore a state returned by ``get_state`` (or by ``RandomState.get_state()``)."""
         if isinstance(state, GeneratorState):
             state = state.get_state()
+        if isinstance(state, tuple) or isinstance(state, dict) and "has_gauss" in state:
+            if not self.legacy:
+                self.generator = np.random.RandomState()
+            self.generator.set_state(state)
+            return
         if not isinstance(state, dict):
             raise TypeError(
                 f"set_state expects the dict returned by get_state(), got {type(state).__name__}"
             )
-        if state.get("bit_generator") != type(self.generator.bit_generator).__name__:
+        if self.legacy or state.get("bit_generator") != type(self.generator.bit_generator).__name__:
             bg = getattr(np.random, state.get("bit_generator", ""), None)
             if bg is None:
                 raise ValueError(f"set_state: unknown bit generator in {state!r}")
@@ -63,6 +81,10 @@ class GeneratorState:
 
     def copy(self):
         """An independent copy with the same state."""
+        if self.legacy:
+            rs = np.random.RandomState()
+            rs.set_state(self.generator.get_state(legacy=False))
+            return GeneratorState(rs)
         bg = type(self.generator.bit_generator)()
         bg.state = self.generator.bit_generator.state
         return GeneratorState(np.random.Generator(bg))
@@ -73,11 +95,14 @@ class GeneratorState:
         return self.copy()
 
     def __eq__(self, other):
-        return isinstance(other, GeneratorState) and _states_equal(self.get_state(), other.get_state())
+        return (isinstance(other, GeneratorState) and self.legacy == other.legacy
+                and _states_equal(self.get_state(), other.get_state()))
 
     __hash__ = object.__hash__
 
     def __repr__(self):
+        if self.legacy:
+            return "GeneratorState(MT19937, legacy RandomState)"
         return f"GeneratorState({type(self.generator.bit_generator).__name__})"
 
 
@@ -108,11 +133,11 @@ class RandomGeneratorType(Type):
     def filter(self, value, strict=False, allow_downcast=None, what="value"):
         if isinstance(value, GeneratorState):
             return value
-        if isinstance(value, np.random.Generator) and not strict:
+        if isinstance(value, (np.random.Generator, np.random.RandomState)) and not strict:
             return GeneratorState(value)
         raise TypeError(
-            f"{what}: expected a random generator state (GeneratorState or "
-            f"numpy.random.Generator), got {type(value).__name__}; get one with "
+            f"{what}: expected a random generator state (GeneratorState, "
+            f"numpy.random.Generator or numpy.random.RandomState), got {type(value).__name__}; get one with "
             "rv.rng.get_value() and change it with its seed()/set_state() methods"
         )
 

@@ -24,6 +24,16 @@ class MRG_RandomStreams(RandomStreams):
     def __init__(self, seed=12345):
         super().__init__(seed)
 
+    @property
+    def rstate(self):
+        """The state from which the next stream is seeded (a copy); assign it to another
+        object to have its next streams seeded the same way."""
+        return self.gen_seedgen.get_state()
+
+    @rstate.setter
+    def rstate(self, state):
+        self.gen_seedgen.set_state(state)
+
     def binomial(self, size=None, p=1, ndim=None, dtype="int64", nstreams=None, n=1, **kwargs):
         """Bernoulli (n=1) or binomial draws with probability ``p``."""
         return self.gen("binomial", size, [n, p], dtype)

@@ -459,6 +459,14 @@ class _Reader:
 
 
 def _generator(state, where):
+    if type(state) is dict and "has_gauss" in state:  # a legacy RandomState (RandomStreams)
+        try:
+            rs = np.random.RandomState()
+            rs.set_state(state)
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise _Malformed(f"the state of {where} is no valid RandomState state "
+                             f"({type(exc).__name__}: {exc})") from None
+        return GeneratorState(rs)
     name = state.get("bit_generator") if type(state) is dict else None
     bg_cls = getattr(np.random, name, None) if type(name) is str and name.isidentifier() else None
     if not (isinstance(bg_cls, type) and issubclass(bg_cls, np.random.BitGenerator)
