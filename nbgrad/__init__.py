@@ -53,9 +53,6 @@ _UNSUPPORTED = {
     "misc": ("Theano's pickling helpers (theano.misc.pkl_utils)",
              "save and restore functions and shared values with nbgrad.save(path, obj) and "
              "nbgrad.load(path), which never run code from the file"),
-    "tensor.utils": ("Theano's tensor helpers (theano.tensor.utils)",
-                     "for the shape of y given input values, compile it: "
-                     "nbgrad.function([x], y.shape)(value), or y.shape.eval({x: value})"),
 }
 
 

@@ -43,11 +43,6 @@ __all__ = [
 def __getattr__(name):
     # Theano's paths to RandomStreams, the FFTs and the extra ops (``T.extra_ops.cumsum``),
     # imported on first use: nbgrad.random builds on nbgrad.compile, which builds on this package.
-    if name in ("shared_randomstreams", "fft", "extra_ops"):
+    if name in ("shared_randomstreams", "fft", "extra_ops", "utils"):
         return importlib.import_module(f"nbgrad.tensor.{name}")
-    if name == "utils":  # Theano modules nbgrad leaves out: say what instead
-        # lazy: the parent package nbgrad imports this one before it defines _unsupported
-        from nbgrad import _unsupported
-
-        raise _unsupported(f"tensor.{name}")
     raise AttributeError(f"module 'nbgrad.tensor' has no attribute {name!r}")
