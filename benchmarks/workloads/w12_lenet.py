@@ -5,7 +5,8 @@ dense 256→120 tanh, 120→84 tanh, 84→10, mean softmax cross-entropy against
 Each call does the forward pass, the gradients of all ten parameters and the update
 ``p -= lr * g``, and returns the loss. ``nbgrad`` and PyTensor take Theano's ``conv2d``
 (filters flipped, a true convolution) and ``pool_2d`` with shared parameters and
-``updates``; PyTorch is given the flipped filters, since its ``conv2d`` is a
+``updates`` (row ``nbgrad`` passes ``filter_shape``, row ``nbgrad_dynamic`` does not);
+PyTorch is given the flipped filters, since its ``conv2d`` is a
 cross-correlation, so that every implementation computes the same loss. PyTensor 3 no
 longer ships ``conv2d`` or ``pool_2d`` (only 1-D/2-D signal convolution of single
 arrays), so its row reads "not available" there.
@@ -14,7 +15,7 @@ arrays), so its row reads "not available" there.
 import numpy as np
 
 TITLE = "SGD step, LeNet-5 (conv5-pool-conv5-pool-120-84-10, tanh), batch 64, 28x28, float32"
-IMPLS = ["nbgrad", "pytensor", "torch"]
+IMPLS = ["nbgrad", "nbgrad_dynamic", "pytensor", "torch"]
 
 BATCH = 64
 LR = 0.01
@@ -40,14 +41,17 @@ def _data():
     return x, y, params
 
 
-def _theano_style_step(lib, T, conv2d, pool_2d, x, y, params):
-    """The step written once against a Theano-compatible API (nbgrad or PyTensor)."""
+def _theano_style_step(lib, T, conv2d, pool_2d, x, y, params, static=True):
+    """The step written once against a Theano-compatible API (nbgrad or PyTensor).
+
+    ``static=False``: ``conv2d`` is not told the filter shape, as course code often leaves it.
+    """
     X, Y = T.tensor4("X", dtype="float32"), T.vector("Y", dtype="int64")
     ps = [lib.shared(p.copy()) for p in params]
     h = X
     for k, shape in enumerate(CONV):
         w, b = ps[2 * k], ps[2 * k + 1]
-        h = conv2d(h, w, filter_shape=shape)
+        h = conv2d(h, w, filter_shape=shape) if static else conv2d(h, w)
         h = T.tanh(pool_2d(h, ws=(2, 2), ignore_border=True) + b.dimshuffle("x", 0, "x", "x"))
     h = h.flatten(2)
     for k in range(len(DENSE)):
@@ -65,13 +69,13 @@ def _theano_style_step(lib, T, conv2d, pool_2d, x, y, params):
 
 def setup(impl):
     x, y, params = _data()
-    if impl == "nbgrad":
+    if impl in ("nbgrad", "nbgrad_dynamic"):
         import nbgrad
         import nbgrad.tensor as T
         from nbgrad.tensor.nnet import conv2d
         from nbgrad.tensor.signal.pool import pool_2d
 
-        return _theano_style_step(nbgrad, T, conv2d, pool_2d, x, y, params)
+        return _theano_style_step(nbgrad, T, conv2d, pool_2d, x, y, params, static=impl == "nbgrad")
     if impl == "pytensor":
         try:
             import pytensor
