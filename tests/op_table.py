@@ -29,6 +29,7 @@ from nbgrad.tensor.conv import Conv2dGradInputs, Conv2dGradWeights, _ConvOp
 from nbgrad.tensor.elemwise import SumToShape
 from nbgrad.tensor.math import CAReduce, Dot, _ArgReduce, _MaxMin
 from nbgrad.tensor.shape import CheckSizes
+from nbgrad.tensor.sort import _SortBase
 from nbgrad.tensor.signal.pool import AveragePoolGrad, MaxPoolGrad, MaxPoolGradGrad, _PoolOp, pool_2d
 from nbgrad.vectorize import Blockwise
 from tests.tensor import conv_reference as _cref
@@ -128,6 +129,16 @@ class OpRow:
     def input_dtypes(self, dtype):
         per = dtype if isinstance(dtype, tuple) else (dtype,) * self.nin
         return tuple(self.domain[i].dtype or per[i] for i in range(self.nin))
+
+
+def _argsort_descending(x, axis=-1):
+    """NumPy's stable argsort from the largest value down (equal values keep their order)."""
+    idx = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+    return (x.shape[axis] - 1) - np.flip(idx, axis)
+
+
+def _topk(x, k, axis=-1):
+    return np.take_along_axis(x, np.take(_argsort_descending(x, axis), np.arange(k), axis=axis), axis)
 
 
 def _rfft_ref(x, norm=None):
@@ -483,6 +494,18 @@ ROWS = [
           (((3, 4),),), (REAL,), NUMBERS),
     OpRow("cumprod", lambda x: extra_ops.cumprod(x), lambda x: np.cumprod(x, dtype=x.dtype), (((2, 3),),),
           (NONZERO,), FLOATS),
+    # ------------------------------------------------------------------------ sorting
+    OpRow("sort", T.sort, np.sort, (((3, 4),), ((2, 3, 4),)), (REAL,), NUMBERS, second=False),
+    OpRow("sort_descending_axis0", lambda x: T.sort(x, 0, descending=True),
+          lambda x: np.flip(np.sort(x, 0), 0), (((4, 3),),), (REAL,), NUMBERS, second=False),
+    OpRow("sort_flat", lambda x: T.sort(x, None), lambda x: np.sort(x, None), (((3, 4),),), (REAL,),
+          FLOATS, second=False),
+    OpRow("argsort", T.argsort, lambda x: np.argsort(x, kind="stable"), (((3, 4),), ((5,),)), (REAL,),
+          NUMBERS, grad=False),
+    OpRow("argsort_descending", lambda x: T.argsort(x, 0, descending=True),
+          lambda x: _argsort_descending(x, 0), (((4, 3),),), (REAL,), NUMBERS, grad=False),
+    OpRow("topk", lambda x: T.topk(x, 2), lambda x: _topk(x, 2), (((3, 4),),), (REAL,), NUMBERS,
+          second=False),
     # ------------------------------------------------------------ Fourier transforms
     OpRow("rfft", lambda x: fft.rfft(x), _rfft_ref, (((2, 6),), ((2, 3, 5),)), (REAL,)),
     OpRow("rfft_ortho", lambda x: fft.rfft(x, norm="ortho"), lambda x: _rfft_ref(x, "ortho"),
@@ -503,6 +526,7 @@ EXEMPT = {
     _MaxMin: "abstract base of Max and Min",
     _ConvOp: "abstract base of the convolution ops",
     _PoolOp: "abstract base of the pooling ops",
+    _SortBase: "abstract base of SortOp and ArgSortOp",
     G._GradientOp: "abstract base of the gradient-only identity ops",
     _ps.Unary: "abstract base of the unary scalar ops",
     _ps.Binary: "abstract base of the binary scalar ops",
@@ -608,5 +632,8 @@ EAGER = {
     "log_of_softmax": lambda x: ne.log_softmax(x, dim=-1), "log_of_sum_exp": lambda x: ne.logsumexp(x, dim=1),
     "diagonals": _INTERNAL, "diagonals_of": _INTERNAL, "blockwise": _INTERNAL,
     "cumsum": "nbgrad.eager has no cumulative sum", "cumprod": "nbgrad.eager has no cumulative product",
+    "sort": lambda x: ne.sort(x).values, "sort_descending_axis0": lambda x: x.sort(0, descending=True)[0],
+    "sort_flat": lambda x: ne.sort(x.flatten()).values, "argsort": ne.argsort,
+    "argsort_descending": lambda x: x.argsort(dim=0, descending=True), "topk": lambda x: ne.topk(x, 2).values,
     "rfft": _NO_FFT, "rfft_ortho": _NO_FFT, "irfft": _NO_FFT, "irfft_odd_ortho": _NO_FFT,
 }

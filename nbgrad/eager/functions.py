@@ -392,10 +392,10 @@ def _build(fn, name, args, kwargs, tensors, elemwise=False):
 # ---------------------------------------------------------------- the function set
 def _engine_functions():
     """Name -> symbolic function: every elementwise op and every public function of
-    the math, shape, indexing and nnet modules of ``nbgrad.tensor`` (listed in its
+    the math, shape, indexing, nnet and sort modules of ``nbgrad.tensor`` (listed in its
     ``__all__``, or defined in it when it has none)."""
     found = {}
-    for modname in ("math", "shape", "nnet", "subtensor"):
+    for modname in ("math", "shape", "nnet", "subtensor", "sort"):
         mod = importlib.import_module(f"nbgrad.tensor.{modname}")
         exported = set(getattr(mod, "__all__", ()))
         names = getattr(mod, "__all__", None) or [n for n in vars(mod) if not n.startswith("_")]

@@ -653,6 +653,20 @@ class Tensor:
     def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
         return _TL.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        """See ``nbgrad.eager.sort``: the named tuple ``(values, indices)`` along ``dim``."""
+        return _TL.sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return _TL.argsort(self, dim, descending, stable=stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """See ``nbgrad.eager.topk``: the ``k`` largest elements along ``dim`` and their indices."""
+        return _TL.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        return _TL.kthvalue(self, k, dim, keepdim)
+
     def var(self, dim=None, unbiased=True, keepdim=False, **kwargs):
         """Unbiased by default (n - 1), as PyTorch; see ``nbgrad.eager.var``."""
         return _TL.var(self, dim, unbiased, keepdim, **kwargs)

@@ -30,7 +30,7 @@ from nbgrad.eager.tensor import Tensor, as_tensor
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "argmax", "argmin", "std", "var", "norm", "logsumexp",
-    "all", "any", "transpose", "swapaxes", "permute", "t", "flatten", "squeeze", "unsqueeze",
+    "all", "any", "sort", "argsort", "topk", "kthvalue", "transpose", "swapaxes", "permute", "t", "flatten", "squeeze", "unsqueeze",
     "softmax", "log_softmax", "cat", "concat", "concatenate", "stack", "mm", "mv", "bmm", "clamp",
     "clip", "allclose", "linspace", "normal", "empty", "randint", "from_numpy", "inference_mode",
     "device", "cuda", "return_types", "Size",
@@ -39,8 +39,12 @@ __all__ = [
 return_types = types.SimpleNamespace(
     max=namedtuple("max", ["values", "indices"]),
     min=namedtuple("min", ["values", "indices"]),
+    sort=namedtuple("sort", ["values", "indices"]),
+    topk=namedtuple("topk", ["values", "indices"]),
+    kthvalue=namedtuple("kthvalue", ["values", "indices"]),
 )
-return_types.max.__module__ = return_types.min.__module__ = __name__
+for _result in vars(return_types).values():
+    _result.__module__ = __name__
 
 
 class Size(tuple):
@@ -289,6 +293,119 @@ def any(input, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """True where some element (over ``dim``) is nonzero."""
     dim, keepdim = _alias(dim, axis, keepdim, keepdims)
     return _reduce("any", input, dim, keepdim)
+
+
+# ------------------------------------------------------------------ sorting
+def _sorted_graph(x, dim, descending):
+    return T.sort(x, dim, descending=descending), T.argsort(x, dim, descending=descending)
+
+
+def _topk_graph(x, k, dim, largest):
+    cut = [slice(None)] * x.ndim
+    cut[dim] = slice(0, k)
+    indices = T.argsort(x, dim, descending=largest)[tuple(cut)]
+    return T.take_along_axis(x, indices, dim), indices
+
+
+def _kthvalue_graph(x, k, dim, keepdim):
+    cut = [slice(None)] * x.ndim
+    cut[dim] = slice(k - 1, k)
+    indices = T.argsort(x, dim)[tuple(cut)]
+    values = T.take_along_axis(x, indices, dim)
+    if keepdim:
+        return values, indices
+    cut[dim] = 0
+    return values[tuple(cut)], indices[tuple(cut)]
+
+
+_sort_dim = eager_function(_sorted_graph, "sort")
+_topk_dim = eager_function(_topk_graph, "topk")
+_kthvalue_dim = eager_function(_kthvalue_graph, "kthvalue")
+
+
+def _scalar_pair(which, x):
+    """What PyTorch gives for a 0-d tensor: a copy of it and the index 0."""
+    return getattr(return_types, which)(x.clone(), _functions.zeros_like(x, dtype="int64"))
+
+
+def sort(input, dim=-1, descending=False, *, stable=False):
+    """The named tuple ``(values, indices)`` of ``input`` sorted along ``dim``, as ``torch.sort``.
+
+    The sort is always stable (equal elements keep their order, in a descending sort too),
+    which is what ``stable=True`` asks for and a valid result without it; NaN sorts as the
+    largest value. Gradients flow to ``input`` through ``values``; ``indices`` are int64.
+
+    >>> import nbgrad.eager as ne
+    >>> values, indices = ne.sort(ne.tensor([3.0, 1.0, 2.0]), descending=True)
+    >>> values.tolist(), indices.tolist()
+    ([3.0, 2.0, 1.0], [0, 2, 1])
+    """
+    x = _t(input)
+    d = _dim(dim, x.ndim)
+    if x.ndim == 0:
+        return _scalar_pair("sort", x)
+    return return_types.sort(*_sort_dim(x, d, bool(descending)))
+
+
+def argsort(input, dim=-1, descending=False, *, stable=False):
+    """The int64 indices that sort ``input`` along ``dim``, as ``torch.argsort`` (stable; see ``sort``).
+
+    >>> import nbgrad.eager as ne
+    >>> ne.argsort(ne.tensor([[2, 1, 2]]), dim=1).tolist()
+    [[1, 0, 2]]
+    """
+    x = _t(input)
+    d = _dim(dim, x.ndim)
+    if x.ndim == 0:
+        return _functions.zeros_like(x, dtype="int64")
+    return _F["argsort"](x, d, descending=bool(descending))
+
+
+def _k_in_range(name, k, size, lowest):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"{name}(): k must be an int, got {type(k).__name__} {k!r}")
+    if not lowest <= k <= size:
+        raise RuntimeError(f"{name}(): selected index k={k} is out of range for a dimension of size "
+                           f"{size} (expected {lowest} <= k <= {size})")
+    return int(k)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest elements along ``dim`` (smallest with ``largest=False``) and their
+    indices, as the named tuple ``(values, indices)`` of ``torch.topk``.
+
+    The values come in sorted order whatever ``sorted`` (unsorted order is unspecified in
+    PyTorch); equal values keep their order. Gradients flow back to the selected elements.
+
+    >>> import nbgrad.eager as ne
+    >>> values, indices = ne.topk(ne.tensor([1.0, 4.0, 2.0, 3.0]), 2)
+    >>> values.tolist(), indices.tolist()
+    ([4.0, 3.0], [1, 3])
+    """
+    x = _t(input)
+    d = _dim(dim, x.ndim)
+    if x.ndim == 0:  # PyTorch gives the value itself for k = 0 too
+        _k_in_range("topk", k, 1, 0)
+        return _scalar_pair("topk", x)
+    k = _k_in_range("topk", k, x.shape[d], 0)
+    return return_types.topk(*_topk_dim(x, k, d, bool(largest)))
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The ``k``-th smallest element along ``dim`` (``k`` counts from 1) and its index, as the
+    named tuple ``(values, indices)`` of ``torch.kthvalue``.
+
+    >>> import nbgrad.eager as ne
+    >>> ne.kthvalue(ne.tensor([3.0, 1.0, 2.0]), 2).values.item()
+    2.0
+    """
+    x = _t(input)
+    d = _dim(dim, x.ndim)
+    if x.ndim == 0:
+        _k_in_range("kthvalue", k, 1, 1)
+        return _scalar_pair("kthvalue", x)
+    k = _k_in_range("kthvalue", k, x.shape[d], 1)
+    return return_types.kthvalue(*_kthvalue_dim(x, k, d, bool(keepdim)))
 
 
 # ------------------------------------------------------------------ shapes

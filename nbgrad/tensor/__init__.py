@@ -19,6 +19,7 @@ from nbgrad.tensor.shape import __all__ as _shape_all
 from nbgrad.tensor.subtensor import (
     IncSubtensor, Subtensor, getitem, inc_subtensor, set_subtensor, take,
 )
+from nbgrad.tensor.sort import argsort, argtopk, sort, take_along_axis, topk, topk_and_argtopk
 from nbgrad.tensor.type import TensorType
 from nbgrad.tensor.variable import TensorConstant, TensorVariable
 from nbgrad.tensor import nnet  # noqa: E402
@@ -34,6 +35,7 @@ __all__ = [
     *_basic_all, *_math_all, *_shape_all,
     "DimShuffle", "Elemwise", "mgrid", "ogrid", "TensorConstant", "TensorVariable",
     "IncSubtensor", "Subtensor", "getitem", "inc_subtensor", "set_subtensor", "take",
+    "argsort", "argtopk", "sort", "take_along_axis", "topk", "topk_and_argtopk",
     "nnet", "signal", "log_softmax", "logsumexp", "softmax",
     "Lop", "Rop", "consider_constant", "disconnected_grad", "grad", "grad_clip", "hessian",
     "jacobian", "zero_grad",
