@@ -500,15 +500,18 @@ def _carried_beside(fgraph, out):
     return _carried([_bare(v) for v in cl[0][0].inputs if v is not out])
 
 
-def _cancel_in_chain(leaves, out, beside=frozenset()):
+def _cancel_in_chain(leaves, out, fgraph=None):
     """(n / a) · a · rest → n · rest inside one product.
 
-    ``beside``: variables whose nan reaches the result through a sum this product is a term of.
+    ``fgraph``: also count the variables whose nan reaches the result through a sum this
+    product is a term of (``_carried_beside``).
     """
     factors, gone, keeps_shape = _cancel(leaves)
     if not gone or not keeps_shape:
         return None
-    carried = _carried(factors) | beside
+    carried = _carried(factors)
+    if fgraph is not None:
+        carried |= _carried_beside(fgraph, out)
     if not all(_carries(_nonzero_arg(a), carried) for a in gone):
         return None
     return _product(factors, gone[0], out)
@@ -576,7 +579,7 @@ def cancel_reciprocal(fgraph, node):
     if not out.dtype.startswith("float"):
         return None
     leaves = chain_leaves(fgraph, out, out, "mul", out.dtype)
-    new = _cancel_in_chain(leaves, out, _carried_beside(fgraph, out))
+    new = _cancel_in_chain(leaves, out, fgraph)
     if new is None:
         new = _cancel_through_sum(fgraph, leaves, out)
     if new is None:
@@ -585,7 +588,7 @@ def cancel_reciprocal(fgraph, node):
         # operations than repeating the shared factors adds
         shared = _shared_leaves(out, out.dtype)
         if shared is not None and len(shared) > len(leaves):
-            new = _cancel_in_chain(shared, out, _carried_beside(fgraph, out))
+            new = _cancel_in_chain(shared, out, fgraph)
     if new is None or new.ndim != out.ndim or new.type.shape != out.type.shape and not same_shape(new, out):
         return None
     return [_cast_like(new, out)]
