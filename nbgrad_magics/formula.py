@@ -12,8 +12,11 @@ reading, never the graph:
   indexing a scan result uses brackets, so that ``[1:][-1]`` cannot read as
   the slice ``1:-1``; the loop that computes a gradient through a scan reads
   ``backward scan``, not as its internal name;
+* the printers take ``names`` (``{variable: name}``): subexpressions printed as a
+  name, the results a cell named or the names of a ``where`` clause;
 * a long formula is laid out on several lines, broken at its top-level
-  ``+`` and ``-`` (``layout``).
+  ``+`` and ``-``, in LaTeX (``layout``) and in text (``text_layout``), with the
+  definitions of a ``where`` clause on lines of their own.
 """
 
 import re
@@ -25,7 +28,7 @@ from nbgrad.printing.printer import PREC_ATOM, Printed
 from nbgrad.scan import Scan
 from nbgrad.tensor import Alloc, ShapeI, Subtensor
 
-__all__ = ["FormulaPrinter", "FormulaTextPrinter", "layout", "name_tex"]
+__all__ = ["FormulaPrinter", "FormulaTextPrinter", "layout", "name_tex", "text_layout"]
 
 #: A formula whose visible width (``visible_width``) exceeds this is laid out on several lines.
 LINE_WIDTH = 70
@@ -179,13 +182,39 @@ class _ReadableScans:
         return super().print_name(var)
 
 
-class FormulaPrinter(_ReadableScans, LatexPrinter):
+class _Names:
+    """Variables printed as a name given to the printer (``names``: ``{variable: name}``).
+
+    The formula being printed is written out even when it has a name itself.
+    """
+
+    def __init__(self, names=None):
+        super().__init__()
+        self._names = dict(names or {})
+
+    def _named(self, var):
+        return Printed(self.name_of(self._names[var]), PREC_ATOM, "name")
+
+    def print_var(self, var, top=False):
+        if not top and var in self._names:
+            return self._named(var)
+        return super().print_var(var, top)
+
+    def _expands(self, var, top):
+        return (top or var not in self._names) and super()._expands(var, top)
+
+
+class FormulaPrinter(_Names, _ReadableScans, LatexPrinter):
     """``LatexPrinter`` with the notebook's reading of names and scans.
 
     >>> import nbgrad.tensor as T
     >>> FormulaPrinter().doprint(T.dscalar("new_mean") * 2)
     '2 \\\\mathrm{new\\\\_mean}'
     """
+
+    @staticmethod
+    def name_of(name):
+        return name_tex(name)
 
     def print_name(self, var):
         if var.name is not None and not _internal_loop(var) and not var.name.startswith("("):
@@ -204,8 +233,12 @@ class FormulaPrinter(_ReadableScans, LatexPrinter):
         return ",".join(index_parts(node.op.idx, idx, "\\text{new}", "{:}"))
 
 
-class FormulaTextPrinter(_ReadableScans, TextPrinter):
+class FormulaTextPrinter(_Names, _ReadableScans, TextPrinter):
     """``TextPrinter`` with the notebook's reading of scans (``scan(k, ones_like(A), A)[-1]``)."""
+
+    @staticmethod
+    def name_of(name):
+        return name
 
     def _call(self, fn, args):
         return f"{fn.replace(' ', '_')}({args})"
@@ -462,7 +495,7 @@ def _lines(tex, width):
     return lines
 
 
-def layout(label, body, width=LINE_WIDTH):
+def layout(label, body, width=LINE_WIDTH, where=()):
     r"""``label = body`` as display LaTeX, on several lines when ``body`` is long.
 
     A long body is cut into lines of about ``width`` characters, aligned on the
@@ -470,7 +503,9 @@ def layout(label, body, width=LINE_WIDTH):
     product (before ``\odot``/``\cdot`` or between juxtaposed factors), then
     inside a long parenthesized factor, whose lines keep their delimiters
     balanced (``\left( ... \right.`` / ``\left. ... \right)``). A body that
-    cannot be cut stays on one line.
+    cannot be cut stays on one line. ``where`` is a list of ``(name, body)``
+    definitions of names the body uses, each shown on a line of its own,
+    ``\text{where } name = body``, aligned with the first.
 
     >>> layout("y", "a + b")
     '$\\displaystyle y = a + b$'
@@ -483,10 +518,150 @@ def layout(label, body, width=LINE_WIDTH):
     $\displaystyle \begin{aligned} g &= X^{\top} \left(a_{0} b_{0} + a_{1} b_{1} + a_{2} b_{2} \right. \\
     &\quad \left. + a_{3} b_{3} + a_{4} b_{4} + a_{5} b_{5} \right. \\
     &\quad \left. + a_{6} b_{6} + a_{7} b_{7} \right) \end{aligned}$
+    >>> print(layout("g", r"u - y", where=[("u", r"\sigma\left(x\right)")]))
+    $\displaystyle \begin{aligned} g &= u - y \\
+    \text{where } u &= \sigma\left(x\right) \end{aligned}$
     """
-    one_line = f"$\\displaystyle {label} = {body}$"
     lines = _lines(body, width)
-    if len(lines) < 2:
-        return one_line
-    rows = [f"{label} &= {lines[0]}"] + [f"&\\quad {line}" for line in lines[1:]]
+    if len(lines) < 2 and not where:
+        return f"$\\displaystyle {label} = {body}$"
+    rows = _aligned_rows(label, lines)
+    for k, (name, definition) in enumerate(where):
+        rows += _aligned_rows(f"\\text{{where }} {name}" if k == 0 else name, _lines(definition, width))
     return "$\\displaystyle \\begin{aligned} " + " \\\\\n".join(rows) + " \\end{aligned}$"
+
+
+def _aligned_rows(label, lines):
+    return [f"{label} &= {lines[0]}"] + [f"&\\quad {line}" for line in lines[1:]]
+
+
+# ------------------------------------------------------------------------ long text lines
+#: A text formula longer than this many characters is laid out on several lines.
+TEXT_WIDTH = 80
+
+_TEXT_OPEN, _TEXT_CLOSE = "([{", ")]}"
+
+
+def _text_depths(s):
+    """``(position, character, depth before it)`` for each character of ``s``."""
+    depth = 0
+    for pos, c in enumerate(s):
+        if c in _TEXT_CLOSE:
+            depth -= 1
+        yield pos, c, depth
+        if c in _TEXT_OPEN:
+            depth += 1
+
+
+def _text_terms(s):
+    """``s`` cut before each top-level binary `` + `` or `` - ``: ``['a', '+ b', '- c']``."""
+    cuts = [0]
+    for pos, c, depth in _text_depths(s):
+        if depth == 0 and c in "+-" and s[pos - 1:pos] == " " and s[pos + 1:pos + 2] == " " and pos > 1:
+            cuts.append(pos)
+    return _cut(s, cuts)
+
+
+def _text_factors(s):
+    """``s`` cut before each top-level `` * ``, `` / `` or `` @ ``: ``['a', '* b', '@ c']``."""
+    cuts = [0]
+    for pos, c, depth in _text_depths(s):
+        if depth == 0 and c in "*/@" and s[pos - 1:pos] == " " and s[pos + 1:pos + 2] == " " and pos > 1:
+            cuts.append(pos)
+    return _cut(s, cuts)
+
+
+def _text_arguments(s):
+    """``s`` cut after each top-level ``,`` (the arguments of a function)."""
+    cuts = [0]
+    for pos, c, depth in _text_depths(s):
+        if depth == 0 and c == ",":
+            cuts.append(pos + 1)
+    return _cut(s, cuts)
+
+
+def _widest_group(s):
+    """``(start, end)`` of the widest top-level parenthesized group of ``s`` (``s[start]`` is
+    ``(``, ``s[end]`` its ``)``), or None."""
+    best, start = None, None
+    for pos, c, depth in _text_depths(s):
+        if depth == 0 and c == "(":
+            start = pos
+        elif depth == 0 and c == ")" and start is not None:
+            if best is None or pos - start > best[1] - best[0]:
+                best = (start, pos)
+            start = None
+    return best
+
+
+def _text_lines(s, width):
+    """``s`` as ``(indent, text)`` lines of about ``width`` characters, indents relative to
+    the start of ``s``: cut at top-level ``+``/``-`` (continuation lines at ``s``'s column),
+    else between the factors of a top-level product, else after the commas between
+    arguments, else inside its widest parenthesized group (continuation lines just
+    inside the ``(``)."""
+    if len(s) <= width:
+        return [(0, s)]
+    for cut in (_text_terms, _text_factors, _text_arguments):
+        terms = cut(s)
+        if len(terms) > 1:
+            break
+    if len(terms) > 1:
+        lines, joinable = [], False
+        for term in terms:
+            (_, first), *rest = _text_lines(term, width)
+            if joinable and len(lines[-1][1]) + 1 + len(first) <= width:
+                column = len(lines[-1][1]) + 1  # where the term starts on the line it joins
+                lines[-1] = (0, f"{lines[-1][1]} {first}")
+            else:
+                column = 0
+                lines.append((0, first))
+            lines += [(column + k, t) for k, t in rest]
+            joinable = not rest
+        return lines
+    group = _widest_group(s)
+    if group is None:
+        return [(0, s)]
+    start, end = group
+    prefix, inner, suffix = s[:start + 1], s[start + 1:end], s[end:]
+    inner_lines = _text_lines(inner, max(width - len(prefix), width // 2))
+    if len(inner_lines) < 2:
+        return [(0, s)]
+    lines = [(0, prefix + inner_lines[0][1])] + [(len(prefix) + k, t) for k, t in inner_lines[1:]]
+    k, last = lines[-1]
+    lines[-1] = (k, last + suffix)
+    return lines
+
+
+def text_layout(label, body, width=TEXT_WIDTH, where=()):
+    """``label = body`` as text, on several lines when it is longer than ``width``.
+
+    Lines are cut as in ``layout``: at the top-level `` + `` and `` - `` of the body,
+    each continuation line starting with its operator under the body's first
+    character; a body without top-level terms is cut before the `` * ``, `` / `` and
+    `` @ `` of its top-level product, and a factor too long for a line inside its
+    widest parentheses, its continuation lines starting just inside the ``(``. ``where`` is a list of
+    ``(name, body)`` definitions of names the body uses, each on a line of its own,
+    the first ``  where name = body``, the others' names under the first's.
+
+    >>> text_layout("y", "a + b")
+    'y = a + b'
+    >>> print(text_layout("gw", "X.T @ (p - y) + 0.02 * w", width=16))
+    gw = X.T @ (p - y)
+         + 0.02 * w
+    >>> print(text_layout("g", "X.T @ ((p - y) / n * (1 - h ** 2))", width=24))
+    g = X.T @ ((p - y) / n
+           * (1 - h ** 2))
+    >>> print(text_layout("g", "u - y", where=[("u", "sigmoid(x)")]))
+    g = u - y
+      where u = sigmoid(x)
+    """
+    rows = _text_rows(f"{label} = ", body, width)
+    for k, (name, definition) in enumerate(where):
+        rows += _text_rows(f"  {'where' if k == 0 else '     '} {name} = ", definition, width)
+    return "\n".join(rows)
+
+
+def _text_rows(lead, body, width):
+    lines = _text_lines(body, max(width - len(lead), width // 2))
+    return [lead + lines[0][1]] + [" " * (len(lead) + k) + t for k, t in lines[1:]]
