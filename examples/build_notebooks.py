@@ -373,7 +373,8 @@ NB03 = [
     print("f(2) =", f(2.0))
     """),
     md("""
-    `%%symgraph` shows exactly that optimized formula, rendered as LaTeX:
+    `%%symgraph` shows that optimized formula, rendered as LaTeX; where it uses a result
+    the cell named, it writes the name:
     """),
     code("""
     %%symgraph dlogistic
@@ -382,8 +383,8 @@ NB03 = [
     ds = grad(s, x)
     """),
     md("""
-    The derivative of the logistic function came out as $\\sigma(x)\\,\\sigma(-x)$, which
-    is the textbook $\\sigma(x)\\,(1-\\sigma(x))$ since $1 - \\sigma(x) = \\sigma(-x)$.
+    The derivative of the logistic function came out as $\\sigma(-x)\\, s$ with $s = \\sigma(x)$,
+    which is the textbook $\\sigma(x)\\,(1-\\sigma(x))$ since $1 - \\sigma(x) = \\sigma(-x)$.
     A picture of both:
     """),
     code("""

@@ -6,11 +6,15 @@ The HTML of shared variables, compiled functions and random streams comes from
 ``nbgrad.printing.html``.
 """
 
-from nbgrad.graph import Variable
+from nbgrad.graph import Variable, ancestors
 from nbgrad.printing import debugprint, html, latex, pp
+from nbgrad.tensor import DimShuffle
 
-from nbgrad_magics.formula import FormulaPrinter, FormulaTextPrinter, code_tex, layout, name_tex
+from nbgrad_magics.formula import (
+    TEXT_WIDTH, FormulaPrinter, FormulaTextPrinter, code_tex, layout, name_tex, text_layout,
+)
 from nbgrad_magics.grouped import leaves
+from nbgrad_magics.readable import readable_graph, repeated
 
 __all__ = [
     "derivative_label", "formula_bundle", "function_bundle", "graph_bundle", "index_label",
@@ -32,8 +36,11 @@ def variable_bundle(var):
     return {"text/plain": pp(var), "text/latex": "$\\displaystyle " + latex(var) + "$"}
 
 
-def formula_bundle(name, var):
+def formula_bundle(name, var, names=None):
     """``name = formula`` as LaTeX and text; a long formula is laid out on several lines.
+
+    ``names`` (``{variable: name}``) are subexpressions to print as a name; a long
+    formula names what it writes out more than once (see ``labelled_bundle``).
 
     Examples
     --------
@@ -43,24 +50,29 @@ def formula_bundle(name, var):
     >>> b["text/plain"], b["text/latex"]
     ('new_y = 3 * x', '$\\\\displaystyle \\\\mathrm{new\\\\_y} = 3 x$')
     """
-    return {
-        "text/plain": f"{name} = {_text(var)}",
-        "text/latex": layout(name_tex(name), _formula(var)),
-    }
+    return labelled_bundle((name, name_tex(name)), var, names)
 
 
-def _formula(var):
+def _formula(var, names=None):
     """The LaTeX of ``var``'s formula, never ``name = formula`` (as ``latex`` gives for a gradient)."""
-    return FormulaPrinter().doprint(var)
+    return FormulaPrinter(names).doprint(var)
 
 
-def _text(var):
+def _text(var, names=None):
     """The text of ``var``'s formula as the notebook reads it (a scan result as ``scan(...)[i]``)."""
-    return FormulaTextPrinter().doprint(var)
+    return FormulaTextPrinter(names).doprint(var)
 
 
-def labelled_bundle(label, var):
+def labelled_bundle(label, var, names=None):
     """``label = formula``, with ``label`` a pair (text, LaTeX) that stands for ``var``.
+
+    ``names`` (``{variable: name}``) are subexpressions to print as a name (the
+    results the cell named). A formula whose text is longer than ``TEXT_WIDTH``
+    and writes a subexpression out more than once names it: ``u`` (or the next
+    free short name) stands in the formula, and a ``where u = ...`` line, or
+    ``\\text{where } u = ...`` row, defines it. A short formula, or one without
+    repeats, stays self-contained. Both forms are laid out on several lines when
+    long (``layout``, ``text_layout``).
 
     Examples
     --------
@@ -68,12 +80,50 @@ def labelled_bundle(label, var):
     >>> x = T.dscalar("x")
     >>> labelled_bundle(derivative_label("z", ["x"]), 2 * x)["text/plain"]
     '∂z/∂x = 2 * x'
+    >>> e = T.exp(T.dscalar("long_argument_name") * x ** 2 + 1)
+    >>> print(labelled_bundle(("y", "y"), e * e + e)["text/plain"])
+    y = u * u + u
+      where u = exp(long_argument_name * x ** 2 + 1)
     """
-    text, tex = label
+    text_label, tex_label = label
+    names = dict(names or {})
+    defined = _where_names(text_label, var, names)
+    names.update(defined)
     return {
-        "text/plain": f"{text} = {_text(var)}",
-        "text/latex": layout(tex, _formula(var)),
+        "text/plain": text_layout(text_label, _text(var, names),
+                                  where=[(n, _text(v, names)) for v, n in defined.items()]),
+        "text/latex": layout(tex_label, _formula(var, names),
+                             where=[(name_tex(n), _formula(v, names)) for v, n in defined.items()]),
     }
+
+
+# the names a where clause gives, in order; then u1, u2, ...
+_SHORT_NAMES = ("u", "v", "s", "r", "q", "z")
+# a subexpression whose text is shorter than this is not worth a name
+_WORTH_A_NAME = 12
+
+
+def _where_names(label, var, names):
+    """``{subexpression: name}`` for what a long formula writes out more than once.
+
+    Outermost first: naming a subexpression can make what it contains appear only
+    once more (in its definition), so the repeats are counted again after each name.
+    """
+    if len(f"{label} = {_text(var, names)}") <= TEXT_WIDTH:
+        return {}
+    taken = {label, *names.values()} | {v.name for v in ancestors([var]) if v.name}
+    free = (n for n in _SHORT_NAMES + tuple(f"u{k}" for k in range(1, 100)) if n not in taken)
+    picked = {}
+
+    def heavy(v):  # a [:, None] is named with what it broadcasts; short text is clear as it is
+        return not isinstance(v.owner.op, DimShuffle) and len(_text(v, {**names, **picked})) >= _WORTH_A_NAME
+
+    while True:
+        repeats = repeated([var, *picked], set(names) | set(picked), lambda v: True)
+        outermost = next((v for v in repeats if heavy(v)), None)  # printing each would cost more
+        if outermost is None:
+            return picked
+        picked[outermost] = next(free)
 
 
 def matrix_bundle(name, rows):
@@ -187,15 +237,24 @@ def _longest_run(text, char):
 def result_bundles(result, streams=True):
     """What to show after a ``%%symgraph`` cell, in order, for ``result.options.show``.
 
-    ``streams=False`` leaves out the random streams (the sliders show them, kept current).
+    The formulas are printed from one graph of all the cell's results
+    (``nbgrad_magics.readable.readable_graph``: unfused, simplified for reading, equal
+    subexpressions merged), so that a subexpression equal to a result the cell named
+    (``p``, ``h``) prints as that name in the other formulas; each result's own line
+    keeps its formula. ``streams=False`` leaves out the random streams (the sliders
+    show them, kept current).
     """
     show = result.options.show
     fn = result.function
     bundles = []
     if "formula" in show:
         if fn is not None:
-            shown = iter(fn.maker.fgraph.outputs[: fn.maker.n_outputs] if result.options.optimize
-                         else [u for _, v in result.outputs for u in leaves(v)])
+            optimized = result.options.optimize
+            shown = readable_graph(fn.maker.fgraph.outputs[: fn.maker.n_outputs] if optimized
+                                   else [u for _, v in result.outputs for u in leaves(v)],
+                                   simplify=optimized)
+            names = _result_names(result.outputs, shown)
+            shown = iter(shown)
             for name, value in result.outputs:
                 vs = [next(shown) for _ in leaves(value)]
                 rows = _rows(value)
@@ -206,11 +265,11 @@ def result_bundles(result, streams=True):
                     # a derivative the cell named: its name, then what it is the derivative of
                     ((text, tex),) = result.labels[name]
                     label = (f"{name} = {text}", f"{name_tex(name)} = {tex}")
-                    bundles.append(labelled_bundle(label, vs[0]))
+                    bundles.append(labelled_bundle(label, vs[0], names))
                 elif name in result.labels:
-                    bundles += [labelled_bundle(lb, v) for lb, v in zip(result.labels[name], vs)]
+                    bundles += [labelled_bundle(lb, v, names) for lb, v in zip(result.labels[name], vs)]
                 else:
-                    bundles.append(formula_bundle(name, vs[0]))
+                    bundles.append(formula_bundle(name, vs[0], names))
         for _, var in result.shared:
             bundles.append(shared_bundle(var))
         for _, stream in result.streams if streams else ():
@@ -220,6 +279,23 @@ def result_bundles(result, streams=True):
     if fn is not None and "source" in show:
         bundles.append(source_bundle(fn))
     return bundles
+
+
+def _result_names(outputs, shown):
+    """``{variable: name}`` for each result the cell bound to a name of its own (not the
+    entries of a list), to print that name where another formula uses the result.
+
+    ``shown`` holds the variable displayed for each leaf of ``outputs``, in order, from
+    one merged graph: a subexpression equal to a named result is that variable. The
+    first name wins where two results are equal.
+    """
+    names = {}
+    shown = iter(shown)
+    for name, value in outputs:
+        vs = [next(shown) for _ in leaves(value)]
+        if isinstance(value, Variable) and vs[0].owner is not None:
+            names.setdefault(vs[0], name)
+    return names
 
 
 def _rows(value):

@@ -321,11 +321,13 @@ def test_a_derivative_is_labelled_with_its_name_and_what_was_differentiated(ip):
                      "d2s = hessian(s, x)\n"
                      "dv = T.grad(T.sum(v ** 2) * x, wrt=v)\n"
                      "Jv = jacobian(v ** 2, v)\n")
-    plain = [b["text/plain"].rsplit(" = ", 1)[0] for b in bundles]
+    plain = [b["text/plain"].split("\n")[0].rsplit(" = ", 1)[0] for b in bundles]
     assert plain == ["s", "ds = ∂s/∂x", "d2s = ∂²s/∂x²", "dv = ∂(T.sum(v ** 2) * x)/∂v", "Jv = ∂(v ** 2)/∂v"]
     tex = [b["text/latex"].rsplit(" = ", 1)[0] for b in bundles]
     assert tex[1] == r"$\displaystyle \mathrm{ds} = \frac{\partial s}{\partial x}"
-    assert tex[2] == r"$\displaystyle \mathrm{d2s} = \frac{\partial^{2} s}{\partial x^{2}}"
+    # the second derivative is long and writes sigmoid(-x) * s * s twice: laid out with a where row
+    assert bundles[2]["text/latex"].startswith(
+        r"$\displaystyle \begin{aligned} \mathrm{d2s} = \frac{\partial^{2} s}{\partial x^{2}} &= ")
     assert tex[3] == r"$\displaystyle \mathrm{dv} = \frac{\partial}{\partial v}\,\texttt{T.sum(v ** 2) * x}"
     for b in bundles:  # a gradient never names a "cost" the cell did not write
         assert "cost" not in b["text/plain"] and "cost" not in b["text/latex"]
@@ -364,9 +366,9 @@ def test_scan_results_read_as_the_cell_wrote_them(ip):
     text = {b["text/plain"].split(" = ")[0]: b for b in bundles}
     # the rows of initial state that scan drops are not shown, and [-1] is an index
     assert text["result"]["text/plain"] == "result = scan(k, ones_like(A), A)"
-    assert text["final"]["text/plain"] == "final = scan(k, ones_like(A), A)[-1]"
-    assert text["final"]["text/latex"] == (
-        r"$\displaystyle \mathrm{final} = \operatorname{scan}\left(k, 1, A\right)[-1]$")
+    # a result the cell named reads as its name in the results that use it
+    assert text["final"]["text/plain"] == "final = result[-1]"
+    assert text["final"]["text/latex"] == r"$\displaystyle \mathrm{final} = \mathrm{result}[-1]$"
     dfinal = text["dfinal"]
     assert dfinal["text/plain"].startswith("dfinal = ∂(final.sum())/∂A = backward_scan(")
     assert "grad_of" not in dfinal["text/plain"] and "grad_{of" not in dfinal["text/latex"]
@@ -710,3 +712,125 @@ def test_hessian_with_respect_to_vectors_keeps_one_hessian_per_variable(ip):
     hx, hy = ip.ns["h"]([1.0, 2.0], [1.0, 2.0])
     np.testing.assert_array_equal(hx, 2 * np.eye(2))
     np.testing.assert_array_equal(hy, 2 * np.eye(2))
+
+
+# the gradients of three course models with dynamic-shape inputs, exactly as the notebook shows them
+LOGISTIC_REGRESSION = """%%symgraph
+X = dmatrix('X'); y = dvector('y'); w = dvector('w'); b = dscalar('b')
+p = 1 / (1 + exp(-dot(X, w) - b))
+xent = -y * log(p) - (1 - y) * log(1 - p)
+cost = xent.mean() + 0.01 * (w ** 2).sum()
+gw, gb = grad(cost, [w, b])
+"""
+
+
+def test_logistic_regression_gradients_read_like_the_textbook(ip):
+    # -(-(X @ w) - b) reads X @ w + b, 0.01 * 2 * w reads 0.02 * w, and sigmoid(X @ w + b)
+    # is the cell's p wherever a formula uses it (its own line keeps its formula)
+    p, xent, cost, gw, gb = ip.run(LOGISTIC_REGRESSION)
+    assert p["text/plain"] == "p = sigmoid(X @ w + b)"
+    assert p["text/latex"] == r"$\displaystyle p = \sigma\left(X w + b\right)$"
+    assert xent["text/plain"] == "xent = -(y * log(p) + (1 - y) * log(sigmoid(-(X @ w + b))))"
+    assert xent["text/latex"] == (
+        r"$\displaystyle \mathrm{xent} = -\left(y \odot \log(p) + \left(1 - y\right) \odot "
+        r"\log \sigma\left(-\left(X w + b\right)\right)\right)$")
+    assert cost["text/plain"] == "cost = sum(xent) / float64(y.shape[0]) + 0.01 * sum(w ** 2)"
+    assert cost["text/latex"] == (
+        r"$\displaystyle \mathrm{cost} = \frac{\sum \mathrm{xent}}{\operatorname{shape}\left(y\right)_{0}}"
+        r" + 0.01 \sum w^{2}$")
+    assert gw["text/plain"] == "gw = X.T @ ((p - y) / float64(y.shape[0])) + 0.02 * w"
+    assert gw["text/latex"] == (
+        r"$\displaystyle \mathrm{gw} = X^{\top} \frac{p - y}{\operatorname{shape}\left(y\right)_{0}} + 0.02 w$")
+    assert gb["text/plain"] == "gb = sum((p - y) / float64(y.shape[0]))"
+    assert gb["text/latex"] == (
+        r"$\displaystyle \mathrm{gb} = \sum \frac{p - y}{\operatorname{shape}\left(y\right)_{0}}$")
+
+
+MLP = """%%symgraph mlp
+X = dmatrix('X'); W1 = dmatrix('W1'); W2 = dmatrix('W2'); t = dmatrix('t')
+h = tanh(dot(X, W1))
+o = softmax(dot(h, W2))
+c = -mean(T.sum(t * log(o), axis=1))
+g1, g2 = grad(c, [W1, W2])
+"""
+
+
+def test_mlp_gradients_name_the_hidden_layer_the_output_and_what_repeats(ip):
+    # t * alloc(-(1 / n), n)[:, None] reads -(t / n); the gradients write t / n twice and
+    # are long: it is named in a where clause; h and o are the cell's names
+    h, o, c, g1, g2 = ip.run(MLP)
+    assert h["text/plain"] == "h = tanh(X @ W1)"
+    assert o["text/plain"] == "o = softmax(h @ W2)"
+    assert o["text/latex"] == r"$\displaystyle o = \operatorname{softmax}\left(h W_{2}\right)$"
+    assert c["text/plain"] == "c = -(sum(sum(t * log(o), axis=1)) / float64(t.shape[0]))"
+    assert g1["text/plain"] == (
+        "g1 = X.T @ ((o * sum(u, axis=1)[:, None] - u) @ W2.T * (1 - h ** 2))\n"
+        "  where u = t / float64(t.shape[0])")
+    assert g1["text/latex"] == (
+        r"$\displaystyle \begin{aligned} g_{1} &= X^{\top} \left(\left(o \odot \left(\sum_{\text{axis}=1} u"
+        r"\right)_{{:},\mathrm{new}} - u\right) W_{2}^{\top} \odot \left(1 - h^{2}\right)\right) \\" "\n"
+        r"\text{where } u &= \frac{t}{\operatorname{shape}\left(t\right)_{0}} \end{aligned}$")
+    assert g2["text/plain"] == (
+        "g2 = h.T @ (o * sum(u, axis=1)[:, None] - u)\n"
+        "  where u = t / float64(t.shape[0])")
+    assert g2["text/latex"] == (
+        r"$\displaystyle \begin{aligned} g_{2} &= h^{\top} \left(o \odot \left(\sum_{\text{axis}=1} u\right)"
+        r"_{{:},\mathrm{new}} - u\right) \\" "\n"
+        r"\text{where } u &= \frac{t}{\operatorname{shape}\left(t\right)_{0}} \end{aligned}$")
+    # what is shown is what is computed: the gradients against finite differences
+    rng = np.random.default_rng(0)
+    X, W1, W2 = rng.normal(size=(5, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    t = np.eye(2)[rng.integers(0, 2, 5)]
+    cost = ip.ns["mlp"](X, W1, W2, t)[2]
+    step = np.zeros_like(W2)
+    step[1, 0] = 1e-6
+    numeric = (ip.ns["mlp"](X, W1, W2 + step, t)[2] - cost) / 1e-6
+    np.testing.assert_allclose(ip.ns["mlp"](X, W1, W2, t)[4][1, 0], numeric, rtol=1e-4)
+
+
+SOFTMAX_REGRESSION = """%%symgraph
+X = dmatrix('X'); t = dmatrix('t'); W = dmatrix('W'); b = dvector('b')
+p = softmax(dot(X, W) + b)
+cost = -mean(T.sum(t * log(p), axis=1))
+gW, gb = grad(cost, [W, b])
+"""
+
+
+def test_softmax_regression_gradients_share_one_where_clause_form(ip):
+    p, cost, gW, gb = ip.run(SOFTMAX_REGRESSION)
+    assert p["text/plain"] == "p = softmax(X @ W + b)"
+    assert cost["text/plain"] == "cost = -(sum(sum(t * log(p), axis=1)) / float64(t.shape[0]))"
+    assert cost["text/latex"] == (
+        r"$\displaystyle \mathrm{cost} = -\left(\frac{\sum \left(\sum_{\text{axis}=1} t \odot \log(p)\right)}"
+        r"{\operatorname{shape}\left(t\right)_{0}}\right)$")
+    assert gW["text/plain"] == "gW = X.T @ (p * sum(u, axis=1)[:, None] - u)\n  where u = t / float64(t.shape[0])"
+    assert gW["text/latex"] == (
+        r"$\displaystyle \begin{aligned} \mathrm{gW} &= X^{\top} \left(p \odot \left(\sum_{\text{axis}=1} u"
+        r"\right)_{{:},\mathrm{new}} - u\right) \\" "\n"
+        r"\text{where } u &= \frac{t}{\operatorname{shape}\left(t\right)_{0}} \end{aligned}$")
+    assert gb["text/plain"] == (
+        "gb = sum(p * sum(u, axis=1)[:, None] - u, axis=0)\n  where u = t / float64(t.shape[0])")
+    assert gb["text/latex"] == (
+        r"$\displaystyle \begin{aligned} \mathrm{gb} &= \sum_{\text{axis}=0} \left(p \odot "
+        r"\left(\sum_{\text{axis}=1} u\right)_{{:},\mathrm{new}} - u\right) \\" "\n"
+        r"\text{where } u &= \frac{t}{\operatorname{shape}\left(t\right)_{0}} \end{aligned}$")
+
+
+def test_long_text_lines_break_at_top_level_terms_with_hanging_indentation(ip):
+    # the text is cut where the LaTeX is: before a top-level + or -, the operator leading
+    # its line under the formula's first character
+    (b,) = ip.run("%%symgraph --no-optimize\nx = dscalar('x')\n"
+                  "long_sum = " + " + ".join(f"exp({k} * x) * sin(x + {k})" for k in range(2, 10)) + "\n")
+    lines = b["text/plain"].split("\n")
+    assert lines[0].startswith("long_sum = exp(2 * x) * sin(x + 2) + ")
+    assert all(line.startswith(" " * len("long_sum = ") + "+ ") for line in lines[1:])
+    assert all(len(line) <= 80 for line in lines) and len(lines) >= 3
+    assert " ".join(line.strip() for line in lines) == "long_sum = " + " + ".join(
+        f"exp({k} * x) * sin(x + {k})" for k in range(2, 10))
+
+
+def test_a_short_formula_without_repeats_stays_self_contained(ip):
+    # a repeated subexpression of a short formula is written out, not named
+    (b,) = ip.run("%%symgraph\nx = dscalar('x')\ny = exp(x * x) * exp(x * x) + 1\n")
+    assert "where" not in b["text/plain"] and "where" not in b["text/latex"]
+    assert b["text/plain"].count("\n") == 0
