@@ -1,9 +1,11 @@
-"""End to end: JupyterLab in headless Chromium runs %%symgraph cells, their formulas and sliders.
+"""End to end: JupyterLab in headless Chromium runs %%symgraph cells and every course notebook.
 
-Needs the Debian ``chromium`` package at /usr/bin/chromium (CI installs it); the
-browser is never downloaded.
+Needs the Debian ``chromium`` package at /usr/bin/chromium (CI installs it) and the Python
+package ``playwright`` (in the ``test`` extra); the browser is never downloaded. Without either,
+every test here is skipped with a reason that names what is missing.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -21,10 +23,20 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"{CHROMIUM} is missing: install the Debian package (apt-get install chromium)",
-)
+
+def _missing():
+    """Why the browser tests cannot run here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing: install the Debian package (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the Python package playwright is missing: pip install -e '.[test]'"
+    return None
+
+
+_MISSING = _missing()
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.ipynb"))
 
 CELLS = [
     "%load_ext nbgrad",
@@ -53,6 +65,16 @@ FORMULA_CELLS = [
 ]
 
 
+# one of each fault the course-notebook test must report, the failing cell last (Run All stops there)
+BROKEN_CELLS = [
+    ("markdown", "A formula MathJax cannot typeset: $x^2^3$."),
+    ("markdown", "Math that is never closed: $$ \\sum_i x_i"),
+    "from IPython.display import Math\n"
+    "Math(' + '.join(f'x_{{{i}}}' for i in range(300)))",
+    "1 / 0",
+]
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,22 +82,55 @@ def _free_port():
 
 
 def _notebook(path, cells=CELLS):
+    """Write a notebook of ``cells``: code sources, or ``("markdown", text)`` pairs."""
+    def cell(src):
+        if isinstance(src, tuple):
+            return {"cell_type": src[0], "metadata": {}, "source": src[1]}
+        return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": src}
+
     nb = {
-        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                   "source": src} for src in cells],
+        "cells": [cell(src) for src in cells],
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
         "nbformat": 4, "nbformat_minor": 5,
     }
     path.write_text(json.dumps(nb))
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server on 127.0.0.1 with a token, a fixed port and fresh settings."""
+def _course_notebook(src, dst):
+    """Copy a course notebook without its stored outputs, so that every prompt starts empty."""
+    nb = json.loads(src.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    dst.write_text(json.dumps(nb), encoding="utf-8")
+
+
+def _lab_settings(settings):
+    """JupyterLab settings for the tests: every cell of a notebook stays in the page.
+
+    JupyterLab 4 windows long notebooks: cells out of view are detached or left unrendered,
+    so their outputs could be neither measured nor checked.
+    """
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1 with a token, a free port and fresh settings.
+
+    Its root holds the notebooks of the tests below and the course notebooks, without outputs.
+    """
+    tmp_path = tmp_path_factory.mktemp("lab")
     root = tmp_path / "root"
     root.mkdir()
     _notebook(root / "demo.ipynb")
     _notebook(root / "formulas.ipynb", FORMULA_CELLS)
+    _notebook(root / "broken.ipynb", BROKEN_CELLS)
+    for notebook in EXAMPLES:
+        _course_notebook(notebook, root / notebook.name)
+    _lab_settings(tmp_path / "settings")
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipython"),
@@ -112,6 +167,65 @@ def lab(tmp_path):
     log.close()
 
 
+def _shut_down_kernels(url, token):
+    """End every kernel session of the server, so that one test's kernel does not load the next."""
+    auth = {"Authorization": f"token {token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/api/sessions", headers=auth)) as r:
+        sessions = json.load(r)
+    for session in sessions:
+        request = urllib.request.Request(f"{url}/api/sessions/{session['id']}", headers=auth,
+                                         method="DELETE")
+        urllib.request.urlopen(request).close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium, driven by Playwright, shared by the tests of this file."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(lab, chromium):
+    """A fresh browser page at a laptop's window size; its kernels end with the test."""
+    from playwright.sync_api import expect
+
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    expect.set_options(timeout=60_000)  # a loaded CI machine can take a while
+    yield page
+    context.close()
+    _shut_down_kernels(*lab)
+
+
+def _open(page, lab, notebook):
+    """Open ``notebook`` alone, in a workspace of its own.
+
+    The server remembers each workspace's open tabs, so the default one would reopen the last
+    test's notebooks (and start their kernels); a new workspace starts empty. (The ``reset``
+    query would do the same, but it reloads the page while the kernel connects.)
+    """
+    url, token = lab
+    workspace = re.sub(r"\W", "-", Path(notebook).stem)
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?token={token}")
+
+
+def _wait_for_kernel(page):
+    """Wait until the notebook's kernel is connected and idle.
+
+    The status bar says so ("Python 3 (ipykernel) | Idle"); the toolbar's execution indicator
+    already reads idle while there is no kernel yet, and cells run then are dropped.
+    """
+    page.wait_for_function(
+        r"""() => /\|\s*Idle\b/.test(document.querySelector('#jp-main-statusbar')?.innerText || '')""",
+        timeout=120_000, polling=250)
+
+
 def _run_cell(page, cell, attempts=3):
     """Run ``cell`` (Shift+Enter in its editor) and wait until its prompt shows a count.
 
@@ -133,39 +247,30 @@ def _run_cell(page, cell, attempts=3):
                 raise
 
 
-def test_symgraph_cell_renders_formula_and_seed_slider_changes_output(lab):
-    from playwright.sync_api import expect, sync_playwright
+def test_symgraph_cell_renders_formula_and_seed_slider_changes_output(lab, page):
+    from playwright.sync_api import expect
 
-    url, token = lab
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(60_000)
-            expect.set_options(timeout=60_000)  # a loaded CI machine can take a while
-            page.goto(f"{url}/lab/tree/demo.ipynb?token={token}")
-            cells = page.locator(".jp-Notebook .jp-CodeCell")
-            expect(cells).to_have_count(2)
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
-            for k in range(2):
-                _run_cell(page, cells.nth(k))
-            out = cells.nth(1).locator(".jp-OutputArea")
-            # the formula, typeset by MathJax
-            formula = out.locator("mjx-container").first
-            formula.wait_for(state="attached")
-            values = out.locator(".nbgrad-values")
-            expect(values).to_contain_text("y")
-            before = values.inner_text()
-            sliders = out.locator(".widget-slider")
-            expect(sliders).to_have_count(2)  # x and the seed of srng
-            expect(sliders.nth(1)).to_contain_text("seed")
-            handle = sliders.nth(1).locator(".noUi-handle")
-            handle.focus()
-            page.keyboard.press("ArrowRight")
-            expect(sliders.nth(1).locator(".widget-readout")).to_contain_text("2")
-            expect(values).not_to_have_text(before)
-        finally:
-            browser.close()
+    _open(page, lab, "demo.ipynb")
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    expect(cells).to_have_count(2)
+    _wait_for_kernel(page)
+    for k in range(2):
+        _run_cell(page, cells.nth(k))
+    out = cells.nth(1).locator(".jp-OutputArea")
+    # the formula, typeset by MathJax
+    formula = out.locator("mjx-container").first
+    formula.wait_for(state="attached")
+    values = out.locator(".nbgrad-values")
+    expect(values).to_contain_text("y")
+    before = values.inner_text()
+    sliders = out.locator(".widget-slider")
+    expect(sliders).to_have_count(2)  # x and the seed of srng
+    expect(sliders.nth(1)).to_contain_text("seed")
+    handle = sliders.nth(1).locator(".noUi-handle")
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    expect(sliders.nth(1).locator(".widget-readout")).to_contain_text("2")
+    expect(values).not_to_have_text(before)
 
 
 # what a formula output must not show: MathJax's error boxes, or TeX that was not typeset
@@ -195,42 +300,175 @@ def _png_size_and_colours(data):
     return img.width, img.height, len(img.getcolors(maxcolors=1 << 20) or ())
 
 
-def test_formulas_typeset_without_error_and_fit_the_output_area(lab, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+def test_formulas_typeset_without_error_and_fit_the_output_area(lab, page, tmp_path):
+    from playwright.sync_api import expect
 
-    url, token = lab
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(60_000)
-            expect.set_options(timeout=60_000)
-            page.goto(f"{url}/lab/tree/formulas.ipynb?token={token}")
-            cells = page.locator(".jp-Notebook .jp-CodeCell")
-            expect(cells).to_have_count(len(FORMULA_CELLS))
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
-            for k in range(len(FORMULA_CELLS)):  # one after the other, each run to its end
-                _run_cell(page, cells.nth(k))
-            expected = {1: 3, 2: 3}  # formulas shown per %%symgraph cell (p, loss, gw / p, cost, gW)
-            for k, count in expected.items():
-                out = cells.nth(k).locator(".jp-OutputArea")
-                expect(out.locator("mjx-container")).to_have_count(count)
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
-            for k in expected:
-                out = cells.nth(k).locator(".jp-OutputArea")
-                state = out.evaluate(_FORMULA_STATE)
-                assert state["errors"] == [], f"cell {k}: MathJax errors {state['errors']}"
-                assert "\\" not in state["text"] and "$" not in state["text"], (
-                    f"cell {k}: TeX left in the page: {state['text'][:300]}")
-                assert "Traceback" not in state["text"] and "Error" not in state["text"], state["text"][:500]
-                assert state["overflow"] == 0 and max(state["rights"]) <= state["right"] + 1, (
-                    f"cell {k}: a formula is wider than the output area (right edges "
-                    f"{state['rights']} > {state['right']}): {state['text'][:300]}")
-            # the long gradient is laid out on several lines: MathJax renders the aligned rows
-            gW = cells.nth(2).locator(".jp-OutputArea mjx-container").last
-            assert gW.locator("mjx-mtr, mjx-mlabeledtr").count() >= 2
-            shot = cells.nth(2).locator(".jp-OutputArea").screenshot(path=str(tmp_path / "formulas.png"))
-            width, height, colours = _png_size_and_colours(shot)
-            assert width > 200 and height > 50 and colours > 2, (width, height, colours)
-        finally:
-            browser.close()
+    _open(page, lab, "formulas.ipynb")
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    expect(cells).to_have_count(len(FORMULA_CELLS))
+    _wait_for_kernel(page)
+    for k in range(len(FORMULA_CELLS)):  # one after the other, each run to its end
+        _run_cell(page, cells.nth(k))
+    expected = {1: 3, 2: 3}  # formulas shown per %%symgraph cell (p, loss, gw / p, cost, gW)
+    for k, count in expected.items():
+        out = cells.nth(k).locator(".jp-OutputArea")
+        expect(out.locator("mjx-container")).to_have_count(count)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    for k in expected:
+        out = cells.nth(k).locator(".jp-OutputArea")
+        state = out.evaluate(_FORMULA_STATE)
+        assert state["errors"] == [], f"cell {k}: MathJax errors {state['errors']}"
+        assert "\\" not in state["text"] and "$" not in state["text"], (
+            f"cell {k}: TeX left in the page: {state['text'][:300]}")
+        assert "Traceback" not in state["text"] and "Error" not in state["text"], state["text"][:500]
+        assert state["overflow"] == 0 and max(state["rights"]) <= state["right"] + 1, (
+            f"cell {k}: a formula is wider than the output area (right edges "
+            f"{state['rights']} > {state['right']}): {state['text'][:300]}")
+    # the long gradient is laid out on several lines: MathJax renders the aligned rows
+    gW = cells.nth(2).locator(".jp-OutputArea mjx-container").last
+    assert gW.locator("mjx-mtr, mjx-mlabeledtr").count() >= 2
+    shot = cells.nth(2).locator(".jp-OutputArea").screenshot(path=str(tmp_path / "formulas.png"))
+    width, height, colours = _png_size_and_colours(shot)
+    assert width > 200 and height > 50 and colours > 2, (width, height, colours)
+
+
+# Everything a course notebook's page must not show once it has run, cell by cell:
+# MathJax's error boxes; TeX that was not typeset, in rendered markdown, LaTeX, HTML or widget
+# labels (plain-text outputs such as print() show TeX source on purpose); a traceback or a widget
+# that failed to display; and any output, formula or other, wider than its output area.
+_NOTEBOOK_PROBLEMS = r"""() => {
+    const RAW_TEX = /\\(frac|dfrac|sum|prod|begin|end|left|right|sqrt|cdot|partial|nabla|mathrm|mathbf|operatorname|displaystyle|text)\b|\$\$|\$[^$\s][^$]*\$/;
+    const RENDERED = '.jp-RenderedMarkdown, .jp-RenderedLatex, .jp-RenderedHTMLCommon, .widget-label, .widget-html-content';
+    const SKIP = 'mjx-container, code, pre, script, style, .jp-InputArea-editor';
+    const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
+    const where = el => {
+        const cell = el.closest('.jp-Cell');
+        return `cell ${cells.indexOf(cell)}`;
+    };
+    const problems = {errors: [], raw_tex: [], tracebacks: [], wide: []};
+    for (const e of document.querySelectorAll('.jp-Notebook mjx-merror, .jp-Notebook [data-mjx-error]')) {
+        problems.errors.push(`${where(e)}: ${e.getAttribute('data-mjx-error') || e.textContent}`);
+    }
+    for (const root of document.querySelectorAll('.jp-Notebook :is(' + RENDERED + ')')) {
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            if (node.parentElement.closest(SKIP) || !RAW_TEX.test(node.textContent)) continue;
+            problems.raw_tex.push(`${where(root)}: ${node.textContent.trim().slice(0, 120)}`);
+        }
+    }
+    for (const out of document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')) {
+        const text = out.innerText;
+        if (/Traceback \(most recent call last\)|Error displaying widget|Failed to load model class/.test(text)
+            || out.querySelector('[data-mime-type="application/vnd.jupyter.error"]')) {
+            problems.tracebacks.push(`${where(out)}: ${text.slice(-600)}`);
+        }
+        const area = out.getBoundingClientRect();
+        const parts = [out, ...out.querySelectorAll(
+            'mjx-container, pre, img, canvas, table, svg:not(mjx-container svg), .jupyter-widgets')];
+        for (const part of parts) {
+            const box = part.getBoundingClientRect();
+            const spills = box.width > 0 && (box.right > area.right + 1 || box.left < area.left - 1);
+            const scrolls = part.scrollWidth > part.clientWidth + 1;
+            if (spills || scrolls) {
+                problems.wide.push(`${where(out)}: <${part.tagName.toLowerCase()}> is `
+                    + `${Math.round(Math.max(box.width, part.scrollWidth))}px wide, its output area `
+                    + `${Math.round(area.width)}px: ${(part.textContent || part.tagName).replace(/\s+/g, ' ').slice(0, 160)}`);
+            }
+        }
+    }
+    return problems;
+}"""
+
+
+def _run_all_cells(page, n_code_cells):
+    """Run the whole notebook with JupyterLab's Run > Run All Cells and wait for the end.
+
+    The end: the kernel is idle and every code cell shows an execution count, or a cell
+    failed (JupyterLab then stops and leaves the later prompts empty).
+    """
+    _wait_for_kernel(page)
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    page.wait_for_function(
+        r"""n => {
+            const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+            const prompts = Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'));
+            const done = prompts.length === n && prompts.every(p => /\[\d+\]/.test(p.textContent));
+            const failed = document.querySelector('.jp-Notebook [data-mime-type^="application/vnd.jupyter.err"], '
+                + '.jp-Notebook [data-mime-type="application/vnd.jupyter.stderr"]')
+                && !prompts.some(p => p.textContent.includes('*'));
+            return indicator && indicator.dataset.status === 'idle' && (done || failed);
+        }""",
+        arg=n_code_cells, timeout=180_000, polling=250)
+
+
+def _page_problems(page, until, seconds=20):
+    """The page's problems (see ``_NOTEBOOK_PROBLEMS``) once ``until(problems)`` holds, or after ``seconds``.
+
+    MathJax typesets asynchronously after a cell or an output appears, so the page is looked at
+    again until the wanted state is reached or the time is up.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        state = page.evaluate(_NOTEBOOK_PROBLEMS)
+        if until(state) or time.monotonic() > deadline:
+            return state
+        page.wait_for_timeout(500)
+
+
+_KINDS = ("tracebacks", "errors", "raw_tex", "wide")
+
+
+def test_the_notebook_checks_find_each_fault(lab, page):
+    from playwright.sync_api import expect
+
+    _open(page, lab, "broken.ipynb")
+    expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(len(BROKEN_CELLS))
+    _run_all_cells(page, n_code_cells=2)
+
+    def wide_formula(state):
+        return any("<mjx-container>" in wide for wide in state["wide"])
+
+    state = _page_problems(page, until=lambda state: all(state[kind] for kind in _KINDS) and wide_formula(state))
+    for kind in _KINDS:
+        assert state[kind], f"no {kind} found in the broken notebook: {state}"
+    assert "ZeroDivisionError" in state["tracebacks"][0]
+    assert "x^2^3" in state["errors"][0] or "Double exponent" in state["errors"][0], state["errors"]
+    assert "$$" in state["raw_tex"][0], state["raw_tex"]
+    assert wide_formula(state), state["wide"]
+
+
+@pytest.mark.parametrize("notebook", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_course_notebook_runs_and_typesets_in_the_browser(lab, page, notebook):
+    from playwright.sync_api import expect
+
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    n_code = sum(cell["cell_type"] == "code" for cell in nb["cells"])
+    _open(page, lab, notebook.name)
+    expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(len(nb["cells"]))
+    _run_all_cells(page, n_code)
+    state = _page_problems(page, until=lambda state: not any(state[kind] for kind in _KINDS))
+    name = notebook.name
+    assert state["tracebacks"] == [], f"{name}: a cell failed:\n" + "\n".join(state["tracebacks"])
+    assert state["errors"] == [], f"{name}: MathJax errors:\n" + "\n".join(state["errors"])
+    assert state["raw_tex"] == [], f"{name}: TeX left untypeset:\n" + "\n".join(state["raw_tex"])
+    assert state["wide"] == [], f"{name}: outputs wider than their output area:\n" + "\n".join(state["wide"])
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+    assert all(re.search(r"\[\d+\]", p) for p in prompts), f"{name}: cells left unrun: {prompts}"
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    for k in _symgraph_cells_with_formulas(nb):
+        formulas = cells.nth(k).locator(".jp-OutputArea mjx-container").count()
+        assert formulas > 0, f"{name}: cell {k} (%%symgraph) typeset no formula"
+
+
+def _symgraph_cells_with_formulas(nb):
+    """Indices of the %%symgraph cells that show formulas (``--show`` is ``formula`` by default)."""
+    found = []
+    for k, cell in enumerate(nb["cells"]):
+        first = "".join(cell["source"]).split("\n", 1)[0]
+        if cell["cell_type"] != "code" or not first.startswith("%%symgraph"):
+            continue
+        show = re.search(r"--show[= ]+(\S+)", first)
+        if "formula" in (show.group(1).split(",") if show else ["formula"]):
+            found.append(k)
+    return found
