@@ -269,7 +269,8 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False):
     operand's ``.size`` once; without it, every operand's ``np.size`` in line. ``check``
     (a broadcast check taking the tuple of operands) is called first. With
     ``out_param`` the thunk takes ``out=None`` and passes it on as ``small(..., out=out)``
-    and ``big((...), out)``.
+    and ``big((...), out)``. A check with ``same_shape = (i, j)`` only compares the shapes of
+    operands ``i`` and ``j``: the thunk calls it only when they differ.
     """
     params = ", ".join(f"a{k}" for k in range(nin))
     operands = "(" + "".join(f"a{k}, " for k in range(nin)) + ")"
@@ -278,7 +279,10 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False):
     else:
         test = " and ".join(f"size(a{k}) < {MIN_REUSED_SIZE}" for k in range(nin)) or "True"
     lines = [f"def thunk({params}{', out=None' if out_param else ''}):"]
-    if check is not None:
+    pair = getattr(check, "same_shape", None)
+    if pair is not None:  # the check only compares two shapes: call it when they differ
+        lines += [f"    if a{pair[0]}.shape != a{pair[1]}.shape:", f"        check({operands})"]
+    elif check is not None:
         lines.append(f"    check({operands})")
     lines += [f"    if {test}:",
               f"        return small({params}{', out=out' if out_param else ''})",

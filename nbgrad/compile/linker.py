@@ -20,12 +20,15 @@ _counter = itertools.count()
 class LinkedProgram:
     """The generated callable and what is needed to explain its failures."""
 
-    def __init__(self, fn, source, filename, line_nodes, names):
+    def __init__(self, fn, source, filename, line_nodes, names, kernel=None):
         self.fn = fn
         self.source = source
         self.filename = filename
         self.line_nodes = line_nodes  # source line number -> Apply node
         self.names = names  # variable -> name in the source
+        # When the program is one node applied to the inputs in order, returning its one
+        # output as it is: that node's thunk, ``kernel(*inputs) -> output`` (else None).
+        self.kernel = kernel
 
 
 def aliased_outputs(fgraph):
@@ -148,7 +151,17 @@ def _link(fgraph, n_inputs, cells, xp, copy_outputs, input_checks):
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(code, env)
     fn = env["compiled_function"]
-    return LinkedProgram(fn, source, filename, line_nodes, names)
+    return LinkedProgram(fn, source, filename, line_nodes, names, _single_kernel(fgraph, order, user, env, results, input_checks))
+
+
+def _single_kernel(fgraph, order, user, env, results, input_checks):
+    """The thunk of a program that is exactly ``return (_t0(i0, ..., in),)``, else None."""
+    if input_checks or len(order) != 1 or len(fgraph.inputs) != len(user) or len(fgraph.outputs) != 1:
+        return None
+    node = order[0]
+    if getattr(node.op, "lazy", False) or list(node.inputs) != list(user) or node.outputs != fgraph.outputs:
+        return None
+    return env["_t0"] if results == ["v0"] else None
 
 
 def _lazy_blocks(fgraph, order):

@@ -20,6 +20,9 @@ from nbgrad.tensor.elemwise import DimShuffle, Elemwise, broadcast_shapes, cast,
 from nbgrad.tensor.shape import alloc, reshape, shape_i
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
+
+# NumPy 2 ufuncs take ``out=...``: return an array, a 0-d one for a full reduction.
+_REDUCE_OUT_ELLIPSIS = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 __all__ = [
     # elementwise
     "add", "sub", "mul", "true_div", "int_div", "mod", "pow", "neg", "abs", "sqr", "sqrt",
@@ -184,9 +187,13 @@ class CAReduce(Op):
 
     def make_thunk(self, node, xp):
         fn = getattr(xp, self.nfunc)
+        axis = self.axis
         if self.ufunc is not None and xp is np:
             fn = self.ufunc.reduce
-        axis = self.axis
+            if len(axis) == node.inputs[0].ndim:
+                axis = None  # every axis: the same reduction, without the tuple to read
+            if _REDUCE_OUT_ELLIPSIS:  # an array even for a full reduction, without asarray
+                return lambda x: fn(x, axis=axis, out=...)
         asarray = xp.asarray
         return lambda x: asarray(fn(x, axis=axis))
 

@@ -75,3 +75,20 @@ def test_fast_compile_mode_runs_unfused():
     # only the 'stability' rewrites run (here: the broadcast 1 becomes a constant)
     assert f.maker.rewrites_applied in ([], ["broadcast_constant"])
     assert len(f.maker.fgraph.apply_nodes) >= 2
+
+
+def test_a_single_node_program_exposes_its_thunk_as_kernel():
+    x, y = T.dvector("x"), T.dvector("y")
+    xv, yv = np.arange(3.0), np.ones(3)
+    add = nbgrad.function([x, y], x + y)
+    kernel = add._program.kernel
+    assert kernel is not None
+    np.testing.assert_array_equal(kernel(xv, yv), add(xv, yv))
+    total = nbgrad.function([x], T.sum(x))._program.kernel
+    assert total is not None and type(total(xv)) is np.ndarray and total(xv) == 3.0
+    # more than one node, inputs in another order, an output that is an input's view,
+    # or shared storage: no kernel
+    assert nbgrad.function([x, y], T.sum(x) * T.sum(y))._program.kernel is None
+    assert nbgrad.function([y, x], x - y)._program.kernel is None
+    assert nbgrad.function([x], x[1:])._program.kernel is None
+    assert nbgrad.function([x], x + nbgrad.shared(np.ones(3)))._program.kernel is None
