@@ -33,7 +33,7 @@ from nbgrad.eager.device import canonical_device, device_of, is_device_array, mi
 from nbgrad.eager.primitive import Primitive, standin_type
 from nbgrad.eager import tensor as _tensor_module
 from nbgrad.eager.tensor import (
-    Parameter, Tensor, _check_requires_grad, _device_for, _wrap, array_code, signature_code, _seed)
+    Parameter, Tensor, _check_requires_grad, _device_for, _result, _wrap, array_code, signature_code, _seed)
 from nbgrad.tensor.elemwise import Elemwise
 
 __all__ = [
@@ -57,6 +57,7 @@ _ndarray = np.ndarray
 _TENSORS = frozenset({Tensor, Parameter})
 _asarray = np.asarray
 _make = Tensor._make
+_new = object.__new__
 _grad_mode = _tape._GradMode
 _record = _tape._record
 
@@ -225,11 +226,66 @@ def eager_function(fn, name=None, elemwise=None):
         elemwise = isinstance(fn, Elemwise)
     cache = {}  # signature -> (Primitive, single output)
     fast = {}  # cheap key of a common call -> _fast_entry(...)
+    # The signature code of one CPU tensor, or the pair of codes of two, -> the kernel of
+    # the primitive for them (``Primitive.runner``), when it has one result: a call that
+    # records nothing is then the kernel and one tensor made.
+    quick = {}
     # Numbers' dtypes and integer division follow the default dtype.
-    _DEPENDENT_CACHES.extend((cache, fast))
+    _DEPENDENT_CACHES.extend((cache, fast, quick))
     accepted = _OPERAND_TYPES if elemwise else _PARAM_TYPES
 
+    # ``unary`` and ``binary`` take a tensor as their first argument (the operators and
+    # methods of Tensor pass ``self``; ``eager`` checks it); a CPU call with one result and
+    # nothing to record then runs the primitive's kernel alone.
+    def unary(a):
+        if _TRACE[0] is None:
+            kernel = quick.get(a._sig)
+            if kernel is None and a._sig is None:
+                kernel = quick.get(signature_code(a))
+            if kernel is not None and not (a.requires_grad and _grad_mode.enabled):
+                try:
+                    out = kernel(a._data)
+                except Exception:  # noqa: BLE001 - explained by the general path
+                    return _general(fn, name, cache, elemwise, (a,), {})
+                # ``_result(out)`` in line: a call costs as much as the rest of this path
+                t = _new(Tensor)
+                t._data = out if type(out) is _ndarray else _asarray(out)
+                t._sig = t.grad = t._node = t._sym = t._hooks = None
+                t.requires_grad = t._retains_grad = False
+                t._index = 0
+                t._version = [0]
+                return t
+        return call((a,), {})
+
+    def binary(a, b):
+        if type(b) in _TENSORS and _TRACE[0] is None:
+            kernel = quick.get((a._sig, b._sig))
+            if kernel is None and (a._sig is None or b._sig is None):
+                kernel = quick.get((signature_code(a), signature_code(b)))
+            if kernel is not None and not ((a.requires_grad or b.requires_grad) and _grad_mode.enabled):
+                try:
+                    out = kernel(a._data, b._data)
+                except Exception:  # noqa: BLE001 - explained by the general path
+                    return _general(fn, name, cache, elemwise, (a, b), {})
+                t = _new(Tensor)  # ``_result(out)`` in line, as in ``unary``
+                t._data = out if type(out) is _ndarray else _asarray(out)
+                t._sig = t.grad = t._node = t._sym = t._hooks = None
+                t.requires_grad = t._retains_grad = False
+                t._index = 0
+                t._version = [0]
+                return t
+        return call((a, b), {})
+
     def eager(*args, **kwargs):
+        if not kwargs and args and isinstance(args[0], Tensor):
+            n = len(args)
+            if n == 2:
+                return binary(*args)
+            if n == 1:
+                return unary(*args)
+        return call(args, kwargs)
+
+    def call(args, kwargs):
         # The common calls (CPU tensors, Python numbers as operands or parameters) are
         # keyed by the tensors' cached signature codes, and run the linked program
         # directly; everything else takes the general path below.
@@ -257,6 +313,9 @@ def eager_function(fn, name=None, elemwise=None):
                     entry = fast.get(key)
                     if entry is None:
                         entry = fast[key] = _fast_entry(fn, name, cache, elemwise, args, kwargs)
+                        if entry and entry[1] and entry[4] is None and not kwargs and len(args) <= 2 \
+                                and entry[3].kernel is not None:
+                            quick[key[0] if len(key) == 1 else key] = entry[3].kernel
                     if entry:
                         if entry[4] is None and entry[1] and _TRACE[0] is None and not (
                                 _grad_mode.enabled and builtins.any([a.requires_grad for a in args])):
@@ -265,7 +324,7 @@ def eager_function(fn, name=None, elemwise=None):
                                 out = entry[2](*[a._data for a in args])[0]
                             except Exception:  # noqa: BLE001 - explained by the general path
                                 return _run_fast(entry, args)
-                            return _make(out if type(out) is _ndarray else _asarray(out), False, None, 0)
+                            return _result(out)
                         return _run_fast(entry, args)
         return _general(fn, name, cache, elemwise, args, kwargs)
 
@@ -278,6 +337,9 @@ def eager_function(fn, name=None, elemwise=None):
     eager.symbolic = fn
     eager.cache = cache
     eager.fast_cache = fast
+    # Entry points for a tensor alone and a tensor and one more argument (Tensor's operators).
+    eager.unary = unary
+    eager.binary = binary
     return eager
 
 
@@ -357,7 +419,7 @@ def _run_fast(entry, args):
     tracer = _TRACE[0]
     if single and not recording and tracer is None:
         out = outs[0]
-        return _make(out if type(out) is _ndarray else _asarray(out), False, None, 0)
+        return _result(out)
     outs = [o if type(o) is _ndarray else _asarray(o) for o in outs]
     if tensors is None:
         tensors = []
@@ -418,6 +480,9 @@ FUNCTIONS = {n: eager_function(f, n) for n, f in sorted(_engine_functions().item
              if n not in _CONSTRUCTORS}
 globals().update(FUNCTIONS)
 __all__ += sorted(FUNCTIONS)
+for _operator, _name in _tensor_module.OPERATORS.items():
+    setattr(Tensor, _operator, FUNCTIONS[_name].binary)
+_tensor_module._sum_all = FUNCTIONS["sum"].unary
 
 
 # ------------------------------------------------------------------- constructors

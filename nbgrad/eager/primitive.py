@@ -74,7 +74,10 @@ class Primitive:
 
         Its attribute ``raw`` is the linked program itself, without input
         checks, for callers that pass exactly the stand-ins' dtypes and ranks
-        (on an exception, call the runner to get the explained error).
+        (on an exception, call the runner to get the explained error). For a
+        primitive with one output, ``kernel(*arrays)`` is that output alone, as
+        ``raw`` computes it (the one node's thunk itself when the program is a
+        single node), else None.
         """
         fn = self._fns.get(device)
         if fn is None:
@@ -99,6 +102,9 @@ class Primitive:
 
         # Without updates the program returns exactly the outputs; else keep the slicing.
         call.raw = raw if getattr(f, "_has_updates", True) is False else call
+        call.kernel = None
+        if n_out == 1 and call.raw is raw:
+            call.kernel = f._program.kernel or _first_output(raw)
         return call
 
     def vjp(self, needs):
@@ -180,6 +186,14 @@ class Transfer(Primitive):
         prim.source_device = self.target
         prim.uses = [k == g_moved for k in range(len(inputs))]
         return prim
+
+
+def _first_output(raw):
+    """``raw(*arrays)[0]``: the single-output form of a linked program."""
+    def kernel(*arrays):
+        return raw(*arrays)[0]
+
+    return kernel
 
 
 def transfer(array, target):

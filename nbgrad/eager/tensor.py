@@ -21,6 +21,8 @@ __all__ = ["Tensor", "Parameter", "as_tensor"]
 _F = None
 # nbgrad.eager.torchlike: PyTorch's signatures (dim=, keepdim=), bound the same way.
 _TL = None
+# The one-operand entry point of the eager ``sum`` (``FUNCTIONS['sum'].unary``), bound the same way.
+_sum_all = None
 _new = object.__new__
 _CODES = {}
 _next_code = itertools.count().__next__
@@ -147,6 +149,9 @@ class Tensor:
         t._sym = None
         t._hooks = None
         return t
+
+    # (``_result`` below, and ``unary`` and ``binary`` in nbgrad.eager.functions, make the
+    # tensors of unrecorded results without calling this: keep them in step.)
 
     # --- attributes ----------------------------------------------------------
     @property
@@ -593,13 +598,11 @@ class Tensor:
         self._version[0] += 1
 
     # --- operators -----------------------------------------------------------------
-    def __add__(self, o): return _F.add(self, o)
+    # ``+``, ``-``, ``*``, ``/`` and ``@`` are the eager functions' two-operand entry points
+    # themselves, installed by nbgrad.eager.functions (``OPERATORS`` below).
     def __radd__(self, o): return _F.add(o, self)
-    def __sub__(self, o): return _F.sub(self, o)
     def __rsub__(self, o): return _F.sub(o, self)
-    def __mul__(self, o): return _F.mul(self, o)
     def __rmul__(self, o): return _F.mul(o, self)
-    def __truediv__(self, o): return _F.true_div(self, o)
     def __rtruediv__(self, o): return _F.true_div(o, self)
     def __floordiv__(self, o): return _F.int_div(self, o)
     def __rfloordiv__(self, o): return _F.int_div(o, self)
@@ -607,7 +610,6 @@ class Tensor:
     def __rmod__(self, o): return _F.mod(o, self)
     def __pow__(self, o): return _F.pow(self, o)
     def __rpow__(self, o): return _F.pow(o, self)
-    def __matmul__(self, o): return _F.matmul(self, o)
     def __rmatmul__(self, o): return _F.matmul(o, self)
     def __neg__(self): return _F.neg(self)
     def __pos__(self): return self
@@ -631,7 +633,7 @@ class Tensor:
     # Reductions and shape methods take PyTorch's arguments (``nbgrad.eager.torchlike``).
     def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
         if dim is None and axis is None and dtype is None and not (keepdim or keepdims):
-            return _F.sum(self)  # the common ``loss.sum()``, without the argument handling
+            return _sum_all(self)  # the common ``loss.sum()``, without the argument handling
         return _TL.sum(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
     def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=False):
@@ -806,6 +808,31 @@ class Tensor:
     def clone(self):
         """A recorded copy (gradients flow through it)."""
         return _F.tensor_copy(self)
+
+
+def _result(array):
+    """``Tensor._make(array, False, None, 0)`` for an output array of an eager call that
+    records nothing (a NumPy scalar becomes a 0-d array), in one call."""
+    t = _new(Tensor)
+    t._data = array if type(array) is _ndarray else np.asarray(array)
+    t._sig = None
+    t.requires_grad = False
+    t.grad = None
+    t._node = None
+    t._index = 0
+    t._version = [0]
+    t._retains_grad = False
+    t._sym = None
+    t._hooks = None
+    return t
+
+
+_ndarray = np.ndarray
+
+#: Tensor operators that are the two-operand entry point (``binary``) of an eager function,
+#: by the function's name: ``a + b`` calls ``add.binary(a, b)`` with no call in between.
+OPERATORS = {"__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "true_div",
+             "__matmul__": "matmul"}
 
 
 class Parameter(Tensor):

@@ -134,3 +134,67 @@ def test_numbers_and_numpy_operands_follow_pytorch_dtypes():
     z.sum().backward()
     np.testing.assert_array_equal(y.grad.numpy(), [3.0, 4.0])
     assert ne.tensor([1.0, 2.0])[np.int64(1)].item() == 2.0
+
+
+def test_the_short_path_of_operators_and_sum_gives_what_the_general_path_gives():
+    """``a + b`` and ``a.sum()`` on CPU tensors that record nothing run the primitive's kernel
+    alone after the first call: the same values, dtypes, fresh results, errors and recording."""
+    a = ne.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    b = ne.tensor(np.ones((2, 3), dtype=np.float32))
+    for _ in range(3):  # the first call fills the caches, the next ones take the short path
+        for got, want in [(a + b, np.arange(6.0).reshape(2, 3) + 1), (a - b, np.arange(6.0).reshape(2, 3) - 1),
+                          (a * b, np.arange(6.0).reshape(2, 3)), (a / b, np.arange(6.0).reshape(2, 3)),
+                          (a @ b.T, np.arange(6.0).reshape(2, 3) @ np.ones((3, 2))), (a.sum(), 15.0),
+                          (ne.add(a, b), np.arange(6.0).reshape(2, 3) + 1), (ne.exp(b), np.full((2, 3), np.e))]:
+            assert type(got) is ne.Tensor and got.dtype == np.float32 and not got.requires_grad
+            np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+    s = a.sum()
+    assert s.shape == () and type(s._data) is np.ndarray
+    c = a + b
+    assert c._data is not (a + b)._data and not np.shares_memory(c._data, a._data)
+    with pytest.raises(ValueError, match="shape"):
+        a + ne.tensor(np.ones((2, 4), dtype=np.float32))
+    np.testing.assert_array_equal((a + b).numpy(), np.arange(6.0).reshape(2, 3) + 1)  # still fine after an error
+    w = ne.tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    y = a * w
+    assert y.requires_grad and y.grad_fn is not None
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), a.numpy())
+    with ne.no_grad():
+        assert not (a * w).requires_grad and (a * w).grad_fn is None
+    p = ne.nn.Parameter(ne.ones(2, 3))
+    assert (p + b).requires_grad and not (p.detach() + b).requires_grad
+
+
+def test_the_short_path_follows_a_change_of_the_default_dtype():
+    x = ne.tensor(np.array([1, 2], dtype=np.int64))
+    assert (x / x).dtype == np.float32
+    ne.set_default_dtype(ne.float64)
+    try:
+        assert (x / x).dtype == np.float64
+    finally:
+        ne.set_default_dtype(ne.float32)
+    assert (x / x).dtype == np.float32
+
+
+def test_tracing_sees_calls_that_would_take_the_short_path():
+    a = ne.tensor(np.arange(3.0, dtype=np.float32))
+    b = ne.tensor(np.ones(3, dtype=np.float32))
+    (a + b).sum(), (a + b).sum()  # warm the short path
+    traced = ne.trace(lambda x, y: (x + y).sum(), a, b)
+    assert float(traced(a, b)) == 6.0
+    assert float(traced(b, ne.tensor(np.full(3, 5.0, dtype=np.float32)))) == 18.0
+
+
+def test_results_of_the_short_path_are_made_like_any_tensor():
+    """The short path builds its result tensors itself: every slot as ``Tensor._make`` sets it."""
+    a = ne.tensor(np.arange(3.0, dtype=np.float32))
+    for _ in range(2):
+        made = [a + a, a.sum(), ne.exp(a)]
+    reference = ne.Tensor._make(a._data, False, None, 0)
+    for t in made:
+        for slot in ne.Tensor.__slots__:
+            if slot in ("_data", "__weakref__"):
+                continue
+            assert getattr(t, slot) == getattr(reference, slot), slot
+        assert t._version is not a._version
