@@ -88,13 +88,17 @@ common calls (CPU tensors, NumPy arrays, Python numbers as operands or as
 plain parameters) are looked up by a tuple of those codes and run the linked
 program without the compiled function's input checks, which the stand-ins'
 exact dtypes make redundant (a failure is re-run through the checked entry
-point for its explanation). Everything else takes the general signature
-path. Measured with ``python benchmarks/workloads/w3_mlp.py`` on a 2-core CPU
-(0-d operands, best of 5): ``x + x`` costs about 2.0 us unrecorded and 3.0 us
-recorded (PyTorch on the same machine: 1.15 and 1.6 us); a small
-forward-and-backward, ``(x*x + x).backward()``, about 23.5 us (PyTorch: 27 us).
-The cost is the lookup, the Python frames and the tensors and tape nodes
-made, independent of array size.
+point for its explanation). Calls of one or two CPU tensors that record
+nothing (``a + b``, ``a @ m``, ``a.sum()``, ``ne.exp(a)``) go shorter still:
+the operators are the functions' two-operand entry points, which find the
+primitive's kernel (the one node's thunk) by the pair of codes and make the
+result tensor in line. Everything else takes the general signature path.
+Measured with ``python benchmarks/run.py w14`` on a shared 2-core CPU: ``a +
+b`` and ``a.sum()`` of 10 to 1000 float32 elements cost 0.8 to 1.0 times
+PyTorch's time (about 1.0 and 1.3 us), ``v @ m`` about half of it, and a
+small forward-and-backward, ``(g * b).sum().backward()``, about 0.8 times
+(24 us). The cost is the lookup, the Python frames and the tensors and tape
+nodes made, nearly independent of array size.
 """
 
 from nbgrad.eager.device import MixedDeviceError  # noqa: F401
