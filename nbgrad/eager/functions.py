@@ -238,11 +238,11 @@ def eager_function(fn, name=None, elemwise=None):
     # methods of Tensor pass ``self``; ``eager`` checks it); a CPU call with one result and
     # nothing to record then runs the primitive's kernel alone.
     def unary(a):
-        if _TRACE[0] is None:
+        if not (a.requires_grad and _grad_mode.enabled) and _TRACE[0] is None:
             kernel = quick.get(a._sig)
             if kernel is None and a._sig is None:
                 kernel = quick.get(signature_code(a))
-            if kernel is not None and not (a.requires_grad and _grad_mode.enabled):
+            if kernel is not None:
                 try:
                     out = kernel(a._data)
                 except Exception:  # noqa: BLE001 - explained by the general path
@@ -258,11 +258,12 @@ def eager_function(fn, name=None, elemwise=None):
         return call((a,), {})
 
     def binary(a, b):
-        if type(b) in _TENSORS and _TRACE[0] is None:
+        if type(b) in _TENSORS and not ((a.requires_grad or b.requires_grad) and _grad_mode.enabled) \
+                and _TRACE[0] is None:
             kernel = quick.get((a._sig, b._sig))
             if kernel is None and (a._sig is None or b._sig is None):
                 kernel = quick.get((signature_code(a), signature_code(b)))
-            if kernel is not None and not ((a.requires_grad or b.requires_grad) and _grad_mode.enabled):
+            if kernel is not None:
                 try:
                     out = kernel(a._data, b._data)
                 except Exception:  # noqa: BLE001 - explained by the general path
