@@ -17,10 +17,9 @@ from nbgrad.graph.op import Op
 from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.batching import is_batched
-from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape, cast
+from nbgrad.tensor.elemwise import cast
 from nbgrad.tensor.math import zeros_like
-from nbgrad.tensor.shape import Alloc, CheckSizes, Shape, ShapeI, _const_int, shape_i
-from nbgrad.tensor.subtensor import IncSubtensor, Subtensor
+from nbgrad.tensor.shape import CheckSizes, ShapeI, _const_int, shape_i
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["Band", "BandedBatches", "Diagonals", "DiagonalsOf"]
@@ -68,13 +67,15 @@ def _filled_with(v, value):
     """Whether every entry of ``v`` is statically known to equal ``value``.
 
     Sees through the forms ``zeros_like``/``ones_like`` and the gradient rules
-    build: fills (``Alloc``), broadcasts, slices and size checks of a constant.
+    build: the ops whose entries are entries of their first input
+    (``Op.entries_of_first_input``: fills, broadcasts, slices and size checks)
+    of a constant.
     """
     while True:
         if isinstance(v, Constant):
             return bool(np.all(np.asarray(v.data) == value))
         node = v.owner
-        if node is None or not isinstance(node.op, (Alloc, DimShuffle, CheckSizes, Subtensor)):
+        if node is None or not node.op.entries_of_first_input:
             return False
         v = node.inputs[0]
 
@@ -110,12 +111,14 @@ def _slice_signature(start, stop):
 def _length_keys(v, equal, memo, depth=0, computed=True):
     """Names for the run-time length of vector ``v``; vectors sharing a name have one length.
 
-    Under Theano's broadcasting rule an elementwise result has the length of
-    every operand whose type does not broadcast (checked when it runs); an
-    ``Alloc`` has its size argument, an increment its target's length, a slice
-    a known function of its base's length. The elementwise fact holds only
-    where the operation runs: pass ``computed=False`` for a vector whose
-    value (and so its ancestors') the result does not compute.
+    Each op says what gives its output's length (``Op.length_rules``): under
+    Theano's broadcasting rule an elementwise result has the length of every
+    operand whose type does not broadcast (checked when it runs); an ``Alloc``
+    has its size argument, an increment its target's length, a slice a known
+    function of its base's length. A fact that holds only where the operation
+    runs (``LengthRule.when_run``) is used only for a computed vector: pass
+    ``computed=False`` for a vector whose value (and so its ancestors') the
+    result does not compute.
     """
     key = (id(v), computed)
     if key in memo:
@@ -131,27 +134,17 @@ def _length_keys(v, equal, memo, depth=0, computed=True):
     node = v.owner
     if node is None:
         return keys
-    op = node.op
-    if isinstance(op, Elemwise):
-        operands = [i for i in node.inputs if i.ndim == 1 and i.type.shape[0] != 1]
-        for i in operands if computed else operands[:0]:
-            keys |= _length_keys(i, equal, memo, depth + 1, computed)
-    elif isinstance(op, (IncSubtensor, CheckSizes)) or (
-            isinstance(op, DimShuffle) and tuple(op.new_order) == (0,)):
-        keys |= _length_keys(node.inputs[0], equal, memo, depth + 1, computed)
-        if isinstance(op, CheckSizes) and computed and op.axes == (0,):
-            keys |= _size_keys(node.inputs[1], equal, memo, depth + 1, computed)
-    elif isinstance(op, Alloc) and len(node.inputs) == 2:
-        keys |= _size_keys(node.inputs[1], equal, memo, depth + 1, computed)
-    elif isinstance(op, SumToShape):
-        shp = node.inputs[1].owner
-        if shp is not None and isinstance(shp.op, Shape) and shp.inputs[0].ndim == 1:
-            keys |= _length_keys(shp.inputs[0], equal, memo, depth + 1, computed)
-    elif isinstance(op, Subtensor) and not node.inputs[1:] and len(op.idx) == 1 and op.idx[0][0] == "slice":
-        _, start, stop, step = op.idx[0]
-        if step in (None, 1):
+    for rule in node.op.length_rules(node):
+        if rule.when_run and not computed:
+            continue
+        if rule.kind == "length":
+            keys |= _length_keys(rule.var, equal, memo, depth + 1, computed)
+        elif rule.kind == "size":
+            keys |= _size_keys(rule.var, equal, memo, depth + 1, computed)
+        elif rule.kind == "slice":
+            start, stop = rule.bounds
             sig = _slice_signature(start, stop)
-            for base in _length_keys(node.inputs[0], equal, memo, depth + 1, computed):
+            for base in _length_keys(rule.var, equal, memo, depth + 1, computed):
                 if base[0] == "n":
                     keys.add(("n", len(range(base[1])[start:stop])))
                 elif base[0] != "slice":  # one level of slicing names enough
@@ -227,28 +220,25 @@ def _checked_length(v, like=None, size=None, like_computed=False):
 def _core_length(d):
     """A simple scalar for the length of vector ``d``, which the result computes.
 
-    Follows the operations that keep a length (increments, checks, fills,
-    elementwise operands that do not broadcast) to a static size or the
-    ``Shape_i`` of a vector nearer the inputs, so that the rewritten graph
-    does not keep a node alive only to read its size.
+    Follows each op's first length rule (``Op.length_rules``) where it names
+    a size, or a vector the op reads (increments, checks, fills, elementwise
+    operands that do not broadcast), to a static size or the ``Shape_i`` of a
+    vector nearer the inputs, so that the rewritten graph does not keep a
+    node alive only to read its size.
     """
     for _ in range(_MAX_DEPTH):
         if d.type.shape[0] is not None:
             return d.type.shape[0]
         node = d.owner
-        if node is None:
+        rules = node.op.length_rules(node) if node is not None else ()
+        if not rules:
             break
-        if isinstance(node.op, Alloc) and len(node.inputs) == 2:
-            return node.inputs[1]
-        if isinstance(node.op, (IncSubtensor, CheckSizes)):
-            d = node.inputs[0]
-        elif isinstance(node.op, Elemwise):
-            operands = [i for i in node.inputs if i.ndim == 1 and i.type.shape[0] != 1]
-            if not operands:
-                break
-            d = operands[0]
-        else:
+        rule = rules[0]
+        if rule.kind == "size":
+            return rule.var
+        if rule.kind != "length" or not rule.reads:
             break
+        d = rule.var
     return shape_i(d, 0)
 
 

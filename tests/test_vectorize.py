@@ -376,6 +376,41 @@ def test_run_time_lengths_shown_equal_only_when_they_are(a, b, same):
             assert la == lb
 
 
+class _Halve(Op):
+    """An op defined outside nbgrad: ``x / 2``, with the facts the drivers ask of an op."""
+
+    entries_of_first_input = False  # halves every entry (ones do not stay ones)
+
+    def make_node(self, x):
+        x = T.as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, xp):
+        return inputs[0] / 2
+
+    def length_rules(self, node):
+        from nbgrad.graph.op import LengthRule
+
+        return [LengthRule("length", node.inputs[0])]
+
+    def dim_rule(self, node, out, d):
+        return ("via", node.inputs[0], d)
+
+
+class _Copy(_Halve):
+    entries_of_first_input = True
+
+
+def test_the_banded_and_shape_drivers_read_the_op_s_own_rules():
+    from nbgrad.banded import _is_ones, _same_length
+    from nbgrad.rewriting.patterns import same_shape
+
+    x, y = T.dvector("x"), T.dvector("y")
+    assert _same_length(_Halve()(x)[1:], x[:-1], {}) and not _same_length(_Halve()(x), y, {})
+    assert same_shape(_Halve()(x), x) and not same_shape(_Halve()(x), y)
+    assert _is_ones(_Copy()(T.ones_like(x))) and not _is_ones(_Halve()(T.ones_like(x)))
+
+
 def test_vectorize_banded_keeps_the_rows_of_a_band_as_diagonals():
     from nbgrad.vectorize import vectorize_banded
 

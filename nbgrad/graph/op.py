@@ -6,9 +6,30 @@ backend (``perform``), output shapes (``infer_shape``), its vector-Jacobian
 product (``L_op``), its Jacobian-vector product (``R_op``), and how it prints.
 """
 
+from typing import NamedTuple
+
 from nbgrad.graph.nograd import grad_not_implemented, rop_not_implemented
 
-__all__ = ["Op", "PropsIdentity"]
+__all__ = ["LengthRule", "Op", "PropsIdentity"]
+
+
+class LengthRule(NamedTuple):
+    """One fact about the run-time length of an op's vector output (``Op.length_rules``).
+
+    ``kind`` says what the fact is: ``"length"``, the output has the length of
+    vector ``var``; ``"size"``, its length is the integer scalar ``var``;
+    ``"slice"``, it is ``var[start:stop]`` for ``bounds = (start, stop)``.
+    ``when_run``: the fact holds only where the op runs (a check it makes
+    then, as an elementwise op's on its operands), not by the output's type.
+    ``reads``: the op reads ``var``'s values, so computing the output computes
+    ``var`` (False where it only reads its shape).
+    """
+
+    kind: str
+    var: object
+    when_run: bool = False
+    reads: bool = True
+    bounds: tuple = None
 
 
 class PropsIdentity:
@@ -40,6 +61,9 @@ class Op(PropsIdentity):
     #: The output (index) a result aliases or overwrites: {out: [in, ...]}.
     view_map = {}
     destroy_map = {}
+    #: Every entry of the output is an entry of input 0 (a fill, a broadcast, a slice, a
+    #: size check): a value that is all one number gives an output that is all that number.
+    entries_of_first_input = False
 
     def __str__(self):
         name = type(self).__name__
@@ -109,6 +133,27 @@ class Op(PropsIdentity):
         with ``vectorize_node`` on the dense batches instead.
         """
         return None
+
+    def dim_rule(self, node, out, d):
+        """Where the size of axis ``d`` of output ``out`` of ``node`` comes from, without running it.
+
+        One of ``("key", n)``: the static size ``n``; ``("entry", s)``: the
+        integer scalar ``s``; ``("via", v, d2)``: the size of axis ``d2`` of
+        ``v``; ``("set", vs, d2)``: the size of axis ``d2`` of each of ``vs``,
+        checked equal when the op runs. None, the default, lets the caller read
+        it off ``infer_shape`` (used by the rewrites' size keys,
+        ``nbgrad.rewriting.patterns.dim_key``).
+        """
+        return None
+
+    def length_rules(self, node):
+        """What says the run-time length of this op's vector output: a list of ``LengthRule``.
+
+        Read by the banded Jacobian (``nbgrad.banded``) to show two vectors of
+        unknown length to have one length. Empty, the default, when the op
+        gives no such fact; only asked of a node whose output is a vector.
+        """
+        return ()
 
     def connection_pattern(self, node):
         """[[input i influences output j]] — all True by default."""

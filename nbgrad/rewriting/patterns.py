@@ -5,9 +5,8 @@ import numpy as np
 from nbgrad.graph.basic import Constant
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.basic import constant
-from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
-from nbgrad.tensor.math import Dot
-from nbgrad.tensor.shape import Alloc, CheckSizes, Shape, ShapeI
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise
+from nbgrad.tensor.shape import Alloc, ShapeI
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
@@ -43,10 +42,12 @@ def scalar_const(var):
 
 
 def _dim_step(var, d):
-    """One step of the size rules for axis ``d`` of ``var``.
+    """One step of the size rules for axis ``d`` of ``var``: the owner's ``Op.dim_rule``.
 
-    Returns ``("key", key)`` when the key is known without looking further, or
-    ``("via", other, d2)`` when it equals the key of axis ``d2`` of ``other``.
+    Returns ``("key", key)`` when the key is known without looking further,
+    ``("via", other, d2)`` when it equals the key of axis ``d2`` of ``other``,
+    ``("entry", s)`` for the integer scalar ``s``, or ``("set", others, d2)``.
+    An op without a rule gives its ``infer_shape``'s answer.
     """
     s = var.type.shape[d]
     if s is not None:
@@ -58,27 +59,8 @@ def _dim_step(var, d):
     first = getattr(op, "shape_inputs_from", None)  # the op's output sizes are inputs from here on
     if first is not None and len(node.inputs) >= first + var.ndim:
         return ("entry", node.inputs[first + d])
-    if isinstance(op, Elemwise):
-        # the size of an elementwise result follows its inputs that are not broadcast there
-        cands = [i for i in node.inputs if i.type.shape[d] != 1]
-        if len(cands) == 1:
-            return ("via", cands[0], d)
-        if len(cands) > 1:
-            return ("set", cands, d)
-    elif isinstance(op, CheckSizes):
-        return ("entry", node.inputs[1 + op.axes.index(d)]) if d in op.axes else ("via", node.inputs[0], d)
-    elif isinstance(op, DimShuffle):
-        src = op.new_order[d]
-        return ("key", 1) if src == "x" else ("via", node.inputs[0], src)
-    elif isinstance(op, SumToShape):
-        # the result has the target shape: shape(x) gives x's sizes
-        shp = node.inputs[1]
-        if shp.owner is not None and isinstance(shp.owner.op, Shape):
-            return ("via", shp.owner.inputs[0], d)
-    elif isinstance(op, Dot):
-        a, b = node.inputs
-        return ("via", a, d) if d < a.ndim - 1 else ("via", b, d - (a.ndim - 1) + 1)
-    return _infer_shape_step(var, d)
+    step = op.dim_rule(node, var, d)
+    return step if step is not None else _infer_shape_step(var, d)
 
 
 def _infer_shape_step(var, d):

@@ -5,7 +5,7 @@ import numpy as np
 from nbgrad.backends.cpu_kernels import cpu_impl, node_evaluator, result_keeping
 from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Variable
-from nbgrad.graph.op import Op
+from nbgrad.graph.op import LengthRule, Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import DISCONNECTED, ZERO, Add, Cast, Mul, Neg, Sub, TrueDiv, Where
 from nbgrad.scalar.composite import Composite
@@ -131,6 +131,20 @@ class Elemwise(Op):
                 continue
             out.append(next(s[axis] for s, x in zip(input_shapes, node.inputs) if x.type.shape[axis] != 1))
         return [tuple(out)]
+
+    def dim_rule(self, node, out, d):
+        # Theano's rule: every operand that is not broadcast on axis d has the result's size
+        cands = [i for i in node.inputs if i.type.shape[d] != 1]
+        if len(cands) == 1:
+            return ("via", cands[0], d)
+        if len(cands) > 1:
+            return ("set", cands, d)
+        return None
+
+    def length_rules(self, node):
+        # the operands whose type does not broadcast have the result's length, checked as it runs
+        operands = [i for i in node.inputs if i.ndim == 1 and i.type.shape[0] != 1]
+        return [LengthRule("length", i, when_run=True) for i in operands]
 
     # --- derivatives ----------------------------------------------------------
     def _partials(self, inputs, outputs):
@@ -422,6 +436,23 @@ class SumToShape(Op):
         shp = node.inputs[1]
         return [tuple(shp[i] for i in range(node.outputs[0].ndim))]
 
+    def _shape_source(self, node):
+        """The variable whose ``Shape`` is the target shape, else None."""
+        # lazy: circle inside tensor/: shape.py builds on DimShuffle
+        from nbgrad.tensor.shape import Shape
+
+        shp = node.inputs[1].owner
+        return shp.inputs[0] if shp is not None and isinstance(shp.op, Shape) else None
+
+    def dim_rule(self, node, out, d):
+        # the result has the target shape: shape(x) gives x's sizes
+        src = self._shape_source(node)
+        return None if src is None else ("via", src, d)
+
+    def length_rules(self, node):
+        src = self._shape_source(node)
+        return [LengthRule("length", src, reads=False)] if src is not None and src.ndim == 1 else []
+
     def L_op(self, inputs, outputs, output_grads):
         # lazy: circle inside tensor/: shape.py builds on DimShuffle
         from nbgrad.tensor.shape import alloc, shape_i
@@ -491,6 +522,7 @@ class DimShuffle(Op):
     """
 
     __props__ = ("input_ndim", "new_order")
+    entries_of_first_input = True
 
     def __init__(self, input_ndim, new_order):
         self.input_ndim = int(input_ndim)
@@ -549,6 +581,13 @@ class DimShuffle(Op):
     def infer_shape(self, fgraph, node, input_shapes):
         (s,) = input_shapes
         return [tuple(1 if d == "x" else s[d] for d in self.new_order)]
+
+    def dim_rule(self, node, out, d):
+        src = self.new_order[d]
+        return ("key", 1) if src == "x" else ("via", node.inputs[0], src)
+
+    def length_rules(self, node):
+        return [LengthRule("length", node.inputs[0])] if tuple(self.new_order) == (0,) else []
 
     def L_op(self, inputs, outputs, output_grads):
         (gz,) = output_grads

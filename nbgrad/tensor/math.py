@@ -583,6 +583,10 @@ class Dot(Op):
         sa, sb = input_shapes
         return [tuple(sa[:-1]) + tuple(sb[1:])]
 
+    def dim_rule(self, node, out, d):
+        a, b = node.inputs
+        return ("via", a, d) if d < a.ndim - 1 else ("via", b, d - (a.ndim - 1) + 1)
+
     def L_op(self, inputs, outputs, output_grads):
         a, b = inputs
         (gz,) = output_grads

@@ -4,7 +4,7 @@ import numpy as np
 
 from nbgrad.config import config
 from nbgrad.graph.basic import Apply, Constant, Variable
-from nbgrad.graph.op import Op
+from nbgrad.graph.op import LengthRule, Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable, constant
@@ -115,6 +115,7 @@ class CheckSizes(Op):
 
     __props__ = ("axes",)
     view_map = {0: [0]}
+    entries_of_first_input = True
 
     def __init__(self, axes):
         self.axes = tuple(int(a) for a in axes)
@@ -165,6 +166,17 @@ class CheckSizes(Op):
         for a, s in zip(self.axes, node.inputs[1:]):
             shape[a] = s
         return [tuple(shape)]
+
+    def dim_rule(self, node, out, d):
+        if d in self.axes:
+            return ("entry", node.inputs[1 + self.axes.index(d)])
+        return ("via", node.inputs[0], d)
+
+    def length_rules(self, node):
+        rules = [LengthRule("length", node.inputs[0])]
+        if self.axes == (0,):
+            rules.append(LengthRule("size", node.inputs[1], when_run=True))
+        return rules
 
     def L_op(self, inputs, outputs, output_grads):
         return [output_grads[0]] + _disconnected(len(inputs) - 1)
@@ -366,6 +378,7 @@ class Alloc(Op):
     """An array of the given shape filled with ``value`` (broadcast)."""
 
     shape_inputs_from = 1  # the output's sizes are the inputs after the value
+    entries_of_first_input = True
 
     def make_node(self, value, *shape):
         value = as_tensor_variable(value)
@@ -404,6 +417,9 @@ class Alloc(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [tuple(node.inputs[1:])]
+
+    def length_rules(self, node):
+        return [LengthRule("size", node.inputs[1])] if len(node.inputs) == 2 else []
 
     def L_op(self, inputs, outputs, output_grads):
         # lazy: circle inside tensor/: math.py builds on alloc and shape_i

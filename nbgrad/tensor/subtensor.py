@@ -8,7 +8,7 @@ x[idx] has x̄ = inc_subtensor(zeros_like(x)[idx], z̄).
 import numpy as np
 
 from nbgrad.graph.basic import Apply, Variable
-from nbgrad.graph.op import Op
+from nbgrad.graph.op import LengthRule, Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.batching import any_batched, is_batched, pad_after_batch
@@ -244,6 +244,7 @@ class Subtensor(Op):
     """``x[idx]`` for any NumPy index; the index's symbolic parts are extra inputs."""
 
     __props__ = ("idx",)
+    entries_of_first_input = True
 
     def __init__(self, idx):
         self.idx = tuple(idx)
@@ -276,6 +277,13 @@ class Subtensor(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [_index_shape(self.idx, node.inputs, input_shapes)]
+
+    def length_rules(self, node):
+        # x[start:stop] with constant bounds: a known function of x's length
+        if node.inputs[1:] or len(self.idx) != 1 or self.idx[0][0] != "slice":
+            return []
+        _, start, stop, step = self.idx[0]
+        return [LengthRule("slice", node.inputs[0], bounds=(start, stop))] if step in (None, 1) else []
 
     def L_op(self, inputs, outputs, output_grads):
         x, *idx = inputs
@@ -357,6 +365,9 @@ class IncSubtensor(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [input_shapes[0]]
+
+    def length_rules(self, node):
+        return [LengthRule("length", node.inputs[0])]
 
     def L_op(self, inputs, outputs, output_grads):
         x, y, *idx = inputs
