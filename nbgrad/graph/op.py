@@ -64,6 +64,8 @@ class Op(PropsIdentity):
     #: Every entry of the output is an entry of input 0 (a fill, a broadcast, a slice, a
     #: size check): a value that is all one number gives an output that is all that number.
     entries_of_first_input = False
+    #: The op reads its inputs' values; False for one that reads only their shapes (``Shape``).
+    reads_input_values = True
 
     def __str__(self):
         name = type(self).__name__
@@ -133,6 +135,14 @@ class Op(PropsIdentity):
         with ``vectorize_node`` on the dense batches instead.
         """
         return None
+
+    def allocates(self, out):
+        """Whether output ``out`` is a new array this op allocates on each call, aliased by nothing else.
+
+        Buffer reuse (``nbgrad.rewriting.inplace``) may write an elementwise
+        result into such a buffer once nothing else reads it. False, the default.
+        """
+        return False
 
     def dim_rule(self, node, out, d):
         """Where the size of axis ``d`` of output ``out`` of ``node`` comes from, without running it.

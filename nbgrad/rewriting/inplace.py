@@ -1,10 +1,11 @@
 """Buffer reuse: an elementwise result written into an input buffer nobody needs any more.
 
 An input buffer may be overwritten only if it was allocated during the call by
-an Elemwise, Alloc, Dot or Matmul node (never a user input, a constant, a shared
-variable's value or a view of one), this node is its only user apart from nodes
-that read just its shape (``Shape``, ``Shape_i``: an in-place result keeps the
-shape), and it is not an output. At run time, when broadcasting makes the result
+its node (``Op.allocates``: Elemwise, Alloc, Dot, Matmul; never a user input, a
+constant, a shared variable's value or a view of one), this node is its only
+user apart from nodes that read just its shape (``Op.reads_input_values`` false:
+``Shape``, ``Shape_i``; an in-place result keeps the shape), and it is not an
+output. At run time, when broadcasting makes the result
 larger than that buffer, the node computes into a fresh array instead.
 
 Writing into a product's buffer is what makes ``tanh(x·W + b)``, the derivative
@@ -15,10 +16,6 @@ new array, and the elementwise step that follows reuses it.
 from nbgrad.rewriting.db import graph_rewriter
 from nbgrad.rewriting.driver import replace_node
 from nbgrad.tensor.elemwise import _broadcast_checker, Elemwise, _may_be_host
-from nbgrad.tensor.math import Dot, Matmul
-from nbgrad.tensor.shape import Alloc, Shape, ShapeI
-
-_SHAPE_READERS = (Shape, ShapeI)
 
 
 class InplaceElemwise(Elemwise):
@@ -51,17 +48,12 @@ class InplaceElemwise(Elemwise):
 
 
 def _fresh(v):
-    node = v.owner
-    if node is None:
-        return False
-    if isinstance(node.op, (Elemwise, Dot, Matmul)):
-        return v.ndim > 0
-    return isinstance(node.op, Alloc)
+    return v.owner is not None and v.owner.op.allocates(v)
 
 
 def _only_user(fgraph, v, node):
     """Whether ``node`` is the one client of ``v`` that reads its values."""
-    readers = [c for c, _ in fgraph.clients.get(v, ()) if not isinstance(getattr(c, "op", None), _SHAPE_READERS)]
+    readers = [c for c, _ in fgraph.clients.get(v, ()) if getattr(c, "op", None) is None or c.op.reads_input_values]
     return len(readers) == 1 and readers[0] is node
 
 

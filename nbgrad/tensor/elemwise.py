@@ -146,6 +146,9 @@ class Elemwise(Op):
         operands = [i for i in node.inputs if i.ndim == 1 and i.type.shape[0] != 1]
         return [LengthRule("length", i, when_run=True) for i in operands]
 
+    def allocates(self, out):
+        return out.ndim > 0  # a 0-d result may be a NumPy scalar, not a buffer
+
     # --- derivatives ----------------------------------------------------------
     def _partials(self, inputs, outputs):
         # lazy: the scalar ops write their partials against the nbgrad.tensor namespace, built on Elemwise

@@ -587,6 +587,9 @@ class Dot(Op):
         a, b = node.inputs
         return ("via", a, d) if d < a.ndim - 1 else ("via", b, d - (a.ndim - 1) + 1)
 
+    def allocates(self, out):
+        return out.ndim > 0  # a 0-d result may be a NumPy scalar, not a buffer
+
     def L_op(self, inputs, outputs, output_grads):
         a, b = inputs
         (gz,) = output_grads
@@ -689,6 +692,9 @@ class Matmul(Op):
 
     def make_thunk(self, node, xp):
         return xp.matmul
+
+    def allocates(self, out):
+        return out.ndim > 0  # a 0-d result may be a NumPy scalar, not a buffer
 
     def infer_shape(self, fgraph, node, input_shapes):
         sa, sb = input_shapes

@@ -30,6 +30,7 @@ class Shape(Op):
     """The shape of ``x`` as an int64 vector."""
 
     host_output = True  # a host (NumPy) array on every backend: shapes are host ints
+    reads_input_values = False
 
     def make_node(self, x):
         x = as_tensor_variable(x)
@@ -69,6 +70,7 @@ class ShapeI(Op):
 
     __props__ = ("i",)
     host_output = True  # a host (NumPy) array on every backend: shapes are host ints
+    reads_input_values = False
 
     def __init__(self, i):
         self.i = int(i)
@@ -420,6 +422,9 @@ class Alloc(Op):
 
     def length_rules(self, node):
         return [LengthRule("size", node.inputs[1])] if len(node.inputs) == 2 else []
+
+    def allocates(self, out):
+        return True
 
     def L_op(self, inputs, outputs, output_grads):
         # lazy: circle inside tensor/: math.py builds on alloc and shape_i
