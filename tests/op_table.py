@@ -474,11 +474,7 @@ ROWS = [
     OpRow("print", lambda x: Print("value of x:", attrs=("shape",))(x), np.copy, M, (REAL,), FLOATS),
     OpRow("scan_recurrence",
           lambda x, h0: nbgrad.scan(lambda x_t, h: T.tanh(h * x_t + x_t), sequences=x, outputs_info=h0)[0],
-          lambda x, h0: _recurrence(x, h0), (((4, 3), (3,)),), (REAL, REAL),
-          no_infer_shape="Scan.infer_shape is not implemented: the shape of a per-step output needs the "
-                         "inner graph's shapes in terms of the outer inputs, and a while-loop's length is "
-                         "known only after it runs",
-          no_save="a Scan cannot be saved: the serializer has no form for its inner graph (ScanInfo)"),
+          lambda x, h0: _recurrence(x, h0), (((4, 3), (3,)),), (REAL, REAL)),
     # ------------------------------------------------------ forms made by rewrites, banded
     OpRow("log_of_softmax", lambda x: LogOfSoftmax(-1)(x), lambda x: np.log(_softmax(x)), M, (REAL,), FLOATS),
     OpRow("log_of_sum_exp", lambda x: LogOfSumExp((1,))(x), lambda x: _special.logsumexp(x, axis=1), M,

@@ -192,11 +192,6 @@ def test_unsaveable_ops_are_named(path):
     with pytest.raises(TypeError, match="Twice.*not defined in an nbgrad module"):
         nbgrad.save(path, f)
 
-    k = T.lscalar("k")
-    outputs, _ = nbgrad.scan(lambda acc: acc * 2, outputs_info=T.constant(1.0), n_steps=k)
-    g = nbgrad.function([k], outputs[-1])
-    with pytest.raises(TypeError, match="Scan"):
-        nbgrad.save(path, g)
 
 
 # --------------------------------------------------------------- refusing files

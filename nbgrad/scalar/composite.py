@@ -123,6 +123,16 @@ class Composite(ScalarOp):
     def output_dtype(self, *dtypes):
         return self.outputs[0].dtype
 
+    # ---------------------------------------------------------------- saving
+    def inner_graph_form(self):
+        """``(inner inputs, inner outputs, settings)``: what ``nbgrad.save`` writes of this op."""
+        return self.inputs, self.outputs, {}
+
+    @classmethod
+    def from_inner_graph(cls, inputs, outputs):
+        """The op again from what ``inner_graph_form`` gave (``nbgrad.load``)."""
+        return cls(inputs, outputs)
+
     def impl(self, xp):
         """The evaluator of the whole inner graph on ``xp``, built once per array module."""
         fn = self._impls.get(xp.__name__)

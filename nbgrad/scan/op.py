@@ -42,6 +42,9 @@ from itertools import repeat
 from nbgrad.compile.linker import _backend_constant
 from nbgrad.graph.basic import Constant
 from nbgrad.tensor.math import Dot
+from nbgrad.tensor.shape import shape_i
+from nbgrad.graph.replace import clone_get_equiv
+from nbgrad.graph.traversal import ancestors, io_toposort
 
 __all__ = ["Scan", "ScanInfo", "ScanInputs", "ScanOutputs"]
 
@@ -205,6 +208,35 @@ class Scan(Op):
         b = a + info.n_nitsot
         return ScanOutputs(list(outputs[:a]), list(outputs[a:b]), list(outputs[b:b + info.n_opaque]))
 
+    # ---------------------------------------------------------------- saving
+    def inner_graph_form(self):
+        """``(inner inputs, inner outputs, settings)``: what ``nbgrad.save`` writes of this op.
+
+        The settings are the fields of its ``ScanInfo``; the inner graph is
+        written like any graph (see ``nbgrad.serialize``).
+        """
+        info = {s: getattr(self.info, s) for s in ScanInfo.__slots__}
+        return self.inner_inputs, self.inner_outputs, {"info": info}
+
+    @classmethod
+    def from_inner_graph(cls, inputs, outputs, info):
+        """The op again from what ``inner_graph_form`` gave (``nbgrad.load``).
+
+        Checks that the inner graph has the inputs and outputs ``info`` lays out.
+        """
+        if not isinstance(info, dict) or set(info) != set(ScanInfo.__slots__):
+            raise ValueError(f"Scan: info should give the fields {ScanInfo.__slots__}, got {info!r}")
+        info = ScanInfo(**info)
+        n_in = sum(map(len, info.seq_taps)) + sum(map(len, info.state_taps)) + info.n_opaque + info.n_nonseq
+        n_out = info.n_states + info.n_nitsot + info.n_opaque + info.as_while
+        if len(info.keep) != info.n_states or len(inputs) != n_in or len(outputs) != n_out:
+            raise ValueError(
+                f"Scan: an inner graph of {len(inputs)} inputs and {len(outputs)} outputs with "
+                f"{len(info.keep)} keep flags does not fit its info, which needs {n_in} inputs, "
+                f"{n_out} outputs and {info.n_states} keep flags"
+            )
+        return cls(inputs, outputs, info)
+
     # ------------------------------------------------------------ make_node
     def make_node(self, n_steps, *inputs):
 
@@ -303,7 +335,91 @@ class Scan(Op):
         return scan_rop(self, inputs, eval_points)
 
     def infer_shape(self, fgraph, node, input_shapes):
-        raise NotImplementedError(f"{self}.infer_shape")
+        """Output shapes from ``n_steps`` and the inner graph's shapes.
+
+        A kept state has ``L + n_steps`` rows of its initial value's row shape,
+        a state that is not kept its last ``L`` rows; a per-step (nitsot)
+        output has ``n_steps`` rows of the inner result's shape, which the
+        inner ops' ``infer_shape`` give from the shapes of the sequences, the
+        initial values and the non-sequences. A while-loop's length, and an
+        inner size that depends on the step's values, are known only once the
+        loop has run: those sizes are read off the output (``shape_i``).
+        An opaque state (a generator) has no shape: ``()``.
+        """
+        info = self.info
+        n_steps = node.inputs[0]
+        _, init_shapes, _, _ = self.split_inputs(input_shapes[1:])
+        out_states, out_nitsots, out_opaque = self.split_outputs(node.outputs)
+        rows = None if info.as_while else n_steps
+        shapes = []
+        for k, (o, init) in enumerate(zip(out_states, init_shapes)):
+            lag = info.lags()[k]
+            first = lag if not info.keep[k] else (None if rows is None else rows + lag)
+            shapes.append(_sizes(o, (first, *init[1:])))
+        for o, row in zip(out_nitsots, self._nitsot_row_shapes(node, input_shapes)):
+            shapes.append(_sizes(o, (rows, *row)))
+        shapes.extend(() for _ in out_opaque)
+        return shapes
+
+    def _nitsot_row_shapes(self, node, input_shapes):
+        """Per nitsot output, the shape of one row in terms of the outer inputs (None: unknown).
+
+        Runs the inner ops' ``infer_shape`` over the inner graph, each
+        placeholder standing with the shape of the outer value it takes a
+        row or all of; a size that still reads an inner variable other than a
+        non-sequence's placeholder (which is replaced by the outer value)
+        depends on the step and is left unknown.
+        """
+        info = self.info
+        seq_sh, init_sh, _, nonseq_sh = self.split_inputs(input_shapes[1:])
+        seq_ph, state_ph, _, ns_ph = self.split_inner_inputs()
+        ph_shapes = [tuple(s[1:]) for s, taps in zip(seq_sh, info.seq_taps) for _ in taps]
+        ph_shapes += [tuple(s[1:]) for s, taps in zip(init_sh, info.state_taps) for _ in taps]
+        known = dict(zip(seq_ph + state_ph, ph_shapes))
+        known.update((ph, tuple(s)) for ph, s in zip(ns_ph, nonseq_sh))
+        nitsots = self.split_outputs(self.inner_outputs).nitsots
+        for inner in io_toposort(self.inner_inputs, nitsots):
+            ins = [known.get(i, _static_shape(i)) for i in inner.inputs]
+            if any(s is None for s in ins):
+                continue
+            try:
+                outs = inner.op.infer_shape(None, inner, ins)
+            except Exception:  # noqa: BLE001 - an inner op without a usable shape rule: unknown
+                continue
+            known.update((o, tuple(s)) for o, s in zip(inner.outputs, outs) if isinstance(o.type, TensorType))
+        step_vars = {v for v in ancestors(nitsots) if not isinstance(v, Constant)} | set(self.inner_inputs)
+        outer_ns = dict(zip(ns_ph, self.split_inputs(node.inputs[1:]).non_sequences))
+        rows = []
+        for o in nitsots:
+            shape = known.get(o, _static_shape(o))
+            rows.append([None] * o.ndim if shape is None else [_outer_size(s, step_vars, outer_ns) for s in shape])
+        return rows
+
+
+def _static_shape(v):
+    """The shape of a tensor whose type knows every size, ``()`` for a non-tensor, else None."""
+    if not isinstance(v.type, TensorType):
+        return ()
+    return v.type.shape if None not in v.type.shape else None
+
+
+def _outer_size(size, step_vars, outer_ns):
+    """An inner size in terms of the outer inputs, or None where it reads a per-step value."""
+    if isinstance(size, (int, np.integer)):
+        return int(size)
+    size = as_tensor_variable(size)
+    reads = [v for v in ancestors([size]) if v in step_vars]
+    if not reads:
+        return size
+    if any(v.owner is None and v not in outer_ns for v in reads):
+        return None
+    # computed in the loop from non-sequences and constants only: the same outside it
+    return clone_get_equiv(list(outer_ns), [size], memo=outer_ns, copy_inputs=False)[size]
+
+
+def _sizes(out, shape):
+    """``shape`` with each unknown (None) size read off ``out`` when it has run."""
+    return tuple(shape_i(out, d) if s is None else s for d, s in enumerate(shape))
 
 
 class _ScanThunk:

@@ -9,8 +9,10 @@ describes everything else:
 - ``graph``: the variables and Apply nodes of every expression involved, in
   topological order. An op is written as the import path of its class plus its
   ``__props__``, encoded recursively (numbers, strings, tuples, dtypes, nested
-  ops such as the scalar op of an ``Elemwise``, the inner graph of a
-  ``Composite``);
+  ops such as the scalar op of an ``Elemwise``); an op with an inner graph
+  (``Composite``, ``Scan``) gives ``inner_graph_form()`` instead, written as
+  its inner graph (``inner``) and settings (``settings``, a ``Scan``'s
+  ``ScanInfo``), and is rebuilt by its class's ``from_inner_graph``;
 - ``object``: what was saved (a shared variable, a dict or list of them, or a
   function's inputs, outputs, updates, givens, mode and backend).
 """

@@ -22,7 +22,6 @@ from nbgrad.graph.op import Op
 from nbgrad.random.type import RandomGeneratorType, shared_rng, GeneratorState
 from nbgrad.rewriting import Mode
 from nbgrad.scalar.basic import ScalarOp
-from nbgrad.scalar.composite import Composite
 from nbgrad.serialize.archive import _Archive
 from nbgrad.serialize.format import (
     _DOC_KEY, _FORMAT, _NUMERIC_DTYPES, _VALUE_TAGS, _VERSION, SerializationError, _allowed_module, _Malformed,
@@ -302,20 +301,8 @@ class _Reader:
             raise _Malformed(f"{where} should be an op {{'class': ..., 'props': ...}}, got {_show(enc)}")
         path = _field(enc, "class", where, str)
         cls = _resolve_class(path, (Op, ScalarOp), "op", where)
-        if "composite" in enc:
-            if not issubclass(cls, Composite):
-                raise _Malformed(f"{where}: {path} has an inner graph, but is not a Composite")
-            g = _field(enc, "composite", where, dict)
-            inner_where = f"{where}, the inner graph of its Composite"
-            inner = _Reader({"graph": g, "shared": []}, self.source, self.max_bytes, depth + 1, inner_where + ": ")
-            ins = [inner.var(i, f"{inner_where}: input {k}")
-                   for k, i in enumerate(_field(g, "inputs", inner_where, list))]
-            outs = [inner.var(i, f"{inner_where}: output {k}")
-                    for k, i in enumerate(_field(g, "outputs", inner_where, list))]
-            try:
-                return cls(ins, outs)
-            except Exception as exc:  # noqa: BLE001 - any constructor error means a bad inner graph
-                raise _Malformed(f"{where}: the Composite cannot be rebuilt ({type(exc).__name__}: {exc})") from exc
+        if "inner" in enc or "composite" in enc:  # ("composite": how files before Scan could be saved said it)
+            return self._inner_graph_op(cls, enc, path, where, depth)
         props = _field(enc, "props", where, dict)
         if set(props) != set(cls.__props__):
             raise _Malformed(f"{where}: {path} has the properties {cls.__props__}, the file gives {sorted(props)}")
@@ -332,6 +319,27 @@ class _Reader:
         except Exception as exc:  # noqa: BLE001 - the properties come from the file
             raise _Malformed(
                 f"{where}: {path} cannot be built from the properties in the file ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _inner_graph_op(self, cls, enc, path, where, depth):
+        """An op with an inner graph (``inner_graph_form``/``from_inner_graph``: Composite, Scan)."""
+        if not hasattr(cls, "from_inner_graph"):
+            raise _Malformed(f"{where}: {path} has an inner graph, but is not an op with one")
+        key = "inner" if "inner" in enc else "composite"
+        g = _field(enc, key, where, dict)
+        inner_where = f"{where}, the inner graph of its {cls.__name__}"
+        inner = _Reader({"graph": g, "shared": []}, self.source, self.max_bytes, depth + 1, inner_where + ": ")
+        ins = [inner.var(i, f"{inner_where}: input {k}")
+               for k, i in enumerate(_field(g, "inputs", inner_where, list))]
+        outs = [inner.var(i, f"{inner_where}: output {k}")
+                for k, i in enumerate(_field(g, "outputs", inner_where, list))]
+        settings = _field(enc, "settings", where, dict) if key == "inner" else {}
+        settings = {k: self.value(v, f"{where}: its setting {k!r}", depth + 1) for k, v in settings.items()}
+        try:
+            return cls.from_inner_graph(ins, outs, **settings)
+        except Exception as exc:  # noqa: BLE001 - any constructor error means a bad inner graph
+            raise _Malformed(
+                f"{where}: the {cls.__name__} cannot be rebuilt ({type(exc).__name__}: {exc})"
             ) from exc
 
     # ------------------------------------------------------------ shared variables
