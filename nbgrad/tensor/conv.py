@@ -26,7 +26,8 @@ from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import PREC_MUL, upcast
 from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.math import cast
-from nbgrad.tensor.shape import shape
+from nbgrad.tensor.batching import is_batched
+from nbgrad.tensor.shape import reshape, shape, shape_i
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["Conv2d", "Conv2dGradInputs", "Conv2dGradWeights", "conv2d"]
@@ -235,6 +236,26 @@ class Conv2d(_ConvOp):
             return [None]
         return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
 
+    def vectorize_node(self, node, inputs):
+        """Every entry's images as one batch of images, (B, N, C, H, W) as (B·N, C, H, W), and back.
+
+        Batched filters loop: each entry has filters of its own.
+        """
+        x, w = inputs
+        if is_batched(w, node.inputs[1]):
+            return None
+        return [_split_examples(self(_merge_examples(x), w), x)]
+
+
+def _merge_examples(x):
+    """A batch of image batches as one: (B, N, C, H, W) as (B·N, C, H, W)."""
+    return reshape(x, (-1, *[shape_i(x, i) for i in range(2, 5)]))
+
+
+def _split_examples(y, like):
+    """(B·N, ...) images back as (B, N, ...), with B and N those of ``like``."""
+    return reshape(y, (shape_i(like, 0), shape_i(like, 1), *[shape_i(y, i) for i in range(1, 4)]))
+
 
 def _symbolic_out_size(op, size, k_size, k):
     """Output size along spatial axis ``k`` (numbers or graphs): (size + 2·pad − eff) // stride + 1."""
@@ -306,6 +327,14 @@ class Conv2dGradInputs(_ConvOp):
 
     def connection_pattern(self, node):
         return [[True], [True], [False]]
+
+    def vectorize_node(self, node, inputs):
+        """Every entry's output gradients as one batch, as ``Conv2d``'s rule; batched filters
+        or input sizes loop."""
+        w, gy, shape = inputs
+        if is_batched(w, node.inputs[0]) or is_batched(shape, node.inputs[2]):
+            return None
+        return [_split_examples(self(w, _merge_examples(gy), shape), gy)]
 
 
 class Conv2dGradWeights(_ConvOp):

@@ -7,7 +7,7 @@ from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import Mul, TrueDiv
 from nbgrad.tensor.basic import as_tensor_variable
-from nbgrad.tensor.batching import shift_axis
+from nbgrad.tensor.batching import is_batched, shift_axis
 from nbgrad.tensor.conv import conv2d  # noqa: F401  (T.nnet.conv2d, as in Theano)
 from nbgrad.tensor.conv import nnet_conv as conv  # noqa: F401  (T.nnet.conv.conv2d, Theano's older name)
 from nbgrad.tensor.math import (
@@ -15,7 +15,7 @@ from nbgrad.tensor.math import (
     cast, eq, maximum, switch, _normalize_axis, expm1, gt, erf, clip, abs as _abs,
 )
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise
-from nbgrad.tensor.shape import arange, shape_i
+from nbgrad.tensor.shape import alloc, arange, batch_size, broadcast_batch, reshape, shape_i
 from nbgrad.tensor.type import TensorType
 
 __all__ = [
@@ -209,6 +209,12 @@ class SoftmaxCrossEntropy(Op):
             return [None]
         return [sum(softmax(z) * ev, axis=1) - ev[arange(shape_i(z, 0)), y]]
 
+    def vectorize_node(self, node, inputs):
+        """The rows of every entry as one batch of rows: (B, n, k) logits as (B·n, k), and back."""
+        size, rows = batch_size(node, inputs), _rows(node, inputs)
+        z, y = _entries(inputs, node.inputs, size)
+        return [reshape(self(_merged(z), _merged(y)), (size, rows))]
+
 
 class SoftmaxCrossEntropyGrad(Op):
     """r = gᵢ · (softmax(z)ᵢ − onehot(yᵢ)): the gradient of ``SoftmaxCrossEntropy``, in one pass.
@@ -271,6 +277,38 @@ class SoftmaxCrossEntropyGrad(Op):
         if ez is not None:
             out = out + g.dimshuffle(0, "x") * s * (ez - sum(s * ez, axis=1, keepdims=True))
         return [out]
+
+    def vectorize_node(self, node, inputs):
+        """The rows of every entry as one batch of rows, as ``SoftmaxCrossEntropy``'s rule.
+
+        A scalar ``g`` that is not batched still stands for every row; a batched
+        one gives each entry's rows its own.
+        """
+        size, rows = batch_size(node, inputs), _rows(node, inputs)
+        g, z, y = inputs
+        if node.inputs[0].ndim == 0 and is_batched(g, node.inputs[0]):
+            g = alloc(g.dimshuffle(0, "x"), size, rows)
+        elif node.inputs[0].ndim == 1 and not is_batched(g, node.inputs[0]):
+            g = broadcast_batch(g, size)
+        z, y = _entries(inputs[1:], node.inputs[1:], size)
+        g = _merged(g) if g.ndim == 2 else g
+        return [reshape(self(g, _merged(z), _merged(y)), (size, rows, shape_i(z, 2)))]
+
+
+def _rows(node, inputs):
+    """The number of rows ``n`` of one entry's (n, k) logits (its labels give it too)."""
+    z, y = inputs[-2:]
+    return shape_i(z, 1) if is_batched(z, node.inputs[-2]) else shape_i(z, 0)
+
+
+def _entries(inputs, old_inputs, size):
+    """``inputs`` with a batch axis each: an unbatched one repeated over the batch."""
+    return [x if is_batched(x, o) else broadcast_batch(x, size) for x, o in zip(inputs, old_inputs)]
+
+
+def _merged(x):
+    """A batch of row blocks as one block: (B, n, ...) as (B·n, ...)."""
+    return reshape(x, (-1, *[shape_i(x, i) for i in range(2, x.ndim)]))
 
 
 def softmax_cross_entropy(z, y):
@@ -385,6 +423,10 @@ class LogSumExp(Op):
         if ev is None:
             return [None]
         return [sum(self._weights(x, self(x)) * ev, axis=self.axis)]
+
+    def vectorize_node(self, node, inputs):
+        """The same reduction over the core axes, each moved up by one."""
+        return [type(self)(tuple(a + 1 for a in self.axis))(inputs[0])]
 
 
 def logsumexp(x, axis=None, keepdims=False):

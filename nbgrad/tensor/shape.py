@@ -8,7 +8,7 @@ from nbgrad.graph.op import LengthRule, Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.scalar.basic import upcast
 from nbgrad.tensor.basic import as_tensor_variable, constant
-from nbgrad.tensor.batching import any_batched, is_batched, pad_after_batch
+from nbgrad.tensor.batching import any_batched, is_batched, pad_after_batch, shift_axis
 from nbgrad.tensor.elemwise import DimShuffle, cast, sum_to
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
@@ -186,6 +186,16 @@ class CheckSizes(Op):
     def R_op(self, inputs, eval_points):
         return [None if eval_points[0] is None else self(eval_points[0], *inputs[1:])]
 
+    def vectorize_node(self, node, inputs):
+        """The same check of each entry: the axes moved up by one; batched sizes loop.
+
+        (Sizes that differ between entries are no check of the batch's one shape.)
+        """
+        x, *sizes = inputs
+        if any_batched(sizes, node.inputs[1:]):
+            return None
+        return [type(self)(tuple(shift_axis(a) for a in self.axes))(x, *sizes)]
+
 
 def shape_i(x, i):
     """Axis ``i``'s size: a constant when the static shape knows it."""
@@ -230,6 +240,13 @@ class MakeVector(Op):
         from nbgrad.tensor.math import zeros_like
 
         return [self(*[zeros_like(x) if e is None else e for x, e in zip(inputs, eval_points)])]
+
+    def vectorize_node(self, node, inputs):
+        """A matrix with one row per batch entry: the batched scalars stacked along axis 1."""
+        size = batch_size(node, inputs)
+        columns = [cast(x, self.dtype) for x in inputs]
+        columns = [x if is_batched(x, o) else broadcast_batch(x, size) for x, o in zip(columns, node.inputs)]
+        return [stack(columns, axis=1)]
 
 
 def make_vector(*scalars, dtype="int64"):

@@ -298,11 +298,19 @@ class Subtensor(Op):
         return [self(eval_points[0], *inputs[1:])]
 
     def vectorize_node(self, node, inputs):
-        """The same index after a full slice of the batch axis; batched or several array indices loop."""
+        """The same index after a full slice of the batch axis; batched indices loop.
+
+        Where array indices do not sit together NumPy puts their axes first,
+        before the batch axis: the batch axis is moved back to the front.
+        """
         x, *idx = inputs
-        if _n_adv(self.idx) > 1 or any_batched(idx, node.inputs[1:]):
+        if any_batched(idx, node.inputs[1:]):
             return None
-        return [Subtensor((("slice", None, None, None),) + self.idx)(x, *idx)]
+        out = Subtensor((("slice", None, None, None),) + self.idx)(x, *idx)
+        front = _front_array_axes(self.idx, idx)
+        if front:
+            out = out.dimshuffle(front, *range(front), *range(front + 1, out.ndim))
+        return [out]
 
     def vectorize_banded_node(self, node, inputs, bands):
         """A static unit-step slice of banded rows of a vector shifts their diagonals."""
@@ -399,11 +407,12 @@ class IncSubtensor(Op):
 
         An unbatched ``x`` is repeated over the batch; a batched ``y`` gets
         broadcastable axes after its batch axis to the rank of ``x[idx]``.
-        Batched or several array indices loop.
+        Batched indices loop, and so do array indices that do not sit together
+        (NumPy would put their axes before the batch axis).
         """
         x, y, *idx = inputs
         x0, y0 = node.inputs[:2]
-        if _n_adv(self.idx) > 1 or any_batched(idx, node.inputs[2:]):
+        if any_batched(idx, node.inputs[2:]) or _front_array_axes(self.idx, idx):
             return None
         if not is_batched(x, x0):
             x = broadcast_batch(x, batch_size(node, inputs))
@@ -460,9 +469,28 @@ def _unit_slice_start(idx, index_inputs, length):
     return max(length + start, 0)
 
 
-def _n_adv(idx):
-    """The number of array (integer or boolean) components of index description ``idx``."""
-    return sum(1 for d in idx if d[0] in ("adv", "bool"))
+def _front_array_axes(desc, index_inputs):
+    """The number of axes NumPy puts first for the array indices of ``desc``, where they
+    do not sit together (a slice or new axis between them and the other array or
+    integer components); 0 where they stay in place (or there are none)."""
+    it = iter(index_inputs)
+    arrays, where = [], []
+    for k, d in enumerate(desc):
+        if d[0] == "slice":
+            for p in d[1:]:
+                if p == _V:
+                    next(it)
+        elif d[0] == "int":
+            if d[1] == _V:
+                next(it)
+            where.append(k)
+        elif d[0] in ("adv", "bool"):
+            v = next(it)
+            arrays.append(v.ndim if d[0] == "adv" else 1)  # a mask gives one axis
+            where.append(k)
+    if not arrays or where == list(range(where[0], where[-1] + 1)):
+        return 0
+    return max(arrays)
 
 
 def _add_at(xp):

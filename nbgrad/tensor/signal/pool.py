@@ -21,7 +21,9 @@ from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.batching import is_batched
 from nbgrad.tensor.math import maximum, cast, zeros_like
+from nbgrad.tensor.shape import batch_size, broadcast_batch
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["Pool", "MaxPoolGrad", "MaxPoolGradGrad", "AveragePoolGrad", "pool_2d"]
@@ -44,6 +46,15 @@ def _out_len(size, ws, st, pad, ignore_border):
 
 class _PoolOp(Op):
     __props__ = ("ws", "ignore_border", "stride", "pad", "mode")
+
+    def vectorize_node(self, node, inputs):
+        """The same op: it pools over the last two axes, so the batch is one more leading axis.
+
+        An unbatched input is repeated over the batch, so that all have one shape.
+        """
+        size = batch_size(node, inputs)
+        inputs = [x if is_batched(x, o) else broadcast_batch(x, size) for x, o in zip(inputs, node.inputs)]
+        return self.make_node(*inputs).outputs
 
     def __init__(self, ws, ignore_border=False, stride=None, pad=(0, 0), mode="max"):
         self.ws = _pair(ws, "ws")
