@@ -105,6 +105,11 @@ _BATCHED_BY_RULE = [
     ("array indices together", lambda x: x[:, [1, 0], [2, 2]], [(3, 4, 6)], [0], {}),
     ("increment at array indices together", lambda x, y: T.inc_subtensor(x[[0, 1, 1], [3, 0, 3]], y),
      [(3, 4, 6), (6,)], [0, 1], {}),
+    # a gather with batched integer arrays takes the batch as one more array index
+    ("gather, index arrays batched", lambda x, i, j: x[j, i], [(3, 4), (2,), (2, 1)], [1, 2], {1: 4, 2: 3}),
+    ("gather, values and one index batched", lambda x, i, j: x[j, i], [(3, 4), (2,), (2, 1)], [0, 2],
+     {1: 4, 2: 3}),
+    ("topk", lambda x: T.topk(x, 2), [(3, 4)], [0], {}),
 ]
 
 

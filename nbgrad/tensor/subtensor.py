@@ -14,7 +14,7 @@ from nbgrad.tensor.basic import as_tensor_variable
 from nbgrad.tensor.batching import any_batched, is_batched, pad_after_batch
 from nbgrad.tensor.elemwise import sum_to
 from nbgrad.tensor.math import clip, int_div, maximum, switch, cast, sum as _sum, zeros_like
-from nbgrad.tensor.shape import batch_size, broadcast_batch
+from nbgrad.tensor.shape import arange, batch_size, broadcast_batch, shape_i
 from nbgrad.tensor.type import TensorType, discrete_dtypes
 
 __all__ = ["Subtensor", "IncSubtensor", "getitem", "set_subtensor", "inc_subtensor", "take"]
@@ -298,19 +298,33 @@ class Subtensor(Op):
         return [self(eval_points[0], *inputs[1:])]
 
     def vectorize_node(self, node, inputs):
-        """The same index after a full slice of the batch axis; batched indices loop.
+        """The same index after a full slice of the batch axis.
 
         Where array indices do not sit together NumPy puts their axes first,
         before the batch axis: the batch axis is moved back to the front.
+        Batched indices are a gather where every component is an integer array
+        (``_batched_gather``); with slices, integers or masks they loop.
         """
         x, *idx = inputs
         if any_batched(idx, node.inputs[1:]):
-            return None
+            return self._batched_gather(node, inputs)
         out = Subtensor((("slice", None, None, None),) + self.idx)(x, *idx)
         front = _front_array_axes(self.idx, idx)
         if front:
             out = out.dimshuffle(front, *range(front), *range(front + 1, out.ndim))
         return [out]
+
+    def _batched_gather(self, node, inputs):
+        """``x[i0, i1, ...]`` with batched integer arrays: each batched one gets broadcastable
+        axes after its batch axis, and a batched ``x`` one more index, ``arange(B)``, in front."""
+        if any(d[0] != "adv" for d in self.idx):
+            return None
+        x, *idx = inputs
+        ndim = max(i.ndim for i in node.inputs[1:])  # of the broadcast index arrays
+        idx = [pad_after_batch(i, ndim) if is_batched(i, o) else i for i, o in zip(idx, node.inputs[1:])]
+        if is_batched(x, node.inputs[0]):
+            idx.insert(0, arange(shape_i(x, 0)).dimshuffle(0, *["x"] * ndim))
+        return [Subtensor((("adv",),) * len(idx))(x, *idx)]
 
     def vectorize_banded_node(self, node, inputs, bands):
         """A static unit-step slice of banded rows of a vector shifts their diagonals."""
