@@ -30,7 +30,7 @@ from nbgrad.banded import Diagonals
 from nbgrad.scalar.basic import (
     PREC_ADD, PREC_AND, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_NEG, PREC_OR, PREC_POW, Mul, ScalarOp,
 )
-from nbgrad.tensor.elemwise import DimShuffle, SumToShape
+from nbgrad.tensor.elemwise import SumToShape
 from nbgrad.rewriting.patterns import dim_key, shape_entry_key
 from nbgrad.tensor.shape import Alloc
 
@@ -329,7 +329,7 @@ def identity_multiple(data):
 
 def _constant_value(v):
     """The number of a constant that is the same everywhere (possibly broadcast), else None."""
-    while v.owner is not None and isinstance(v.owner.op, (DimShuffle, Alloc)):
+    while v.owner is not None and v.owner.op.entries_of_first_input:
         v = v.owner.inputs[0]
     data = getattr(v, "data", None)
     if data is None or getattr(v, "owner", None) is not None:

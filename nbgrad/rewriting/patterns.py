@@ -5,8 +5,8 @@ import numpy as np
 from nbgrad.graph.basic import Constant
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.basic import constant
-from nbgrad.tensor.elemwise import DimShuffle, Elemwise
-from nbgrad.tensor.shape import Alloc, ShapeI
+from nbgrad.tensor.elemwise import Elemwise
+from nbgrad.tensor.shape import ShapeI
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
@@ -308,8 +308,9 @@ def only_client(fgraph, var, node):
 
 
 def known_nonzero(var):
-    """True if no element of ``var`` is zero (a nonzero constant, possibly broadcast)."""
-    while var.owner is not None and isinstance(var.owner.op, (Alloc, DimShuffle)):
+    """True if no element of ``var`` is zero (a nonzero constant, possibly broadcast, sliced or
+    size-checked: ops whose ``entries_of_first_input`` is set)."""
+    while var.owner is not None and var.owner.op.entries_of_first_input:
         var = var.owner.inputs[0]
     return isinstance(var, Constant) and bool((np.asarray(var.data) != 0).all())
 
@@ -344,7 +345,7 @@ def known_nonnegative(var, depth=3):
         if type(s) is ps.Cast:  # (nan cast to an integer is negative)
             return var.dtype.startswith("float") and known_nonnegative(node.inputs[0], depth - 1)
         return False
-    if isinstance(node.op, (Alloc, DimShuffle)):
+    if node.op.entries_of_first_input:
         return known_nonnegative(node.inputs[0], depth - 1)
     return False
 
@@ -363,6 +364,6 @@ def known_finite(var, depth=3):
         return all(known_finite(i, depth - 1) for i in node.inputs)
     if s is not None and type(s) is ps.Cast:
         return known_finite(node.inputs[0], depth - 1)
-    if isinstance(node.op, (Alloc, DimShuffle)):
+    if node.op.entries_of_first_input:
         return known_finite(node.inputs[0], depth - 1)
     return False
