@@ -29,11 +29,18 @@ def _fits(x, out):
 
 
 def _unit(node, value, positions=(0, 1)):
-    """If one operand is the constant ``value`` (broadcast-neutral), the other one."""
+    """If one operand is the constant ``value`` everywhere, the other one.
+
+    The constant broadcasts on every axis, or has there the static size of the other
+    operand (a full array of ones, as a gradient seed folds to): no size check is lost.
+    """
     out = node.outputs[0]
     for k in positions:
         c, x = node.inputs[k], node.inputs[1 - k]
-        if scalar_const(c) == value and all(s == 1 for s in c.type.shape) and _fits(x, out):
+        if scalar_const(c) != value or not _fits(x, out):
+            continue
+        if all(s == 1 for s in c.type.shape) or c.ndim == x.ndim and all(
+                s == 1 or (s == xs and xs is not None) for s, xs in zip(c.type.shape, x.type.shape)):
             return (x,)
     return None
 
@@ -208,7 +215,7 @@ for _name, _sname, _test, _build in GUARDED:
           ("unsafe", "fast_math"))
 
 
-@node_rewriter("simplify", tracks=(Elemwise,))
+@node_rewriter(("simplify", "specialize"), tracks=(Elemwise,))
 def elemwise_alloc(fgraph, node):
     """f(x, Alloc(v, *shape of x)) → f(x, v): an operand broadcast to a shape others already give."""
     out = node.outputs[0]

@@ -47,7 +47,7 @@ def constant_folding(fgraph, node):
     return out
 
 
-@node_rewriter(("constant_fold", "simplify"), tracks=(Shape, ShapeI))
+@node_rewriter(("constant_fold", "simplify", "specialize"), tracks=(Shape, ShapeI))
 def shape_static(fgraph, node):
     """shape(x) and shape_i(x, i) → constants when the static shape of ``x`` knows them."""
     x = node.inputs[0]

@@ -6,9 +6,9 @@ from nbgrad.rewriting.db import node_rewriter
 from nbgrad.rewriting.patterns import S, is_op, same_shape, scalar_const, tree_leaves
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.elemwise import DimShuffle, SumToShape
-from nbgrad.tensor.math import Sum
+from nbgrad.tensor.math import Dot, Matmul, Sum
 from nbgrad.tensor.nnet import Softmax
-from nbgrad.tensor.shape import Shape
+from nbgrad.tensor.shape import Reshape, Shape
 
 
 def _const_exp(e):
@@ -220,3 +220,57 @@ def sum_of_broadcast_axes(fgraph, node):
     order = tuple(d for i, d in enumerate(ds.new_order) if i not in node.op.axis)
     new = x if order == tuple(range(x.ndim)) else DimShuffle(x.ndim, order)(x)
     return [_same(new, node.outputs[0])]
+
+
+@node_rewriter(("canonicalize", "simplify", "specialize"), tracks=(Reshape, DimShuffle, Dot, Matmul))
+def refine_static_shape(fgraph, node):
+    """A node built before its inputs' sizes were known gets the static sizes they give now.
+
+    The gradient of ``v.reshape((10, 35))`` reshapes back to ``shape(v)``, a constant only
+    once constant folding has run, and a product with that result was typed with unknown
+    sizes. Building the node again from its current inputs gives the same computation
+    with a more precise type, so that the rewrites that follow see that shapes agree
+    (``SumToShape`` with nothing to sum, a broadcast already of the result's shape).
+    Sizes of 1 stay unknown: a static 1 would let the node's clients broadcast where they
+    checked sizes before.
+    """
+    out = node.outputs[0]
+    if len(node.outputs) != 1 or None not in out.type.shape:
+        return None
+    new = node.op.make_node(*node.inputs)
+    if list(new.inputs) != list(node.inputs):
+        return None  # the node would convert an input: not the same computation
+    shape = tuple(o if s is None or s == 1 else s for s, o in zip(new.outputs[0].type.shape, out.type.shape))
+    if shape == out.type.shape or new.outputs[0].type.shape != shape or new.outputs[0].dtype != out.dtype:
+        return None
+    return new.outputs
+
+
+@node_rewriter("specialize", tracks=(Sum,))
+def sum_of_scaled_matrix(fgraph, node):
+    """sum(A · w[None, :], axis=1) → A·w and sum(A · v[:, None], axis=0) → v·A (A a matrix).
+
+    One matrix-vector product instead of a full-size product and a reduction over it;
+    reverse-over-reverse derivatives of ``tanh(X W + b) · w`` end in these. A stack of
+    matrices (the same over leading axes, as a batched Hessian gives) becomes a
+    ``matmul``. The same sums to rounding: the product adds the terms in its own order.
+    ``A`` must not broadcast on the summed axis (its product with ``w`` would then not
+    be a matrix product).
+    """
+    p, out = node.inputs[0], node.outputs[0]
+    if type(node.op) is not Sum or len(node.op.axis) != 1 or p.ndim < 2:
+        return None
+    (axis,) = node.op.axis
+    if axis < p.ndim - 2 or not is_op(p, "mul") or len(p.owner.inputs) != 2 or not out.dtype.startswith("float"):
+        return None
+    spread = ("x",) * axis + (0,) + ("x",) * (p.ndim - 1 - axis)
+    for a, b in (p.owner.inputs, p.owner.inputs[::-1]):
+        if b.owner is None or not isinstance(b.owner.op, DimShuffle) or tuple(b.owner.op.new_order) != spread:
+            continue
+        vec = b.owner.inputs[0]
+        if a.ndim != p.ndim or a.type.shape[axis] == 1 or not a.dtype == vec.dtype == out.dtype:
+            continue
+        product = tm.dot if p.ndim == 2 else tm.matmul
+        new = product(a, vec) if axis == p.ndim - 1 else product(vec, a)
+        return [_same(new, out)] if new.ndim == out.ndim else None
+    return None

@@ -385,6 +385,26 @@ class IncSubtensor(Op):
             out[index] += y
         return out
 
+    def make_thunk(self, node, xp):
+        if node.inputs[2:] or self.has_adv:
+            return super().make_thunk(node, xp)
+        # a constant basic index: built once, not at every call
+        index, inplace = self._build(()), self.inplace
+        if self.set_instead_of_inc:
+            def set_thunk(x, y):
+                out = x if inplace else x.copy()
+                out[index] = y
+                return out
+
+            return set_thunk
+
+        def inc_thunk(x, y):
+            out = x if inplace else x.copy()
+            out[index] += y
+            return out
+
+        return inc_thunk
+
     def infer_shape(self, fgraph, node, input_shapes):
         return [input_shapes[0]]
 

@@ -11,6 +11,7 @@ from nbgrad.gradient import grad_clip, zero_grad
 from nbgrad.rewriting import Mode, db
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
+from nbgrad.tensor.math import Sum
 from nbgrad.tensor.nnet import LogSoftmax, Softmax
 from nbgrad.rewriting.stabilize import LogOfSoftmax
 from nbgrad.tensor.shape import shape, shape_i
@@ -31,6 +32,7 @@ def _fires():
     m = T.dmatrix("m")
     i = T.vector("i", dtype="int64")
     f = T.tensor("float64", shape=(3, 4), name="f")
+    v4 = T.tensor("float64", shape=(4,), name="v4")
     rows = {
         "remove_gradient_ops": ([x], zero_grad(x) * 2 + grad_clip(T.exp(x), -1, 1), x * 2 + T.exp(x)),
         "dimshuffle_identity": ([x], DimShuffle(1, (0,))(x) + 1, x + 1),
@@ -82,6 +84,16 @@ def _fires():
         "cancel_reciprocal": ([x, y], y * (1 / T.sigmoid(x)) * T.sigmoid(x) * (1 - T.sigmoid(x)),
                               y * T.sigmoid(-x)),  # 1 - sigmoid(x) is sigmoid(-x) (stabilize)
         "cancel_division": ([x], T.exp(x) * T.sigmoid(x) / T.sigmoid(x), T.exp(x)),
+        # the gradient of two slices of one vector: one array incremented twice
+        "sum_of_increments": ([v4], T.inc_subtensor(T.zeros((4,))[:3], v4[:3])
+                              + T.inc_subtensor(T.zeros((4,))[3:], T.exp(v4[3:])),
+                              T.inc_subtensor(T.inc_subtensor(T.zeros((4,))[:3], v4[:3])[3:], T.exp(v4[3:]))),
+        # the shape (3 * 4,) is a constant once folded: the result's size is known
+        "refine_static_shape": ([f], T.exp(f.reshape((f.shape[0] * f.shape[1],))),
+                                T.exp(f.reshape(T.constant(np.array([12]))))),
+        "sum_of_scaled_matrix": ([m, x], T.concatenate([T.sum(m * x.dimshuffle("x", 0), axis=1),
+                                                        T.sum(T.exp(m) * m[:, 0].dimshuffle(0, "x"), axis=0)]),
+                                 T.concatenate([T.dot(m, x), T.dot(m[:, 0], T.exp(m))])),
     }
     return rows
 
@@ -117,6 +129,7 @@ def test_every_rewrite_has_a_firing_test():
     tested |= {n for n, r in db.by_name.items() if r.fn.__module__ == "nbgrad.rewriting.stabilize"}
     tested |= {"elemwise_alloc_checked", "elemwise_of_fill", "check_sizes_useless", "make_vector_entry"}  # test_shapes.py
     tested |= {"collect_like_terms", "factor_dot_sum"}  # tests/rewriting/test_polynomial.py
+    tested |= {"inc_subtensor_inplace"}  # tests/rewriting/test_subtensor.py
     ours = {n for n, r in db.by_name.items() if r.fn.__module__.startswith("nbgrad.rewriting")}
     assert ours <= tested, ours - tested
 
@@ -202,6 +215,12 @@ def _leaves():
         "cancel_division_nan": ([x, y], y * T.sigmoid(x) / T.sigmoid(x),),
         # not every term of the sum has the factor
         "cancel_division_sum": ([x, y], (y * T.exp(x) + y) * x / T.exp(x),),
+        # the first increment is into x, not into zeros: x + y would round otherwise
+        "sum_of_increments": ([x, y], T.inc_subtensor(x[:2], y[:2]) + T.inc_subtensor(T.zeros_like(x)[2:], y[2:]),),
+        # the shape is not a constant
+        "refine_static_shape": ([m], m.reshape((m.shape[0] * m.shape[1],)),),
+        # the vector is spread along the summed axis, not across it: no matrix-vector product
+        "sum_of_scaled_matrix": ([m, x], T.sum(m * x.dimshuffle("x", 0), axis=0),),
     }
 
 
@@ -318,3 +337,30 @@ def test_cancel_reciprocal_reads_shared_products_within_a_bound():
     xv = np.array([0.5, 3.0])
     s = 1 / (1 + np.exp(-xv))
     np.testing.assert_allclose(nbgrad.function([x], out)(xv), s ** (2 ** 40) / s)
+
+
+def test_mul_by_a_full_array_of_ones_of_the_operands_static_shape():
+    # a gradient seed folds to such an array: x * ones(4) is x when x has 4 elements statically
+    x = T.tensor("float64", shape=(4,), name="x")
+    out = T.exp(x) * T.constant(np.ones(4))
+    fg, applied = rewritten([x], out, Mode(excluding=["fusion", "inplace"]))
+    assert "mul_by_one" in applied and same_graph(fg, [x], T.exp(x))
+    assert values_agree([x], out, [V])
+    # of unknown length, x might have another size: the product keeps the check
+    y = T.dvector("y")
+    fg, applied = rewritten([y], T.exp(y) * T.constant(np.ones(4)), Mode(excluding=["fusion", "inplace"]))
+    assert "mul_by_one" not in applied
+
+
+def test_sum_of_scaled_stack_of_matrices_is_a_matmul():
+    # a batched Hessian stacks the matrices: sums over either matrix axis become matmuls
+    a, w = T.dtensor3("a"), T.dvector("w")
+    out = T.sum(a * w.dimshuffle("x", "x", 0), axis=2) + T.sum(T.exp(a) * w.dimshuffle("x", 0, "x"), axis=1)
+    fg, applied = rewritten([a, w], out, Mode(excluding=["fusion", "inplace"]))
+    assert applied.count("sum_of_scaled_matrix") == 2
+    assert not any(isinstance(n.op, Sum) for n in fg.apply_nodes)
+    values = [rng.uniform(-2, 2, size=(2, 4, 4)), V]
+    assert values_agree([a, w], out, values)
+    # over a leading (batch) axis there is no matrix product
+    fg, applied = rewritten([a, w], T.sum(a * w.dimshuffle(0, "x", "x"), axis=0), Mode(excluding=["fusion", "inplace"]))
+    assert "sum_of_scaled_matrix" not in applied
