@@ -261,7 +261,7 @@ def _call_into(fn, args, out):
     return fn(*args, out=out)
 
 
-def _size_dispatch(nin, small, big, full=None, check=None, out_param=False):
+def _size_dispatch(nin, small, big, full=None, check=None, out_param=False, inline=None):
     """Generated ``thunk(a0, ..., a{nin-1})``: ``small(...)`` for small arrays, else ``big((...))``.
 
     The size test is decided here, so that a call does no more than it needs: with
@@ -270,7 +270,9 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False):
     (a broadcast check taking the tuple of operands) is called first. With
     ``out_param`` the thunk takes ``out=None`` and passes it on as ``small(..., out=out)``
     and ``big((...), out)``. A check with ``same_shape = (i, j)`` only compares the shapes of
-    operands ``i`` and ``j``: the thunk calls it only when they differ.
+    operands ``i`` and ``j``: the thunk calls it only when they differ. ``inline``
+    (``(lines, env)``: the body of ``small`` and the names it reads) is written in place of
+    the call to ``small``, which saves a call on the path of small arrays.
     """
     params = ", ".join(f"a{k}" for k in range(nin))
     operands = "(" + "".join(f"a{k}, " for k in range(nin)) + ")"
@@ -284,10 +286,15 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False):
         lines += [f"    if a{pair[0]}.shape != a{pair[1]}.shape:", f"        check({operands})"]
     elif check is not None:
         lines.append(f"    check({operands})")
-    lines += [f"    if {test}:",
-              f"        return small({params}{', out=out' if out_param else ''})",
-              f"    return big({operands}{', out' if out_param else ''})"]
+    lines.append(f"    if {test}:")
+    if inline is not None and not out_param:
+        lines += [f"        {line}" for line in inline[0]]
+    else:
+        lines.append(f"        return small({params}{', out=out' if out_param else ''})")
+    lines.append(f"    return big({operands}{', out' if out_param else ''})")
     scope = {"size": np.size, "small": small, "big": big, "check": check}
+    if inline is not None and not out_param:
+        scope.update(inline[1])
     exec(_code("\n".join(lines) + "\n", "size-dispatch"), scope)
     return scope["thunk"]
 
@@ -305,7 +312,7 @@ def node_evaluator(comp, nin, full=None, size=None, check=None):
         if size < MIN_REUSED_SIZE:
             return evaluate.small
         return evaluate
-    return _size_dispatch(nin, evaluate.small, evaluate.big, full, check)
+    return _size_dispatch(nin, evaluate.small, evaluate.big, full, check, inline=evaluate.inline)
 
 
 def result_keeping(fn, in_dtypes, dtype, full=None, size=None, check=None):
@@ -492,6 +499,11 @@ def composite_evaluator(comp):
         threshold = MIN_BLOCKED_SIZE_CHEAP
     evaluate = _size_dispatch(nin, small_fn, big, out_param=True)
     evaluate.source = source
+    # the small form's body without ``out``, for thunks that write it in line (node_evaluator)
+    body = [f"{t} = {f}({', '.join(args)})" for t, f, args, _ in calls[:-1]]
+    t, f, args, _ = calls[-1]
+    names = {k: v for k, v in env.items() if k[0] in "fc" and k[1:].isdigit()}
+    evaluate.inline = (body + [f"return {f}({', '.join(args)})"], names)
     evaluate.small = small_fn
     evaluate.big = big
     return evaluate

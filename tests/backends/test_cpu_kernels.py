@@ -235,3 +235,17 @@ def test_compiled_functions_with_several_fused_outputs_match_numpy(p1, p2, seed)
             for r, e in zip(f(*arrays), expected):
                 np.testing.assert_allclose(r, np.broadcast_to(e, r.shape), rtol=1e-6, atol=1e-300,
                                            equal_nan=True)
+
+
+@pytest.mark.parametrize("n", [5, cpu_kernels.MIN_REUSED_SIZE + 3])
+def test_fused_kernel_thunk_checks_sizes_and_computes_in_line(n):
+    # the thunk of a fused node writes its small form and its size check out in line:
+    # the same values as the kernel, the same error for operands of different sizes
+    x, y, z = T.dvectors("x", "y", "z")
+    f = nbgrad.function([x, y, z], T.exp(x - y) * z)
+    rng = np.random.default_rng(0)
+    a, b, c = rng.standard_normal((3, n))
+    np.testing.assert_array_equal(f(a, b, c), np.exp(a - b) * c)
+    for bad in ((a, b[:-1], c), (a, b, c[:-1])):
+        with pytest.raises(ValueError, match="same size on axis 0"):
+            f(*bad)
