@@ -13,9 +13,7 @@ from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import graph_rewriter, node_rewriter
 from nbgrad.rewriting.driver import replace_node
 from nbgrad.rewriting.patterns import S, chain_inner, same_shape, tree_leaves
-from nbgrad.tensor.elemwise import Elemwise
-from nbgrad.tensor.math import Dot, Matmul
-from nbgrad.tensor.shape import Alloc, Shape, ShapeI
+from nbgrad.tensor.shape import Alloc
 from nbgrad.tensor.subtensor import IncSubtensor
 
 __all__ = ["sum_of_increments", "inc_subtensor_inplace"]
@@ -66,21 +64,6 @@ def sum_of_increments(fgraph, node):
     return [acc] if acc.type == out.type else None
 
 
-_SHAPE_READERS = (Shape, ShapeI)
-
-
-def _fresh(v):
-    """Whether ``v`` is an array allocated during the call (never an input's or a view)."""
-    node = v.owner
-    if node is None:
-        return False
-    if isinstance(node.op, IncSubtensor):
-        return True  # a copy, or (in place) the fresh array it was given
-    if isinstance(node.op, (Elemwise, Dot, Matmul)):
-        return v.ndim > 0
-    return isinstance(node.op, Alloc)
-
-
 @graph_rewriter("inplace", tags=("fast_run", "inplace"))
 def inc_subtensor_inplace(fgraph):
     """An increment writes into its array when nothing else reads it (one copy, not one each)."""
@@ -89,9 +72,11 @@ def inc_subtensor_inplace(fgraph):
         if type(node.op) is not IncSubtensor or node.op.inplace:
             continue
         x = node.inputs[0]
-        if not _fresh(x) or x in fgraph.outputs:
+        # x is a buffer of this call's (Op.allocates) that no other node reads the values of
+        if x.owner is None or not x.owner.op.allocates(x) or x in fgraph.outputs:
             continue
-        readers = [c for c, _ in fgraph.clients.get(x, ()) if not isinstance(getattr(c, "op", None), _SHAPE_READERS)]
+        readers = [c for c, _ in fgraph.clients.get(x, ()) if getattr(c, "op", None) is None
+                   or c.op.reads_input_values]
         if readers != [node] or any(i is x for i in node.inputs[1:]):
             continue
         op = node.op

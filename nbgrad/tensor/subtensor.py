@@ -385,6 +385,11 @@ class IncSubtensor(Op):
             out[index] += y
         return out
 
+    def allocates(self, out):
+        # a copy of x, or (in place) x itself, which buffer reuse gives it only when x is a
+        # buffer of the call's that nothing else reads
+        return out.ndim > 0
+
     def make_thunk(self, node, xp):
         if node.inputs[2:] or self.has_adv:
             return super().make_thunk(node, xp)
