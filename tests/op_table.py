@@ -21,6 +21,7 @@ from nbgrad.ifelse import ifelse
 from nbgrad.printing.runtime import Print
 from nbgrad.random.op import RandomVariable
 from nbgrad.rewriting.inplace import InplaceElemwise
+from nbgrad.rewriting.algebraic import unit_of as _unit
 from nbgrad.rewriting.stabilize import LogOfSoftmax, LogOfSumExp, log_sigmoid as _log_sigmoid
 from nbgrad.scalar import basic as _ps
 from nbgrad.scalar.composite import Composite
@@ -268,6 +269,8 @@ ROWS = [
     _unary("erf", T.erf, _special.erf),
     _unary("erfc", T.erfc, _special.erfc),
     _unary("relu", T.nnet.relu, lambda x: np.maximum(x, np.zeros((), x.dtype)), NONZERO, second=False),
+    _unary("unit", _unit, lambda x: np.where(np.isnan(x), x, np.ones((), x.dtype)), dtypes=FLOATS, second=False,
+           prints_inputs=False),
     _unary("floor", T.floor, np.floor, dtypes=FLOATS, second=False),
     _unary("ceil", T.ceil, np.ceil, dtypes=FLOATS, second=False),
     _unary("round", T.round, np.round, dtypes=NUMBERS, second=False),
@@ -573,7 +576,7 @@ EAGER = {
     "tan": ne.tan, "arcsin": ne.arcsin, "arccos": ne.arccos, "arctan": ne.arctan, "sinh": ne.sinh,
     "cosh": ne.cosh, "tanh": ne.tanh, "arcsinh": ne.arcsinh, "arccosh": ne.arccosh, "arctanh": ne.arctanh,
     "sigmoid": ne.sigmoid, "softplus": ne.softplus, "log_sigmoid": lambda x: ne.log(ne.sigmoid(x)),
-    "erf": ne.erf, "erfc": ne.erfc, "relu": ne.relu, "floor": ne.floor, "ceil": ne.ceil, "round": ne.round,
+    "erf": ne.erf, "erfc": ne.erfc, "relu": ne.relu, "unit": _INTERNAL, "floor": ne.floor, "ceil": ne.ceil, "round": ne.round,
     "sign": ne.sign, "cast_float32": lambda x: x.float(), "cast_int32": lambda x: x.int(),
     "switch": ne.where, "where_int_cond": lambda c, x, y: ne.where(c > 0, x, y), "clip": ne.clamp,
     "clip_const": lambda x: ne.clamp(x, -0.5, 0.5),

@@ -16,11 +16,15 @@ from nbgrad.rewriting.patterns import (
     S, chain_leaves, dim_key, is_op, known_finite, known_nonnegative, known_nonzero, only_client,
     same_shape, scalar_const, sop, tree_leaves, tree_rebuild, zero_sign_ignored,
 )
+from nbgrad.scalar import basic as ps
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.basic import constant
 from nbgrad.tensor.elemwise import Elemwise
 from nbgrad.tensor.math import Sum
 from nbgrad.tensor.shape import Alloc
+
+#: 1 where x is a number, nan where it is nan (``nbgrad.scalar.basic.Unit``)
+unit_of = Elemwise(ps.scalar_ops["unit"]())
 
 
 def _fits(x, out):
@@ -424,12 +428,17 @@ def _bare(x):
 
 def _carried(factors):
     """The variables whose nan reaches the product of ``factors``: each factor, and the
-    argument x of each nonzero form among them (and x for an argument -x)."""
+    argument x of each nonzero form among them (and x for an argument -x), and of each
+    float function of one float argument (tanh(x), log(x), ...: nan in, nan out)."""
     res = set()
     for f in factors:
         if f is not None:
             res.add(f)
             x = _nonzero_arg(f)
+            if x is None and f.owner is not None and isinstance(f.owner.op, Elemwise) \
+                    and len(f.owner.inputs) == 1 and f.dtype.startswith("float") \
+                    and f.owner.inputs[0].dtype.startswith("float"):
+                x = f.owner.inputs[0]
             if x is not None:
                 res.add(x)
                 res.add(_bare(x))
@@ -519,9 +528,13 @@ def _cancel_in_chain(leaves, out, fgraph=None):
     carried = _carried(factors)
     if fgraph is not None:
         carried |= _carried_beside(fgraph, out)
-    if not all(_carries(_nonzero_arg(a), carried) for a in gone):
-        return None
-    return _product(factors, gone[0], out)
+    # an argument whose nan nothing left carries keeps it through unit(x): 1, or nan
+    units = []
+    for a in gone:
+        x = _nonzero_arg(a)
+        if not _carries(x, carried) and all(u is not x for u in units):
+            units.append(x)
+    return _product([f for f in factors if f is not None] + [unit_of(x) for x in units], gone[0], out)
 
 
 def _cancel_through_sum(fgraph, leaves, out):
@@ -575,7 +588,8 @@ def _cancel_through_sum(fgraph, leaves, out):
 @node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"), tracks=(S["mul"],),
                chain=True)
 def cancel_reciprocal(fgraph, node):
-    """(1/a) · a → 1 inside a product, for a = sigmoid(x), 1 - sigmoid(x) or exp(x).
+    """(1/a) · a → 1 inside a product, for a = sigmoid(x), 1 - sigmoid(x) or exp(x)
+    (``unit(x)``, 1 or nan, where nothing else left in the product carries a nan of x).
 
     Also n / a · a → n, and through a sum whose every term holds a reciprocal:
     (u / (1 - s) + v / s) · s · (1 - s) → u · s + v · (1 - s) for s = sigmoid(x), the

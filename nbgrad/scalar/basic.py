@@ -444,6 +444,31 @@ class _Piecewise(Unary):
         return [ZERO]
 
 
+class Unit(_Piecewise):
+    """1 wherever x is a number, nan where x is nan: the value of ``a / a`` for a nonzero form a
+    of x (``exp(x)``, ``sigmoid(x)``), without the overflow or underflow of a.
+
+    What ``cancel_reciprocal`` leaves of ``(1 / exp(x)) · exp(x)`` (the gradient of
+    ``log(exp(x))``) when nothing else carries a nan of x to the result. It prints as 1.
+    """
+    name = "unit"
+    text = "1"
+    latex = "1"
+    numba = "(1.0 if {0} == {0} else {0})"
+    cuda = "(({0}) == ({0}) ? 1.0 : ({0}))"
+    cheap = True
+
+    def impl(self, xp):
+        def unit(x, out=None):
+            r = xp.where(x != x, x, xp.ones((), dtype=x.dtype))
+            if out is None:
+                return r
+            out[...] = r
+            return out
+
+        return unit
+
+
 class Floor(_Piecewise):
     numba_ufunc = True
     name, nfunc = "floor", "floor"

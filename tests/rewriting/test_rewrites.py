@@ -9,6 +9,8 @@ import nbgrad
 import nbgrad.tensor as T
 from nbgrad.gradient import grad_clip, zero_grad
 from nbgrad.rewriting import Mode, db
+from nbgrad.printing import latex, pp
+from nbgrad.rewriting.algebraic import unit_of
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
 from nbgrad.tensor.math import Sum
@@ -84,6 +86,7 @@ def _fires():
         "cancel_reciprocal": ([x, y], y * (1 / T.sigmoid(x)) * T.sigmoid(x) * (1 - T.sigmoid(x)),
                               y * T.sigmoid(-x)),  # 1 - sigmoid(x) is sigmoid(-x) (stabilize)
         "cancel_division": ([x], T.exp(x) * T.sigmoid(x) / T.sigmoid(x), T.exp(x)),
+
         # the gradient of two slices of one vector: one array incremented twice
         "sum_of_increments": ([v4], T.inc_subtensor(T.zeros((4,))[:3], v4[:3])
                               + T.inc_subtensor(T.zeros((4,))[3:], T.exp(v4[3:])),
@@ -205,8 +208,6 @@ def _leaves():
         "constant_chain": ([x], x * 0.1 * 3,),
         # x may be 0: (1/x) * x is nan there, not 1
         "cancel_reciprocal": ([x, y], y * (1 / x) * x,),
-        # x may be nan: the product is nan, tanh(x) alone would not be
-        "cancel_reciprocal_nan": ([x], T.tanh(x) * (1 / T.exp(x)) * T.exp(x),),
         # the second term holds no reciprocal: distributing would grow the graph
         "cancel_reciprocal_sum": ([x, y], (y / T.sigmoid(x) + y) * T.sigmoid(x),),
         # x may be 0: (y·x)/x is nan there, not y
@@ -324,6 +325,22 @@ def test_fast_compile_only_removes_gradient_ops():
 def test_unknown_rewrite_name_is_an_error():
     with pytest.raises(ValueError, match="no rewrite or tag"):
         Mode(excluding=["no_such_rewrite"])
+
+
+def test_cancel_reciprocal_keeps_a_nan_of_the_cancelled_argument():
+    x = T.dvector("x")
+    # tanh(x) is nan where x is: it carries x's nan, and the product is tanh(x)
+    _cancelled([x], T.tanh(x) * (1 / T.exp(x)) * T.exp(x), T.tanh(x))
+    # nothing left carries x (the gradient of log(exp(x))): unit(x), 1 or nan where x is,
+    # stands in for the pair
+    out = T.grad(T.sum(T.log(T.exp(x))), x)
+    fg, applied = rewritten([x], out, Mode(excluding=["fusion", "inplace"]))
+    assert "cancel_reciprocal" in applied
+    assert [n.op for n in fg.apply_nodes] == [unit_of]
+    f = nbgrad.function([x], out)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(f([800.0, -800.0, np.nan, 2.5]), [1.0, 1.0, np.nan, 1.0])
+    assert pp(unit_of(x)) == "1" and latex(unit_of(x)) == "1"
 
 
 def test_cancel_reciprocal_reads_shared_products_within_a_bound():

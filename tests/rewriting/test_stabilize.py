@@ -187,8 +187,8 @@ FORMS = [
      lambda v: mpmath.log(1 + mpmath.exp(-v)), lambda v: -_msig(-v)),
     ("binary_crossentropy(sigmoid(x), 0)", lambda x: T.nnet.binary_crossentropy(T.nnet.sigmoid(x), 0.0),
      lambda v: mpmath.log(1 + mpmath.exp(v)), lambda v: _msig(v)),
-    # its gradient (1/exp(x))·exp(x) stays: cancelling it to 1 would turn a nan x into 1
-    ("log(exp(x))", lambda x: T.log(T.exp(x)), lambda v: v, None),
+    # its gradient (1/exp(x))·exp(x) becomes unit(x): 1, and nan for a nan x
+    ("log(exp(x))", lambda x: T.log(T.exp(x)), lambda v: v, lambda v: mpmath.mpf(1)),
 ]
 
 
