@@ -95,6 +95,17 @@ def _reciprocal_of(const):
     return reciprocal
 
 
+def _log1p_exp_minus_abs(x, out=None):
+    """log1p(exp(−|x|)), the shared tail of ``log_sigmoid`` and ``softplus``, written into
+    ``out`` when given (ufuncs give a 0-d argument's results as scalars without one)."""
+    if out is None:
+        return np.log1p(np.exp(np.negative(np.abs(x))))
+    np.abs(x, out=out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    return np.log1p(out, out=out)
+
+
 def _log_sigmoid_of(const):
     minus_zero = const(-0.0)
 
@@ -106,13 +117,7 @@ def _log_sigmoid_of(const):
         zero result as that form gives it.
         """
         m = np.minimum(x, minus_zero)  # first: ``out`` may be ``x`` itself (an in-place kernel)
-        if out is None:  # fresh arrays (ufuncs give a 0-d argument's results as scalars)
-            return np.subtract(m, np.log1p(np.exp(np.negative(np.abs(x)))))
-        t = np.abs(x, out=out)
-        np.negative(t, out=t)
-        np.exp(t, out=t)
-        np.log1p(t, out=t)
-        return np.subtract(m, t, out=t)
+        return np.subtract(m, _log1p_exp_minus_abs(x, out), out=out)
 
     return log_sigmoid
 
@@ -127,13 +132,7 @@ def _softplus_of(const):
         it does with NumPy's ``logaddexp`` for both (about 8× slower on 400 float64).
         """
         m = np.maximum(x, zero)  # first: ``out`` may be ``x`` itself (an in-place kernel)
-        if out is None:  # fresh arrays (ufuncs give a 0-d argument's results as scalars)
-            return np.add(m, np.log1p(np.exp(np.negative(np.abs(x)))))
-        t = np.abs(x, out=out)
-        np.negative(t, out=t)
-        np.exp(t, out=t)
-        np.log1p(t, out=t)
-        return np.add(m, t, out=t)
+        return np.add(m, _log1p_exp_minus_abs(x, out), out=out)
 
     return softplus
 
