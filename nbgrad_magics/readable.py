@@ -32,6 +32,7 @@ import numpy as np
 
 import nbgrad.tensor as T
 from nbgrad.graph import Constant, FunctionGraph, graph_inputs
+from nbgrad.printing.printer import constant_value
 from nbgrad.rewriting.merge import merge
 from nbgrad.scalar import scalar_ops
 from nbgrad.tensor import Alloc, DimShuffle, Elemwise, Sum
@@ -155,18 +156,6 @@ class _Look:
         return value if value.ndim == 0 else None
 
 
-def _value(var):
-    """The one value of a constant (all of its elements equal), else None."""
-    while var.owner is not None and isinstance(var.owner.op, DimShuffle):
-        var = var.owner.inputs[0]
-    if not isinstance(var, Constant):
-        return None
-    data = np.asarray(var.data)
-    if data.size == 0 or not (data == data.flat[0]).all():
-        return None
-    return data.flat[0]
-
-
 def _negation_out(node, look):
     """``sum(-x)`` → ``-sum(x)``, ``(-x)[:, None]`` → ``-x[:, None]``."""
     x = node.inputs[0]
@@ -227,14 +216,14 @@ def _products(node, look):
         if look.op(y, _NEG) is not None:
             return -(x * look.op(y, _NEG)[0])
         ratio = look.op(y, _TRUE_DIV)
-        if ratio is not None and _value(ratio[0]) == 1:
+        if ratio is not None and constant_value(ratio[0]) == 1:
             return x / ratio[1]
     for c1, y in (node.inputs, node.inputs[::-1]):
-        a, inner = _value(c1), look.op(y, _MUL)
+        a, inner = constant_value(c1), look.op(y, _MUL)
         if a is None or inner is None:
             continue
         for c2, x in (inner, inner[::-1]):
-            b = _value(c2)
+            b = constant_value(c2)
             if b is not None and _short(a * b):
                 return T.constant(np.asarray(a * b, dtype=node.outputs[0].dtype)) * x
     return None

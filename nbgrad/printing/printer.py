@@ -308,7 +308,7 @@ def diagonal_form(node):
     n, m, v = node.inputs
     if shape_entry_key(n) != shape_entry_key(m):
         return None
-    c = _constant_value(v)
+    c = constant_value(v)
     if c is not None:
         return ("eye", c)
     if dim_key(v, 0) == shape_entry_key(m):
@@ -327,7 +327,7 @@ def identity_multiple(data):
     return c
 
 
-def _constant_value(v):
+def constant_value(v):
     """The number of a constant that is the same everywhere (possibly broadcast), else None."""
     while v.owner is not None and v.owner.op.entries_of_first_input:
         v = v.owner.inputs[0]
