@@ -44,9 +44,6 @@ _UNSUPPORTED = {
     "d3viz": ("interactive graph figures (theano.d3viz)",
               "use nbgrad.debugprint(f) or nbgrad.pp(expr) for text, nbgrad.printing.latex(expr) "
               "for a formula, or the %%symgraph cell magic in a notebook"),
-    "typed_list": ("typed lists (theano.typed_list)",
-                   "keep a Python list of variables, or stack equal-shaped ones into one tensor "
-                   "(T.stack) and index it; scan iterates over a tensor's first axis"),
     "gof": ("Theano's graph internals and C-op API (theano.gof)",
             "the graph classes are in nbgrad.graph (Variable, Apply, Op, FunctionGraph); a new op "
             "is a Python subclass of nbgrad.graph.op.Op whose perform() uses NumPy, no C code"),
@@ -87,7 +84,7 @@ def __getattr__(name):
         return importlib.import_module("nbgrad.ifelse")
     if name == "scan_module":
         return importlib.import_module("nbgrad.scan_module")
-    if name in ("gradient", "printing", "random", "eager", "nn", "compile", "graph", "sandbox"):
+    if name in ("gradient", "printing", "random", "eager", "nn", "compile", "graph", "sandbox", "typed_list"):
         return importlib.import_module(f"nbgrad.{name}")
     if name in _UNSUPPORTED:
         raise _unsupported(name)

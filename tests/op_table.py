@@ -31,6 +31,7 @@ from nbgrad.tensor.elemwise import SumToShape
 from nbgrad.tensor.math import CAReduce, Dot, _ArgReduce, _MaxMin
 from nbgrad.tensor.shape import CheckSizes
 from nbgrad.tensor.sort import _SortBase
+from nbgrad.typed_list import basic as _tl
 from nbgrad.tensor.signal.pool import AveragePoolGrad, MaxPoolGrad, MaxPoolGradGrad, _PoolOp, pool_2d
 from nbgrad.vectorize import Blockwise
 from tests.tensor import conv_reference as _cref
@@ -538,6 +539,11 @@ EXEMPT = {
                      "elementwise row's compiled value runs",
     Composite: "made only by the fusion rewrite from chains of Elemwise at compile time, which the "
                "compiled values of the rows run",
+    _tl._ListOp: "abstract base of the typed-list ops",
+    **{op: "takes or makes a Python list of arrays, which the rows' array inputs cannot be, and has "
+           "no gradient (as in Theano); tests/test_typed_list.py checks it against Python's list"
+       for op in (_tl.GetItem, _tl.Append, _tl.Extend, _tl.Insert, _tl.Remove, _tl.Reverse, _tl.Index,
+                  _tl.Count, _tl.Length, _tl.MakeList)},
 }
 
 

@@ -248,8 +248,6 @@ def test_print_test_value_shows_the_tagged_value_in_the_repr():
 
 # --- Theano packages nbgrad leaves out say so, and what to use ----------------------------
 @pytest.mark.parametrize("stmt, feature, instead", [
-    ("import nbgrad.typed_list", "typed lists", "T.stack"),
-    ("nbgrad.typed_list.TypedListType", "typed lists", "Python list"),
     ("from nbgrad.gof.utils import *", "C-op", "nbgrad.graph.op.Op"),
     ("from nbgrad.misc.pkl_utils import dump", "pickling", "nbgrad.save"),
     ("from nbgrad.tensor.extra_ops import bincount", "bincount", "T.arange"),

@@ -28,6 +28,7 @@ from nbgrad.printing.html import function_html
 from nbgrad.rewriting import get_mode, rewrite_graph
 from nbgrad.rewriting.cache import rewrite_cached
 from nbgrad.tensor.basic import as_tensor_variable
+from nbgrad.tensor.type import TensorType
 
 __all__ = ["function", "Function", "FunctionMaker", "UnusedInputError"]
 
@@ -486,6 +487,8 @@ class Function:
         input's filter.
         """
         ttype = inp.variable.type
+        if not isinstance(ttype, TensorType):
+            return None
         dtype = ttype.numpy_dtype
         if self.backend.name != "cpu" or any(s is not None for s in ttype.shape):
             return None
@@ -498,6 +501,10 @@ class Function:
         what = f"input {k} ({inp.name!r})" if inp.name else f"input {k}"
         backend = self.backend
         strict, allow = inp.strict, inp.allow_downcast
+        if not isinstance(ttype, TensorType):  # a typed list: its values stay Python lists on the host
+            if backend.name != "cpu":
+                raise TypeError(f"{what}: {ttype} inputs run on the CPU backend only, not on {backend.name!r}")
+            return input_converter(ttype, strict, allow, what)
         ndim, dtype = ttype.ndim, ttype.numpy_dtype
         static = any(s is not None for s in ttype.shape)
         ndarray = np.ndarray

@@ -3,7 +3,7 @@ and the conversion of the values passed for inputs (``input_converter``)."""
 
 import numpy as np
 
-from nbgrad.graph.basic import Constant, Variable
+from nbgrad.graph.basic import Constant, Type, Variable
 
 __all__ = ["Container", "In", "Out", "Param", "as_in", "input_converter", "refuse_masked"]
 
@@ -287,6 +287,8 @@ def input_converter(ttype, strict=False, allow_downcast=None, what="value"):
     ...
     ValueError: input 0 ('n'): 300 does not fit in int8 (from -128 to 127); ...
     """
+    if isinstance(getattr(ttype, "ttype", None), Type):
+        return _list_converter(ttype, strict, allow_downcast, what)
     filt = ttype.filter
     dtype = ttype.numpy_dtype
     fit = _Fit(dtype, what) if allow_downcast else None
@@ -308,6 +310,26 @@ def input_converter(ttype, strict=False, allow_downcast=None, what="value"):
             elif kind not in _NUMERIC_KINDS:
                 raise TypeError(_not_numbers(value, dtype, what))
         return filt(value, strict, allow_downcast, what)
+
+    return convert
+
+
+def _list_converter(ltype, strict, allow_downcast, what):
+    """``convert(value)`` for a typed list: each element converted as an input of the element type.
+
+    An element that passes through unconverted (an array of the right type) is copied:
+    no result of the function may share memory with the caller's data.
+    """
+
+    def convert(value):
+        if not isinstance(value, (list, tuple)) or (strict and not isinstance(value, list)):
+            raise TypeError(f"{what}: expected a Python list of {ltype.ttype} values ({ltype}), "
+                            f"got {type(value).__name__}")
+        out = []
+        for k, item in enumerate(value):
+            conv = input_converter(ltype.ttype, strict, allow_downcast, f"{what}[{k}]")(item)
+            out.append(conv.copy() if conv is item and isinstance(conv, np.ndarray) else conv)
+        return out
 
     return convert
 
