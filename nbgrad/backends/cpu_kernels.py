@@ -191,27 +191,117 @@ def cpu_impl(scalar_op, in_dtypes):
     return scalar_op.impl(np)
 
 
+def _sigmoid_steps(step, x, const):
+    """The steps of ``_sigmoid_of``'s form: 1 / (1 + exp(-x))."""
+    t = step(np.exp, step(np.negative, x))
+    return step(np.divide, const(1.0), step(np.add, t, const(1.0)))
+
+
+def _log1p_exp_minus_abs_steps(step, x):
+    """The steps of ``_log1p_exp_minus_abs``: log1p(exp(-|x|))."""
+    return step(np.log1p, step(np.exp, step(np.negative, step(np.abs, x))))
+
+
+def _log_sigmoid_steps(step, x, const):
+    """The steps of ``_log_sigmoid_of``'s form: min(x, -0) - log1p(exp(-|x|))."""
+    m = step(np.minimum, x, const(-0.0))
+    return step(np.subtract, m, _log1p_exp_minus_abs_steps(step, x))
+
+
+def _softplus_steps(step, x, const):
+    """The steps of ``_softplus_of``'s form: max(x, 0) + log1p(exp(-|x|))."""
+    m = step(np.maximum, x, const(0.0))
+    return step(np.add, m, _log1p_exp_minus_abs_steps(step, x))
+
+
+#: Scalar ops that a kernel writes out, on a float argument, as the ufunc calls of their
+#: fast form (``_FAST_IMPLS``): the same calls in the same order, so the same values, but
+#: visible to the kernel's common-step elimination. ``y·log σ(−z) + (1 − y)·log σ(z)`` (the
+#: cross-entropy of a logistic model) then computes log1p(exp(−|z|)) once: |−z| is |z|.
+_EXPANDED = {Sigmoid: _sigmoid_steps, LogSigmoid: _log_sigmoid_steps, Softplus: _softplus_steps}
+
+
+class _Steps:
+    """The ufunc calls of one kernel, built with common steps computed once.
+
+    ``step(fn, *args)`` returns the name of ``fn(*args)``: an earlier temporary when the same
+    call was made before, the argument of a double negation (−(−x) is x, exactly), or a new
+    temporary ``t<k>``. ``-x`` under ``abs`` is read as ``x`` (|−x| is |x|, exactly). With
+    ``fresh`` the call is made anew (the kernel's last call, which writes the result).
+    """
+
+    def __init__(self):
+        self.env = {}
+        self.calls = []  # (temporary, function name, argument names, result dtype)
+        self._fn_names = {}
+        self._const_names = {}
+        self._seen = {}  # (function, argument names) -> temporary
+        self.defined = {}  # temporary -> (function, argument names)
+
+    def function(self, fn):
+        name = self._fn_names.get(id(fn))
+        if name is None:
+            name = self._fn_names[id(fn)] = f"f{len(self._fn_names)}"
+            self.env[name] = fn
+        return name
+
+    def constant(self, value, dtype):
+        c = _typed_constant(dtype)(np.asarray(value, dtype=dtype).reshape(()))
+        key = (c.dtype.str, c.tobytes())
+        name = self._const_names.get(key)
+        if name is None:
+            name = self._const_names[key] = f"c{len(self._const_names)}"
+            self.env[name] = c
+        return name
+
+    def step(self, fn, args, dtype, fresh=False):
+        args = tuple(args)
+        if not fresh and len(args) == 1:
+            inner = self.defined.get(args[0])
+            if inner is not None and inner[0] is np.negative:
+                if fn is np.negative:
+                    return inner[1][0]
+                if fn is np.abs:
+                    args = inner[1]
+        key = (fn, args)
+        if not fresh and key in self._seen:
+            return self._seen[key]
+        t = f"t{len(self.calls)}"
+        self.calls.append((t, self.function(fn), list(args), np.dtype(dtype)))
+        self.defined[t] = key
+        self._seen.setdefault(key, t)
+        return t
+
+
 def _program(comp):
     """Straight-line calls of the inner graph: ``(env, calls)``.
 
-    ``calls`` lists ``(temporary, function name, argument names, inner variable)``
+    ``calls`` lists ``(temporary, function name, argument names, result dtype)``
     in order, the last computing the result; arguments are named ``a0, a1, ...``.
+    A sigmoid, log-sigmoid or softplus of a float is written out as its ufunc calls
+    (``_EXPANDED``), and a call made twice is made once (``_Steps``).
     """
-    env = {}
+    steps = _Steps()
     names = {v: f"a{k}" for k, v in enumerate(comp.inputs)}
-    calls = []
+    last = len(comp.nodes) - 1
     for k, node in enumerate(comp.nodes):
-        env[f"f{k}"] = cpu_impl(node.op.scalar_op, [i.dtype for i in node.inputs])
         args = []
         for i in node.inputs:
             if i not in names:
-                cname = f"c{len(env)}"
-                env[cname] = _typed_constant(i.dtype)(np.asarray(i.data).reshape(()))
-                names[i] = cname
+                names[i] = steps.constant(np.asarray(i.data), i.dtype)
             args.append(names[i])
-        names[node.outputs[0]] = f"t{k}"
-        calls.append((f"t{k}", f"f{k}", args, node.outputs[0]))
-    return env, calls
+        sop, dtypes = node.op.scalar_op, [i.dtype for i in node.inputs]
+        expand = _EXPANDED.get(type(sop))
+        if expand is not None and len(dtypes) == 1 and np.dtype(dtypes[0]).kind == "f":
+            dtype = dtypes[0]
+            # The last node's last call is always a new one (that writes the result): every
+            # other node computes its argument, so none computed the same call before.
+            names[node.outputs[0]] = expand(lambda fn, *a, _d=dtype: steps.step(fn, a, _d), args[0],
+                                            lambda v, _d=dtype: steps.constant(v, _d))
+        else:
+            names[node.outputs[0]] = steps.step(cpu_impl(sop, dtypes), args, node.outputs[0].dtype,
+                                                fresh=k == last)
+    return steps.env, steps.calls
 
 
 #: ``sys.getrefcount`` of a kept buffer that nobody else holds: the ``kept`` list, the
@@ -410,7 +500,7 @@ def composite_evaluator(comp):
             last_use[a] = k
     free, slot_of, slot_dtypes = {}, {}, []
     block = [f"def block({params}, o, bufs):"]
-    for k, (t, f, args, var) in enumerate(calls):
+    for k, (t, f, args, dtype) in enumerate(calls):
         # once per temporary: one used twice by this call (``t * t``) frees one buffer, not two
         for a in dict.fromkeys(args):
             if a in slot_of and last_use[a] == k:
@@ -418,12 +508,12 @@ def composite_evaluator(comp):
         if k == len(calls) - 1:
             block.append(f"    {f}({', '.join(args)}, out=o)")
             continue
-        pool = free.get(var.dtype)
+        pool = free.get(dtype)
         if pool:
             s = pool.pop()
         else:
             s = len(slot_dtypes)
-            slot_dtypes.append(var.dtype)
+            slot_dtypes.append(dtype)
         slot_of[t] = s
         block.append(f"    {t} = {f}({', '.join(args)}, out=bufs[{s}])")
     source = "\n".join(small) + "\n\n" + "\n".join(block) + "\n"
@@ -528,7 +618,7 @@ def _chained_source(calls, nin, out_dtype, alias, full):
     free = []  # arrays (name, dtype) of full-shape temporaries nothing reads any more
     params = ", ".join(f"a{k}" for k in range(nin))
     lines = [f"def chained({params}, out=None):"]
-    for k, (t, f, args, var) in enumerate(calls):
+    for k, (t, f, args, dtype) in enumerate(calls):
         call = f"{f}({', '.join(args)}"
         if k == len(calls) - 1:
             lines.append(f"    return {call}, out=out)")
@@ -537,7 +627,6 @@ def _chained_source(calls, nin, out_dtype, alias, full):
             if a in buffer_of and last_use[a] == k and buffer_of[a][0] != "out":
                 free.append(buffer_of[a])
         full_of[t] = any(full_of.get(a, False) for a in args)
-        dtype = np.dtype(var.dtype)
         target = None
         if full_of[t]:
             if dtype == out_dtype and (held is None or last_use.get(held, -1) <= k):

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 import nbgrad
 import nbgrad.tensor as T
 from nbgrad.backends import cpu_kernels
-from nbgrad.backends.cpu_kernels import MIN_BLOCKED_SIZE
+from nbgrad.backends.cpu_kernels import MIN_BLOCKED_SIZE, cpu_impl
+from nbgrad.rewriting.stabilize import log_sigmoid
 from nbgrad.scalar.composite import Composite
 
 
@@ -56,6 +57,8 @@ OPS = {
     "sqr": (1, T.sqr, np.square),
     "abs": (1, T.abs, np.abs),
     "sigmoid": (1, T.sigmoid, _sigmoid),
+    "softplus": (1, T.softplus, lambda a: np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))),
+    "log_sigmoid": (1, log_sigmoid, lambda a: np.minimum(a, -0.0) - np.log1p(np.exp(-np.abs(a)))),
     "float32": (1, lambda a: T.cast(a, "float32"), lambda a: a.astype("float32")),
     "half": (1, lambda a: a * 0.5, lambda a: a * 0.5),
     "add": (2, T.add, np.add),
@@ -249,3 +252,76 @@ def test_fused_kernel_thunk_checks_sizes_and_computes_in_line(n):
     for bad in ((a, b[:-1], c), (a, b, c[:-1])):
         with pytest.raises(ValueError, match="same size on axis 0"):
             f(*bad)
+
+
+#: Arguments where the stable forms branch or saturate: signed zeros, ±800, ±inf, nan.
+EXTREMES = np.array([0.0, -0.0, 1e-300, -1e-300, 0.5, -0.5, 36.0, -36.0, 40.0, -40.0, 800.0, -800.0,
+                     np.inf, -np.inf, np.nan])
+
+
+def _node_by_node(comp, arrays):
+    """The inner graph evaluated one node at a time, each with its op's own CPU function."""
+    vals = dict(zip(comp.inputs, arrays))
+    with np.errstate(all="ignore"):
+        for node in comp.nodes:
+            args = [vals[i] if i in vals else np.asarray(i.data).reshape(()) for i in node.inputs]
+            vals[node.outputs[0]] = cpu_impl(node.op.scalar_op, [i.dtype for i in node.inputs])(*args)
+    return vals[comp.outputs[0]]
+
+
+def _same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return (a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+            and np.array_equal(np.signbit(a), np.signbit(b)))
+
+
+def _calls_of(comp, fn):
+    env, calls = cpu_kernels._program(comp)
+    return sum(env[f] is fn for _, f, _, _ in calls)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_logistic_cross_entropy_kernel_computes_its_shared_steps_once(dtype):
+    # -(y·log σ(−z)) − (1 − y)·log σ(z): log1p(exp(−|z|)) is common to both terms, since
+    # |−z| is |z|; the kernel computes it once and gives the bits of the node-by-node form
+    z, y = T.scalar("z", dtype=dtype), T.scalar("y", dtype=dtype)
+    comp = Composite([z, y], [-(y * log_sigmoid(-z)) - (1 - y) * log_sigmoid(z)])
+    assert _calls_of(comp, np.log1p) == 1 and _calls_of(comp, np.exp) == 1
+    assert _calls_of(comp, np.abs) == 1
+    zs = EXTREMES.astype(dtype)
+    for labels in (np.zeros_like(zs), np.ones_like(zs), np.full_like(zs, 0.25)):
+        with np.errstate(all="ignore"):
+            assert _same_bits(comp.impl(np)(zs, labels), _node_by_node(comp, [zs, labels]))
+
+
+def test_double_negation_inside_a_sigmoid_is_not_computed():
+    # sigmoid(−x) is 1/(1 + exp(−(−x))): −(−x) is x exactly (signed zeros and nan too)
+    x = T.dscalar("x")
+    comp = Composite([x], [T.sigmoid(-x) * 2])
+    assert _calls_of(comp, np.negative) == 1  # the −x of the inner graph, not the sigmoid's
+    env, calls = cpu_kernels._program(comp)
+    assert calls[1][1:3] == (next(f for f in env if env[f] is np.exp), ["a0"])  # exp(x) itself
+    with np.errstate(all="ignore"):
+        assert _same_bits(comp.impl(np)(EXTREMES), _node_by_node(comp, [EXTREMES]))
+
+
+def test_softplus_and_log_sigmoid_of_one_argument_share_steps_and_values():
+    # softplus(x) + log σ(−x) cancels exactly as NumPy's logaddexp does for both; kept so
+    x = T.dscalar("x")
+    comp = Composite([x], [T.softplus(x) + log_sigmoid(-x)])
+    assert _calls_of(comp, np.log1p) == 1
+    with np.errstate(all="ignore"):
+        got = comp.impl(np)(EXTREMES)
+        assert _same_bits(got, _node_by_node(comp, [EXTREMES]))
+    finite = np.isfinite(EXTREMES)
+    assert np.all(got[finite] == 0)
+
+
+def test_an_expanded_op_last_in_its_kernel_writes_into_out():
+    # the last call of the expansion of the kernel's last node is a new one, written into ``out``
+    x, y = T.dscalar("x"), T.dscalar("y")
+    comp = Composite([x, y], [log_sigmoid(x * y)])
+    a, b = np.linspace(-900, 900, 7), np.full(7, 0.5)
+    out = np.empty(7)
+    assert comp.impl(np)(a, b, out=out) is out
+    assert _same_bits(out, _node_by_node(comp, [a, b]))
