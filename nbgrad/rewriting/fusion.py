@@ -48,6 +48,29 @@ def _cluster(fgraph, root):
     return members
 
 
+def _recomputed(fgraph, members):
+    """Cheap one-argument producers of the cluster's inputs, to compute again inside it.
+
+    A cluster that reads both ``x`` and ``f(x)`` (``f`` a cheap one-argument op, such as
+    ``neg``, used elsewhere too) reads ``x`` alone and computes ``f(x)`` itself: one
+    input fewer for one cheap call, and the kernel sees the two related, so that
+    ``log σ(−z)`` and ``log σ(z)`` share their common steps (``cpu_kernels._Steps``). The
+    node of ``f(x)`` stays for its other clients, and is fused with them once this
+    cluster no longer reads it.
+    """
+    bc = next(iter(members)).outputs[0].type.broadcastable
+    read = {v for nd in members for v in nd.inputs if v.owner not in members}
+    extra = []
+    for v in read:
+        p = v.owner
+        if p is None or not _fusable(p) or len(p.inputs) != 1 or not p.op.scalar_op.cheap:
+            continue
+        if v.type.broadcastable != bc or p.inputs[0] not in read or p not in fgraph.apply_nodes:
+            continue
+        extra.append(p)
+    return extra
+
+
 def _inner_constant(c):
     return TensorConstant(TensorType(c.dtype, ()), np.asarray(c.data).reshape(()))
 
@@ -55,8 +78,17 @@ def _inner_constant(c):
 @graph_rewriter("fusion", tags=("fast_run", "fusion"))
 def fuse_elemwise(fgraph):
     """Replace each maximal group of two or more fusable Elemwise nodes by one Composite node."""
+    n, recomputed = _fuse_sweep(fgraph)
+    if recomputed:  # a node computed again in a cluster may now fuse with its other clients
+        n += _fuse_sweep(fgraph)[0]
+    return n
+
+
+def _fuse_sweep(fgraph):
+    """One pass of ``fuse_elemwise``: ``(clusters fused, whether a node was computed again)``."""
     done = set()
     n = 0
+    recomputed = False
     topo = fgraph.toposort()
     position = {nd: k for k, nd in enumerate(topo)}
     for root in reversed(topo):
@@ -66,6 +98,9 @@ def fuse_elemwise(fgraph):
         done |= members
         if len(members) < 2:
             continue
+        again = _recomputed(fgraph, members)
+        members.update(again)
+        recomputed = recomputed or bool(again)
         nodes = sorted(members, key=position.__getitem__)  # inputs first
         outer, inner_of, inner_inputs = [], {}, []
         for nd in nodes:
@@ -98,4 +133,4 @@ def fuse_elemwise(fgraph):
             continue
         replace_node(fgraph, root, [new], "fuse_elemwise")
         n += 1
-    return n
+    return n, recomputed
