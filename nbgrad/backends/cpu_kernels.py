@@ -301,7 +301,20 @@ def _program(comp):
         else:
             names[node.outputs[0]] = steps.step(cpu_impl(sop, dtypes), args, node.outputs[0].dtype,
                                                 fresh=k == last)
-    return steps.env, steps.calls
+    return steps.env, _live(steps.calls)
+
+
+def _live(calls):
+    """``calls`` without those whose result nothing reads (a negation that a later −(−x) or
+    |−x| went around), the last call (the result) kept."""
+    read = set()
+    kept = []
+    for call in reversed(calls):
+        if kept and call[0] not in read:
+            continue
+        kept.append(call)
+        read.update(call[2])
+    return kept[::-1]
 
 
 #: ``sys.getrefcount`` of a kept buffer that nobody else holds: the ``kept`` list, the
@@ -358,7 +371,9 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False, inli
     operand's ``.size`` once; without it, every operand's ``np.size`` in line. ``check``
     (a broadcast check taking the tuple of operands) is called first. With
     ``out_param`` the thunk takes ``out=None`` and passes it on as ``small(..., out=out)``
-    and ``big((...), out)``. A check with ``same_shape = (i, j)`` only compares the shapes of
+    and ``big((...), out)``; a given ``out`` has the result's size, so its ``.size`` alone
+    chooses (an in-place kernel writes into an operand: measured 1.4 against 3.1 µs for
+    ``-x - b`` on 400 float64 with the operands' sizes read by ``np.size``). A check with ``same_shape = (i, j)`` only compares the shapes of
     operands ``i`` and ``j``: the thunk calls it only when they differ. ``inline``
     (``(lines, env)``: the body of ``small`` and the names it reads) is written in place of
     the call to ``small``, which saves a call on the path of small arrays.
@@ -375,12 +390,15 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False, inli
         lines += [f"    if a{pair[0]}.shape != a{pair[1]}.shape:", f"        check({operands})"]
     elif check is not None:
         lines.append(f"    check({operands})")
+    if out_param:
+        lines += ["    if out is not None:", f"        if out.size < {MIN_REUSED_SIZE}:",
+                  f"            return small({params}, out=out)", f"        return big({operands}, out)"]
     lines.append(f"    if {test}:")
     if inline is not None and not out_param:
         lines += [f"        {line}" for line in inline[0]]
     else:
-        lines.append(f"        return small({params}{', out=out' if out_param else ''})")
-    lines.append(f"    return big({operands}{', out' if out_param else ''})")
+        lines.append(f"        return small({params})")
+    lines.append(f"    return big({operands})")
     scope = {"size": np.size, "small": small, "big": big, "check": check}
     if inline is not None and not out_param:
         scope.update(inline[1])
