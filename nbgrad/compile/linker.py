@@ -9,8 +9,11 @@ kept on the compiled function (``f.source``).
 import itertools
 import linecache
 
+import numpy as np
+
 from nbgrad.graph.basic import Constant
 from nbgrad.graph.fg import without_cyclic_gc
+from nbgrad.tensor.elemwise import Elemwise
 
 __all__ = ["link", "LinkedProgram", "aliased_outputs"]
 
@@ -102,6 +105,22 @@ def _link(fgraph, n_inputs, cells, xp, copy_outputs, input_checks):
                 raise RuntimeError(f"linker: {i} is used before it is computed")
         return names[i]
 
+    def scalar_constant_name(i):
+        """A one-element constant as a 0-d array: a ufunc broadcasts it faster than a shape-(1,)
+        array (measured 0.42 against 0.86 µs for ``x > 0.5`` on 400 float64)."""
+        key = (i, "0-d")
+        if key not in names:
+            cname = f"_c{next(n_const)}"
+            env[cname] = _backend_constant(np.asarray(i.data).reshape(()), xp)
+            names[key] = cname
+        return names[key]
+
+    def operand_names(node):
+        if not _takes_scalar_constants(node, xp):
+            return [arg_name(i) for i in node.inputs]
+        return [scalar_constant_name(i) if isinstance(i, Constant) and np.size(i.data) == 1 and np.ndim(i.data)
+                else arg_name(i) for i in node.inputs]
+
     def out_names(k, node):
         outs = []
         for j, o in enumerate(node.outputs):
@@ -126,7 +145,7 @@ def _link(fgraph, n_inputs, cells, xp, copy_outputs, input_checks):
                     chosen = ", ".join(arg_name(v) for v in values)
                     lines.append(f"{pad}    {out_names(k, node)} = {chosen}")
                 continue
-            args = [arg_name(i) for i in node.inputs]
+            args = operand_names(node)
             env[f"_t{k}"] = node.op.make_thunk(node, xp)
             line_nodes[header + len(lines)] = node
             lines.append(f"{pad}{out_names(k, node)} = _t{k}({', '.join(args)})")
@@ -162,6 +181,15 @@ def _single_kernel(fgraph, order, user, env, results, input_checks):
     if getattr(node.op, "lazy", False) or list(node.inputs) != list(user) or node.outputs != fgraph.outputs:
         return None
     return env["_t0"] if results == ["v0"] else None
+
+
+def _takes_scalar_constants(node, xp):
+    """Whether ``node`` may get its one-element constant operands as 0-d arrays: an
+    elementwise op on NumPy with an operand that is not a constant, since every operand
+    has the result's number of dimensions (``Elemwise.make_node``) and a constant of one
+    element then changes neither the result's shape nor its values."""
+    return (xp.__name__ == "numpy" and isinstance(node.op, Elemwise)
+            and not all(isinstance(i, Constant) for i in node.inputs))
 
 
 def _lazy_blocks(fgraph, order):

@@ -92,3 +92,35 @@ def test_a_single_node_program_exposes_its_thunk_as_kernel():
     assert nbgrad.function([y, x], x - y)._program.kernel is None
     assert nbgrad.function([x], x[1:])._program.kernel is None
     assert nbgrad.function([x], x + nbgrad.shared(np.ones(3)))._program.kernel is None
+
+
+def _constants_passed(f):
+    """The constants the generated code passes to thunks, by name."""
+    env = f._fn.__globals__
+    return {name: env[name] for name in env if name.startswith("_c") and name[2:].isdigit()}
+
+
+def test_one_element_constant_reaches_an_elementwise_thunk_as_0d():
+    # ``x > 0.5`` keeps its constant of type (1,) in the graph; the thunk gets it 0-d
+    x = T.dvector("x")
+    f = nbgrad.function([x], x > 0.5)
+    (c,) = _constants_passed(f).values()
+    assert c.shape == () and c.dtype == np.float64 and c == 0.5
+    v = np.array([0.5, np.nextafter(0.5, 1), -np.inf, np.nan])
+    np.testing.assert_array_equal(f(v), v > 0.5)
+    none = nbgrad.function([x], x > 0.5, mode=Mode("NONE"))
+    np.testing.assert_array_equal(none(v), f(v))
+    m = T.dmatrix("m")  # the result keeps its rank and shape
+    g = nbgrad.function([m], T.maximum(m, 2.0))
+    assert g(np.ones((1, 1))).shape == (1, 1) and g(np.ones((2, 3))).shape == (2, 3)
+
+
+def test_constants_keep_their_shape_where_the_result_would_change():
+    # an elementwise node of constants only (rewrites off): its result keeps shape (1,);
+    # a constant given to any other op keeps its shape
+    f = nbgrad.function([], T.constant(np.array([2.0])) * T.constant(np.array([3.0])), mode=Mode("NONE"))
+    assert f().shape == (1,)
+    x = T.dvector("x")
+    g = nbgrad.function([x], T.dot(x, T.constant(np.array([2.0]))))
+    assert [c.shape for c in _constants_passed(g).values()] == [(1,)]
+    assert g(np.array([3.0])) == 6.0
