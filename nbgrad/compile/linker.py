@@ -13,7 +13,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Constant
 from nbgrad.graph.fg import without_cyclic_gc
-from nbgrad.tensor.elemwise import Elemwise
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise
 
 __all__ = ["link", "LinkedProgram", "aliased_outputs"]
 
@@ -116,10 +116,17 @@ def _link(fgraph, n_inputs, cells, xp, copy_outputs, input_checks):
         return names[key]
 
     def operand_names(node):
-        if not _takes_scalar_constants(node, xp):
+        if not _takes_0d_operands(node, xp):
             return [arg_name(i) for i in node.inputs]
-        return [scalar_constant_name(i) if isinstance(i, Constant) and np.size(i.data) == 1 and np.ndim(i.data)
-                else arg_name(i) for i in node.inputs]
+        out = []
+        for i in node.inputs:
+            if _one_element_constant(i):
+                out.append(scalar_constant_name(i))
+            elif _broadcast_0d(i):  # ``b`` rather than ``b.dimshuffle('x')``: the same reason
+                out.append(arg_name(i.owner.inputs[0]))
+            else:
+                out.append(arg_name(i))
+        return out
 
     def out_names(k, node):
         outs = []
@@ -183,13 +190,24 @@ def _single_kernel(fgraph, order, user, env, results, input_checks):
     return env["_t0"] if results == ["v0"] else None
 
 
-def _takes_scalar_constants(node, xp):
-    """Whether ``node`` may get its one-element constant operands as 0-d arrays: an
-    elementwise op on NumPy with an operand that is not a constant, since every operand
-    has the result's number of dimensions (``Elemwise.make_node``) and a constant of one
-    element then changes neither the result's shape nor its values."""
+def _one_element_constant(v):
+    return isinstance(v, Constant) and np.size(v.data) == 1 and np.ndim(v.data) > 0
+
+
+def _broadcast_0d(v):
+    """Whether ``v`` is a 0-d value given broadcastable axes (``DimShuffle{x}`` of a scalar)."""
+    node = v.owner
+    return node is not None and isinstance(node.op, DimShuffle) and node.op.input_ndim == 0
+
+
+def _takes_0d_operands(node, xp):
+    """Whether ``node`` may get its one-element operands of broadcastable type as 0-d arrays
+    (one-element constants, scalars under ``DimShuffle{x}``): an elementwise op on NumPy with
+    another operand, since every operand has the result's number of dimensions
+    (``Elemwise.make_node``) and a one-element operand then changes neither the result's
+    shape nor its values."""
     return (xp.__name__ == "numpy" and isinstance(node.op, Elemwise)
-            and not all(isinstance(i, Constant) for i in node.inputs))
+            and not all(_one_element_constant(i) or _broadcast_0d(i) for i in node.inputs))
 
 
 def _lazy_blocks(fgraph, order):

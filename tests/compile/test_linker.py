@@ -124,3 +124,31 @@ def test_constants_keep_their_shape_where_the_result_would_change():
     g = nbgrad.function([x], T.dot(x, T.constant(np.array([2.0]))))
     assert [c.shape for c in _constants_passed(g).values()] == [(1,)]
     assert g(np.array([3.0])) == 6.0
+
+
+def _operands_of(f, op_name):
+    """The source names the generated code passes to the (one) node whose op is ``op_name``."""
+    program = f._program
+    lines = program.source.splitlines()
+    (lineno,) = [n for n, node in program.line_nodes.items() if str(node.op).startswith(op_name)]
+    return lines[lineno - 1].split("(", 1)[1].rstrip(")").split(", ")
+
+
+def test_a_broadcast_scalar_reaches_an_elementwise_thunk_as_itself():
+    # x - s is sub(x, DimShuffle{x}(s)); the thunk gets s, 0-d, and the result keeps x's shape
+    x, s = T.dvector("x"), T.dscalar("s")
+    f = nbgrad.function([x, s], T.exp(x) - s, mode=Mode(excluding=["fusion"]))
+    assert _operands_of(f, "sub") == [_operands_of(f, "sub")[0], "i1"]
+    for v in (np.array([1.0, -2.0]), np.array([3.0]), np.zeros(0)):
+        r = f(v, 0.5)
+        assert r.shape == v.shape
+        np.testing.assert_array_equal(r, np.exp(v) - 0.5)
+    fused = nbgrad.function([x, s], T.exp(x) - s)
+    np.testing.assert_array_equal(fused(np.array([1.0, 2.0]), -0.0), np.exp([1.0, 2.0]))
+
+
+def test_broadcast_scalars_alone_keep_their_shape():
+    # every operand a broadcast scalar: the result has shape (1,), so they stay broadcast
+    s, t = T.dscalars("s", "t")
+    f = nbgrad.function([s, t], T.shape_padleft(s) + T.shape_padleft(t))
+    assert f(1.0, 2.0).shape == (1,) and f(1.0, 2.0)[0] == 3.0
