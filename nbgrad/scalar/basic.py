@@ -553,7 +553,7 @@ class Cast(Unary):
         return self.dtype
 
     def impl(self, xp):
-        dtype = self.dtype
+        dtype = np.dtype(self.dtype)  # a dtype, not its name: read at every call
 
         def cast(x, out=None):
             if out is None:
