@@ -18,7 +18,7 @@ import numpy as np
 
 from nbgrad.scalar.basic import LogSigmoid, Reciprocal, Sigmoid, Softplus
 
-__all__ = ["composite_evaluator", "cpu_impl", "node_evaluator", "result_keeping", "BLOCK", "NUM_THREADS",
+__all__ = ["composite_evaluator", "cpu_impl", "inplace_evaluator", "node_evaluator", "result_keeping", "BLOCK", "NUM_THREADS",
            "MIN_BLOCKED_SIZE", "MIN_REUSED_SIZE"]
 
 #: Elements per block: 4 temporaries of float64 blocks fit in a 1 MiB L2 cache.
@@ -384,25 +384,53 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False, inli
         test = f"a{full}.size < {MIN_REUSED_SIZE}"
     else:
         test = " and ".join(f"size(a{k}) < {MIN_REUSED_SIZE}" for k in range(nin)) or "True"
-    lines = [f"def thunk({params}{', out=None' if out_param else ''}):"]
-    pair = getattr(check, "same_shape", None)
-    if pair is not None:  # the check only compares two shapes: call it when they differ
-        lines += [f"    if a{pair[0]}.shape != a{pair[1]}.shape:", f"        check({operands})"]
-    elif check is not None:
-        lines.append(f"    check({operands})")
+    lines = [f"def thunk({params}{', out=None' if out_param else ''}):"] + _check_lines(check, operands)
     if out_param:
         lines += ["    if out is not None:", f"        if out.size < {MIN_REUSED_SIZE}:",
                   f"            return small({params}, out=out)", f"        return big({operands}, out)"]
     lines.append(f"    if {test}:")
     if inline is not None and not out_param:
-        lines += [f"        {line}" for line in inline[0]]
+        lines += [f"        {line}" for line in inline[0]] + [f"        return {inline[1]})"]
     else:
         lines.append(f"        return small({params})")
     lines.append(f"    return big({operands})")
     scope = {"size": np.size, "small": small, "big": big, "check": check}
     if inline is not None and not out_param:
-        scope.update(inline[1])
+        scope.update(inline[2])
     exec(_code("\n".join(lines) + "\n", "size-dispatch"), scope)
+    return scope["thunk"]
+
+
+def _check_lines(check, operands):
+    """The lines of a generated thunk that call the broadcast ``check`` (none without one)."""
+    pair = getattr(check, "same_shape", None)
+    if pair is not None:  # the check only compares two shapes: call it when they differ
+        return [f"    if a{pair[0]}.shape != a{pair[1]}.shape:", f"        check({operands})"]
+    return [f"    check({operands})"] if check is not None else []
+
+
+def inplace_evaluator(comp, nin, target, check=None):
+    """The CPU thunk of an ``Elemwise(comp)`` node writing into its operand ``target``.
+
+    ``thunk(a0, ..., a{nin-1})`` returns ``a{target}`` holding the result, or a fresh
+    result where broadcasting makes it larger than that operand (NumPy's ValueError).
+    A small result runs the kernel's direct form written in line, with ``check`` (the
+    node's broadcast check, if any) first: one call where the kernel's own dispatch is
+    three (measured 1.3 against 1.6 µs for ``-x - b`` on 400 float64).
+    """
+    evaluate = comp.impl(np)
+    body, last, names = evaluate.inline
+    params = ", ".join(f"a{k}" for k in range(nin))
+    operands = "(" + "".join(f"a{k}, " for k in range(nin)) + ")"
+    lines = [f"def thunk({params}):"] + _check_lines(check, operands)
+    lines += [f"    if a{target}.size < {MIN_REUSED_SIZE}:", "        try:"]
+    lines += [f"            {line}" for line in body] + [f"            return {last}, out=a{target})"]
+    lines += ["        except ValueError:  # a result larger than the operand: a fresh one",
+              f"            return evaluate({params})",
+              "    try:", f"        return big({operands}, a{target})",
+              "    except ValueError:", f"        return evaluate({params})"]
+    scope = {"evaluate": evaluate, "big": evaluate.big, "check": check, **names}
+    exec(_code("\n".join(lines) + "\n", "inplace"), scope)
     return scope["thunk"]
 
 
@@ -606,11 +634,13 @@ def composite_evaluator(comp):
         threshold = MIN_BLOCKED_SIZE_CHEAP
     evaluate = _size_dispatch(nin, small_fn, big, out_param=True)
     evaluate.source = source
-    # the small form's body without ``out``, for thunks that write it in line (node_evaluator)
+    # the small form's body, its last call's text without the closing parenthesis (where
+    # ``out=`` may go) and the names they read, for thunks that write it in line
+    # (node_evaluator, inplace_evaluator)
     body = [f"{t} = {f}({', '.join(args)})" for t, f, args, _ in calls[:-1]]
     t, f, args, _ = calls[-1]
     names = {k: v for k, v in env.items() if k[0] in "fc" and k[1:].isdigit()}
-    evaluate.inline = (body + [f"return {f}({', '.join(args)})"], names)
+    evaluate.inline = (body, f"{f}({', '.join(args)}", names)
     evaluate.small = small_fn
     evaluate.big = big
     return evaluate

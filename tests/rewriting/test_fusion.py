@@ -1,6 +1,7 @@
 """Elementwise fusion, buffer reuse, the seed formulas and a fuzz test of every rewrite."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -8,7 +9,7 @@ import nbgrad
 import nbgrad.tensor as T
 from nbgrad.rewriting import Mode
 from nbgrad.rewriting.inplace import InplaceElemwise
-from nbgrad.backends.cpu_kernels import MIN_BLOCKED_SIZE
+from nbgrad.backends.cpu_kernels import MIN_BLOCKED_SIZE, MIN_REUSED_SIZE
 from nbgrad.scalar.composite import Composite
 from nbgrad.tensor.elemwise import Elemwise
 from tests.rewriting.helpers import same_values
@@ -95,6 +96,26 @@ def test_inplace_with_runtime_broadcast_falls_back():
     x, y = T.tensor("float64", shape=(1,), name="x"), T.dvector("y")  # x broadcasts: declared
     f = nbgrad.function([x, y], T.exp(x) * y, mode=Mode(excluding=["fusion"]))
     np.testing.assert_allclose(f(np.array([1.0]), np.array([1.0, 2.0])), np.exp(1.0) * np.array([1.0, 2.0]))
+
+
+def _inplace_kernels(f):
+    return [n for n in f.maker.fgraph.apply_nodes
+            if isinstance(n.op, InplaceElemwise) and isinstance(n.op.scalar_op, Composite)]
+
+
+@pytest.mark.parametrize("n", [3, MIN_REUSED_SIZE + 5])
+def test_fused_kernel_written_into_a_product_buffer(n):
+    # -(m·v) - s and exp(m·v)·y - 1: each kernel writes into its product's buffer, small and large
+    m, v, s, y = T.dmatrix("m"), T.dvector("v"), T.dscalar("s"), T.dvector("y")
+    rng = np.random.default_rng(0)
+    mv, vv, yv = rng.standard_normal((n, 3)), rng.standard_normal(3), rng.standard_normal(n)
+    f = nbgrad.function([m, v, s], -T.dot(m, v) - s)
+    g = nbgrad.function([m, v, y], T.exp(T.dot(m, v)) * y - 1)
+    assert len(_inplace_kernels(f)) == len(_inplace_kernels(g)) == 1
+    np.testing.assert_allclose(f(mv, vv, 0.25), -(mv @ vv) - 0.25, rtol=1e-15)
+    np.testing.assert_allclose(g(mv, vv, yv), np.exp(mv @ vv) * yv - 1, rtol=1e-15)
+    with pytest.raises(ValueError, match="same size on axis 0"):
+        g(mv, vv, yv[:-1])  # the kernel's broadcast check comes first
 
 
 def test_seed_polynomial_gradient_reads_as_one_folded_expression():
