@@ -10,7 +10,8 @@ phase                   what it does
 ``simplify``            algebraic identities (x*1, x+0, --x, log(exp x), powers, ...)
 ``specialize``          faster or more stable forms (sqr, sigmoid, log1p, softmax), and
                         the stabilizing rewrites of ``stabilize`` (log(sigmoid(x)),
-                        log(1 + exp(x)), log(sum(exp(x))), log(softmax(x)), ...)
+                        log(1 + exp(x)), log(sum(exp(x))), log(softmax(x)), ...); sums
+                        of broadcast products as matrix products (``contraction``)
 ``fusion``              chains of elementwise ops become one ``Composite`` node
 ``inplace``             elementwise results written into dead intermediate buffers
 ======================  ==============================================================
@@ -35,6 +36,6 @@ for _phase in PHASES:
 
 # The families register themselves into the phases above on import.
 from nbgrad.rewriting import (  # noqa: E402,F401
-    algebraic, canonicalize, constant_folding, fusion, inplace, merge, polynomial, shapes, specialize,
-    stabilize, subtensor,
+    algebraic, canonicalize, constant_folding, contraction, fusion, inplace, merge, polynomial, shapes,
+    specialize, stabilize, subtensor,
 )
