@@ -20,6 +20,8 @@ the module ``nbgrad.tensor.nnet.conv``.
 import sys
 import types
 
+import numpy as np
+
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.op import Op
 from nbgrad.graph.nograd import disconnected_type
@@ -74,17 +76,22 @@ def _pad1(border, k, dil, axis):
     return border[axis]
 
 
+def _check_fits(padded_hw, kernel, dilation):
+    eh, ew = ((k - 1) * d + 1 for k, d in zip(kernel, dilation))
+    if padded_hw[0] < eh or padded_hw[1] < ew:
+        raise ValueError(
+            f"conv2d: the (padded) input of spatial shape {tuple(padded_hw)} is smaller than "
+            f"the (dilated) filter of shape {(eh, ew)}; use a larger input or border_mode='full'/'half'"
+        )
+
+
 def _windows(xp, x, kernel, pads, stride, dilation):
     """(N, C, OH, OW, kh, kw) view of the zero-padded ``x``: im2col without a copy."""
     (kh, kw), (ph, pw), (sh, sw), (dh, dw) = kernel, pads, stride, dilation
     if ph or pw:
         x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    _check_fits(x.shape[2:], kernel, dilation)
     eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
-    if x.shape[2] < eh or x.shape[3] < ew:
-        raise ValueError(
-            f"conv2d: the (padded) input of spatial shape {tuple(x.shape[2:])} is smaller than "
-            f"the (dilated) filter of shape {(eh, ew)}; use a larger input or border_mode='full'/'half'"
-        )
     win = xp.lib.stride_tricks.sliding_window_view(x, (eh, ew), axis=(2, 3))
     return win[:, :, ::sh, ::sw, ::dh, ::dw]
 
@@ -116,6 +123,134 @@ def _correlate(xp, win, w):
     n, c, oh, ow, kh, kw = win.shape
     y = xp.ascontiguousarray(w).reshape(w.shape[0], c * kh * kw) @ _columns(xp, win)
     return y.reshape(n, w.shape[0], oh, ow)
+
+
+# ------------------------------------------------------- batch-innermost layout
+# In NCHW order an image row of the output is the longest contiguous run that im2col copies
+# and col2im adds: a few elements in the small maps of a LeNet's second layer, where every
+# copy is then a crawl of short strided pieces. With the batch moved innermost, (C, H, W, N),
+# each kernel offset's plane is a run of OW·N elements, the columns are one
+# (C·kh·kw, OH·OW·N) matrix, and each op is one large matrix product. The price is the
+# transposed copies in and out, cheap next to the short-run copies when rows are short.
+_SHORT_ROWS = 16
+
+
+def _batch_inner(n, ow):
+    """Whether the batch-innermost layout is the faster one for ``n`` images with output rows of ``ow``.
+
+    Measured on one core at LeNet-5's shapes: for 8-wide output rows the batch-innermost
+    kernels take 0.6-0.7 times the NCHW ones, for 24-wide rows 1.1-2 times.
+    """
+    return n > 1 and ow < _SHORT_ROWS
+
+
+def _to_batch_inner(xp, x):
+    """(N, ...) as a contiguous (..., N): the transpose of x seen as an (N, rest) matrix.
+
+    When the images lie a multiple of 4 KiB apart (a (16, 8, 8) float32 map: 4 KiB), a plain
+    transposed copy reads N addresses that share one set of the CPU cache, each evicting the
+    last; copying 8 images at a time keeps their lines cached (0.04 instead of 0.2 ms at 64
+    such images).
+    """
+    n = x.shape[0]
+    m = x.reshape(n, -1)
+    if xp is not np or (m.shape[1] * m.itemsize) % 4096:
+        return xp.ascontiguousarray(m.T).reshape(*x.shape[1:], n)
+    out = np.empty(m.shape[::-1], dtype=m.dtype)
+    for k in range(0, n, 8):
+        out[:, k:k + 8] = m[k:k + 8].T
+    return out.reshape(*x.shape[1:], n)
+
+
+def _from_batch_inner(xp, y):
+    """(..., N) as a contiguous (N, ...): the inverse of ``_to_batch_inner``."""
+    n = y.shape[-1]
+    return xp.ascontiguousarray(y.reshape(-1, n).T).reshape(n, *y.shape[:-1])
+
+
+def _offset(a, d, s, size):
+    """The slice of padded rows (or columns) that kernel offset ``a`` reads for ``size`` outputs."""
+    return slice(a * d, a * d + (size - 1) * s + 1, s)
+
+
+def _columns_batch_inner(xp, x, kernel, pads, stride, dilation, out_hw):
+    """The im2col columns of images ``x`` (N, C, H, W) as one (C·kh·kw, OH·OW·N) matrix.
+
+    Row (c, a, b) holds the padded input at kernel offset (a, b) of channel c for every
+    output position and image, the image innermost.
+    """
+    (kh, kw), (ph, pw), (sh, sw), (dh, dw), (oh, ow) = kernel, pads, stride, dilation, out_hw
+    xt = _to_batch_inner(xp, x)
+    if ph or pw:
+        xt = xp.pad(xt, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    _check_fits(xt.shape[1:3], kernel, dilation)
+    c, n = xt.shape[0], xt.shape[3]
+    cols = xp.empty((c, kh, kw, oh, ow, n), dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            cols[:, a, b] = xt[:, _offset(a, dh, sh, oh), _offset(b, dw, sw, ow)]
+    return cols.reshape(c * kh * kw, oh * ow * n)
+
+
+def _out_hw(hw, kernel, pads, stride, dilation):
+    return tuple((s + 2 * p - (k - 1) * d - 1) // st + 1
+                 for s, k, p, st, d in zip(hw, kernel, pads, stride, dilation))
+
+
+def _forward(xp, x, w, pads, stride, dilation, batch_inner):
+    """y[n, o, i, j] = Σ_{c,a,b} xpad[n, c, i·sh + a·dh, j·sw + b·dw] · w[o, c, a, b] (no flip)."""
+    kernel = w.shape[2:]
+    if not batch_inner:
+        return _correlate(xp, _windows(xp, x, kernel, pads, stride, dilation), w)
+    _check_fits((x.shape[2] + 2 * pads[0], x.shape[3] + 2 * pads[1]), kernel, dilation)
+    out_hw = _out_hw(x.shape[2:], kernel, pads, stride, dilation)
+    cols = _columns_batch_inner(xp, x, kernel, pads, stride, dilation, out_hw)
+    w2 = xp.ascontiguousarray(w).reshape(w.shape[0], -1)
+    return _from_batch_inner(xp, (w2 @ cols).reshape(w.shape[0], *out_hw, x.shape[0]))
+
+
+def _grad_weights(xp, x, gy, kernel, pads, stride, dilation, batch_inner):
+    """gw[o, c, a, b] = Σ_{n,i,j} gy[n, o, i, j] · xpad[n, c, i·sh + a·dh, j·sw + b·dw] (no flip)."""
+    n, o, oh, ow = gy.shape
+    c = x.shape[1]
+    if batch_inner:
+        cols = _columns_batch_inner(xp, x, kernel, pads, stride, dilation, (oh, ow))
+        g = _to_batch_inner(xp, gy).reshape(o, oh * ow * n)
+        # cols @ gᵀ, then the small transpose: BLAS is twice as slow on ``g @ cols.T`` here
+        return (cols @ g.T).T.reshape(o, c, *kernel)
+    win = _windows(xp, x, kernel, pads, stride, dilation)[:, :, :oh, :ow]
+    # Σ over examples of gy_n (O, OH·OW) @ cols_nᵀ: one product per example, then their sum
+    g = xp.ascontiguousarray(gy).reshape(n, o, oh * ow)
+    return (g @ _columns(xp, win).transpose(0, 2, 1)).sum(axis=0).reshape(o, c, *kernel)
+
+
+def _grad_inputs(xp, w, gy, hw, pads, stride, dilation, batch_inner):
+    """The adjoint of ``_forward`` in x: col2im of the columns' gradient wᵀ·gy, for images of size ``hw``.
+
+    Each kernel offset's plane of the columns' gradient is added into the padded input where
+    the forward pass read it: kh·kw strided additions, no scatter.
+    """
+    (h, wd), (ph, pw), (sh, sw), (dh, dw) = hw, pads, stride, dilation
+    o, c, kh, kw = w.shape
+    n, _, oh, ow = gy.shape
+    w2 = xp.ascontiguousarray(w).reshape(o, c * kh * kw)
+    padded = (max(h + 2 * ph, (kh - 1) * dh + sh * (oh - 1) + 1),
+              max(wd + 2 * pw, (kw - 1) * dw + sw * (ow - 1) + 1))
+    if batch_inner:
+        cols = (w2.T @ _to_batch_inner(xp, gy).reshape(o, oh * ow * n)).reshape(c, kh, kw, oh, ow, n)
+        xpad = xp.zeros((c, *padded, n), dtype=gy.dtype)
+        for a in range(kh):
+            for b in range(kw):
+                xpad[:, _offset(a, dh, sh, oh), _offset(b, dw, sw, ow)] += cols[:, a, b]
+        return _from_batch_inner(xp, xpad[:, ph:ph + h, pw:pw + wd])
+    # one product per example, in NCHW order
+    g = xp.ascontiguousarray(gy).reshape(n, o, oh * ow)
+    cols = (w2.T @ g).reshape(n, c, kh, kw, oh, ow)
+    xpad = xp.zeros((n, c, *padded), dtype=gy.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            xpad[:, :, _offset(a, dh, sh, oh), _offset(b, dw, sw, ow)] += cols[:, :, a, b]
+    return xp.ascontiguousarray(xpad[:, :, ph:ph + h, pw:pw + wd])
 
 
 _DEFAULTS = {"border_mode": "valid", "subsample": (1, 1), "filter_flip": True, "filter_dilation": (1, 1)}
@@ -204,11 +339,10 @@ class Conv2d(_ConvOp):
 
     def perform(self, node, inputs, xp):
         x, w = inputs
-        kernel = w.shape[2:]
-        win = _windows(xp, x, kernel, self._pads(kernel), self.subsample, self.filter_dilation)
-        if self.filter_flip:
-            w = _flip(w)
-        return _correlate(xp, win, w)
+        pads = self._pads(w.shape[2:])
+        out_w = _out_hw(x.shape[2:], w.shape[2:], pads, self.subsample, self.filter_dilation)[1]
+        return _forward(xp, x, _flip(w) if self.filter_flip else w, pads, self.subsample,
+                        self.filter_dilation, _batch_inner(x.shape[0], out_w))
 
     def infer_shape(self, fgraph, node, input_shapes):
         xs, ws = input_shapes
@@ -284,22 +418,9 @@ class Conv2dGradInputs(_ConvOp):
 
     def perform(self, node, inputs, xp):
         w, gy, shape = inputs
-        h, wd = (int(s) for s in shape)
-        c, kh, kw = w.shape[1:]
-        (ph, pw), (sh, sw), (dh, dw) = self._pads((kh, kw)), self.subsample, self.filter_dilation
-        n, o, oh, ow = gy.shape
-        # col2im: the columns' gradient W'ᵀ·gy (one product per example, in NCHW order), then
-        # each kernel offset's plane added into the padded input where the forward pass read it
-        wf = _flip(w) if self.filter_flip else w
-        g = xp.ascontiguousarray(gy).reshape(n, o, oh * ow)
-        cols = (xp.ascontiguousarray(wf).reshape(o, c * kh * kw).T @ g).reshape(n, c, kh, kw, oh, ow)
-        xpad = xp.zeros((n, c, max(h + 2 * ph, (kh - 1) * dh + sh * (oh - 1) + 1),
-                         max(wd + 2 * pw, (kw - 1) * dw + sw * (ow - 1) + 1)), dtype=gy.dtype)
-        for a in range(kh):
-            for b in range(kw):
-                xpad[:, :, a * dh:a * dh + sh * (oh - 1) + 1:sh,
-                     b * dw:b * dw + sw * (ow - 1) + 1:sw] += cols[:, :, a, b]
-        return xp.ascontiguousarray(xpad[:, :, ph:ph + h, pw:pw + wd])
+        pads = self._pads(w.shape[2:])
+        return _grad_inputs(xp, _flip(w) if self.filter_flip else w, gy, tuple(int(s) for s in shape),
+                            pads, self.subsample, self.filter_dilation, _batch_inner(gy.shape[0], gy.shape[3]))
 
     def infer_shape(self, fgraph, node, input_shapes):
         ws, gs, _ = input_shapes
@@ -356,16 +477,9 @@ class Conv2dGradWeights(_ConvOp):
     def perform(self, node, inputs, xp):
         x, gy, shape = inputs
         kernel = tuple(int(s) for s in shape)
-        win = _windows(xp, x, kernel, self._pads(kernel), self.subsample, self.filter_dilation)
-        win = win[:, :, :gy.shape[2], :gy.shape[3]]
-        n, c, oh, ow, kh, kw = win.shape
-        o = gy.shape[1]
-        # Σ over examples of gy_n (O, OH·OW) @ cols_nᵀ: one product per example, then their sum
-        g = xp.ascontiguousarray(gy).reshape(n, o, oh * ow)
-        gw = (g @ _columns(xp, win).transpose(0, 2, 1)).sum(axis=0).reshape(o, c, kh, kw)
-        if self.filter_flip:
-            gw = _flip(gw)
-        return xp.ascontiguousarray(gw)
+        gw = _grad_weights(xp, x, gy, kernel, self._pads(kernel), self.subsample, self.filter_dilation,
+                           _batch_inner(gy.shape[0], gy.shape[3]))
+        return xp.ascontiguousarray(_flip(gw) if self.filter_flip else gw)
 
     def infer_shape(self, fgraph, node, input_shapes):
         xs, gs, _ = input_shapes

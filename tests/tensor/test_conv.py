@@ -1,6 +1,7 @@
 """conv2d and pool_2d: values against direct references, options, errors, printing, a tiny LeNet."""
 
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -9,9 +10,10 @@ import nbgrad
 import nbgrad.tensor as T
 from nbgrad.gradient import verify_grad
 from nbgrad.printing import latex
+from nbgrad.tensor import conv
 from nbgrad.tensor.nnet import conv as legacy_conv
 from nbgrad.tensor.signal import downsample
-from nbgrad.tensor.signal.pool import pool_2d
+from nbgrad.tensor.signal.pool import MaxPoolGrad, pool_2d
 from tests.tensor import conv_reference as ref
 
 RNG = np.random.default_rng(7)
@@ -88,6 +90,56 @@ def test_conv2d_too_small_input_at_run_time_names_the_problem():
     f = nbgrad.function([x, w], T.nnet.conv2d(x, w))
     with pytest.raises(ValueError, match="smaller than the .dilated. filter"):
         f(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)))
+    with pytest.raises(ValueError, match="smaller than the .dilated. filter"):
+        f(np.ones((4, 1, 2, 2)), np.ones((1, 1, 3, 3)))  # a batch: the batch-innermost kernel
+
+
+@pytest.mark.parametrize("batch_inner", [False, True])
+@pytest.mark.parametrize("border_mode, subsample, filter_dilation, filter_flip", [
+    ("valid", (1, 1), (1, 1), True), ("full", (2, 1), (1, 1), False), ("half", (1, 2), (2, 2), True),
+    ((1, 2), (3, 2), (1, 1), True), ((2, 0), (1, 1), (1, 2), False),
+])
+def test_conv_kernels_in_both_layouts_match_the_references(batch_inner, border_mode, subsample,
+                                                           filter_dilation, filter_flip):
+    """The NCHW and the batch-innermost kernels, each against loops and SciPy, in float32."""
+    rng = np.random.default_rng(zlib.crc32(repr((border_mode, subsample, filter_dilation)).encode()))
+    n, c, o = (int(v) for v in rng.integers(1, 5, size=3))
+    h, wd = (int(v) for v in rng.integers(6, 11, size=2))
+    kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
+    xv = rng.normal(size=(n, c, h, wd)).astype("float32")
+    wv = rng.normal(size=(o, c, kh, kw)).astype("float32")
+    op = conv.Conv2d(border_mode, subsample, filter_flip, filter_dilation)
+    geometry = (op._pads((kh, kw)), subsample, filter_dilation)
+    wf = conv._flip(wv) if filter_flip else wv
+    y = conv._forward(np, xv, wf, *geometry, batch_inner)
+    want = ref.conv2d(xv, wv, border_mode, subsample, filter_flip, filter_dilation)
+    assert y.dtype == np.float32 and y.flags.c_contiguous
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+    gy = rng.normal(size=y.shape).astype("float32")
+    gx = conv._grad_inputs(np, wf, gy, (h, wd), *geometry, batch_inner)
+    want = ref.conv2d_grad_inputs(wv, gy, (h, wd), border_mode, subsample, filter_flip, filter_dilation)
+    assert gx.dtype == np.float32 and gx.flags.c_contiguous
+    np.testing.assert_allclose(gx, want, rtol=1e-4, atol=1e-4)
+    gw = conv._grad_weights(np, xv, gy, (kh, kw), *geometry, batch_inner)
+    gw = conv._flip(gw) if filter_flip else gw
+    want = ref.conv2d_grad_weights(xv, gy, (kh, kw), border_mode, subsample, filter_flip, filter_dilation)
+    assert gw.dtype == np.float32
+    np.testing.assert_allclose(gw, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(20, 16, 8, 8), (20, 3, 5, 7), (3, 1024), (9, 2, 2048)])
+def test_batch_innermost_copies_are_transposes(shape):
+    """Images 4 KiB apart (16·8·8 float32) are copied 8 at a time; the result is the same transpose."""
+    x = RNG.normal(size=shape).astype("float32")
+    xt = conv._to_batch_inner(np, x)
+    assert xt.flags.c_contiguous
+    np.testing.assert_array_equal(xt, np.moveaxis(x, 0, -1))
+    np.testing.assert_array_equal(conv._from_batch_inner(np, xt), x)
+
+
+def test_conv_layout_follows_the_output_rows():
+    """Short output rows take the batch-innermost kernels, long ones and single images NCHW."""
+    assert conv._batch_inner(64, 8) and not conv._batch_inner(64, 24) and not conv._batch_inner(1, 8)
 
 
 def test_legacy_conv_spelling_is_a_true_convolution():
@@ -122,6 +174,27 @@ def test_pool_2d_matches_loops_and_finite_differences(mode, ws, ignore_border, s
     np.testing.assert_allclose(got, ref.pool_2d(xv, ws, ignore_border, stride, pad, mode), atol=1e-12)
     verify_grad(lambda a: pool_2d(a, ws, ignore_border=ignore_border, stride=stride, pad=pad, mode=mode),
                 [xv], rng=RNG)
+
+
+@pytest.mark.parametrize("shape, ws, ignore_border, stride, pad", [
+    ((3, 4, 6, 8), (2, 2), True, None, (0, 0)),  # windows tile the input
+    ((2, 3, 7, 5), (2, 2), True, None, (0, 0)),  # disjoint, the last row and column in none
+    ((2, 3, 7, 5), (2, 2), False, None, (0, 0)),  # partial windows at the edges
+    ((2, 2, 7, 9), (2, 3), True, (3, 4), (1, 1)),  # gaps between windows, padding
+    ((2, 2, 7, 6), (3, 2), False, (2, 1), (0, 0)),  # overlapping windows
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_grad_matches_loops_with_ties(shape, ws, ignore_border, stride, pad, dtype):
+    """Every entry equal to its window's maximum gets the window's gradient (small integers: many ties)."""
+    rng = np.random.default_rng(5)
+    xv = rng.integers(0, 3, size=shape).astype(dtype)
+    x, g = T.tensor4("x", dtype=dtype), T.tensor4("g", dtype=dtype)
+    op = MaxPoolGrad(ws, ignore_border, stride, pad)
+    y = pool_2d(x, ws, ignore_border=ignore_border, stride=stride, pad=pad)
+    gv = rng.normal(size=ref.pool_2d(xv, ws, ignore_border, stride, pad).shape).astype(dtype)
+    got = nbgrad.function([x, g], op(x, y, g))(xv, gv)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, ref.max_pool_grad(xv, gv, ws, ignore_border, stride, pad), rtol=1e-6)
 
 
 def test_pool_2d_default_ignore_border_is_false_with_a_warning():
