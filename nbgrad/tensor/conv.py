@@ -233,16 +233,19 @@ def _grad_inputs(xp, w, gy, hw, pads, stride, dilation, batch_inner):
     (h, wd), (ph, pw), (sh, sw), (dh, dw) = hw, pads, stride, dilation
     o, c, kh, kw = w.shape
     n, _, oh, ow = gy.shape
-    w2 = xp.ascontiguousarray(w).reshape(o, c * kh * kw)
     padded = (max(h + 2 * ph, (kh - 1) * dh + sh * (oh - 1) + 1),
               max(wd + 2 * pw, (kw - 1) * dw + sw * (ow - 1) + 1))
     if batch_inner:
-        cols = (w2.T @ _to_batch_inner(xp, gy).reshape(o, oh * ow * n)).reshape(c, kh, kw, oh, ow, n)
+        # one product per kernel offset, added while it is still in the cache: 0.65 against
+        # 1.0 ms for one product of all the columns then the additions (W12's second layer)
+        g = _to_batch_inner(xp, gy).reshape(o, oh * ow * n)
+        wt = xp.ascontiguousarray(w.transpose(2, 3, 1, 0))
         xpad = xp.zeros((c, *padded, n), dtype=gy.dtype)
         for a in range(kh):
             for b in range(kw):
-                xpad[:, _offset(a, dh, sh, oh), _offset(b, dw, sw, ow)] += cols[:, a, b]
+                xpad[:, _offset(a, dh, sh, oh), _offset(b, dw, sw, ow)] += (wt[a, b] @ g).reshape(c, oh, ow, n)
         return _from_batch_inner(xp, xpad[:, ph:ph + h, pw:pw + wd])
+    w2 = xp.ascontiguousarray(w).reshape(o, c * kh * kw)
     # one product per example, in NCHW order
     g = xp.ascontiguousarray(gy).reshape(n, o, oh * ow)
     cols = (w2.T @ g).reshape(n, c, kh, kw, oh, ow)
