@@ -264,11 +264,13 @@ def chain_interior(fgraph, node):
     O(n²)."""
     out = node.outputs[0]
     cl = fgraph.clients.get(out, ())
-    if len(cl) != 1 or cl[0][0] == "output":
+    if len(cl) != 1:
         return False
-    user = cl[0][0]
+    user = next(iter(cl))[0]
+    if user == "output":
+        return False
     s = sop(node)
-    return s is not None and type(sop(user)) is type(s) and user.outputs[0].dtype == out.dtype
+    return s is not None and type(sop(user)) is type(s) and user.outputs[0].type.dtype == out.type.dtype
 
 
 def _blind_use(node, k):

@@ -64,19 +64,24 @@ class Elemwise(Op):
     def make_node(self, *inputs):
         if len(inputs) != self.nin:
             raise TypeError(f"{self.name} takes {self.nin} input(s), got {len(inputs)}")
-        inputs = [as_weak_operand(x, inputs) for x in inputs]
-        inputs = [as_tensor_variable(x) for x in inputs]
-        shapes = [x.type.shape for x in inputs]
-        if shapes and shapes.count(shapes[0]) == len(shapes):  # the common case, and every rewrite's
-            shape = shapes[0]
-        else:
-            ndim = max(x.ndim for x in inputs)
-            inputs = [
-                x if x.ndim == ndim else DimShuffle(x.ndim, ("x",) * (ndim - x.ndim) + tuple(range(x.ndim)))(x)
-                for x in inputs
-            ]
-            shape = broadcast_shapes(*(x.type.shape for x in inputs))
-        dtype = self.scalar_op.output_dtype(*(x.dtype for x in inputs))
+        if not all(isinstance(x, Variable) and isinstance(x.type, TensorType) for x in inputs):
+            inputs = [as_weak_operand(x, inputs) for x in inputs]
+            inputs = [as_tensor_variable(x) for x in inputs]
+        types = [x.type for x in inputs]
+        dtype = self.scalar_op.output_dtype(*[t.dtype for t in types])
+        first = types[0] if types else None
+        if first is not None and all(t.shape == first.shape for t in types):
+            # the common case, and every rewrite's: one shape, no broadcasting; the output
+            # shares its first operand's type when that type is already the right one
+            if type(first) is TensorType and first.dtype == dtype:
+                return Apply(self, inputs, [first()])
+            return Apply(self, inputs, [TensorType(dtype, first.shape)()])
+        ndim = max(x.ndim for x in inputs)
+        inputs = [
+            x if x.ndim == ndim else DimShuffle(x.ndim, ("x",) * (ndim - x.ndim) + tuple(range(x.ndim)))(x)
+            for x in inputs
+        ]
+        shape = broadcast_shapes(*(x.type.shape for x in inputs))
         return Apply(self, inputs, [TensorType(dtype, shape)()])
 
     def perform(self, node, inputs, xp):
