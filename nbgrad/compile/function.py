@@ -21,7 +21,7 @@ from nbgrad.compile.modes import as_mode
 from nbgrad.compile.sharedvalue import SharedVariable, new_lock
 from nbgrad.config import config
 from nbgrad.graph.basic import Constant, Variable
-from nbgrad.graph.fg import FunctionGraph
+from nbgrad.graph.fg import FunctionGraph, without_cyclic_gc
 from nbgrad.graph.replace import clone_replace
 from nbgrad.graph.traversal import ancestors
 from nbgrad.printing.html import function_html
@@ -139,11 +139,13 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     >>> [r.tolist() for r in f([[1, 1]], [[0, 2]])]
     [[[1.0, -1.0]], [[1.0, 1.0]]]
     """
-    maker = FunctionMaker(inputs, outputs, mode=mode, updates=updates, givens=givens,
-                          no_default_updates=no_default_updates, name=name,
-                          allow_input_downcast=allow_input_downcast,
-                          on_unused_input=on_unused_input, backend=backend)
-    return maker.create()
+    # one pause of the cyclic collector for the whole compile (see ``without_cyclic_gc``)
+    with without_cyclic_gc():
+        maker = FunctionMaker(inputs, outputs, mode=mode, updates=updates, givens=givens,
+                              no_default_updates=no_default_updates, name=name,
+                              allow_input_downcast=allow_input_downcast,
+                              on_unused_input=on_unused_input, backend=backend)
+        return maker.create()
 
 
 def _as_in(x, allow_input_downcast):

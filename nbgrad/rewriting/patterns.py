@@ -18,14 +18,19 @@ S = ps.scalar_ops  # scalar op classes by name: S["mul"], S["exp"], ...
 
 def sop(node):
     """The scalar op of an Elemwise node, else None."""
-    op = node.op if node is not None else None
+    if node is None:
+        return None
+    op = node.op
     return op.scalar_op if isinstance(op, Elemwise) else None
 
 
 def is_op(var, name):
     """True if ``var`` is computed by the Elemwise scalar op called ``name``."""
-    s = sop(var.owner) if var.owner is not None else None
-    return s is not None and type(s) is S[name]
+    node = var.owner  # sop(var.owner), written out: rewrites ask this of most nodes they see
+    if node is None:
+        return False
+    op = node.op
+    return isinstance(op, Elemwise) and type(op.scalar_op) is S[name]
 
 
 def scalar_const(var):

@@ -6,12 +6,16 @@ the graph after each change, or a rewrite that reads a whole chain from each of 
 quadruples it.
 """
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
 import nbgrad
 import nbgrad.tensor as T
 from nbgrad.graph import basic
+from nbgrad.graph import fg as fg_module
 from nbgrad.graph.fg import FunctionGraph
 from nbgrad.rewriting import cache
 from nbgrad.rewriting.db import db
@@ -47,10 +51,11 @@ FAMILIES = {"chain": _chain, "tree": _tree, "sum": _long_sum, "grad": _chain_gra
 
 
 def _compile_work(monkeypatch, family, n):
-    """(rewrite attempts, nodes built, whole-graph sorts, nodes sorted) compiling size n."""
+    """(rewrite attempts, nodes built, whole-graph sorts asked for, nodes sorted, graphs
+    walked to sort them) compiling size n."""
     x = T.dvector("x")
     out = FAMILIES[family](x, n)
-    counts = {"attempts": 0, "nodes": 0, "sorts": 0, "sorted": 0}
+    counts = {"attempts": 0, "nodes": 0, "sorts": 0, "sorted": 0, "walks": 0}
 
     def counting_rewrite(fn):
         def run(*args):
@@ -74,7 +79,14 @@ def _compile_work(monkeypatch, family, n):
         counts["sorted"] += len(order)
         return order
 
+    io_toposort = fg_module.io_toposort
+
+    def counting_io_toposort(inputs, outputs):
+        counts["walks"] += 1
+        return io_toposort(inputs, outputs)
+
     monkeypatch.setattr(basic.Apply, "__init__", counting_init)
+    monkeypatch.setattr(fg_module, "io_toposort", counting_io_toposort)
     monkeypatch.setattr(FunctionGraph, "toposort", counting_toposort)
     monkeypatch.setattr(cache, "enabled", False)
     try:
@@ -94,3 +106,61 @@ def test_compile_work_doubles_when_the_graph_doubles(monkeypatch, family):
         assert large[what] <= 2.2 * small[what], (family, what, small, large)
     # the phases sort the whole graph a fixed number of times, whatever its size
     assert large["sorts"] == small["sorts"], (family, small, large)
+
+
+def test_an_unchanged_graph_is_not_sorted_again(monkeypatch):
+    # the gradient of a chain goes through phases that change nothing (the second constant
+    # folding, fusion after specialize, the linker after the in-place rewrites)
+    work = _compile_work(monkeypatch, "grad", 100)
+    assert work["walks"] < work["sorts"], work
+
+
+def test_a_changed_graph_is_sorted_again():
+    x = T.dscalar("x")
+    fg = FunctionGraph([x], [T.exp(x) * 2])
+    before = fg.toposort()
+    mul = fg.outputs[0].owner
+    fg.replace(mul.outputs[0], T.exp(mul.inputs[0]))
+    after = fg.toposort()
+    assert [n.op for n in after] == [before[0].op, before[0].op] and mul not in after
+    after.clear()  # the caller's list, not the graph's kept order
+    assert len(fg.toposort()) == 2
+
+
+def test_compiling_frees_the_nodes_it_drops(monkeypatch):
+    # the collector is paused while compiling; the pause ends with a collection that frees
+    # the cyclic garbage made inside it (each replaced node and its outputs form a cycle)
+    x = T.dvector("x")
+    out = _chain_grad(x, 50)
+    dropped = []
+    replace = FunctionGraph.replace
+
+    def remembering_replace(self, var, new_var, reason=None):
+        if var.owner is not None and var is not new_var:
+            dropped.append(weakref.ref(var.owner))
+        return replace(self, var, new_var, reason)
+
+    monkeypatch.setattr(cache, "enabled", False)
+    monkeypatch.setattr(FunctionGraph, "replace", remembering_replace)
+    gc.collect()
+    f = nbgrad.function([x], out)
+    monkeypatch.undo()
+    assert gc.isenabled()
+    # the graph keeps its clone map (user node -> its first copy); nothing else survives
+    kept = set(map(id, f.maker.fgraph.equiv.values()))
+    alive = [r for r in dropped if r() is not None and id(r()) not in kept]
+    assert len(dropped) > 100 and not alive, (len(alive), len(dropped))
+    fgraph = weakref.ref(f.maker.fgraph)
+    del f
+    gc.collect()
+    assert fgraph() is None
+
+
+def test_a_compile_leaves_the_collector_as_it_found_it():
+    x = T.dvector("x")
+    gc.disable()
+    try:
+        nbgrad.function([x], T.tanh(x) * 1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
