@@ -1,6 +1,7 @@
 """FunctionGraph: a mutable copy of a graph with client lists, for rewriting."""
 
 import contextlib
+import functools
 import gc
 
 from nbgrad.graph.basic import Constant, traces_set_by_caller
@@ -71,6 +72,11 @@ class ClientList(dict):
         return f"ClientList({list(self)})"
 
 
+#: A new, empty ``ClientList``, made without the Python-level ``__init__`` (one per variable
+#: of every graph).
+_no_clients = functools.partial(dict.__new__, ClientList)
+
+
 class FunctionGraph:
     """A graph from ``inputs`` to ``outputs`` that rewrites may change in place.
 
@@ -98,7 +104,7 @@ class FunctionGraph:
         self.variables = set()
         self._input_set = set(self.inputs)
         for v in self.inputs:
-            self.clients.setdefault(v, ClientList())
+            self.clients.setdefault(v, _no_clients())
             self.variables.add(v)
         for i, o in enumerate(self.outputs):
             self._import_var(o)
@@ -111,13 +117,15 @@ class FunctionGraph:
         if var in self.variables:
             return
         self.variables.add(var)
-        self.clients.setdefault(var, ClientList())
+        if var not in self.clients:
+            self.clients[var] = _no_clients()
         node = var.owner
         if node is not None and node not in self.apply_nodes:
             self._import_node(node)
 
     def _import_node(self, node):
         # depth first from an explicit stack (deep graphs), each node pushed once
+        variables, apply_nodes, clients = self.variables, self.apply_nodes, self.clients
         stack = [(node, False)]
         pushed = {node}
         while stack:
@@ -126,22 +134,23 @@ class FunctionGraph:
                 stack.append((n, True))
                 for i in reversed(n.inputs):
                     p = i.owner
-                    if (p is not None and i not in self.variables and p not in self.apply_nodes
-                            and p not in pushed):
+                    if p is not None and i not in variables and p not in apply_nodes and p not in pushed:
                         pushed.add(p)
                         stack.append((p, False))
                 continue
-            if n in self.apply_nodes:
+            if n in apply_nodes:
                 continue
-            self.apply_nodes.add(n)
+            apply_nodes.add(n)
             for o in n.outputs:
-                self.variables.add(o)
-                self.clients.setdefault(o, ClientList())
+                variables.add(o)
+                if o not in clients:
+                    clients[o] = _no_clients()
             for j, i in enumerate(n.inputs):
-                if i not in self.variables:
-                    self.variables.add(i)
-                    self.clients.setdefault(i, ClientList())
-                self.clients[i].append((n, j))
+                if i not in variables:
+                    variables.add(i)
+                    if i not in clients:
+                        clients[i] = _no_clients()
+                clients[i][(n, j)] = None
 
     def _prune(self, var):
         """Remove the owner of ``var`` (and its owners in turn) once nothing uses it."""
@@ -199,7 +208,7 @@ class FunctionGraph:
             else:
                 client.inputs[j] = new_var
             new_uses[use] = None
-        clients[var] = ClientList()
+        clients[var] = _no_clients()
         self.history.append(reason)
         self._prune(var)
 

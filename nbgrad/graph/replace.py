@@ -17,9 +17,11 @@ def clone_get_equiv(inputs, outputs, memo=None, copy_inputs=True):
     for v in inputs:
         if v not in equiv:
             equiv[v] = v.clone() if copy_inputs else v
+    get = equiv.get
     for node in io_toposort(list(equiv), outputs):
-        new_inputs = [equiv.get(i, i) for i in node.inputs]
-        if all(a.type == b.type for a, b in zip(new_inputs, node.inputs)):
+        new_inputs = [get(i, i) for i in node.inputs]
+        # a copy shares its original's type object: compare types by value only where not
+        if all(a.type is b.type or a.type == b.type for a, b in zip(new_inputs, node.inputs)):
             new_node = _structural_copy(node, new_inputs)
         else:
             new_node = node.clone_with_new_inputs(new_inputs)

@@ -5,17 +5,18 @@ __all__ = ["ancestors", "graph_inputs", "io_toposort", "applys_between", "variab
 
 def ancestors(outputs, blockers=()):
     """All variables that ``outputs`` depend on (outputs included), stopping at ``blockers``."""
-    blockers = set(map(id, blockers))
+    blockers = set(blockers)  # variables hash by identity
     seen = {}
     stack = list(outputs)
     while stack:
         v = stack.pop()
-        if id(v) in seen:
+        if v in seen:
             continue
-        seen[id(v)] = v
-        if v.owner is not None and id(v) not in blockers:
-            stack.extend(v.owner.inputs)
-    return list(seen.values())
+        seen[v] = None
+        node = v.owner
+        if node is not None and v not in blockers:
+            stack.extend(node.inputs)
+    return list(seen)
 
 
 def graph_inputs(outputs, blockers=()):
@@ -47,25 +48,27 @@ def io_toposort(inputs, outputs):
     Depth first, inputs left to right, from an explicit stack (graphs of any depth);
     each node is pushed once, so the walk is linear in the graph.
     """
-    blockers = set(map(id, inputs))
+    blockers = set(inputs)  # variables hash by identity
     order, seen = [], set()
+    add_seen, add_order = seen.add, order.append
     for o in outputs:
         node = o.owner
-        if node is None or id(o) in blockers or node in seen:
+        if node is None or o in blockers or node in seen:
             continue
-        seen.add(node)
+        add_seen(node)
         stack = [(node, iter(node.inputs))]
+        push, pop = stack.append, stack.pop
         while stack:
             node, pending = stack[-1]
             for i in pending:
                 p = i.owner
-                if p is not None and p not in seen and id(i) not in blockers:
-                    seen.add(p)
-                    stack.append((p, iter(p.inputs)))
+                if p is not None and p not in seen and i not in blockers:
+                    add_seen(p)
+                    push((p, iter(p.inputs)))
                     break
             else:
-                stack.pop()
-                order.append(node)
+                pop()
+                add_order(node)
     return order
 
 

@@ -83,18 +83,21 @@ class _Dispatch:
 
     def __call__(self, node):
         op = node.op
-        sop = getattr(op, "scalar_op", None)
-        key = (type(op), type(sop))
+        key = (type(op), type(getattr(op, "scalar_op", None)))
         sel = self.cache.get(key)
         if sel is None:
-            rws = [
-                r for r in self.rewrites
-                if not r.tracks or any(isinstance(op, t) or (sop is not None and isinstance(sop, t))
-                                       for t in r.tracks)
-            ]
-            unchained = [r for r in rws if not r.chain] if any(r.chain for r in rws) else None
-            sel = self.cache[key] = (rws, unchained)
+            sel = self.cache[key] = self.select(op)
         return sel
+
+    def select(self, op):
+        sop = getattr(op, "scalar_op", None)
+        rws = [
+            r for r in self.rewrites
+            if not r.tracks or any(isinstance(op, t) or (sop is not None and isinstance(sop, t))
+                                   for t in r.tracks)
+        ]
+        unchained = [r for r in rws if not r.chain] if any(r.chain for r in rws) else None
+        return rws, unchained
 
 
 def _chain_roots(fgraph, interior):
@@ -112,6 +115,8 @@ def _chain_roots(fgraph, interior):
 
 def _run_node_phase(fgraph, rewrites, applied, verbose):
     dispatch = _Dispatch(rewrites)
+    cache = dispatch.cache
+    apply_nodes = fgraph.apply_nodes
     queue = deque(fgraph.toposort())
     queued = set(queue)
     # inner links of a chain that changed after their chain's root was rewritten: their
@@ -129,9 +134,11 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
             continue
         node = queue.popleft()
         queued.discard(node)
-        if node not in fgraph.apply_nodes:
+        if node not in apply_nodes:
             continue
-        selected, unchained = dispatch(node)
+        op = node.op  # dispatch(node), written out: this runs for every node of every phase
+        sel = cache.get((type(op), type(getattr(op, "scalar_op", None))))
+        selected, unchained = sel if sel is not None else dispatch(node)
         if unchained is not None and chain_interior(fgraph, node):
             selected = unchained
             if fgraph.clients[node.outputs[0]][0][0] not in queued:
