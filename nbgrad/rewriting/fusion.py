@@ -13,7 +13,7 @@ from nbgrad.tensor.variable import TensorConstant
 
 
 def _fusable(node):
-    return isinstance(node.op, Elemwise) and type(node.op) is Elemwise
+    return type(node.op) is Elemwise
 
 
 #: Most nodes fused into one Composite. A longer chain becomes several kernels, each fed by
@@ -26,22 +26,21 @@ def _cluster(fgraph, root):
     """Nodes fused with ``root``: producers used only inside the cluster, with root's loop shape
     (at most ``MAX_FUSED``)."""
     bc = root.outputs[0].type.broadcastable
+    apply_nodes, clients = fgraph.apply_nodes, fgraph.clients
     members = {root}
-    order = [root]
     stack = [root]
     while stack and len(members) < MAX_FUSED:
         node = stack.pop()
         for v in node.inputs:
             p = v.owner
-            if p is None or p in members or not _fusable(p) or p not in fgraph.apply_nodes:
+            if p is None or p in members or type(p.op) is not Elemwise or p not in apply_nodes:
                 continue
             if v.type.broadcastable != bc:
                 continue
-            if not all(c in members for c, _ in fgraph.clients.get(v, ()) if c != "output") or any(
-                    c == "output" for c, _ in fgraph.clients.get(v, ())):
+            # every use inside the cluster (a graph output, "output", is never a member)
+            if any(c not in members for c, _ in clients.get(v, ())):
                 continue
             members.add(p)
-            order.append(p)
             stack.append(p)
             if len(members) >= MAX_FUSED:
                 break
@@ -117,6 +116,7 @@ def _fuse_sweep(fgraph):
         if not outer:
             continue
         traces = []
+        lifted = {}  # one Elemwise op per scalar op of this cluster
         for nd in nodes:
             ins = [inner_of[v] for v in nd.inputs]
             sop = nd.op.scalar_op
@@ -124,7 +124,10 @@ def _fuse_sweep(fgraph):
                 res = clone_replace(sop.outputs[0], dict(zip(sop.inputs, ins)))
                 traces.extend(sop.traces)
             else:
-                res = Elemwise(sop).make_node(*ins).outputs[0]
+                op = lifted.get(id(sop))
+                if op is None:
+                    op = lifted[id(sop)] = Elemwise(sop)
+                res = op.make_node(*ins).outputs[0]
             inner_of[nd.outputs[0]] = res
             traces.append(getattr(nd.tag, "trace", None))
         comp = Composite(inner_inputs, [inner_of[root.outputs[0]]], traces=traces)
