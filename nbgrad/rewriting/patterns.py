@@ -14,6 +14,7 @@ __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_f
            "chain_inner", "chain_interior", "tree_leaves", "tree_rebuild", "zero_sign_ignored"]
 
 S = ps.scalar_ops  # scalar op classes by name: S["mul"], S["exp"], ...
+_MISSING = object()
 
 
 def sop(node):
@@ -37,7 +38,17 @@ def scalar_const(var):
     """The value of a constant whose elements are all equal, else None."""
     if not isinstance(var, Constant):
         return None
-    d = np.asarray(var.data)
+    # a constant's data never changes: its answer is kept on its tag (rewrites ask it of
+    # the same constant many times)
+    tag = var.tag
+    value = getattr(tag, "_scalar_const", _MISSING)
+    if value is _MISSING:
+        value = tag._scalar_const = _scalar_value(var.data)
+    return value
+
+
+def _scalar_value(data):
+    d = np.asarray(data)
     if d.size == 0:
         return None
     first = d.flat[0]
@@ -131,8 +142,6 @@ def _dim(var, d):
         stack.pop()
     return _memo_get(var, d)
 
-
-_MISSING = object()
 
 
 def _memo_get(var, d):
