@@ -380,6 +380,8 @@ def collect_like_terms(fgraph, node):
         poly = reader.read()
     except _TooBig:
         return None
+    if len(poly) < 2 and not reader.met:
+        return None  # one term (x·c, the root of most products): nothing collects or factors out
     poly, complemented = _complements(poly, reader.atoms)
     if not _cancels_safely(fgraph, out, poly, reader.atoms):
         return None
