@@ -163,9 +163,9 @@ class _Tag:
 
     def copy(self):
         new = _Tag()
-        new.__dict__.update(
-            {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
-        )
+        notes = self.__dict__
+        if notes:  # most variables' tags are empty: their copies stay without a dict
+            new.__dict__.update({k: v for k, v in notes.items() if not k.startswith("_")})
         return new
 
 
