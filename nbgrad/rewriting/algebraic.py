@@ -219,7 +219,7 @@ for _name, _sname, _test, _build in GUARDED:
           ("unsafe", "fast_math"))
 
 
-@node_rewriter(("simplify", "specialize"), tracks=(Elemwise,))
+@node_rewriter(("simplify", "specialize"), tracks=(Elemwise,), reads=(Alloc,))
 def elemwise_alloc(fgraph, node):
     """f(x, Alloc(v, *shape of x)) → f(x, v): an operand broadcast to a shape others already give."""
     out = node.outputs[0]

@@ -25,11 +25,15 @@ class Rewrite:
     ``chain`` (node rewrites only): the rewrite reads a whole chain of one
     operation (``a * b * c * ...``) from its root, so the driver calls it on the
     root of each chain only (see ``patterns.chain_interior``).
+    ``reads`` (node rewrites only): a tuple of Op classes; the rewrite changes only
+    nodes with an input computed by an op of one of them, and the driver does not
+    call it on other nodes. Empty: no such condition.
     """
 
-    def __init__(self, fn, name, phase, tags, kind, tracks=(), chain=False):
+    def __init__(self, fn, name, phase, tags, kind, tracks=(), chain=False, reads=()):
         self.fn = fn
         self.chain = chain
+        self.reads = tuple(reads)
         self.name = name
         self.phases = (phase,) if isinstance(phase, str) else tuple(phase)
         self.phase = self.phases[0]
@@ -83,7 +87,7 @@ class RewriteDB:
 db = RewriteDB()
 
 
-def node_rewriter(phase, tags=("fast_run",), tracks=(), name=None, chain=False):
+def node_rewriter(phase, tags=("fast_run",), tracks=(), name=None, chain=False, reads=()):
     """Register ``fn(fgraph, node) -> None | [replacement, ...]`` in ``phase``.
 
     ``phase`` may be a tuple of phases: the rewrite then runs in each of them
@@ -98,7 +102,7 @@ def node_rewriter(phase, tags=("fast_run",), tracks=(), name=None, chain=False):
     """
 
     def deco(fn):
-        db.register(Rewrite(fn, name or fn.__name__, phase, tags, "node", tracks, chain))
+        db.register(Rewrite(fn, name or fn.__name__, phase, tags, "node", tracks, chain, reads))
         return fn
 
     return deco

@@ -75,7 +75,9 @@ def replace_node(fgraph, node, new_outputs, reason):
 
 class _Dispatch:
     """Rewrites applicable to a node, cached by (op class, scalar-op class): ``(rewrites,
-    the same without the chain rewrites, or None when there are none)``."""
+    the same without the chain rewrites or None when there are none, the op classes that
+    some of them read (``Rewrite.reads``) or None, and the first two for a node that
+    reads none of those classes)``."""
 
     def __init__(self, rewrites):
         self.rewrites = rewrites
@@ -96,8 +98,15 @@ class _Dispatch:
             if not r.tracks or any(isinstance(op, t) or (sop is not None and isinstance(sop, t))
                                    for t in r.tracks)
         ]
-        unchained = [r for r in rws if not r.chain] if any(r.chain for r in rws) else None
-        return rws, unchained
+        reads = tuple(dict.fromkeys(t for r in rws for t in r.reads))
+        if not reads:
+            return rws, _unchained(rws), None, None
+        plain = [r for r in rws if not r.reads]
+        return rws, _unchained(rws), reads, (plain, _unchained(plain))
+
+
+def _unchained(rws):
+    return [r for r in rws if not r.chain] if any(r.chain for r in rws) else None
 
 
 def _chain_roots(fgraph, interior):
@@ -138,7 +147,14 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
             continue
         op = node.op  # dispatch(node), written out: this runs for every node of every phase
         sel = cache.get((type(op), type(getattr(op, "scalar_op", None))))
-        selected, unchained = sel if sel is not None else dispatch(node)
+        selected, unchained, reads, plain = sel if sel is not None else dispatch(node)
+        if reads is not None:
+            for i in node.inputs:
+                p = i.owner
+                if p is not None and isinstance(p.op, reads):
+                    break
+            else:  # no input from an op that some of the rewrites need
+                selected, unchained = plain
         if unchained is not None and chain_interior(fgraph, node):
             selected = unchained
             if fgraph.clients[node.outputs[0]][0][0] not in queued:

@@ -27,7 +27,7 @@ def _scalar_fill(a):
     return v
 
 
-@node_rewriter("simplify", tracks=(Elemwise,))
+@node_rewriter("simplify", tracks=(Elemwise,), reads=(Alloc,))
 def elemwise_alloc_checked(fgraph, node):
     """f(alloc(c, *sizes), y) → f(c, CheckSizes(y, sizes)) where ``y`` sets the result's shape.
 
@@ -62,7 +62,7 @@ def elemwise_alloc_checked(fgraph, node):
     return None
 
 
-@node_rewriter("simplify", tracks=(Elemwise,))
+@node_rewriter("simplify", tracks=(Elemwise,), reads=(Alloc,))
 def elemwise_of_fill(fgraph, node):
     """f(alloc(c, *sizes), k) → alloc(f(c, k), *sizes) for constants c, k (exact: the same
     scalar computation, spread afterwards; ``2 * ones(n)`` is ``full(n, 2)``)."""

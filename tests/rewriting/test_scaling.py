@@ -164,3 +164,24 @@ def test_a_compile_leaves_the_collector_as_it_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_rewrites_that_read_an_op_meet_only_the_nodes_that_read_it(monkeypatch):
+    from nbgrad.tensor.shape import Alloc
+
+    tried = []
+    reading = [r for r in db.by_name.values() if r.reads]
+    assert {"elemwise_alloc", "elemwise_alloc_checked", "elemwise_of_fill"} <= {r.name for r in reading}
+    for r in reading:
+        def run(fgraph, node, fn=r.fn, name=r.name):
+            tried.append((name, node))
+            return fn(fgraph, node)
+        monkeypatch.setattr(r, "fn", run)
+    monkeypatch.setattr(cache, "enabled", False)
+    x = T.dvector("x")
+    f = nbgrad.function([x], T.grad(T.sum(T.tanh(x) * T.exp(x)), x) + T.ones_like(x) * 2)
+    monkeypatch.undo()
+    assert tried
+    for name, node in tried:
+        assert any(i.owner is not None and isinstance(i.owner.op, Alloc) for i in node.inputs), (name, node)
+    assert np.all(np.isfinite(f(np.array([0.1, -0.2]))))
