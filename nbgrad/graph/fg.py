@@ -5,7 +5,7 @@ import functools
 import gc
 
 from nbgrad.graph.basic import Constant, traces_set_by_caller
-from nbgrad.graph.replace import clone_get_equiv
+from nbgrad.graph.replace import clone_in_order
 from nbgrad.graph.traversal import io_toposort
 
 __all__ = ["FunctionGraph", "ClientList", "without_cyclic_gc"]
@@ -91,8 +91,9 @@ class FunctionGraph:
             self._build(inputs, outputs, clone, memo)
 
     def _build(self, inputs, outputs, clone, memo):
+        order = None
         if clone:
-            equiv = clone_get_equiv(inputs, outputs, memo=memo, copy_inputs=False)
+            equiv, order = clone_in_order(inputs, outputs, memo=memo, copy_inputs=False)
             outputs = [equiv.get(o, o) for o in outputs]
             self.equiv = equiv
         else:
@@ -110,7 +111,8 @@ class FunctionGraph:
             self._import_var(o)
             self.clients[o].append(("output", i))
         self.history = []
-        self._order = None  # toposort's answer while the graph is unchanged
+        # toposort's answer while the graph is unchanged (a copy comes in its order)
+        self._order = order
 
     # --- construction -------------------------------------------------
     def _import_var(self, var):

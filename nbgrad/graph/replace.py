@@ -3,7 +3,7 @@
 from nbgrad.graph.basic import Apply
 from nbgrad.graph.traversal import io_toposort
 
-__all__ = ["clone_replace", "clone_get_equiv", "graph_replace"]
+__all__ = ["clone_replace", "clone_get_equiv", "clone_in_order", "graph_replace"]
 
 
 def clone_get_equiv(inputs, outputs, memo=None, copy_inputs=True):
@@ -13,22 +13,33 @@ def clone_get_equiv(inputs, outputs, memo=None, copy_inputs=True):
     ``memo`` may pre-map variables to replacements; nodes are rebuilt through
     ``make_node`` only where an input changed type, else copied structurally.
     """
+    return clone_in_order(inputs, outputs, memo, copy_inputs)[0]
+
+
+def clone_in_order(inputs, outputs, memo=None, copy_inputs=True):
+    """``(equiv, order)``: ``clone_get_equiv``'s map, and the copied nodes in topological
+    order when that order is the copy's own ``io_toposort`` (no ``memo``, inputs not
+    copied, every node copied as it was), else None."""
     equiv = dict(memo or {})
     for v in inputs:
         if v not in equiv:
             equiv[v] = v.clone() if copy_inputs else v
     get = equiv.get
+    order = [] if not memo and not copy_inputs else None
     for node in io_toposort(list(equiv), outputs):
         new_inputs = [get(i, i) for i in node.inputs]
         # a copy shares its original's type object: compare types by value only where not
         if all(a.type is b.type or a.type == b.type for a, b in zip(new_inputs, node.inputs)):
             new_node = _structural_copy(node, new_inputs)
+            if order is not None:
+                order.append(new_node)
         else:
             new_node = node.clone_with_new_inputs(new_inputs)
+            order = None  # make_node may have built other nodes too
         equiv[node] = new_node
         for o, no in zip(node.outputs, new_node.outputs):
             equiv.setdefault(o, no)
-    return equiv
+    return equiv, order
 
 
 def _structural_copy(node, new_inputs):

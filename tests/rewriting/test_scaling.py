@@ -185,3 +185,22 @@ def test_rewrites_that_read_an_op_meet_only_the_nodes_that_read_it(monkeypatch):
     for name, node in tried:
         assert any(i.owner is not None and isinstance(i.owner.op, Alloc) for i in node.inputs), (name, node)
     assert np.all(np.isfinite(f(np.array([0.1, -0.2]))))
+
+
+def test_a_copied_graph_keeps_the_order_of_its_copy():
+    from nbgrad.graph.traversal import io_toposort
+
+    x, y = T.dvector("x"), T.dvector("y")
+    e = T.exp(x)
+    w = nbgrad.shared(np.ones(2), name="w")
+    graphs = [
+        ([x], [_chain_grad(x, 5)]),
+        ([x], [_tree(x, 7), _tree(x, 7) * 2, x]),  # an output that is an input
+        ([x, y], [e * y + e, e]),  # shared parts, an output repeated inside
+        ([e, y, w], [T.tanh(e) + y * w]),  # an inner variable as input, a shared value
+        ([x], [T.constant(np.ones(2)) + x.sum()]),
+    ]
+    for inputs, outputs in graphs:
+        fg = FunctionGraph(inputs, outputs)
+        assert fg._order is not None  # the copy's order, not sorted again
+        assert fg.toposort() == io_toposort(fg.inputs, fg.outputs)
