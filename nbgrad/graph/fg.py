@@ -127,7 +127,10 @@ class FunctionGraph:
 
     def _import_node(self, node):
         # depth first from an explicit stack (deep graphs), each node pushed once
-        variables, apply_nodes, clients = self.variables, self.apply_nodes, self.clients
+        variables, apply_nodes = self.variables, self.apply_nodes
+        if all(i in variables for i in node.inputs):
+            self._add_node(node)  # a rewrite's one new node over values of the graph
+            return
         stack = [(node, False)]
         pushed = {node}
         while stack:
@@ -140,19 +143,22 @@ class FunctionGraph:
                         pushed.add(p)
                         stack.append((p, False))
                 continue
-            if n in apply_nodes:
-                continue
-            apply_nodes.add(n)
-            for o in n.outputs:
-                variables.add(o)
-                if o not in clients:
-                    clients[o] = _no_clients()
-            for j, i in enumerate(n.inputs):
-                if i not in variables:
-                    variables.add(i)
-                    if i not in clients:
-                        clients[i] = _no_clients()
-                clients[i][(n, j)] = None
+            if n not in apply_nodes:
+                self._add_node(n)
+
+    def _add_node(self, node):
+        variables, clients = self.variables, self.clients
+        self.apply_nodes.add(node)
+        for o in node.outputs:
+            variables.add(o)
+            if o not in clients:
+                clients[o] = _no_clients()
+        for j, i in enumerate(node.inputs):
+            if i not in variables:
+                variables.add(i)
+                if i not in clients:
+                    clients[i] = _no_clients()
+            clients[i][(node, j)] = None
 
     def _prune(self, var):
         """Remove the owner of ``var`` (and its owners in turn) once nothing uses it."""
