@@ -131,17 +131,21 @@ class FunctionGraph:
         if all(i in variables for i in node.inputs):
             self._add_node(node)  # a rewrite's one new node over values of the graph
             return
-        stack = [(node, False)]
+        # a node is on ``stack`` twice: first to push its inputs' owners (``expanded`` has
+        # no entry for it yet), then, once they are imported, to be imported itself
+        stack = [node]
+        expanded = set()
         pushed = {node}
         while stack:
-            n, ready = stack.pop()
-            if not ready:
-                stack.append((n, True))
+            n = stack.pop()
+            if n not in expanded:
+                expanded.add(n)
+                stack.append(n)
                 for i in reversed(n.inputs):
                     p = i.owner
                     if p is not None and i not in variables and p not in apply_nodes and p not in pushed:
                         pushed.add(p)
-                        stack.append((p, False))
+                        stack.append(p)
                 continue
             if n not in apply_nodes:
                 self._add_node(n)

@@ -50,25 +50,26 @@ def io_toposort(inputs, outputs):
     """
     blockers = set(inputs)  # variables hash by identity
     order, seen = [], set()
-    add_seen, add_order = seen.add, order.append
+    add_seen = seen.add
     for o in outputs:
         node = o.owner
         if node is None or o in blockers or node in seen:
             continue
         add_seen(node)
-        stack = [(node, iter(node.inputs))]
-        push, pop = stack.append, stack.pop
-        while stack:
-            node, pending = stack[-1]
-            for i in pending:
+        # the path from ``o`` down, and for each node on it the inputs not yet looked at
+        # (two lists rather than one of pairs: no tuple per node)
+        nodes, pending = [node], [iter(node.inputs)]
+        while nodes:
+            for i in pending[-1]:
                 p = i.owner
                 if p is not None and p not in seen and i not in blockers:
                     add_seen(p)
-                    push((p, iter(p.inputs)))
+                    nodes.append(p)
+                    pending.append(iter(p.inputs))
                     break
             else:
-                pop()
-                add_order(node)
+                pending.pop()
+                order.append(nodes.pop())
     return order
 
 
