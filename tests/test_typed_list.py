@@ -146,3 +146,15 @@ def test_theano_import_path_works():
 
     mod = importlib.import_module("nbgrad.typed_list")
     assert nbgrad.typed_list is mod and mod.TypedListType is TypedListType
+
+
+def test_batching_a_list_op_says_lists_have_no_batched_form():
+    from nbgrad.vectorize import vectorize_graph
+
+    a, i = TypedListType(T.dvector)("a"), T.lscalar("i")
+    with pytest.raises(TypeError, match="GetItem: typed lists have no batched form"):
+        vectorize_graph(a[i] * 2, {i: T.lvector("ib")})
+    x = T.dvector("x")  # a list read at a constant position batches as the tensors around it do
+    xb = T.dmatrix("xb")
+    row = nbgrad.function([a, xb], vectorize_graph(a[0] * x, {x: xb}))
+    np.testing.assert_array_equal(row([[1.0, 2.0]], np.ones((3, 2))), np.tile([1.0, 2.0], (3, 1)))

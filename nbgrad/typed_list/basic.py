@@ -139,6 +139,13 @@ class _ListOp(Op):
     def __str__(self):
         return type(self).__name__
 
+    def vectorize_node(self, node, inputs):
+        """A list has no batch axis, and a batch of lists is no tensor: refuse, naming the op."""
+        raise TypeError(
+            f"{self}: typed lists have no batched form (vectorize_graph, jacobian and hessian batch "
+            "tensors only); batch the tensors read out of the list instead, or loop in Python"
+        )
+
 
 class GetItem(_ListOp):
     """``x[i]`` for an integer scalar ``i`` (an element), or ``x[start:stop:step]`` (a list).

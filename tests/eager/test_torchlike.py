@@ -253,7 +253,7 @@ def test_values_and_modes():
 
 @needs_torch
 @pytest.mark.parametrize("call", [
-    lambda m: m.linspace(-1, 2, 7), lambda m: m.empty(2, 3) * 0, lambda m: m.full((2,), 7),
+    lambda m: m.linspace(-1, 2, 7), lambda m: m.zeros_like(m.empty(2, 3)), lambda m: m.full((2,), 7),
     lambda m: m.tensor([1.5, -2.5]).clamp(-1, 1), lambda m: m.tensor([1.5, -2.5]).pow(3),
     lambda m: m.cat([m.ones(2, 1), m.zeros(2, 2)], dim=1), lambda m: m.stack([m.ones(2), m.zeros(2)], 1),
     lambda m: m.mm(m.ones(2, 3), m.ones(3, 4)), lambda m: m.mv(m.ones(2, 3), m.ones(3)),
