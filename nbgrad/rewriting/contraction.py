@@ -241,12 +241,20 @@ def _plan(factors, use):
     return best
 
 
-def _product(factors, axes):
-    """The product of ``factors`` as an array over ``axes`` (sorted), smallest factors first."""
+def _product(factors, axes, coef=1.0):
+    """``coef`` times the product of ``factors`` as an array over ``axes`` (sorted).
+
+    The smallest factors are multiplied first, and ``coef`` with the smallest, so that
+    the operations on the largest arrays are as few as can be.
+    """
     out = None
     for f in sorted(factors, key=lambda f: len(f.axes)):
         x = f.on(axes)
+        if out is None and coef != 1.0:
+            x = x * constant(np.full((1,) * x.ndim, coef, dtype=x.dtype)) if len(factors) > 1 else x
         out = x if out is None else out * x
+    if len(factors) == 1 and coef != 1.0:
+        out = -out if coef == -1.0 else out * constant(np.full((1,) * out.ndim, coef, dtype=out.dtype))
     return out
 
 
@@ -317,13 +325,10 @@ def _elementwise(terms, e):
     axes = tuple(range(e.ndim))
     out = None
     for coef, factors in terms:
-        x = _product(factors, axes) if factors else None
-        if x is None:
+        if factors:
+            x = _product(factors, axes, coef)
+        else:
             x = constant(np.full((1,) * e.ndim, coef, dtype=e.dtype))
-        elif coef == -1.0:
-            x = -x
-        elif coef != 1.0:
-            x = x * constant(np.full((1,) * e.ndim, coef, dtype=e.dtype))
         out = x if out is None else out + x
     return out
 

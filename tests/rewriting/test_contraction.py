@@ -62,21 +62,28 @@ def test_a_matrix_product_with_a_broadcast_product_contracts_without_the_full_te
 
 
 def test_a_sum_of_terms_keeps_the_full_term_and_contracts_the_others():
-    # the shape of a batched Hessian of tanh(X W + b)·w: (p·c + r·w)·s, used by a sum and a product
+    # the shape of a batched Hessian of tanh(X W + b)·w: (-2·p·c + r·w)·s, used by a sum and a product
     k, n, j = 120, 64, 35
     p = T.TensorType("float64", (k, n, j))("p")
     c, s = T.TensorType("float64", (n, j))("c"), T.TensorType("float64", (n, j))("s")
     r, w = T.TensorType("float64", (k, n))("r"), T.TensorType("float64", (j,))("w")
     x = T.TensorType("float64", (n, 5))("x")
-    e = (p * c.dimshuffle("x", 0, 1) - r.dimshuffle(0, 1, "x") * w.dimshuffle("x", "x", 0)) * s.dimshuffle(
-        "x", 0, 1
-    )
+    e = (
+        -2 * p * c.dimshuffle("x", 0, 1) - r.dimshuffle(0, 1, "x") * w.dimshuffle("x", "x", 0)
+    ) * s.dimshuffle("x", 0, 1)
     outs = [T.sum(e, axis=1), T.matmul(x.T, e)]
     inputs = [p, c, s, r, w, x]
     values = _values(inputs)
     for out in outs:
         fg, applied = rewritten(inputs, out)
         assert values_agree(inputs, out, values)
+        # the full term is one product of p with the small factors, -2 among the latter
+        full = [
+            nd
+            for nd in fg.apply_nodes
+            if isinstance(nd.op, Elemwise) and nd.outputs[0].type.shape == (k, n, j)
+        ]
+        assert len(full) == 1 and p in full[0].inputs, full
     f = nbgrad.function(inputs, outs)
     g = nbgrad.function(inputs, outs, mode=WITHOUT)
     assert "contract_products" in f.maker.rewrites_applied
