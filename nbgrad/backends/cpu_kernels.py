@@ -434,20 +434,26 @@ def inplace_evaluator(comp, nin, target, check=None):
     return scope["thunk"]
 
 
-def node_evaluator(comp, nin, full=None, size=None, check=None):
+def node_evaluator(comp, nin, full=None, size=None, check=None, whole=None):
     """The CPU thunk of one ``Elemwise(comp)`` node: ``thunk(a0, ..., a{nin-1})``.
 
     What the node's types tell at compile time is not asked again at each call:
     with ``size`` (the result's number of elements, when its shape is static) the
     thunk is the small or the large form itself; with ``full`` (see ``_size_dispatch``)
     one operand's ``.size`` chooses. ``check`` is the node's broadcast check, if any.
+    ``whole`` (a flag per operand: its type says it has the result's shape) lets small
+    results keep their temporaries in fewer arrays (``_reusing_source``).
     """
     evaluate = comp.impl(np)
+    small, inline = evaluate.small, evaluate.inline
+    reusing = evaluate.reusing(tuple(whole)) if whole is not None else None
+    if reusing is not None:
+        small, inline = reusing, None
     if size is not None and check is None:
         if size < MIN_REUSED_SIZE:
-            return evaluate.small
+            return small
         return evaluate
-    return _size_dispatch(nin, evaluate.small, evaluate.big, full, check, inline=evaluate.inline)
+    return _size_dispatch(nin, small, evaluate.big, full, check, inline=inline)
 
 
 def result_keeping(fn, in_dtypes, dtype, full=None, size=None, check=None):
@@ -643,7 +649,70 @@ def composite_evaluator(comp):
     evaluate.inline = (body, f"{f}({', '.join(args)}", names)
     evaluate.small = small_fn
     evaluate.big = big
+    reusing_forms = {}
+
+    def reusing(whole):
+        """The small form keeping temporaries in dead ones, for operands of which ``whole``
+        says which have the result's shape; None where that saves fewer than
+        ``MIN_REUSED_TEMPORARIES`` arrays."""
+        if whole not in reusing_forms:
+            source, saved = _reusing_source(calls, nin, whole)
+            fn = None
+            if saved >= MIN_REUSED_TEMPORARIES:
+                scope = dict(env)
+                exec(_code(source, "composite-reusing"), scope)
+                fn = scope["reusing"]
+                fn.source = source
+            reusing_forms[whole] = fn
+        return reusing_forms[whole]
+
+    evaluate.reusing = reusing
     return evaluate
+
+
+#: Fewest fresh arrays a kernel's small form must save to keep its temporaries in dead ones
+#: (``_reusing_source``): below it, the call the form costs is not paid back (a ufunc into
+#: a given array saves about 0.05 µs on 400 float64; the cross-entropy kernel of a logistic
+#: regression saves 12 arrays, 6.8 -> 6.2 µs).
+MIN_REUSED_TEMPORARIES = 4
+
+
+def _reusing_source(calls, nin, whole):
+    """Source of ``reusing(a0, ...)``: the small form writing temporaries into dead ones.
+
+    ``whole[k]``: input ``k`` has the result's shape (its type says so). A temporary
+    computed from such an input has that shape too, so once a temporary of that shape and
+    dtype is read for the last time, its array takes the next one (the result included);
+    others are fresh arrays, as in the small form. Returns ``(source, arrays saved)``.
+    """
+    last_use = {}
+    for k, (_, _, args, _) in enumerate(calls):
+        for a in args:
+            last_use[a] = k
+    whole_of = {f"a{k}": bool(w) for k, w in enumerate(whole)}
+    array_of = {}  # temporary of the result's shape -> (the array holding it, its dtype)
+    free = []  # (array, dtype) of such temporaries nothing reads any more
+    saved = 0
+    lines = [f"def reusing({', '.join(f'a{k}' for k in range(nin))}):"]
+    for k, (t, f, args, dtype) in enumerate(calls):
+        for a in dict.fromkeys(args):  # a temporary read twice by this call is freed once
+            if a in array_of and last_use[a] == k:
+                free.append(array_of[a])
+        whole_of[t] = any(whole_of.get(a, False) for a in args)
+        target = None
+        if whole_of[t]:
+            target = next((name for name, d in free if d == dtype), None)
+        call = f"{f}({', '.join(args)}" + (f", out={target})" if target is not None else ")")
+        if target is not None:
+            free.remove((target, dtype))
+            saved += 1
+        if k == len(calls) - 1:
+            lines.append(f"    return {call}")
+            break
+        lines.append(f"    {t} = {call}")
+        if whole_of[t]:
+            array_of[t] = (target if target is not None else t, dtype)
+    return "\n".join(lines) + "\n", saved
 
 
 def _chained_source(calls, nin, out_dtype, alias, full):

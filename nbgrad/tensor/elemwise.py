@@ -121,7 +121,11 @@ class Elemwise(Op):
                          if all(s != 1 or o == 1 for s, o in zip(x.type.shape, out_shape))), None)
             size = int(np.prod(out_shape)) if None not in out_shape else None
             if isinstance(self.scalar_op, Composite):  # a Composite keeps its own results
-                return node_evaluator(self.scalar_op, self.nin, full, size, check), True
+                # an operand of the result's broadcast pattern has its shape (a size that is
+                # not known never stretches); one broadcast on every axis may come 0-d (linker)
+                out_bc = node.outputs[0].type.broadcastable
+                whole = [x.type.broadcastable == out_bc and not all(out_bc) for x in node.inputs]
+                return node_evaluator(self.scalar_op, self.nin, full, size, check, whole), True
             in_dtypes = [i.dtype for i in node.inputs]
             thunk = result_keeping(cpu_impl(self.scalar_op, in_dtypes), in_dtypes,
                                    node.outputs[0].dtype, full, size, check)

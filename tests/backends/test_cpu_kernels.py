@@ -326,3 +326,59 @@ def test_an_expanded_op_last_in_its_kernel_writes_into_out():
     out = np.empty(7)
     assert comp.impl(np)(a, b, out=out) is out
     assert _same_bits(out, _node_by_node(comp, [a, b]))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.lists(st.booleans(), min_size=3, max_size=3), st.integers(0, 2 ** 32 - 1))
+def test_small_form_reusing_temporaries_matches_numpy_and_leaves_inputs_alone(program, whole, seed):
+    # operands flagged whole have the result's shape, the others one element (or 0-d)
+    nin, steps = program
+    whole = tuple(whole[:nin])
+    if not any(whole):
+        return
+    inner, vals = _build(nin, steps)
+    if vals[-1].dtype == "bool" or vals[-1] in inner:
+        return
+    evaluate = Composite(inner, [vals[-1]]).impl(np)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cpu_kernels, "MIN_REUSED_TEMPORARIES", 0)
+        reusing = evaluate.reusing(whole)
+    rng = np.random.default_rng(seed)
+    arrays = [rng.uniform(-2, 2, 7) if w else rng.uniform(-2, 2, () if k % 2 else (1,))
+              for k, w in enumerate(whole)]
+    kept = [a.copy() for a in arrays]
+    with np.errstate(all="ignore"):
+        expected = _reference(steps, arrays)[-1]
+        result = np.asarray(reusing(*arrays))
+    _check(result, expected)
+    assert result.shape == expected.shape and not any(np.shares_memory(result, a) for a in arrays)
+    for a, k in zip(arrays, kept):
+        np.testing.assert_array_equal(a, k)
+
+
+def test_the_logistic_cross_entropy_kernel_keeps_its_temporaries_in_few_arrays():
+    z, y = T.dscalar("z"), T.dscalar("y")
+    evaluate = Composite([z, y], [-(y * log_sigmoid(-z)) - (1 - y) * log_sigmoid(z)]).impl(np)
+    reusing = evaluate.reusing((True, True))
+    assert reusing is not None and reusing.source.count("out=") >= 10
+    assert evaluate.reusing((True, False)) is not None  # 1 - y is not of the result's shape
+    assert evaluate.reusing((False, False)) is None  # nothing is known to have it: not used
+    zs = EXTREMES
+    for labels in (np.zeros_like(zs), np.ones_like(zs)):
+        with np.errstate(all="ignore"):
+            assert _same_bits(reusing(zs, labels), evaluate.small(zs, labels))
+
+
+def test_a_kernel_of_one_element_operands_does_not_reuse_temporaries():
+    # every operand broadcast on every axis: the linker may pass some 0-d, so none is
+    # taken to have the result's shape (a (1,) result written into a 0-d temporary fails)
+    x, s = T.tensor("float64", shape=(1,), name="x"), T.dscalar("s")
+    t, e = T.shape_padleft(s), 0.25
+    for _ in range(4):  # temporaries of s alone, each dead once the next is made
+        t, e = T.sin(t) + 1, np.sin(e) + 1
+    f = nbgrad.function([x, s], t * x)
+    assert "_t1(i1, i0)" in f.source  # the fused node reads s itself, 0-d
+    r = f(np.array([0.5]), 0.25)
+    assert r.shape == (1,)
+    np.testing.assert_allclose(r, [e * 0.5], rtol=1e-14)
