@@ -270,6 +270,10 @@ def _dot_axes(p, ap, q, aq, shared):
     """Σ over ``shared`` of p·q, for p over ``ap`` and q over ``aq``: (array, its axes)."""
     fp = tuple(d for d in ap if d not in shared)
     fq = tuple(d for d in aq if d not in shared)
+    if fp and fq and fq[0] < fp[0]:
+        # q's free axes come first in the result: q·p gives them in that order, where p·q
+        # would leave a transposed result (which the kernels that read it go through slowly)
+        return _dot_axes(q, aq, p, ap, shared)
     c = tuple(sorted(shared))
     pt = _transposed(p, ap, fp + c)
     qt = _transposed(q, aq, c + fq)

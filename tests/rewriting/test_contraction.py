@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import nbgrad
 import nbgrad.tensor as T
 from nbgrad.rewriting import Mode, contraction
-from nbgrad.tensor.elemwise import Elemwise
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise
 from nbgrad.tensor.math import Dot
 from tests.rewriting.helpers import rewritten, same_graph, same_values, values_agree
 
@@ -62,17 +62,21 @@ def test_a_matrix_product_with_a_broadcast_product_contracts_without_the_full_te
 
 
 def test_a_sum_of_terms_keeps_the_full_term_and_contracts_the_others():
-    # the shape of a batched Hessian of tanh(X W + b)·w: (-2·p·c + r·w)·s, used by a sum and a product
+    # the shape of a batched Hessian of tanh(X W + b)·w: (-2·p·c + d·q + r·w)·s, used by a
+    # sum and a product
     k, n, j = 120, 64, 35
     p = T.TensorType("float64", (k, n, j))("p")
     c, s = T.TensorType("float64", (n, j))("c"), T.TensorType("float64", (n, j))("s")
     r, w = T.TensorType("float64", (k, n))("r"), T.TensorType("float64", (j,))("w")
+    d, q = T.TensorType("float64", (k, j))("d"), T.TensorType("float64", (n,))("q")
     x = T.TensorType("float64", (n, 5))("x")
     e = (
-        -2 * p * c.dimshuffle("x", 0, 1) - r.dimshuffle(0, 1, "x") * w.dimshuffle("x", "x", 0)
+        -2 * p * c.dimshuffle("x", 0, 1)
+        + d.dimshuffle(0, "x", 1) * q.dimshuffle("x", 0, "x")
+        - r.dimshuffle(0, 1, "x") * w.dimshuffle("x", "x", 0)
     ) * s.dimshuffle("x", 0, 1)
     outs = [T.sum(e, axis=1), T.matmul(x.T, e)]
-    inputs = [p, c, s, r, w, x]
+    inputs = [p, c, s, r, w, d, q, x]
     values = _values(inputs)
     for out in outs:
         fg, applied = rewritten(inputs, out)
@@ -84,6 +88,12 @@ def test_a_sum_of_terms_keeps_the_full_term_and_contracts_the_others():
             if isinstance(nd.op, Elemwise) and nd.outputs[0].type.shape == (k, n, j)
         ]
         assert len(full) == 1 and p in full[0].inputs, full
+        # each dot gives its axes in the order of the result: nothing reads it transposed
+        for nd in fg.apply_nodes:
+            if isinstance(nd.op, DimShuffle) and nd.inputs[0].owner is not None:
+                if isinstance(nd.inputs[0].owner.op, Dot):
+                    kept = [a for a in nd.op.new_order if a != "x"]
+                    assert kept == sorted(kept), nd.op
     f = nbgrad.function(inputs, outs)
     g = nbgrad.function(inputs, outs, mode=WITHOUT)
     assert "contract_products" in f.maker.rewrites_applied
