@@ -4,6 +4,7 @@ A backend provides ``xp`` (the array module the linker emits code against),
 ``asarray``/``to_device`` (host value to backend array) and ``to_host``.
 """
 
+from nbgrad.backends.memory import keep_freed_memory
 from nbgrad.backends.numpy_backend import NumpyBackend
 from nbgrad.config import config
 
@@ -27,6 +28,7 @@ def get_backend(name=None):
         raise ValueError(f"unknown backend {name!r}; expected 'cpu' or 'gpu'")
     if name not in _BACKENDS:
         if name == "cpu":
+            keep_freed_memory()
             _BACKENDS[name] = NumpyBackend()
         else:
             from nbgrad.backends.cupy_backend import CupyBackend  # lazy: it imports CuPy, which is optional
