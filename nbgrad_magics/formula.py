@@ -553,31 +553,33 @@ def _text_depths(s):
             depth += 1
 
 
-def _text_terms(s):
-    """``s`` cut before each top-level binary `` + `` or `` - ``: ``['a', '+ b', '- c']``."""
+def _text_cut(s, chars, spaced):
+    """``s`` cut at each top-level character of ``chars``: before it when ``spaced`` (a binary
+    operator written with a space either side), else after it (a separator)."""
     cuts = [0]
     for pos, c, depth in _text_depths(s):
-        if depth == 0 and c in "+-" and s[pos - 1:pos] == " " and s[pos + 1:pos + 2] == " " and pos > 1:
+        if depth or c not in chars:
+            continue
+        if not spaced:
+            cuts.append(pos + 1)
+        elif s[pos - 1:pos] == " " and s[pos + 1:pos + 2] == " " and pos > 1:
             cuts.append(pos)
     return _cut(s, cuts)
+
+
+def _text_terms(s):
+    """``s`` cut before each top-level binary `` + `` or `` - ``: ``['a', '+ b', '- c']``."""
+    return _text_cut(s, "+-", spaced=True)
 
 
 def _text_factors(s):
     """``s`` cut before each top-level `` * ``, `` / `` or `` @ ``: ``['a', '* b', '@ c']``."""
-    cuts = [0]
-    for pos, c, depth in _text_depths(s):
-        if depth == 0 and c in "*/@" and s[pos - 1:pos] == " " and s[pos + 1:pos + 2] == " " and pos > 1:
-            cuts.append(pos)
-    return _cut(s, cuts)
+    return _text_cut(s, "*/@", spaced=True)
 
 
 def _text_arguments(s):
     """``s`` cut after each top-level ``,`` (the arguments of a function)."""
-    cuts = [0]
-    for pos, c, depth in _text_depths(s):
-        if depth == 0 and c == ",":
-            cuts.append(pos + 1)
-    return _cut(s, cuts)
+    return _text_cut(s, ",", spaced=False)
 
 
 def _widest_group(s):
