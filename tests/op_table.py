@@ -540,6 +540,7 @@ EXEMPT = {
     Composite: "made only by the fusion rewrite from chains of Elemwise at compile time, which the "
                "compiled values of the rows run",
     _tl._ListOp: "abstract base of the typed-list ops",
+    _tl._CountOfList: "abstract base of the typed-list ops with an int64 scalar result",
     **{op: "takes or makes a Python list of arrays, which the rows' array inputs cannot be, and has "
            "no gradient (as in Theano); tests/test_typed_list.py checks it against Python's list"
        for op in (_tl.GetItem, _tl.Append, _tl.Extend, _tl.Insert, _tl.Remove, _tl.Reverse, _tl.Index,

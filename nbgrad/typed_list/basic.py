@@ -8,11 +8,11 @@ the ops is differentiable (their ``L_op`` says so); read a tensor out of a list 
 
 import numpy as np
 
-from nbgrad.graph.basic import Apply, Constant, Variable
+from nbgrad.graph.basic import Apply, Constant, Variable, _value_key
 from nbgrad.graph.op import Op
 from nbgrad.tensor.basic import as_tensor_variable, constant
 from nbgrad.tensor.type import TensorType
-from nbgrad.typed_list.type import TypedListType
+from nbgrad.typed_list.type import TypedListType, elements_equal
 
 __all__ = [
     "TypedListVariable", "TypedListConstant",
@@ -78,10 +78,7 @@ class TypedListConstant(_ListMethods, Constant):
 
 
 def _list_key(data):
-    if isinstance(data, list):
-        return tuple(_list_key(d) for d in data)
-    arr = np.asarray(data)
-    return (arr.dtype.str, arr.shape, arr.tobytes())
+    return tuple(_list_key(d) for d in data) if isinstance(data, list) else _value_key(data)
 
 
 def _as_list(x, what):
@@ -125,12 +122,6 @@ def _copy(value):
     return [_copy(v) for v in value] if isinstance(value, list) else value.copy()
 
 
-def _equal(ttype, a, b):
-    if isinstance(ttype, TypedListType):
-        return ttype.values_eq(a, b)
-    return a.shape == b.shape and bool((a == b).all())
-
-
 class _ListOp(Op):
     """Shared parts of the list ops: the printed name, and no gradient through a list."""
 
@@ -138,6 +129,16 @@ class _ListOp(Op):
 
     def __str__(self):
         return type(self).__name__
+
+    @property
+    def what(self):
+        """The name errors give: the op's function name (``append``, ``index``...)."""
+        return type(self).__name__.lower()
+
+    def _list_and_element(self, x, value):
+        """``x`` checked as a list and ``value`` as one of its elements (converted if a value)."""
+        x = _as_list(x, self.what)
+        return x, _as_element(x.type.ttype, value, self.what)
 
     def vectorize_node(self, node, inputs):
         """A list has no batch axis, and a batch of lists is no tensor: refuse, naming the op."""
@@ -165,17 +166,17 @@ class GetItem(_ListOp):
         return f"GetItem{{{start}:{stop}" + (f":{step}" if step else "") + "}"
 
     def make_node(self, x, index=None):
-        x = _as_list(x, "getitem")
+        x = _as_list(x, self.what)
         if self.bounds is not None:
             return Apply(self, [x], [x.type()])
-        i = _as_position(index, "getitem")
+        i = _as_position(index, self.what)
         return Apply(self, [x, i], [x.type.ttype()])
 
     def perform(self, node, inputs, xp):
         if self.bounds is not None:
             return [_copy(v) for v in inputs[0][slice(*self.bounds)]]
         x, i = inputs
-        return _copy(x[_position(len(x), i, "getitem")])
+        return _copy(x[_position(len(x), i, self.what)])
 
 
 def getitem(x, index):
@@ -196,8 +197,8 @@ class Append(_ListOp):
     """A new list: the elements of ``x`` followed by ``value``."""
 
     def make_node(self, x, value):
-        x = _as_list(x, "append")
-        return Apply(self, [x, _as_element(x.type.ttype, value, "append")], [x.type()])
+        x, value = self._list_and_element(x, value)
+        return Apply(self, [x, value], [x.type()])
 
     def perform(self, node, inputs, xp):
         x, value = inputs
@@ -208,10 +209,10 @@ class Extend(_ListOp):
     """A new list: the elements of ``x`` followed by those of the list ``other``."""
 
     def make_node(self, x, other):
-        x = _as_list(x, "extend")
+        x = _as_list(x, self.what)
         if not isinstance(other, Variable):
             other = TypedListConstant(x.type, other)
-        other = _as_list(other, "extend")
+        other = _as_list(other, self.what)
         if other.type != x.type:
             raise TypeError(f"extend: both lists must have one type, got {x.type} and {other.type}")
         return Apply(self, [x, other], [x.type()])
@@ -224,9 +225,8 @@ class Insert(_ListOp):
     """A new list: ``x`` with ``value`` inserted before position ``index`` (as ``list.insert``)."""
 
     def make_node(self, x, index, value):
-        x = _as_list(x, "insert")
-        i = _as_position(index, "insert")
-        return Apply(self, [x, i, _as_element(x.type.ttype, value, "insert")], [x.type()])
+        x, value = self._list_and_element(x, value)
+        return Apply(self, [x, _as_position(index, self.what), value], [x.type()])
 
     def perform(self, node, inputs, xp):
         x, i, value = inputs
@@ -239,12 +239,12 @@ class Remove(_ListOp):
     """A new list: ``x`` without its first element equal to ``value`` (shape and values)."""
 
     def make_node(self, x, value):
-        x = _as_list(x, "remove")
-        return Apply(self, [x, _as_element(x.type.ttype, value, "remove")], [x.type()])
+        x, value = self._list_and_element(x, value)
+        return Apply(self, [x, value], [x.type()])
 
     def perform(self, node, inputs, xp):
         x, value = inputs
-        k = _find(node.inputs[0].type.ttype, x, value, "remove")
+        k = _find(node.inputs[0].type.ttype, x, value, self.what)
         return _copy(x[:k] + x[k + 1:])
 
 
@@ -252,7 +252,7 @@ class Reverse(_ListOp):
     """A new list: the elements of ``x`` in reverse order."""
 
     def make_node(self, x):
-        x = _as_list(x, "reverse")
+        x = _as_list(x, self.what)
         return Apply(self, [x], [x.type()])
 
     def perform(self, node, inputs, xp):
@@ -261,54 +261,50 @@ class Reverse(_ListOp):
 
 def _find(ttype, x, value, what):
     for k, item in enumerate(x):
-        if _equal(ttype, item, value):
+        if elements_equal(ttype, item, value):
             return k
     raise ValueError(f"{what}: no element of the list (of {len(x)}) is equal to the value given")
 
 
-class Index(_ListOp):
-    """The position (int64) of the first element of ``x`` equal to ``value``; an error if none is."""
-
-    def make_node(self, x, value):
-        x = _as_list(x, "index")
-        return Apply(self, [x, _as_element(x.type.ttype, value, "index")], [TensorType("int64", ())()])
-
-    def perform(self, node, inputs, xp):
-        x, value = inputs
-        return xp.asarray(_find(node.inputs[0].type.ttype, x, value, "index"), dtype="int64")
+class _CountOfList(_ListOp):
+    """A list op whose result is an int64 scalar."""
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [()]
 
 
-class Count(_ListOp):
+class Index(_CountOfList):
+    """The position (int64) of the first element of ``x`` equal to ``value``; an error if none is."""
+
+    def make_node(self, x, value):
+        x, value = self._list_and_element(x, value)
+        return Apply(self, [x, value], [TensorType("int64", ())()])
+
+    def perform(self, node, inputs, xp):
+        x, value = inputs
+        return xp.asarray(_find(node.inputs[0].type.ttype, x, value, self.what), dtype="int64")
+
+class Count(_CountOfList):
     """How many elements of ``x`` are equal to ``value`` (int64)."""
 
     def make_node(self, x, value):
-        x = _as_list(x, "count")
-        return Apply(self, [x, _as_element(x.type.ttype, value, "count")], [TensorType("int64", ())()])
+        x, value = self._list_and_element(x, value)
+        return Apply(self, [x, value], [TensorType("int64", ())()])
 
     def perform(self, node, inputs, xp):
         x, value = inputs
         ttype = node.inputs[0].type.ttype
-        return xp.asarray(sum(_equal(ttype, item, value) for item in x), dtype="int64")
+        return xp.asarray(sum(elements_equal(ttype, item, value) for item in x), dtype="int64")
 
-    def infer_shape(self, fgraph, node, input_shapes):
-        return [()]
-
-
-class Length(_ListOp):
+class Length(_CountOfList):
     """The number of elements of ``x`` (an int64 scalar)."""
 
     def make_node(self, x):
-        x = _as_list(x, "length")
+        x = _as_list(x, self.what)
         return Apply(self, [x], [TensorType("int64", ())()])
 
     def perform(self, node, inputs, xp):
         return xp.asarray(len(inputs[0]), dtype="int64")
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        return [()]
 
 
 class MakeList(_ListOp):

@@ -4,7 +4,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Type
 
-__all__ = ["TypedListType"]
+__all__ = ["TypedListType", "elements_equal"]
 
 
 class TypedListType(Type):
@@ -47,22 +47,19 @@ class TypedListType(Type):
     def filter(self, value, strict=False, allow_downcast=None, what="value"):
         """A new Python list of the elements, each converted (or checked) by the element type.
 
-        An element passed in as an array of the right type is copied, so that no result
-        of a compiled function can share memory with the caller's data.
+        Function inputs go through ``nbgrad.compile.io.input_converter``, which also copies
+        an element passed in unconverted; the list ops copy every array they return.
         """
         if not isinstance(value, (list, tuple)) or (strict and not isinstance(value, list)):
             raise TypeError(
                 f"{what}: expected a Python list of {self.ttype} values ({self}), got {type(value).__name__}"
             )
-        out = []
-        for k, item in enumerate(value):
-            conv = self.ttype.filter(item, strict=strict, allow_downcast=allow_downcast, what=f"{what}[{k}]")
-            out.append(conv.copy() if conv is item and isinstance(conv, np.ndarray) else conv)
-        return out
+        return [self.ttype.filter(item, strict=strict, allow_downcast=allow_downcast, what=f"{what}[{k}]")
+                for k, item in enumerate(value)]
 
     def values_eq(self, a, b):
         """Whether two lists hold equal elements (same length, same shapes, same values)."""
-        return len(a) == len(b) and all(_elements_equal(self.ttype, x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(elements_equal(self.ttype, x, y) for x, y in zip(a, b))
 
     def is_super(self, other):
         return self == other
@@ -85,7 +82,8 @@ class TypedListType(Type):
         return TypedListVariable(self, name=name)
 
 
-def _elements_equal(ttype, a, b):
+def elements_equal(ttype, a, b):
+    """Whether two elements of type ``ttype`` are equal (lists element by element, arrays in shape and values)."""
     if isinstance(ttype, TypedListType):
         return ttype.values_eq(a, b)
     a, b = np.asarray(a), np.asarray(b)
