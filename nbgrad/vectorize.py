@@ -32,11 +32,12 @@ from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.nograd import DisconnectedType, NullType, disconnected_type
 from nbgrad.graph.op import Op
 from nbgrad.graph.replace import clone_replace
+from nbgrad.row_runs import clone_with_zeros, overlaps, row_runs
 from nbgrad.graph.traversal import io_toposort
 from nbgrad.tensor.basic import as_tensor_variable, constant
 from nbgrad.tensor.batching import any_batched, is_batched
 from nbgrad.tensor.math import _prod_shapes, ones_like, sum as _sum
-from nbgrad.tensor.shape import broadcast_batch, eye, reshape, shape_i
+from nbgrad.tensor.shape import broadcast_batch, eye, join, reshape, shape_i
 from nbgrad.tensor.type import TensorType
 
 __all__ = ["vectorize_graph", "vectorize_banded", "register_vectorize", "Blockwise", "Diagonals",
@@ -399,16 +400,47 @@ def batched_lop(expression, wrt, consider_constant=None, disconnected_inputs="ra
         cotangent = TensorType(expression.dtype, expression.type.shape)("cotangent")
         vjps = Lop(expression, wrt_list, cotangent, consider_constant=consider_constant,
                    disconnected_inputs=disconnected_inputs)
-        basis = _identity_basis(expression)
-        if expression.ndim == 1:  # the identity's rows are banded: its diagonal is ones
+        size, dims = _size_and_shape(expression)
+        n = constant(np.int64(size)) if size is not None else _prod_shapes(dims)
+        groups = row_runs(vjps, cotangent, size) if expression.ndim == 1 else None
+        if groups is not None:
+            rows = _grouped_identity_rows(vjps, cotangent, expression, groups)
+        elif expression.ndim == 1:  # the identity's rows are banded: its diagonal is ones
+            basis = _identity_basis(expression)
             rows = vectorize_banded(vjps, {cotangent: basis}, {basis: {0: ones_like(expression)}},
                                     equal_lengths={cotangent: expression})
         else:
-            rows = vectorize_graph(vjps, {cotangent: basis})
-        size, dims = _size_and_shape(expression)
-        n = constant(np.int64(size)) if size is not None else _prod_shapes(dims)
+            rows = vectorize_graph(vjps, {cotangent: _identity_basis(expression)})
         out = [_unbatch_to(r, dims, w, n) for r, w in zip(rows, wrt_list)]
     return out if isinstance(wrt, (list, tuple)) else out[0]
+
+
+def _grouped_identity_rows(vjps, cotangent, expression, groups):
+    """The vector-Jacobian products over the identity's rows, one run of rows at a time, joined.
+
+    Each run of rows (``nbgrad.row_runs.row_runs``) is a banded batch
+    ``{-start: ones}``; the slices of the cotangent it does not touch are
+    symbolic zeros (``clone_with_zeros``), so the terms they feed are left out.
+    """
+    runs, reads = groups
+    size = expression.type.shape[0]
+    ones = ones_like(expression)
+    pieces = [[] for _ in vjps]
+    for r0, r1 in runs:
+        if size is not None:
+            basis = constant(np.eye(size, dtype=expression.dtype)[r0:r1])
+            count = constant(np.int64(r1 - r0))
+        else:
+            basis = eye(shape_i(expression, 0), dtype=expression.dtype)[r0:r1]
+            count = shape_i(basis, 0)
+        zeros = [s for s, bounds in reads.items() if not overlaps(bounds, (r0, r1))]
+        run_vjps = clone_with_zeros(vjps, cotangent, zeros, expression) if zeros else list(vjps)
+        rows = vectorize_banded(
+            run_vjps, {cotangent: basis}, {basis: {-r0: ones}}, equal_lengths={cotangent: expression}
+        )
+        for piece, r, v in zip(pieces, rows, vjps):
+            piece.append(r if r.ndim == v.ndim + 1 else broadcast_batch(r, count))
+    return [join(0, *piece) for piece in pieces]
 
 
 def batched_rop(expression, wrt, disconnected_inputs="raise"):
