@@ -17,6 +17,7 @@ import nbgrad
 import nbgrad.eager as ne
 import nbgrad.gradient as G
 from nbgrad.banded import Diagonals, DiagonalsOf
+from nbgrad.tensor.onehot import OneHot, OneHotOf, _Placement
 from nbgrad.ifelse import ifelse
 from nbgrad.printing.runtime import Print
 from nbgrad.random.op import RandomVariable
@@ -185,6 +186,15 @@ def _diagonals(n, m, offsets, *diags):
         for j in range(m):
             if 0 <= j + k < n:
                 out[j + k, j] += d[j]
+    return out
+
+
+_ONE_HOT = ((2, 3), (1,), ((2, 0, 1),))  # three 2 x 3 entries, nonzero in columns 2, 0 and 1
+
+
+def _one_hot(values):
+    out = np.zeros((3, 2, 3), dtype=values.dtype)
+    out[np.arange(3), :, [2, 0, 1]] = values
     return out
 
 
@@ -487,6 +497,9 @@ ROWS = [
           (((4,), (4,)),), (REAL, REAL)),
     OpRow("diagonals_of", lambda z: T.stack(DiagonalsOf((0, 1, -2))(z)),
           lambda z: np.stack(_diagonals_of(z, (0, 1, -2))), (((4, 3),),), (REAL,)),
+    OpRow("one_hot", lambda v: OneHot(*_ONE_HOT)(v), _one_hot, (((3, 2),),), (REAL,)),
+    OpRow("one_hot_of", lambda z: OneHotOf(*_ONE_HOT)(z), lambda z: z[np.arange(3), :, [2, 0, 1]],
+          (((3, 2, 3),),), (REAL,)),
     OpRow("blockwise", lambda a, b: Blockwise(Dot(), (True, False))(a, b), np.matmul,
           (((2, 3, 4), (4,)),), (REAL, REAL)),
     # ------------------------------------------------------------ cumulative sums and products
@@ -521,6 +534,7 @@ assert len(ROWS_BY_NAME) == len(ROWS), "duplicate row names in the op table"
 #: Op classes of nbgrad that have no row, and why. ``test_every_op_has_a_row`` fails for any
 #: other op class without a row, and for an entry here that a row covers after all.
 EXEMPT = {
+    _Placement: "abstract base of OneHot and OneHotOf",
     CAReduce: "abstract base of the reductions (no array function of its own)",
     _ArgReduce: "abstract base of Argmax and Argmin",
     _MaxMin: "abstract base of Max and Min",
@@ -636,7 +650,7 @@ EAGER = {
     "print": "a debugging op of compiled graphs; eager values are printed as they are",
     "scan_recurrence": _eager_recurrence,
     "log_of_softmax": lambda x: ne.log_softmax(x, dim=-1), "log_of_sum_exp": lambda x: ne.logsumexp(x, dim=1),
-    "diagonals": _INTERNAL, "diagonals_of": _INTERNAL, "blockwise": _INTERNAL,
+    "diagonals": _INTERNAL, "diagonals_of": _INTERNAL, "one_hot": _INTERNAL, "one_hot_of": _INTERNAL, "blockwise": _INTERNAL,
     "cumsum": "nbgrad.eager has no cumulative sum", "cumprod": "nbgrad.eager has no cumulative product",
     "sort": lambda x: ne.sort(x).values, "sort_descending_axis0": lambda x: x.sort(0, descending=True)[0],
     "sort_flat": lambda x: ne.sort(x.flatten()).values, "argsort": ne.argsort,

@@ -502,6 +502,7 @@ def _looping_ops():
     from nbgrad.random.op import RandomVariable
     from nbgrad.scan.op import Scan
     from nbgrad.tensor import conv
+    from nbgrad.tensor import onehot
     from nbgrad.tensor.shape import ARange, Eye
 
     return {
@@ -514,6 +515,9 @@ def _looping_ops():
         DiagonalsOf: "reads the diagonals of one matrix (the transpose of Diagonals)",
         ARange: "batched bounds give entries of different lengths",
         Eye: "batched sizes give entries of different shapes",
+        onehot._Placement: "the base of OneHot and OneHotOf, never a node's op",
+        onehot.OneHot: "writes the dense form of a one-hot batch, made by rewrites after vectorizing",
+        onehot.OneHotOf: "reads the values of a one-hot batch (the transpose of OneHot)",
         conv._ConvOp: "the base of the convolutions, never a node's op",
         conv.Conv2dGradWeights: "sums over the examples axis: a batch of entries cannot join it "
                                 "(one product per entry; a grouped product is not written)",

@@ -36,6 +36,6 @@ for _phase in PHASES:
 
 # The families register themselves into the phases above on import.
 from nbgrad.rewriting import (  # noqa: E402,F401
-    algebraic, canonicalize, constant_folding, contraction, fusion, inplace, merge, polynomial, shapes,
-    specialize, stabilize, subtensor,
+    algebraic, canonicalize, constant_folding, contraction, fusion, inplace, merge, onehot, polynomial,
+    shapes, specialize, stabilize, subtensor,
 )
