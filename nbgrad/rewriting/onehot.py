@@ -35,7 +35,7 @@ from nbgrad.tensor.elemwise import DimShuffle
 from nbgrad.tensor.math import Matmul, Sum, dot
 from nbgrad.tensor.math import sum as tsum
 from nbgrad.tensor.onehot import OneHot
-from nbgrad.tensor.shape import Reshape
+from nbgrad.tensor.shape import Alloc, Reshape, alloc
 from nbgrad.tensor.subtensor import Subtensor
 from nbgrad.banded import Diagonals
 
@@ -152,7 +152,27 @@ def _from_constant(v):
     if tag.one_hot is None:
         return None
     index, values = tag.one_hot
-    return _Hot(v.type.shape[1:], range(v.ndim - 1), index, constant(values))
+    shape = v.type.shape[1:]
+    axes = [a for a, size in enumerate(shape) if size != 1]  # a size-1 axis is one of the values'
+    if not axes:
+        return None
+    values = values.reshape((len(values),) + (1,) * (len(shape) - len(axes)))
+    return _Hot(shape, axes, [index[a] for a in axes], constant(values))
+
+
+def _from_alloc(node, depth):
+    """A one-hot batch broadcast along axes other than its one-hot ones."""
+    dims = [_const_ints(d) for d in node.inputs[1:]]
+    x = node.inputs[0]
+    if None in dims or x.ndim != len(dims):
+        return None
+    dims = [d for (d,) in dims]
+    hot = _hot(x, depth + 1)
+    if hot is None or dims[0] != hot.n or any(dims[1 + a] != hot.shape[a] for a in hot.axes):
+        return None
+    shape = dims[1:]
+    values = alloc(hot.values, hot.n, *[shape[a] for a in hot.rest()])
+    return _Hot(shape, hot.axes, hot.index, values)
 
 
 def _hot(v, depth=0):
@@ -169,6 +189,8 @@ def _hot(v, depth=0):
         return _from_diagonals(node)
     if isinstance(op, Reshape):
         return _from_reshape(node, depth)
+    if isinstance(op, Alloc):
+        return _from_alloc(node, depth)
     if isinstance(op, DimShuffle):
         return _from_dimshuffle(node, depth)
     return None

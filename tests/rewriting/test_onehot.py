@@ -44,16 +44,24 @@ def _unit_matrices(d):
     return T.reshape(Diagonals((0,))(N, N, d), (N, P, Q))
 
 
+# the rows of the identity of Q, one per entry, as a batch of 1 x Q matrices (constant)
+_UNIT_ROWS = T.constant(np.eye(Q)[[0, 1, 2, 2, 1, 0]].reshape(N, 1, Q) * np.arange(1.0, N + 1)[:, None, None])
+
+
+_LONG = 1000  # more rows than constant folding writes out (MAX_FOLDED_SIZE)
+
+
 def _inputs():
     d = T.TensorType("float64", (N,))("d")
     a = T.TensorType("float64", (5, P))("a")
     b = T.TensorType("float64", (Q, 4))("b")
     s = T.TensorType("float64", (1, 5, Q))("s")
-    return d, a, b, s
+    r = T.TensorType("float64", (1, _LONG, Q))("r")
+    return d, a, b, s, r
 
 
 def _cases():
-    inputs = d, a, b, s = _inputs()
+    inputs = d, a, b, s, r = _inputs()
     e = _unit_matrices(d)
     ae = Matmul()(a, e)  # (N, 5, Q): one-hot along Q
     return inputs, {
@@ -66,6 +74,9 @@ def _cases():
         "((a @ E) @ b.T)[:, :, 0]": Matmul()(ae, T.ones((Q, 1)))[:, :, 0],
         "E transposed @ a.T": Matmul()(e.dimshuffle(0, 2, 1), a.T),
         "(ones row @ (a @ E))[:, 0, :]": Matmul()(T.ones((1, 5)), ae)[:, 0, :],
+        "unit rows broadcast down the columns, times r @ b": Matmul()(
+            T.alloc(_UNIT_ROWS, N, _LONG, Q) * r, b
+        ),
     }
 
 
@@ -103,14 +114,14 @@ def test_leaves_alone_a_one_hot_vector_batch():
     ],
 )
 def test_leaves_alone_batches_that_are_not_one_hot(diagonals):
-    d, a, _, _ = _inputs()
+    d, a = _inputs()[:2]
     out = Matmul()(a, T.reshape(diagonals(d), (N, P, Q)))
     _, applied = rewritten([d, a], out)
     assert "push_one_hot" not in applied
 
 
 def test_writes_the_dense_batch_for_a_product_with_another_batch():
-    d, a, _, _ = _inputs()
+    d, a = _inputs()[:2]
     other = T.TensorType("float64", (N, 5, Q))("other")
     out = T.sum(Matmul()(a, _unit_matrices(d)) * other, axis=1)
     fg, _ = rewritten([d, a, other], out)
