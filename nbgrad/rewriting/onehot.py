@@ -21,8 +21,10 @@ nonzero values:
 
 Where a one-hot batch meets anything else it is written out once (``OneHot``).
 The values are taken at the places where the dense batch is nonzero, so the
-results equal the dense computation's to rounding; zeros that the dense form
-multiplied by an infinity or NaN stay zero.
+results equal the dense computation's to rounding for finite operands. The
+other entries are structural zeros, as the rows of ``nbgrad.banded`` are: where
+the dense form multiplied them by an infinity or NaN of an operand (0 · inf,
+NaN), they stay zero.
 """
 
 import numpy as np
@@ -43,6 +45,8 @@ __all__ = ["push_one_hot"]
 
 #: a one-hot batch is looked for behind at most this many reshapes and transposes
 _MAX_DEPTH = 8
+#: constants of more elements are not searched for one nonzero per entry (compile time)
+_MAX_CONSTANT_SIZE = 1 << 20
 
 
 class _Hot:
@@ -143,7 +147,7 @@ def _from_constant(v):
     if not hasattr(tag, "one_hot"):
         data = np.asarray(v.data)
         tag.one_hot = None
-        if data.ndim >= 3 and data.shape[0] and data.dtype.kind == "f":
+        if data.ndim >= 3 and 0 < data.size <= _MAX_CONSTANT_SIZE and data.dtype.kind == "f":
             flat = data.reshape(data.shape[0], -1)
             where = (flat != 0).argmax(axis=1) if flat.shape[1] else None
             if where is not None and np.array_equal(np.count_nonzero(flat, axis=1), np.ones(len(flat))):
