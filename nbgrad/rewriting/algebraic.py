@@ -11,6 +11,7 @@ zero (sigmoid, 1 - sigmoid, exp); it is tagged ``stability``.
 
 import numpy as np
 
+from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import node_rewriter
 from nbgrad.rewriting.patterns import (
     S, chain_leaves, dim_key, is_op, known_finite, known_nonnegative, known_nonzero, only_client,
@@ -148,6 +149,18 @@ DOMAIN = {
 STABILITY = {"log_exp", "neg_neg", "mul_neg", "mul_by_minus_one", "add_neg", "sub_neg"}
 
 
+# What each identity's test needs among the operands (``Rewrite.reads``): a constant (the
+# unit of ``_unit``, the zero of ``_zero_operand``, a switch's condition) or an operand
+# computed by the scalar op named; the driver does not try it on other nodes.
+_CONST = (Constant,)
+READS = {
+    "mul_by_one": _CONST, "add_zero": _CONST, "sub_zero": _CONST, "div_by_one": _CONST,
+    "pow_one": _CONST, "pow_zero": _CONST, "mul_by_minus_one": _CONST, "switch_const": _CONST,
+    "mul_by_zero": _CONST, "neg_neg": (S["neg"],), "sub_neg": (S["neg"],), "add_neg": (S["neg"],),
+    "mul_neg": (S["neg"],), "neg_sub": (S["sub"],), "log_exp": (S["exp"],),
+}
+
+
 def _neg_of_difference(node, fgraph):
     """(a, b) if node is -(a - b) and the sign of a zero result does not matter (see DOMAIN)."""
     d = node.inputs[0]
@@ -207,7 +220,7 @@ def _make(name, sname, test, build, tags, phases="simplify"):
     base = name[len("unsafe_"):] if name.startswith("unsafe_") else name
     rewrite.__name__ = name
     rewrite.__doc__ = f"Identity {name} on {sname}. Exact for: {DOMAIN[base]}."
-    node_rewriter(phases, tags=tags, tracks=(S[sname],), name=name)(rewrite)
+    node_rewriter(phases, tags=tags, tracks=(S[sname],), name=name, reads=READS.get(base, ()))(rewrite)
 
 
 for _name, _sname, _test, _build in IDENTITIES:
@@ -381,6 +394,14 @@ def _shape_key(v):
     return (v.ndim,) + tuple(dim_key(v, d) for d in range(v.ndim))
 
 
+def _reciprocal_of_form(v):
+    """True if ``v`` is n / a or 1 / a for a nonzero form ``a`` (what ``_cancel`` cancels)."""
+    if not (is_op(v, "true_div") or is_op(v, "reciprocal")):
+        return False
+    over = _over(v)
+    return over is not None and _nonzero_arg(over[1]) is not None
+
+
 def _cancel(factors):
     """``factors`` with each pair (n / a, a) for a nonzero form ``a`` replaced by (n, nothing).
 
@@ -389,6 +410,8 @@ def _cancel(factors):
     Linear in the number of factors: positions are looked up by variable.
     """
     out, gone, taken = list(factors), [], []
+    if not any(_reciprocal_of_form(f) for f in out):
+        return out, gone, True  # nothing to cancel (the common case: read before the rest)
     where, quotients = {}, {}
     for j, f in enumerate(out):
         if _nonzero_arg(f) is not None:
@@ -544,6 +567,8 @@ def _cancel_through_sum(fgraph, leaves, out):
     multiplications the distribution adds are no more than the reciprocals and
     multiplications it removes: the graph does not grow.
     """
+    if not any(is_op(s, "add") or is_op(s, "sub") for s in leaves):
+        return None  # no sum to distribute over
     forms = {}
     for j, a in enumerate(leaves):
         if _nonzero_arg(a) is not None:
@@ -607,7 +632,8 @@ def cancel_reciprocal(fgraph, node):
         # a product shared with other terms (the chain rule's ``ones · (1/u)``, used by
         # each term of d(log u)) is read through as well: the cancellation removes more
         # operations than repeating the shared factors adds
-        shared = _shared_leaves(out, out.dtype)
+        # (the same factors unless a factor is itself a product)
+        shared = _shared_leaves(out, out.dtype) if any(is_op(f, "mul") for f in leaves) else None
         if shared is not None and len(shared) > len(leaves):
             new = _cancel_in_chain(shared, out, fgraph)
     if new is None or new.ndim != out.ndim or new.type.shape != out.type.shape and not same_shape(new, out):

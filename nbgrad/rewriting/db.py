@@ -25,9 +25,11 @@ class Rewrite:
     ``chain`` (node rewrites only): the rewrite reads a whole chain of one
     operation (``a * b * c * ...``) from its root, so the driver calls it on the
     root of each chain only (see ``patterns.chain_interior``).
-    ``reads`` (node rewrites only): a tuple of Op classes; the rewrite changes only
-    nodes with an input computed by an op of one of them, and the driver does not
-    call it on other nodes. Empty: no such condition.
+    ``reads`` (node rewrites only): a tuple of classes of Ops, scalar ops or variables;
+    the rewrite changes only nodes with an input computed by an op (or an ``Elemwise``
+    whose scalar op) is an instance of one of them, or an input that is an instance of
+    one of them (``Constant``: a constant operand), and the driver does not call it on
+    other nodes. Empty: no such condition.
     """
 
     def __init__(self, fn, name, phase, tags, kind, tracks=(), chain=False, reads=()):

@@ -18,7 +18,7 @@ from nbgrad.config import config
 from nbgrad.graph.basic import traces_set_by_caller
 from nbgrad.graph.fg import without_cyclic_gc
 from nbgrad.rewriting.db import db, get_mode, report
-from nbgrad.rewriting.patterns import chain_interior
+from nbgrad.rewriting.patterns import chain_interior, chains_remembered, forget_chains
 
 __all__ = ["rewrite_graph", "RewriteWarning", "replace_node"]
 
@@ -74,35 +74,62 @@ def replace_node(fgraph, node, new_outputs, reason):
 
 
 class _Dispatch:
-    """Rewrites applicable to a node, cached by (op class, scalar-op class): ``(rewrites,
-    the same without the chain rewrites or None when there are none, the op classes that
-    some of them read (``Rewrite.reads``) or None, and the first two for a node that
-    reads none of those classes)``."""
+    """The rewrites applicable to a node.
+
+    ``by_op`` caches, by (op class, scalar-op class), ``(rewrites, the same without the chain
+    rewrites or None when there are none, whether some of them read their inputs' kinds
+    (``Rewrite.reads``))``; ``by_inputs`` caches, for such op classes and by the set of
+    their inputs' kinds (``_input_kind``), the first two for a node with those inputs.
+    """
 
     def __init__(self, rewrites):
         self.rewrites = rewrites
-        self.cache = {}
+        self.by_op = {}
+        self.by_inputs = {}
 
     def __call__(self, node):
+        """(rewrites, rewrites without the chain ones or None) for ``node``."""
         op = node.op
         key = (type(op), type(getattr(op, "scalar_op", None)))
-        sel = self.cache.get(key)
-        if sel is None:
-            sel = self.cache[key] = self.select(op)
-        return sel
+        rws, unchained, reads = self.by_op.get(key) or self.select(key, op)
+        if not reads:
+            return rws, unchained
+        key = (key, frozenset(map(_input_kind, node.inputs)))
+        return self.by_inputs.get(key) or self.select_inputs(key, rws)
 
-    def select(self, op):
+    def select(self, key, op):
         sop = getattr(op, "scalar_op", None)
         rws = [
             r for r in self.rewrites
             if not r.tracks or any(isinstance(op, t) or (sop is not None and isinstance(sop, t))
                                    for t in r.tracks)
         ]
-        reads = tuple(dict.fromkeys(t for r in rws for t in r.reads))
-        if not reads:
-            return rws, _unchained(rws), None, None
-        plain = [r for r in rws if not r.reads]
-        return rws, _unchained(rws), reads, (plain, _unchained(plain))
+        sel = self.by_op[key] = (rws, _unchained(rws), any(r.reads for r in rws))
+        return sel
+
+    def select_inputs(self, key, rws):
+        kinds = key[1]
+        rws = [r for r in rws if not r.reads or any(_reads(k, t) for k in kinds for t in r.reads)]
+        sel = self.by_inputs[key] = (rws, _unchained(rws))
+        return sel
+
+
+def _input_kind(v):
+    """What ``Rewrite.reads`` tests of an input: the class of a variable that no node computes
+    (a constant, a graph input), else the classes of its node's op and scalar op."""
+    node = v.owner
+    if node is None:
+        return type(v)
+    op = node.op
+    return type(op), type(getattr(op, "scalar_op", None))
+
+
+def _reads(kind, cls):
+    """True if an input of ``kind`` (see ``_input_kind``) is of the class ``cls`` that a
+    rewrite reads: a variable of that class, or computed by an op or scalar op of it."""
+    if isinstance(kind, type):
+        return issubclass(kind, cls)
+    return issubclass(kind[0], cls) or issubclass(kind[1], cls)
 
 
 def _unchained(rws):
@@ -124,7 +151,7 @@ def _chain_roots(fgraph, interior):
 
 def _run_node_phase(fgraph, rewrites, applied, verbose):
     dispatch = _Dispatch(rewrites)
-    cache = dispatch.cache
+    by_op, by_inputs = dispatch.by_op, dispatch.by_inputs
     apply_nodes = fgraph.apply_nodes
     queue = deque(fgraph.toposort())
     queued = set(queue)
@@ -146,15 +173,11 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
         if node not in apply_nodes:
             continue
         op = node.op  # dispatch(node), written out: this runs for every node of every phase
-        sel = cache.get((type(op), type(getattr(op, "scalar_op", None))))
-        selected, unchained, reads, plain = sel if sel is not None else dispatch(node)
-        if reads is not None:
-            for i in node.inputs:
-                p = i.owner
-                if p is not None and isinstance(p.op, reads):
-                    break
-            else:  # no input from an op that some of the rewrites need
-                selected, unchained = plain
+        key = (type(op), type(getattr(op, "scalar_op", None)))
+        selected, unchained, reads = by_op.get(key) or dispatch.select(key, op)
+        if reads:
+            key = (key, frozenset(map(_input_kind, node.inputs)))
+            selected, unchained = by_inputs.get(key) or dispatch.select_inputs(key, selected)
         if unchained is not None and chain_interior(fgraph, node):
             selected = unchained
             if fgraph.clients[node.outputs[0]][0][0] not in queued:
@@ -169,6 +192,7 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
                 continue
             if all(n is o for n, o in zip(new, node.outputs)):
                 continue
+            forget_chains()
             try:
                 created = replace_node(fgraph, node, new, r.name)
             except Exception as exc:  # noqa: BLE001
@@ -224,7 +248,8 @@ def _rewrite_phases(fgraph, mode):
     for _phase, rewrites in db.query(mode):
         node_rw = [r for r in rewrites if r.kind == "node"]
         if node_rw:
-            _run_node_phase(fgraph, node_rw, applied, verbose)
+            with chains_remembered(fgraph):
+                _run_node_phase(fgraph, node_rw, applied, verbose)
         for r in rewrites:
             if r.kind != "graph":
                 continue

@@ -1,5 +1,8 @@
 """Small queries that rewrites share: which op a node applies, constant values, shapes."""
 
+import contextlib
+import threading
+
 import numpy as np
 
 from nbgrad.graph.basic import Constant
@@ -258,17 +261,50 @@ def chain_inner(fgraph, root, kind, dtype):
     clients = fgraph.clients
 
     def inner(u):
-        node = u.owner
-        return (node is not None and type(sop(node)) is op and u.dtype == dtype
-                and (u is root or len(clients.get(u, ())) == 1))
+        node = u.owner  # sop(node), written out: this runs for every operand of every chain
+        return (node is not None and isinstance(node.op, Elemwise) and type(node.op.scalar_op) is op
+                and u.type.dtype == dtype and (u is root or len(clients.get(u, ())) == 1))
 
     return inner
 
 
 def chain_leaves(fgraph, v, root, kind, dtype):
     """Operands of the ``kind`` tree (``"mul"``, ``"add"``) under ``v``, through nodes of
-    ``dtype`` used only inside it: ``(x * y) * exp(z)`` → ``[x, y, exp(z)]``."""
-    return tree_leaves(v, chain_inner(fgraph, root, kind, dtype))
+    ``dtype`` used only inside it: ``(x * y) * exp(z)`` → ``[x, y, exp(z)]``.
+
+    Inside ``chains_remembered(fgraph)`` the answer is kept until ``forget_chains()``: the
+    rewrites of a product read its factors one after the other, each from the same graph.
+    """
+    memo = getattr(_chains, "memo", None)
+    if memo is None or memo[0] is not fgraph:
+        return tree_leaves(v, chain_inner(fgraph, root, kind, dtype))
+    key = (v, root, kind, dtype)
+    leaves = memo[1].get(key)
+    if leaves is None:
+        leaves = memo[1][key] = tree_leaves(v, chain_inner(fgraph, root, kind, dtype))
+    return list(leaves)
+
+
+_chains = threading.local()  # compiles in other threads keep their own
+
+
+@contextlib.contextmanager
+def chains_remembered(fgraph):
+    """``chain_leaves`` of ``fgraph`` remembers its answers while the block runs, which must
+    call ``forget_chains()`` whenever it changes ``fgraph``."""
+    outer = getattr(_chains, "memo", None)
+    _chains.memo = (fgraph, {})
+    try:
+        yield
+    finally:
+        _chains.memo = outer
+
+
+def forget_chains():
+    """Drop what ``chain_leaves`` remembered (the graph is about to change)."""
+    memo = getattr(_chains, "memo", None)
+    if memo is not None:
+        memo[1].clear()
 
 
 def chain_interior(fgraph, node):

@@ -355,10 +355,35 @@ def _complements(poly, atoms):
 def _is_root(fgraph, node):
     """True unless ``node``'s result is an inner part of a larger tree read from above."""
     out = node.outputs[0]
-    users = {c for c, _ in fgraph.clients.get(out, ())}
-    if len(users) != 1 or "output" in users:
+    uses = fgraph.clients.get(out, ())
+    if len(uses) == 1:  # the common case, without building a set
+        user = next(iter(uses))[0]
+    else:
+        users = {c for c, _ in uses}
+        if len(users) != 1:
+            return True
+        user = users.pop()
+    if user == "output":
         return True
-    return _kind(next(iter(users)).outputs[0], out.dtype) is None
+    return _kind(user.outputs[0], out.dtype) is None
+
+
+def _one_level(reader, node):
+    """True when the tree under ``node`` is ``node`` alone and cannot collect anything.
+
+    Its operands are then atoms or coefficients (an operand that is not ``reader.inner_var``
+    is read as one of them), each a single monomial: a product of them is one term (nothing
+    collects), and a sum of two different ones is two terms that neither meet, nor share a
+    factor, nor form a pair σ(x) + σ(-x) that another term still reads. ``x + x`` and the sum
+    of two coefficients (their monomials meet) are read in full.
+    """
+    inputs = node.inputs
+    if any(reader.inner_var(i) for i in inputs):
+        return False
+    if _kind(node.outputs[0], reader.dtype) not in ("add", "sub"):
+        return True
+    return (len(inputs) == 2 and inputs[0] is not inputs[1]
+            and (_coefficient(inputs[0]) is None or _coefficient(inputs[1]) is None))
 
 
 @node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"),
@@ -376,6 +401,8 @@ def collect_like_terms(fgraph, node):
     if not _is_root(fgraph, node):
         return None
     reader = _Reader(fgraph, out)
+    if _one_level(reader, node):
+        return None
     try:
         poly = reader.read()
     except _TooBig:
@@ -427,7 +454,7 @@ def _dot_parts(v):
     return node.op, node.inputs[0], node.inputs[1]
 
 
-@node_rewriter("simplify", tags=("fast_run", "stability"), tracks=(S["add"], S["sub"]))
+@node_rewriter("simplify", tags=("fast_run", "stability"), tracks=(S["add"], S["sub"]), reads=(Dot, Matmul))
 def factor_dot_sum(fgraph, node):
     """A @ u ± A @ v → A @ (u ± v), and u @ B ± v @ B → (u ± v) @ B: one product instead of two.
 

@@ -135,7 +135,7 @@ def sigmoid_exp_product(fgraph, node):
     return None
 
 
-@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["log"],))
+@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["log"],), reads=(S["add"],))
 def log1p_specialize(fgraph, node):
     """log(1 + x) → log1p(x)."""
     a = node.inputs[0]
@@ -148,7 +148,7 @@ def log1p_specialize(fgraph, node):
     return None
 
 
-@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["sub"],))
+@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["sub"],), reads=(S["exp"],))
 def expm1_specialize(fgraph, node):
     """exp(x) - 1 → expm1(x)."""
     a, one = node.inputs

@@ -227,7 +227,7 @@ def share_sigmoid(fgraph, node):
     return None
 
 
-@node_rewriter("specialize", tags=_TAGS, tracks=(S["sub"], S["add"]))
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["sub"], S["add"]), reads=(Constant, Alloc))
 @_make("one_minus_sigmoid")
 def one_minus_sigmoid(fgraph, node):
     """1 - sigmoid(x) → sigmoid(-x), also written 1 + -sigmoid(x); sigmoid(x) - 1 → -sigmoid(-x)."""
@@ -283,7 +283,7 @@ def exp_times_sigmoid_neg(fgraph, node):
     return None
 
 
-@node_rewriter(("simplify", "specialize"), tags=_TAGS, tracks=(S["true_div"],))
+@node_rewriter(("simplify", "specialize"), tags=_TAGS, tracks=(S["true_div"],), reads=(S["exp"],))
 @_make("exp_over_one_plus_exp")
 def exp_over_one_plus_exp(fgraph, node):
     """exp(x) / (1 + exp(x)) → sigmoid(x), before like terms are collected.

@@ -166,24 +166,37 @@ def test_a_compile_leaves_the_collector_as_it_found_it():
         gc.enable()
 
 
-def test_rewrites_that_read_an_op_meet_only_the_nodes_that_read_it(monkeypatch):
-    from nbgrad.tensor.shape import Alloc
+def _reads_one_of(node, classes):
+    """True if an input of ``node`` is of one of ``classes`` or computed by an op or an
+    Elemwise scalar op of one of them (what ``Rewrite.reads`` promises)."""
+    for i in node.inputs:
+        if isinstance(i, classes):
+            return True
+        op = getattr(i.owner, "op", None)
+        if isinstance(op, classes) or isinstance(getattr(op, "scalar_op", None), classes):
+            return True
+    return False
 
+
+def test_rewrites_that_read_an_op_meet_only_the_nodes_that_read_it(monkeypatch):
     tried = []
-    reading = [r for r in db.by_name.values() if r.reads]
-    assert {"elemwise_alloc", "elemwise_alloc_checked", "elemwise_of_fill"} <= {r.name for r in reading}
-    for r in reading:
+    reading = {r.name: r for r in db.by_name.values() if r.reads}
+    assert {"elemwise_alloc", "elemwise_alloc_checked", "elemwise_of_fill", "mul_by_one", "neg_neg",
+            "one_minus_sigmoid", "factor_dot_sum"} <= set(reading)
+    for r in reading.values():
         def run(fgraph, node, fn=r.fn, name=r.name):
             tried.append((name, node))
             return fn(fgraph, node)
         monkeypatch.setattr(r, "fn", run)
     monkeypatch.setattr(cache, "enabled", False)
     x = T.dvector("x")
-    f = nbgrad.function([x], T.grad(T.sum(T.tanh(x) * T.exp(x)), x) + T.ones_like(x) * 2)
+    # Allocs (ones_like, the gradient's seed), constants, negations and one 1 - sigmoid
+    out = T.grad(T.sum(T.tanh(x) * T.exp(x)), x) + T.ones_like(x) * 2 - (1 - T.sigmoid(-x))
+    f = nbgrad.function([x], out)
     monkeypatch.undo()
-    assert tried
+    assert {"elemwise_alloc", "mul_by_one", "one_minus_sigmoid"} <= {name for name, _ in tried}
     for name, node in tried:
-        assert any(i.owner is not None and isinstance(i.owner.op, Alloc) for i in node.inputs), (name, node)
+        assert _reads_one_of(node, reading[name].reads), (name, node, reading[name].reads)
     assert np.all(np.isfinite(f(np.array([0.1, -0.2]))))
 
 
