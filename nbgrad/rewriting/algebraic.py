@@ -560,6 +560,16 @@ def _cancel_in_chain(leaves, out, fgraph=None):
     return _product([f for f in factors if f is not None] + [unit_of(x) for x in units], gone[0], out)
 
 
+#: The factors without which cancel_reciprocal leaves a product alone: a reciprocal
+#: (``_cancel``), a sum (``_cancel_through_sum``), a product (``_shared_leaves``).
+_MAY_CANCEL = (ps.TrueDiv, ps.Reciprocal, ps.Add, ps.Sub, ps.Mul)
+
+
+def _may_cancel(f):
+    node = f.owner
+    return node is not None and isinstance(node.op, Elemwise) and isinstance(node.op.scalar_op, _MAY_CANCEL)
+
+
 def _cancel_through_sum(fgraph, leaves, out):
     """(t₁ + t₂ + ...) · a₁ · a₂ · rest → (t₁ · a₁ · a₂ + ...) · rest with each tᵢ · aⱼ cancelled.
 
@@ -625,6 +635,8 @@ def cancel_reciprocal(fgraph, node):
     if not out.dtype.startswith("float"):
         return None
     leaves = chain_leaves(fgraph, out, out, "mul", out.dtype)
+    if not any(_may_cancel(f) for f in leaves):
+        return None  # no reciprocal to cancel, no sum to distribute over, no shared product
     new = _cancel_in_chain(leaves, out, fgraph)
     if new is None:
         new = _cancel_through_sum(fgraph, leaves, out)

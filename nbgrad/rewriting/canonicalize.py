@@ -17,7 +17,7 @@ from nbgrad.gradient import _GradientOp
 from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import node_rewriter
 from nbgrad.rewriting.patterns import (
-    S, chain_inner, dim_var, neutral_const, same_shape, sop, tree_leaves, tree_rebuild,
+    S, chain_inner, chain_leaves, dim_var, neutral_const, same_shape, sop, tree_rebuild,
     shape_entry_key, dim_key,
 )
 from nbgrad.scalar import basic as ps
@@ -234,11 +234,8 @@ def constant_chain(fgraph, node):
     (``alloc(1, x.shape[0]) * 2 * x`` → ``x * 2``)."""
     kind = "mul" if type(sop(node)) is S["mul"] else "add"
     out = node.outputs[0]
-    inner = chain_inner(fgraph, out, kind, out.dtype)
-    if len(node.inputs) < 3 and not any(inner(i) for i in node.inputs):
-        return None  # two operands: the identities of ``algebraic`` (x * 1, ...) apply
-    leaves = tree_leaves(out, inner)
-    if len(leaves) < 3:
+    leaves = chain_leaves(fgraph, out, out, kind, out.dtype)
+    if len(leaves) < 3:  # two operands: the identities of ``algebraic`` (x * 1, ...) apply
         return None
     if any(not isinstance(v, Constant) and v.dtype != out.dtype for v in leaves):
         return None

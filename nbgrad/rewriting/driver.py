@@ -78,8 +78,8 @@ class _Dispatch:
 
     ``by_op`` caches, by (op class, scalar-op class), ``(rewrites, the same without the chain
     rewrites or None when there are none, whether some of them read their inputs' kinds
-    (``Rewrite.reads``))``; ``by_inputs`` caches, for such op classes and by the set of
-    their inputs' kinds (``_input_kind``), the first two for a node with those inputs.
+    (``Rewrite.reads``))``; ``by_inputs`` caches, for such op classes and by their inputs'
+    kinds (``_input_kinds``), the first two for a node with those inputs.
     """
 
     def __init__(self, rewrites):
@@ -94,7 +94,7 @@ class _Dispatch:
         rws, unchained, reads = self.by_op.get(key) or self.select(key, op)
         if not reads:
             return rws, unchained
-        key = (key, frozenset(map(_input_kind, node.inputs)))
+        key = (key, _input_kinds(node.inputs))
         return self.by_inputs.get(key) or self.select_inputs(key, rws)
 
     def select(self, key, op):
@@ -114,14 +114,18 @@ class _Dispatch:
         return sel
 
 
-def _input_kind(v):
-    """What ``Rewrite.reads`` tests of an input: the class of a variable that no node computes
-    (a constant, a graph input), else the classes of its node's op and scalar op."""
-    node = v.owner
-    if node is None:
-        return type(v)
-    op = node.op
-    return type(op), type(getattr(op, "scalar_op", None))
+def _input_kinds(inputs):
+    """What ``Rewrite.reads`` tests of each input: the class of a variable that no node
+    computes (a constant, a graph input), else the classes of its node's op and scalar op."""
+    kinds = []
+    for v in inputs:  # a loop, not map: this runs for most nodes of every phase
+        node = v.owner
+        if node is None:
+            kinds.append(type(v))
+        else:
+            op = node.op
+            kinds.append((type(op), type(getattr(op, "scalar_op", None))))
+    return tuple(kinds)
 
 
 def _reads(kind, cls):
@@ -176,7 +180,7 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
         key = (type(op), type(getattr(op, "scalar_op", None)))
         selected, unchained, reads = by_op.get(key) or dispatch.select(key, op)
         if reads:
-            key = (key, frozenset(map(_input_kind, node.inputs)))
+            key = (key, _input_kinds(node.inputs))
             selected, unchained = by_inputs.get(key) or dispatch.select_inputs(key, selected)
         if unchained is not None and chain_interior(fgraph, node):
             selected = unchained

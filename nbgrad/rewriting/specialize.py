@@ -3,7 +3,7 @@
 import numpy as np
 
 from nbgrad.rewriting.db import node_rewriter
-from nbgrad.rewriting.patterns import S, is_op, same_shape, scalar_const, tree_leaves
+from nbgrad.rewriting.patterns import S, chain_leaves, is_op, same_shape, scalar_const, tree_leaves
 from nbgrad.tensor import math as tm
 from nbgrad.tensor.elemwise import DimShuffle, SumToShape
 from nbgrad.tensor.math import Dot, Matmul, Sum
@@ -112,7 +112,9 @@ def sigmoid_exp_product(fgraph, node):
     'stability'). A nan x gives nan.
     """
     out = node.outputs[0]
-    leaves = _factors(fgraph, out, out)
+    leaves = chain_leaves(fgraph, out, out, "mul", out.dtype)  # remembered by the driver
+    if any(is_op(f, "mul") for f in leaves):
+        leaves = _factors(fgraph, out, out)  # a product of another dtype inside: read through it
     sigmoids = {}
     for i, s in enumerate(leaves):
         if is_op(s, "sigmoid"):
