@@ -152,13 +152,11 @@ STABILITY = {"log_exp", "neg_neg", "mul_neg", "mul_by_minus_one", "add_neg", "su
 # What each identity's test needs among the operands (``Rewrite.reads``): a constant (the
 # unit of ``_unit``, the zero of ``_zero_operand``, a switch's condition) or an operand
 # computed by the scalar op named; the driver does not try it on other nodes.
-_CONST = (Constant,)
-READS = {
-    "mul_by_one": _CONST, "add_zero": _CONST, "sub_zero": _CONST, "div_by_one": _CONST,
-    "pow_one": _CONST, "pow_zero": _CONST, "mul_by_minus_one": _CONST, "switch_const": _CONST,
-    "mul_by_zero": _CONST, "neg_neg": (S["neg"],), "sub_neg": (S["neg"],), "add_neg": (S["neg"],),
-    "mul_neg": (S["neg"],), "neg_sub": (S["sub"],), "log_exp": (S["exp"],),
-}
+_NEEDS_CONSTANT = ("mul_by_one", "add_zero", "sub_zero", "div_by_one", "pow_one", "pow_zero")
+_NEEDS_CONSTANT += ("mul_by_minus_one", "switch_const", "mul_by_zero")
+READS = dict.fromkeys(_NEEDS_CONSTANT, (Constant,))
+READS.update(neg_neg=(S["neg"],), sub_neg=(S["neg"],), add_neg=(S["neg"],), mul_neg=(S["neg"],))
+READS.update(neg_sub=(S["sub"],), log_exp=(S["exp"],))
 
 
 def _neg_of_difference(node, fgraph):
@@ -220,7 +218,8 @@ def _make(name, sname, test, build, tags, phases="simplify"):
     base = name[len("unsafe_"):] if name.startswith("unsafe_") else name
     rewrite.__name__ = name
     rewrite.__doc__ = f"Identity {name} on {sname}. Exact for: {DOMAIN[base]}."
-    node_rewriter(phases, tags=tags, tracks=(S[sname],), name=name, reads=READS.get(base, ()))(rewrite)
+    reads = READS.get(base, ())
+    node_rewriter(phases, tags=tags, tracks=(S[sname],), name=name, reads=reads)(rewrite)
 
 
 for _name, _sname, _test, _build in IDENTITIES:

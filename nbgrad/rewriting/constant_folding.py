@@ -12,11 +12,23 @@ from nbgrad.tensor.variable import TensorConstant
 MAX_FOLDED_SIZE = 10_000
 
 
+#: Types of folded results by (dtype, shape): a type is an immutable value, and a graph
+#: folds many constants of a few types (a broadcast 1 for each term of a sum).
+_TYPES = {}
+_MAX_TYPES = 4096
+
+
 def _as_constant(value, like):
     arr = np.asarray(value, dtype=like.dtype)
     if arr.ndim != like.ndim:
         return None
-    return TensorConstant(TensorType(arr.dtype, arr.shape), arr)
+    key = (arr.dtype, arr.shape)
+    typ = _TYPES.get(key)
+    if typ is None:
+        typ = TensorType(arr.dtype, arr.shape)
+        if len(_TYPES) < _MAX_TYPES:
+            _TYPES[key] = typ
+    return TensorConstant(typ, arr)
 
 
 @node_rewriter(("constant_fold", "simplify", "specialize"))

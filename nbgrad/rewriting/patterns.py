@@ -223,6 +223,14 @@ def tree_leaves(v, inner):
     """The leaves, left to right, of the tree under ``v`` whose inner vertices are the
     variables ``u`` with ``inner(u)`` true (their owners' inputs are its children).
     A loop, not recursion: trees of any depth."""
+    if not inner(v):
+        return [v]
+    children = v.owner.inputs
+    for u in children:
+        if inner(u):
+            break
+    else:  # one inner vertex (most products and sums are): its operands, as they are
+        return list(children)
     res = []
     stack = [v]
     while stack:
@@ -262,8 +270,9 @@ def chain_inner(fgraph, root, kind, dtype):
 
     def inner(u):
         node = u.owner  # sop(node), written out: this runs for every operand of every chain
-        return (node is not None and isinstance(node.op, Elemwise) and type(node.op.scalar_op) is op
-                and u.type.dtype == dtype and (u is root or len(clients.get(u, ())) == 1))
+        if node is None or not isinstance(node.op, Elemwise) or type(node.op.scalar_op) is not op:
+            return False
+        return u.type.dtype == dtype and (u is root or len(clients.get(u, ())) == 1)
 
     return inner
 

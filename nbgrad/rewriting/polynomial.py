@@ -382,8 +382,9 @@ def _one_level(reader, node):
         return False
     if _kind(node.outputs[0], reader.dtype) not in ("add", "sub"):
         return True
-    return (len(inputs) == 2 and inputs[0] is not inputs[1]
-            and (_coefficient(inputs[0]) is None or _coefficient(inputs[1]) is None))
+    if len(inputs) != 2 or inputs[0] is inputs[1]:
+        return False
+    return _coefficient(inputs[0]) is None or _coefficient(inputs[1]) is None
 
 
 @node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"),
