@@ -149,7 +149,7 @@ def _chain_roots(fgraph, interior):
             if not chain_interior(fgraph, node):
                 roots.append(node)
                 break
-            node = fgraph.clients[node.outputs[0]][0][0]
+            node = next(iter(fgraph.clients[node.outputs[0]]))[0]
     return roots
 
 
@@ -184,7 +184,7 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
             selected, unchained = by_inputs.get(key) or dispatch.select_inputs(key, selected)
         if unchained is not None and chain_interior(fgraph, node):
             selected = unchained
-            if fgraph.clients[node.outputs[0]][0][0] not in queued:
+            if next(iter(fgraph.clients[node.outputs[0]]))[0] not in queued:  # its one user
                 stale_links.append(node)
         for r in selected:
             try:

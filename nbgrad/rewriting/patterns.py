@@ -328,8 +328,10 @@ def chain_interior(fgraph, node):
     user = next(iter(cl))[0]
     if user == "output":
         return False
-    s = sop(node)
-    return s is not None and type(sop(user)) is type(s) and user.outputs[0].type.dtype == out.type.dtype
+    op, user_op = node.op, user.op  # sop(node) and sop(user), written out: the driver asks
+    if not isinstance(op, Elemwise) or not isinstance(user_op, Elemwise):  # for most nodes
+        return False
+    return type(user_op.scalar_op) is type(op.scalar_op) and user.outputs[0].type.dtype == out.type.dtype
 
 
 def _blind_use(node, k):
