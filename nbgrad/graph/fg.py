@@ -107,6 +107,8 @@ class FunctionGraph:
         for v in self.inputs:
             self.clients.setdefault(v, _no_clients())
             self.variables.add(v)
+        if order is not None:
+            self._add_in_order(order)
         for i, o in enumerate(self.outputs):
             self._import_var(o)
             self.clients[o].append(("output", i))
@@ -149,6 +151,21 @@ class FunctionGraph:
                 continue
             if n not in apply_nodes:
                 self._add_node(n)
+
+    def _add_in_order(self, order):
+        """Import ``order``, nodes each after the owners of its inputs (a copy's own order):
+        one pass, without the search of ``_import_node``."""
+        variables, clients, apply_nodes = self.variables, self.clients, self.apply_nodes
+        for node in order:
+            apply_nodes.add(node)
+            for j, i in enumerate(node.inputs):
+                if i not in variables:  # a constant (an input or an earlier node's output is in)
+                    variables.add(i)
+                    clients[i] = _no_clients()
+                clients[i][(node, j)] = None
+            for o in node.outputs:
+                variables.add(o)
+                clients[o] = _no_clients()
 
     def _add_node(self, node):
         variables, clients = self.variables, self.clients
