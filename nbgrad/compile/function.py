@@ -322,6 +322,7 @@ class FunctionMaker:
     def _build(self):
         out_vars = [o.variable for o in self.outputs]
         updates = list(self.user_updates)
+        walked = None  # (frontier, its ancestors): the last walk below, reused when it is the same
         # default updates of shared variables used by the graph (random streams)
         if self.no_default_updates is not True:
             skip = set(self.no_default_updates or [])
@@ -329,7 +330,8 @@ class FunctionMaker:
             frontier = out_vars + [u for _, u in updates]
             while True:
                 added = False
-                for v in ancestors(frontier):
+                walked = (list(frontier), ancestors(frontier))
+                for v in walked[1]:
                     if (isinstance(v, SharedVariable) and v.default_update is not None
                             and v not in have and v not in skip):
                         updates.append(_check_update(v, v.default_update))
@@ -360,7 +362,7 @@ class FunctionMaker:
                 gmap[old] = new
             all_outs = clone_replace(all_outs, gmap)
         user_vars = [i.variable for i in self.inputs]
-        anc = ancestors(all_outs, blockers=user_vars)
+        anc = _reuse_walk(walked, all_outs, user_vars) or ancestors(all_outs, blockers=user_vars)
         anc_set = set(anc)
         for i in self.inputs:
             if i.variable not in anc_set and self.on_unused_input != "ignore":
@@ -421,6 +423,18 @@ class FunctionMaker:
         # a debugging mode (MonitorMode, DebugMode) changes how this function runs
         wrap = getattr(self.mode, "wrap_function", None)
         return fn if wrap is None else wrap(fn)
+
+
+def _reuse_walk(walked, outputs, blockers):
+    """``ancestors(outputs, blockers)`` from ``walked`` (a frontier and its ancestors, found with
+    no blockers) when that walk covered the same outputs and every blocker is a graph input
+    (a blocker without owner stops nothing); else None."""
+    if walked is None or any(v.owner is not None for v in blockers):
+        return None
+    frontier, found = walked
+    if len(frontier) != len(outputs) or any(a is not b for a, b in zip(frontier, outputs)):
+        return None
+    return found
 
 
 class MissingInputError(ValueError):

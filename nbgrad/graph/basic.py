@@ -93,7 +93,8 @@ class Variable:
     def clone(self):
         """A new, ownerless variable of the same type and name."""
         cp = type(self)(self.type, None, None, self.name)
-        cp.tag = self.tag.copy()
+        if self.tag.__dict__:  # else the copy's own new tag is the same empty one
+            cp.tag = self.tag.copy()
         return cp
 
     def get_parents(self):

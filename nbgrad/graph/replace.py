@@ -27,9 +27,9 @@ def clone_in_order(inputs, outputs, memo=None, copy_inputs=True):
     get = equiv.get
     order = [] if not memo and not copy_inputs else None
     for node in io_toposort(list(equiv), outputs):
-        new_inputs = [get(i, i) for i in node.inputs]
-        # a copy shares its original's type object: compare types by value only where not
-        if all(a.type is b.type or a.type == b.type for a, b in zip(new_inputs, node.inputs)):
+        inputs = node.inputs
+        new_inputs = [get(i, i) for i in inputs]
+        if _same_types(new_inputs, inputs):
             new_node = _structural_copy(node, new_inputs)
             if order is not None:
                 order.append(new_node)
@@ -38,8 +38,18 @@ def clone_in_order(inputs, outputs, memo=None, copy_inputs=True):
             order = None  # make_node may have built other nodes too
         equiv[node] = new_node
         for o, no in zip(node.outputs, new_node.outputs):
-            equiv.setdefault(o, no)
+            if o not in equiv:
+                equiv[o] = no
     return equiv, order
+
+
+def _same_types(new_inputs, inputs):
+    """Whether each new input has its original's type (a copy shares its original's type
+    object: types are compared by value only where they are not the same object)."""
+    for a, b in zip(new_inputs, inputs):
+        if a.type is not b.type and a.type != b.type:
+            return False
+    return True
 
 
 def _structural_copy(node, new_inputs):
