@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nbgrad.graph.basic import Constant
+from nbgrad.graph.basic import Apply, Constant
 from nbgrad.graph.replace import clone_replace
 from nbgrad.rewriting.db import graph_rewriter
 from nbgrad.rewriting.driver import replace_node
@@ -70,8 +70,23 @@ def _recomputed(fgraph, members):
     return extra
 
 
-def _inner_constant(c):
-    return TensorConstant(TensorType(c.dtype, ()), np.asarray(c.data).reshape(()))
+class _InnerTypes(dict):
+    """The 0-d TensorType of each dtype, made once per sweep (every inner variable has one)."""
+
+    def __missing__(self, dtype):
+        t = self[dtype] = TensorType(dtype, ())
+        return t
+
+
+def _inner_constant(c, types):
+    return TensorConstant(types[c.dtype], np.asarray(c.data).reshape(()))
+
+
+def _inner_node(op, inputs, out_type):
+    """``op`` applied to 0-d inner ``inputs``, giving a variable of ``out_type``: what
+    ``op.make_node`` gives for operands of one shape, without its checks (the outer node it
+    stands for passed them, and its result has the same dtype)."""
+    return Apply(op, inputs, [out_type()]).outputs[0]
 
 
 @graph_rewriter("fusion", tags=("fast_run", "fusion"))
@@ -90,6 +105,7 @@ def _fuse_sweep(fgraph):
     recomputed = False
     topo = fgraph.toposort()
     position = {nd: k for k, nd in enumerate(topo)}
+    types = _InnerTypes()
     for root in reversed(topo):
         if root in done or root not in fgraph.apply_nodes or not _fusable(root):
             continue
@@ -107,9 +123,9 @@ def _fuse_sweep(fgraph):
                 if v in inner_of or (v.owner in members):
                     continue
                 if isinstance(v, Constant) and np.size(v.data) == 1:
-                    inner_of[v] = _inner_constant(v)
+                    inner_of[v] = _inner_constant(v, types)
                     continue
-                iv = TensorType(v.dtype, ())()
+                iv = types[v.dtype]()
                 inner_of[v] = iv
                 inner_inputs.append(iv)
                 outer.append(v)
@@ -127,7 +143,7 @@ def _fuse_sweep(fgraph):
                 op = lifted.get(id(sop))
                 if op is None:
                     op = lifted[id(sop)] = Elemwise(sop)
-                res = op.make_node(*ins).outputs[0]
+                res = _inner_node(op, ins, types[nd.outputs[0].dtype])
             inner_of[nd.outputs[0]] = res
             traces.append(getattr(nd.tag, "trace", None))
         comp = Composite(inner_inputs, [inner_of[root.outputs[0]]], traces=traces)
