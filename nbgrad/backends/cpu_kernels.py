@@ -221,6 +221,11 @@ def _softplus_steps(step, x, const):
 _EXPANDED = {Sigmoid: _sigmoid_steps, LogSigmoid: _log_sigmoid_steps, Softplus: _softplus_steps}
 
 
+def _kernel_constant(value, dtype):
+    """A kernel's constant: ``value`` as a read-only 0-d array of ``dtype``."""
+    return _typed_constant(dtype)(np.asarray(value, dtype=dtype).reshape(()))
+
+
 class _Steps:
     """The ufunc calls of one kernel, built with common steps computed once.
 
@@ -246,7 +251,7 @@ class _Steps:
         return name
 
     def constant(self, value, dtype):
-        c = _typed_constant(dtype)(np.asarray(value, dtype=dtype).reshape(()))
+        c = _kernel_constant(value, dtype)
         key = (c.dtype.str, c.tobytes())
         name = self._const_names.get(key)
         if name is None:
@@ -534,45 +539,16 @@ def composite_evaluator(comp):
     A large result computed without blocking (see ``_chained_source``) keeps its
     temporaries out of fresh arrays: they go into the result buffer or into a dead
     temporary, so ``W - 0.01*g`` into ``g``'s buffer is two passes and no allocation.
+
+    The calls and sources come from the kernel's plan (``_kernel_plan``), shared by the
+    kernels whose inner graphs differ only in the values of their constants.
     """
-    env, calls = _program(comp)
-    nin = comp.nin
-    params = ", ".join(f"a{k}" for k in range(nin))
-    out_var = comp.outputs[0]
-    # direct form: for small arrays
-    small = [f"def small({params}, out=None):"]
-    for t, f, args, _ in calls[:-1]:
-        small.append(f"    {t} = {f}({', '.join(args)})")
-    t, f, args, _ = calls[-1]
-    small.append(f"    return {f}({', '.join(args)}, out=out)")
-    # blocked form: temporaries in reusable buffers, assigned by liveness
-    last_use = {}
-    for k, (_, _, args, _) in enumerate(calls):
-        for a in args:
-            last_use[a] = k
-    free, slot_of, slot_dtypes = {}, {}, []
-    block = [f"def block({params}, o, bufs):"]
-    for k, (t, f, args, dtype) in enumerate(calls):
-        # once per temporary: one used twice by this call (``t * t``) frees one buffer, not two
-        for a in dict.fromkeys(args):
-            if a in slot_of and last_use[a] == k:
-                free.setdefault(slot_dtypes[slot_of[a]], []).append(slot_of[a])
-        if k == len(calls) - 1:
-            block.append(f"    {f}({', '.join(args)}, out=o)")
-            continue
-        pool = free.get(dtype)
-        if pool:
-            s = pool.pop()
-        else:
-            s = len(slot_dtypes)
-            slot_dtypes.append(dtype)
-        slot_of[t] = s
-        block.append(f"    {t} = {f}({', '.join(args)}, out=bufs[{s}])")
-    source = "\n".join(small) + "\n\n" + "\n".join(block) + "\n"
+    plan, env = _kernel_plan(comp)
+    nin, calls, source = plan.nin, plan.calls, plan.source
     exec(_code(source, "composite"), env)
     small_fn, block_fn = env["small"], env["block"]
-    out_dtype = np.dtype(out_var.dtype)
-    slot_np = [np.dtype(d) for d in slot_dtypes]
+    out_dtype = plan.out_dtype
+    slot_np = plan.slot_dtypes
 
     def run_part(views, o, lo, hi):
         bufs = [np.empty(BLOCK, dtype=d) for d in slot_np]
@@ -635,18 +611,14 @@ def composite_evaluator(comp):
             fut.result()
         return out
 
-    threshold = MIN_BLOCKED_SIZE
-    if all(n.op.scalar_op.cheap for n in comp.nodes):
-        threshold = MIN_BLOCKED_SIZE_CHEAP
+    threshold = MIN_BLOCKED_SIZE_CHEAP if plan.cheap else MIN_BLOCKED_SIZE
     evaluate = _size_dispatch(nin, small_fn, big, out_param=True)
     evaluate.source = source
     # the small form's body, its last call's text without the closing parenthesis (where
     # ``out=`` may go) and the names they read, for thunks that write it in line
     # (node_evaluator, inplace_evaluator)
-    body = [f"{t} = {f}({', '.join(args)})" for t, f, args, _ in calls[:-1]]
-    t, f, args, _ = calls[-1]
     names = {k: v for k, v in env.items() if k[0] in "fc" and k[1:].isdigit()}
-    evaluate.inline = (body, f"{f}({', '.join(args)}", names)
+    evaluate.inline = (plan.inline_body, plan.inline_call, names)
     evaluate.small = small_fn
     evaluate.big = big
     reusing_forms = {}
@@ -656,7 +628,7 @@ def composite_evaluator(comp):
         says which have the result's shape; None where that saves fewer than
         ``MIN_REUSED_TEMPORARIES`` arrays."""
         if whole not in reusing_forms:
-            source, saved = _reusing_source(calls, nin, whole)
+            source, saved = plan.reusing_source(whole)
             fn = None
             if saved >= MIN_REUSED_TEMPORARIES:
                 scope = dict(env)
@@ -668,6 +640,128 @@ def composite_evaluator(comp):
 
     evaluate.reusing = reusing
     return evaluate
+
+
+class _KernelPlan:
+    """What a kernel's evaluator is made from, apart from its constants' values.
+
+    ``calls`` (see ``_program``), the source of the small and the blocked forms, the
+    dtypes of the blocked form's buffers, whether its ops are all cheap, the text of the
+    small form for thunks that write it in line, its functions (``f<k>`` -> function), and
+    the sources of its reusing forms as they are asked for.
+    """
+
+    def __init__(self, env, calls, nin, out_dtype, cheap):
+        self.nin, self.calls, self.out_dtype = nin, calls, np.dtype(out_dtype)
+        params = ", ".join(f"a{k}" for k in range(nin))
+        # direct form: for small arrays
+        small = [f"def small({params}, out=None):"]
+        for t, f, args, _ in calls[:-1]:
+            small.append(f"    {t} = {f}({', '.join(args)})")
+        t, f, args, _ = calls[-1]
+        small.append(f"    return {f}({', '.join(args)}, out=out)")
+        # blocked form: temporaries in reusable buffers, assigned by liveness
+        last_use = {}
+        for k, (_, _, args, _) in enumerate(calls):
+            for a in args:
+                last_use[a] = k
+        free, slot_of, slot_dtypes = {}, {}, []
+        block = [f"def block({params}, o, bufs):"]
+        for k, (t, f, args, dtype) in enumerate(calls):
+            # once per temporary: one used twice by this call (``t * t``) frees one buffer, not two
+            for a in dict.fromkeys(args):
+                if a in slot_of and last_use[a] == k:
+                    free.setdefault(slot_dtypes[slot_of[a]], []).append(slot_of[a])
+            if k == len(calls) - 1:
+                block.append(f"    {f}({', '.join(args)}, out=o)")
+                continue
+            pool = free.get(dtype)
+            if pool:
+                s = pool.pop()
+            else:
+                s = len(slot_dtypes)
+                slot_dtypes.append(dtype)
+            slot_of[t] = s
+            block.append(f"    {t} = {f}({', '.join(args)}, out=bufs[{s}])")
+        self.source = "\n".join(small) + "\n\n" + "\n".join(block) + "\n"
+        self.slot_dtypes = [np.dtype(d) for d in slot_dtypes]
+        self.cheap = cheap  # of cheap ops only: blocked from MIN_BLOCKED_SIZE_CHEAP elements
+        self.inline_body = [f"{t} = {f}({', '.join(args)})" for t, f, args, _ in calls[:-1]]
+        t, f, args, _ = calls[-1]
+        self.inline_call = f"{f}({', '.join(args)}"
+        self.functions = {k: v for k, v in env.items() if k[0] == "f" and k[1:].isdigit()}
+        self._reusing = {}
+
+    def reusing_source(self, whole):
+        """``_reusing_source`` of this kernel for ``whole``, made once."""
+        found = self._reusing.get(whole)
+        if found is None:
+            found = self._reusing[whole] = _reusing_source(self.calls, self.nin, whole)
+        return found
+
+    def env(self, constants):
+        """The names a kernel of this plan reads: its functions, and ``constants`` (the
+        values of its constants, in the order of ``_shape``) as ``c<k>``."""
+        env = dict(self.functions)
+        for k, (value, dtype) in enumerate(constants):
+            env[f"c{k}"] = _kernel_constant(value, dtype)
+        return env
+
+
+#: Kernel plans by the shape of their inner graph (``_shape``): the kernels of a large graph
+#: often differ only in their constants (the 10⁵-term pairwise sum of ``sin(x·cₖ)`` fuses
+#: into 2586 kernels of 17 shapes). At most 4096 are kept.
+_PLANS = {}
+
+
+def _kernel_plan(comp):
+    """``(plan, env)`` of ``comp``'s evaluator: the plan of its shape, made once per shape,
+    and the names its code reads."""
+    key, constants = _shape(comp)
+    plan = _PLANS.get(key) if key is not None else None
+    if plan is not None:
+        return plan, plan.env(constants)
+    env, calls = _program(comp)
+    plan = _KernelPlan(env, calls, comp.nin, comp.outputs[0].dtype,
+                       all(n.op.scalar_op.cheap for n in comp.nodes))
+    if key is not None:
+        if len(_PLANS) >= 4096:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan, env
+
+
+def _shape(comp):
+    """``(key, constants)``: the inner graph of ``comp`` with its constants numbered by
+    value, in the order ``_program`` names them (each node's scalar op, result dtype and
+    operands), and the ``(value, dtype)`` of each numbered constant. Two kernels of one key
+    have the same program but for the values of their constants. ``(None, None)`` for a
+    graph with an op that ``_program`` writes out as several calls (``_EXPANDED``): its
+    steps may coincide with the kernel's own constants.
+    """
+    ref = {v: ("i", k) for k, v in enumerate(comp.inputs)}
+    numbered = {}  # (dtype, bytes) -> the constant's number
+    constants = []
+    items = []
+    for n, node in enumerate(comp.nodes):
+        sop = node.op.scalar_op
+        if type(sop) in _EXPANDED:
+            return None, None
+        args = []
+        for i in node.inputs:
+            r = ref.get(i)
+            if r is None:  # a constant
+                value = np.asarray(i.data)
+                number = numbered.get((i.dtype, value.tobytes()))
+                if number is None:
+                    number = numbered[(i.dtype, value.tobytes())] = len(constants)
+                    constants.append((value, i.dtype))
+                r = ref[i] = ("c", number)
+            args.append(r)
+        items.append((sop, node.outputs[0].dtype, tuple(args)))
+        ref[node.outputs[0]] = ("n", n)
+    dtypes = tuple(v.dtype for v in comp.inputs) + tuple(d for _, d in constants)
+    return (tuple(items), dtypes, comp.outputs[0].dtype), constants
 
 
 #: Fewest fresh arrays a kernel's small form must save to keep its temporaries in dead ones

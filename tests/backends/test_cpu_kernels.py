@@ -382,3 +382,32 @@ def test_a_kernel_of_one_element_operands_does_not_reuse_temporaries():
     r = f(np.array([0.5]), 0.25)
     assert r.shape == (1,)
     np.testing.assert_allclose(r, [e * 0.5], rtol=1e-14)
+
+
+def test_kernels_that_differ_in_their_constants_share_a_plan_and_keep_their_values():
+    # one plan per shape of inner graph: the constants' values are the kernel's own, and
+    # constants equal within a kernel (one name) or not (two) give different shapes
+    x, y = T.dscalar("x"), T.dscalar("y")
+
+    def comp(a, b):
+        return Composite([x, y], [T.sin(x * a) + T.cos(y * b)])
+
+    v = np.linspace(-2.0, 2.0, 7)
+    kernels = [comp(1.5, 2.5), comp(-0.5, 3.0), comp(2.0, 2.0), comp(0.0, -0.0)]
+    plans = [cpu_kernels._kernel_plan(k)[0] for k in kernels]
+    assert plans[0] is plans[1] and plans[2] is not plans[0] and plans[3] is plans[0]
+    for k, (a, b) in zip(kernels, [(1.5, 2.5), (-0.5, 3.0), (2.0, 2.0), (0.0, -0.0)]):
+        expected = np.sin(v * a) + np.cos(v[::-1] * b)
+        assert _same_bits(k.impl(np)(v, v[::-1]), expected)
+        assert _same_bits(k.impl(np)(v[:1], v[:1]), np.sin(v[:1] * a) + np.cos(v[:1] * b))
+
+
+def test_kernels_that_differ_in_an_op_or_a_dtype_have_plans_of_their_own():
+    x, y = T.dscalar("x"), T.dscalar("y")
+    xf = T.scalar("xf", dtype="float32")
+    sin_plan = cpu_kernels._kernel_plan(Composite([x, y], [T.sin(x) * y]))[0]
+    assert cpu_kernels._kernel_plan(Composite([x, y], [T.cos(x) * y]))[0] is not sin_plan
+    assert cpu_kernels._kernel_plan(Composite([x, y], [T.sin(x) + y]))[0] is not sin_plan
+    assert cpu_kernels._kernel_plan(Composite([x, y], [T.sin(y) * x]))[0] is not sin_plan
+    assert cpu_kernels._kernel_plan(Composite([xf, y], [T.sin(xf) * y]))[0] is not sin_plan
+    assert cpu_kernels._kernel_plan(Composite([x, y], [T.sin(x) * y]))[0] is sin_plan
