@@ -732,36 +732,18 @@ def _kernel_plan(comp):
 
 
 def _shape(comp):
-    """``(key, constants)``: the inner graph of ``comp`` with its constants numbered by
-    value, in the order ``_program`` names them (each node's scalar op, result dtype and
-    operands), and the ``(value, dtype)`` of each numbered constant. Two kernels of one key
-    have the same program but for the values of their constants. ``(None, None)`` for a
-    graph with an op that ``_program`` writes out as several calls (``_EXPANDED``): its
-    steps may coincide with the kernel's own constants.
+    """``(key, constants)``: the shape of ``comp``'s inner graph (``Composite.structure`` and
+    the dtypes of its operands and result), and the ``(value, dtype)`` of its constants in the
+    order ``_program`` names them. Two kernels of one key have the same program but for the
+    values of their constants. ``(None, None)`` for a graph with an op that ``_program``
+    writes out as several calls (``_EXPANDED``): its steps may coincide with the kernel's
+    own constants.
     """
-    ref = {v: ("i", k) for k, v in enumerate(comp.inputs)}
-    numbered = {}  # (dtype, bytes) -> the constant's number
-    constants = []
-    items = []
-    for n, node in enumerate(comp.nodes):
-        sop = node.op.scalar_op
-        if type(sop) in _EXPANDED:
-            return None, None
-        args = []
-        for i in node.inputs:
-            r = ref.get(i)
-            if r is None:  # a constant
-                value = np.asarray(i.data)
-                number = numbered.get((i.dtype, value.tobytes()))
-                if number is None:
-                    number = numbered[(i.dtype, value.tobytes())] = len(constants)
-                    constants.append((value, i.dtype))
-                r = ref[i] = ("c", number)
-            args.append(r)
-        items.append((sop, node.outputs[0].dtype, tuple(args)))
-        ref[node.outputs[0]] = ("n", n)
+    if any(type(node.op.scalar_op) in _EXPANDED for node in comp.nodes):
+        return None, None
+    constants = [(np.asarray(c.data), c.dtype) for c in comp.constants]
     dtypes = tuple(v.dtype for v in comp.inputs) + tuple(d for _, d in constants)
-    return (tuple(items), dtypes, comp.outputs[0].dtype), constants
+    return (comp.structure, dtypes, comp.outputs[0].dtype), constants
 
 
 #: Fewest fresh arrays a kernel's small form must save to keep its temporaries in dead ones

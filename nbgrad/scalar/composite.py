@@ -59,19 +59,39 @@ def _expr(var, names, nodes):
 
 
 def _structure(inputs, outputs, nodes):
-    """An exact, linear-size key of the inner graph: (op, operand refs) per node."""
-    ref = {v: ("i", k) for k, v in enumerate(inputs)}
-    items = []
+    """``(structure, numbered)``: an exact, linear-size key of the inner graph, as one flat tuple.
+
+    For each node in order: its scalar op, its number of operands and a reference per operand
+    (``k`` for inner input ``k``, ``-1 - n`` for the result of node ``n``, ``"c<m>"`` for
+    constant number ``m``); last, the reference of the output. Constants are numbered by
+    dtype and bytes in the order they are read: ``numbered`` maps each ``(dtype, bytes)`` to
+    ``(its reference, the first constant of that value)``, in that order.
+    """
+    ref = {v: k for k, v in enumerate(inputs)}
+    numbered = {}
+    flat = []
     for n, node in enumerate(nodes):
-        args = []
-        for i in node.inputs:
+        operands = node.inputs
+        flat.append(node.op.scalar_op)
+        flat.append(len(operands))
+        for i in operands:
             r = ref.get(i)
             if r is None:
-                r = ("c", _const_text(i, exact=True))
-            args.append(r)
-        items.append((node.op.scalar_op, tuple(args)))
-        ref[node.outputs[0]] = ("n", n)
-    return tuple(items), ref.get(outputs[0]) or ("c", _const_text(outputs[0], exact=True))
+                r = ref[i] = _constant_ref(i, numbered)
+            flat.append(r)
+        ref[node.outputs[0]] = -1 - n
+    out = outputs[0]
+    r = ref.get(out)
+    flat.append(r if r is not None else _constant_ref(out, numbered))
+    return tuple(flat), numbered
+
+
+def _constant_ref(c, numbered):
+    value = (c.dtype, np.asarray(c.data).tobytes())
+    found = numbered.get(value)
+    if found is None:
+        found = numbered[value] = (f"c{len(numbered)}", c)
+    return found[0]
 
 
 class Composite(ScalarOp):
@@ -86,6 +106,11 @@ class Composite(ScalarOp):
     traces : tuple
         The user-code traces ``(file, line, function)`` of the fused nodes, so
         that a run-time error can show every line the fused formula came from.
+
+    Besides ``inputs``, ``outputs`` and ``nodes`` (the inner nodes in order), a Composite
+    has ``structure``, its inner graph with the constants numbered by value (see
+    ``_structure``), and ``constants``, one inner constant per number: Composites that
+    differ only in the values of their constants have one ``structure``.
 
     Examples
     --------
@@ -113,8 +138,10 @@ class Composite(ScalarOp):
         self.nodes = io_toposort(self.inputs, self.outputs)
         names = {v: f"i{k}" for k, v in enumerate(self.inputs)}
         self.expr = _expr(self.outputs[0], names, self.nodes)
-        self.key = (_structure(self.inputs, self.outputs, self.nodes),
-                    tuple(v.dtype for v in self.inputs), self.outputs[0].dtype)
+        self.structure, numbered = _structure(self.inputs, self.outputs, self.nodes)
+        self.constants = [c for _, c in numbered.values()]
+        self.key = (self.structure, tuple(numbered), tuple(v.dtype for v in self.inputs),
+                    self.outputs[0].dtype)
         self.name = (f"Composite{{{self.expr}}}" if self.expr is not None
                      else f"Composite{{{len(self.nodes)} ops}}")
         self.traces = tuple(t for t in traces if t)
