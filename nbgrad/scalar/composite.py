@@ -36,6 +36,8 @@ MAX_NAME_LENGTH = 2000
 
 def _expr(var, names, nodes):
     """Infix text of the inner graph with inner inputs named by ``names``, or None if too long."""
+    if _surely_too_long(names, nodes):
+        return None
     text = dict(names)
 
     def arg(v):
@@ -56,6 +58,27 @@ def _expr(var, names, nodes):
             return None
         text[node.outputs[0]] = s
     return arg(var)
+
+
+def _surely_too_long(names, nodes):
+    """Whether the text of some node (so of the whole formula, which contains it) is longer
+    than ``MAX_NAME_LENGTH`` even with every constant written in one character: then
+    ``_expr`` gives None, found without formatting a constant or joining a string."""
+    length = {v: len(t) for v, t in names.items()}
+    for node in nodes:
+        sop = node.op.scalar_op
+        operands = node.inputs
+        n = sum([length.get(i, 1) for i in operands])
+        if sop.symbol and len(operands) == 2:
+            n += 4 + len(str(sop.symbol))
+        elif sop.symbol and len(operands) == 1:
+            n += 2 + len(str(sop.symbol))
+        else:
+            n += len(str(sop.name)) + 2 + 2 * max(len(operands) - 1, 0)
+        if n > MAX_NAME_LENGTH:
+            return True
+        length[node.outputs[0]] = n
+    return False
 
 
 def _structure(inputs, outputs, nodes):
