@@ -31,6 +31,7 @@ def _cluster(fgraph, root):
     stack = [root]
     while stack and len(members) < MAX_FUSED:
         node = stack.pop()
+        found = []
         for v in node.inputs:
             p = v.owner
             if p is None or p in members or type(p.op) is not Elemwise or p not in apply_nodes:
@@ -41,10 +42,22 @@ def _cluster(fgraph, root):
             if any(c not in members for c, _ in clients.get(v, ())):
                 continue
             members.add(p)
-            stack.append(p)
+            found.append(p)
             if len(members) >= MAX_FUSED:
                 break
+        if len(found) > 1:
+            # the producer computed from fewer values is taken up first (pushed last): a side
+            # branch of a chain (``1 - y²`` beside the running product of a gradient, a term
+            # beside the running sum) is fused whole before the chain goes on, so that a
+            # cluster cut at MAX_FUSED leaves no branch behind half fused
+            found.sort(key=_computed_values, reverse=True)
+        stack.extend(found)
     return members
+
+
+def _computed_values(node):
+    """How many of ``node``'s operands are computed (have an owner)."""
+    return sum(1 for v in node.inputs if v.owner is not None)
 
 
 def _recomputed(fgraph, members):

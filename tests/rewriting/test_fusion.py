@@ -439,3 +439,32 @@ def test_a_costly_producer_is_not_computed_again():
     e = T.exp(z)
     f = nbgrad.function([z, y], [e * y + 1, e * z - y])
     assert sorted(map(sorted, _fused_inputs(f))) == [["exp", "y"], ["exp", "y", "z"]]
+
+
+@pytest.mark.parametrize("order", ["chain first", "branch first"])
+def test_kernels_cut_from_a_long_product_chain_take_its_side_branches_whole(order):
+    # the gradient of a deep tanh chain is a running product of factors 1 - y_k², each y_k
+    # also feeding the next tanh: a kernel cut at MAX_FUSED fuses its factors whole (sub and
+    # sqr), so that only the tanh chain stays outside the kernels, whichever operand of
+    # each product the chain is
+    from nbgrad.rewriting.fusion import MAX_FUSED
+
+    x = T.dvector("x")
+    n = 3 * MAX_FUSED
+    ys = [x]
+    for _ in range(n):
+        ys.append(T.tanh(ys[-1]))
+    g = T.ones_like(x)
+    for y in reversed(ys[1:]):
+        g = g * (1 - y**2) if order == "chain first" else (1 - y**2) * g
+    f = nbgrad.function([x], g)
+    outside = [n for n in f.maker.fgraph.apply_nodes if not isinstance(n.op.scalar_op, Composite)]
+    assert len(outside) <= n + 4 * n // MAX_FUSED, (len(outside), n)
+    assert all(_inner_size(c) <= MAX_FUSED for c in _composites(f))
+    v = np.array([0.5, -1.0])
+    yv, ref = [v], np.ones_like(v)
+    for _ in range(n):
+        yv.append(np.tanh(yv[-1]))
+    for y in reversed(yv[1:]):
+        ref = ref * (1 - y**2)
+    np.testing.assert_allclose(f(v), ref, rtol=1e-10)
