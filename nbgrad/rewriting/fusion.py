@@ -130,24 +130,24 @@ def _fuse_sweep(fgraph):
         members.update(again)
         recomputed = recomputed or bool(again)
         nodes = sorted(members, key=position.__getitem__)  # inputs first
+        # one pass, inputs first: a member's operand is an earlier member's result (already
+        # in ``inner_of``), a one-element constant (written in), or an input of the kernel
         outer, inner_of, inner_inputs = [], {}, []
-        for nd in nodes:
-            for v in nd.inputs:
-                if v in inner_of or (v.owner in members):
-                    continue
-                if isinstance(v, Constant) and np.size(v.data) == 1:
-                    inner_of[v] = _inner_constant(v, types)
-                    continue
-                iv = types[v.dtype]()
-                inner_of[v] = iv
-                inner_inputs.append(iv)
-                outer.append(v)
-        if not outer:
-            continue
         traces = []
         lifted = {}  # one Elemwise op per scalar op of this cluster
         for nd in nodes:
-            ins = [inner_of[v] for v in nd.inputs]
+            ins = []
+            for v in nd.inputs:
+                iv = inner_of.get(v)
+                if iv is None:
+                    if isinstance(v, Constant) and np.size(v.data) == 1:
+                        iv = _inner_constant(v, types)
+                    else:
+                        iv = types[v.dtype]()
+                        inner_inputs.append(iv)
+                        outer.append(v)
+                    inner_of[v] = iv
+                ins.append(iv)
             sop = nd.op.scalar_op
             if isinstance(sop, Composite):
                 res = clone_replace(sop.outputs[0], dict(zip(sop.inputs, ins)))
@@ -159,6 +159,8 @@ def _fuse_sweep(fgraph):
                 res = _inner_node(op, ins, types[nd.outputs[0].dtype])
             inner_of[nd.outputs[0]] = res
             traces.append(getattr(nd.tag, "trace", None))
+        if not outer:
+            continue
         comp = Composite(inner_inputs, [inner_of[root.outputs[0]]], traces=traces)
         new = Elemwise(comp)(*outer)
         if new.type.broadcastable != root.outputs[0].type.broadcastable:
