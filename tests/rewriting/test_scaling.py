@@ -19,6 +19,7 @@ from nbgrad.graph import fg as fg_module
 from nbgrad.graph.fg import FunctionGraph
 from nbgrad.rewriting import cache
 from nbgrad.rewriting.db import db
+from nbgrad.scalar.composite import Composite
 
 
 def _chain(x, n):
@@ -258,3 +259,49 @@ def test_a_copied_graph_keeps_the_order_of_its_copy():
         fg = FunctionGraph(inputs, outputs)
         assert fg._order is not None  # the copy's order, not sorted again
         assert fg.toposort() == io_toposort(fg.inputs, fg.outputs)
+
+
+def test_kernels_that_differ_only_in_their_constants_share_one_program(monkeypatch):
+    # the pairwise tree of sin(x·cₖ) fuses into kernels of few shapes: a program is made once
+    # per shape, and the shapes grow with the depth of the tree, not with its size
+    from nbgrad.backends import cpu_kernels
+
+    program = cpu_kernels._program
+    made, kernels = {}, {}
+    monkeypatch.setattr(cache, "enabled", False)
+    for n in (400, 800):
+        monkeypatch.setattr(cpu_kernels, "_PLANS", {})
+        count = [0]
+
+        def counting_program(comp, count=count):
+            count[0] += 1
+            return program(comp)
+
+        monkeypatch.setattr(cpu_kernels, "_program", counting_program)
+        x = T.dvector("x")
+        f = nbgrad.function([x], _tree(x, n))
+        made[n] = count[0]
+        kernels[n] = sum(isinstance(getattr(nd.op, "scalar_op", None), Composite)
+                         for nd in f.maker.fgraph.apply_nodes)
+        v = np.array([0.1, -0.2])
+        expected = sum(np.sin(v * (1.0 + k / n)) for k in range(n))
+        np.testing.assert_allclose(f(v), expected, rtol=1e-12)
+    assert made[800] <= made[400] + 3 and 2 * made[800] < kernels[800], (made, kernels)
+
+
+def test_a_copied_graph_joins_its_function_graph_without_a_search(monkeypatch):
+    # the copy comes in topological order: its nodes are added in that order, one pass
+    calls = []
+    import_node = FunctionGraph._import_node
+
+    def counting_import(self, node):
+        calls.append(node)
+        return import_node(self, node)
+
+    monkeypatch.setattr(FunctionGraph, "_import_node", counting_import)
+    x = T.dvector("x")
+    fg = FunctionGraph([x], [_chain_grad(x, 50), _tree(x, 30), T.constant(1.0)])
+    assert not calls and len(fg.apply_nodes) > 200
+    for node in fg.apply_nodes:
+        for j, i in enumerate(node.inputs):
+            assert (node, j) in fg.clients[i]
