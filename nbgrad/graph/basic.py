@@ -88,13 +88,22 @@ class Variable:
         self.index = index
         self.name = name
         self.auto_name = f"_{next(_ids)}"
-        self.tag = _Tag()
+        # ``tag`` is made on first use (``__getattr__``): most variables never get a note,
+        # and a graph of n nodes then holds n objects fewer for the collector to walk
+
+    def __getattr__(self, name):
+        # only called for an attribute not found: ``tag`` before its first use
+        if name == "tag":
+            tag = self.tag = _Tag()
+            return tag
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def clone(self):
         """A new, ownerless variable of the same type and name."""
         cp = type(self)(self.type, None, None, self.name)
-        if self.tag.__dict__:  # else the copy's own new tag is the same empty one
-            cp.tag = self.tag.copy()
+        tag = self.__dict__.get("tag")
+        if tag is not None and tag.__dict__:  # else the copy's own tag is made when first used
+            cp.tag = tag.copy()
         return cp
 
     def get_parents(self):

@@ -305,3 +305,31 @@ def test_a_copied_graph_joins_its_function_graph_without_a_search(monkeypatch):
     for node in fg.apply_nodes:
         for j, i in enumerate(node.inputs):
             assert (node, j) in fg.clients[i]
+
+
+def test_a_copied_graph_makes_no_tag_for_a_variable_without_notes():
+    # a variable's tag is made on first use: the copy of a graph of n nodes does not make n
+    # empty tags for the collector to walk (the copy of a noted variable has its notes)
+    x = T.dvector("x")
+    out = _chain_grad(x, 50)
+    noted = out.owner.inputs[0]
+    noted.tag.note = "kept"
+    fg = FunctionGraph([x], [out])
+    copies = [v for v in fg.variables if v not in (x,)]
+    tagged = [v for v in copies if "tag" in vars(v)]
+    assert len(copies) > 200 and len(tagged) == 1, (len(tagged), len(copies))
+    assert tagged[0].tag.note == "kept" and tagged[0].tag is not noted.tag
+
+
+def test_a_variable_tag_is_made_on_first_use_and_copied_with_its_notes():
+    x = T.dvector("x")
+    y = T.tanh(x)
+    assert "tag" not in vars(y)
+    assert y.clone().tag is not y.tag  # each variable has its own tag
+    y.tag.note = "kept"
+    assert y.tag is y.tag and y.clone().tag.note == "kept"
+    bare = y.owner.outputs[0].clone()
+    bare.tag.note = "other"
+    assert y.tag.note == "kept"
+    with pytest.raises(AttributeError, match="'TensorVariable' object has no attribute 'no_such_attribute'"):
+        y.no_such_attribute  # noqa: B018
