@@ -38,9 +38,12 @@ def _cluster(fgraph, root):
                 continue
             if v.type.broadcastable != bc:
                 continue
-            # every use inside the cluster (a graph output, "output", is never a member)
-            if any(c not in members for c, _ in clients.get(v, ())):
-                continue
+            # every use inside the cluster (a graph output, "output", is never a member);
+            # most values have the one use by ``node``, a member: no scan for them
+            uses = clients.get(v, ())
+            if len(uses) != 1 or next(iter(uses))[0] is not node:
+                if any(c not in members for c, _ in uses):
+                    continue
             members.add(p)
             found.append(p)
             if len(members) >= MAX_FUSED:
