@@ -10,6 +10,13 @@ slices see (``row_runs``), each run's product has the other slices as
 *symbolic* zeros (``clone_with_zeros``): the terms they feed are left out
 instead of computed over the whole batch and added as zeros.
 
+Where the length of the cotangent is known only at run time but every slice
+has constant bounds, the runs up to the largest bound ``width`` read the
+identity's rows only through those slices, which are the same for every
+length of at least ``width``: they take the rows of a constant identity of
+size ``width`` (``static_width``), checked at run time by ``LengthAtLeast``
+(a shorter vector raises an error naming both sizes).
+
 The product is linear in its cotangent, so every value of its graph that
 depends on the cotangent is zero where all the cotangent-dependent inputs of
 its node are zero; a sum keeps its other terms. The zeros are exact: no
@@ -20,15 +27,29 @@ import functools
 
 import numpy as np
 
+from nbgrad.graph.basic import Apply
+from nbgrad.graph.nograd import disconnected_type
+from nbgrad.graph.op import Op
 from nbgrad.graph.replace import clone_replace
 from nbgrad.graph.traversal import io_toposort
 from nbgrad.scalar import basic as ps
-from nbgrad.tensor.basic import constant
+from nbgrad.tensor.basic import as_tensor_variable, constant
+from nbgrad.tensor.batching import any_batched
 from nbgrad.tensor.elemwise import Elemwise
 from nbgrad.tensor.math import add, neg, zeros_like
+from nbgrad.tensor.shape import CheckSizes
 from nbgrad.tensor.subtensor import Subtensor
+from nbgrad.tensor.type import discrete_dtypes
 
-__all__ = ["row_runs", "clone_with_zeros", "overlaps"]
+__all__ = [
+    "row_runs",
+    "clone_with_zeros",
+    "overlaps",
+    "static_width",
+    "LengthAtLeast",
+    "SliceLength",
+    "with_slice_lengths",
+]
 
 MAX_RUNS = 8
 
@@ -107,6 +128,131 @@ def row_runs(outputs, cotangent, length):
     if not 2 <= len(runs) <= MAX_RUNS:
         return None
     return runs, reads
+
+
+def static_width(reads):
+    """The largest bound of the slices ``reads`` (from ``row_runs``), or None if one reads to the end."""
+    stops = [stop for _, stop in reads.values()]
+    return None if None in stops else max(stops)
+
+
+class LengthAtLeast(Op):
+    """The integer ``n`` itself, once it is checked to be at least ``bound``.
+
+    Guards a graph built for vectors of at least ``bound`` entries (slices with
+    constant bounds read as slices of a constant of that size): a shorter
+    vector raises an error naming both sizes instead of giving wrong numbers.
+    ``what`` names the vector in the error.
+    """
+
+    __props__ = ("bound", "what")
+
+    def __init__(self, bound, what):
+        self.bound = int(bound)
+        self.what = str(what)
+
+    def __str__(self):
+        return f"LengthAtLeast{{{self.bound}}}"
+
+    def make_node(self, n):
+        n = as_tensor_variable(n)
+        if n.dtype not in discrete_dtypes:
+            raise TypeError(f"{self}: expected an integer length, got {n} of type {n.type}")
+        return Apply(self, [n], [n.type()])
+
+    def perform(self, node, inputs, xp):
+        return self.make_thunk(node, xp)(*inputs)
+
+    def make_thunk(self, node, xp):
+        bound, what = self.bound, self.what
+
+        def length_at_least(n):
+            if np.any(n < bound):
+                raise ValueError(
+                    f"{what} has length {int(np.min(n))}, but its derivative reads its entries through "
+                    f"slices that end at {bound}: a vector of at least {bound} entries was expected"
+                )
+            return n
+
+        length_at_least.__name__ = type(self).__name__
+        return length_at_least
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[0]]
+
+    def vectorize_node(self, node, inputs):
+        """The same check of every length in the batch."""
+        return [self(inputs[0])]
+
+    def L_op(self, inputs, outputs, output_grads):
+        return [disconnected_type()]
+
+    def R_op(self, inputs, eval_points):
+        return [None]
+
+
+class SliceLength(CheckSizes):
+    """A slice ``v[start:stop]`` with constant bounds, checked at run time to have ``stop - start`` entries.
+
+    Its type knows the length, so the sizes read off it (the reverse pass of a
+    reshape of the slice) are constants. A vector shorter than ``stop``
+    raises an error naming the slice and both lengths.
+    """
+
+    __props__ = ("axes", "what")
+
+    def __init__(self, axes, what="the slice"):
+        super().__init__(axes)
+        self.what = str(what)
+
+    def __str__(self):
+        return f"SliceLength{{{self.what}}}"
+
+    def make_thunk(self, node, xp):
+        what = self.what
+
+        axes = self.axes
+
+        def slice_length(x, *sizes):
+            for a, size in zip(axes, sizes):
+                if x.shape[a] != size:
+                    raise ValueError(
+                        f"{what} has {x.shape[a]} entries, not {int(size)}: the vector is shorter than "
+                        f"the slice's stop. Its derivative is built for vectors that hold the whole slice"
+                    )
+            return x
+
+        slice_length.__name__ = type(self).__name__
+        return slice_length
+
+    def vectorize_node(self, node, inputs):
+        """The same check of each entry: the axis moved up by one."""
+        x, *sizes = inputs
+        if any_batched(sizes, node.inputs[1:]):
+            return None
+        return [type(self)(tuple(a + 1 for a in self.axes), self.what)(x, *sizes)]
+
+
+def with_slice_lengths(outputs, vectors):
+    """``outputs`` with each constant slice ``v[start:stop]`` of one of ``vectors`` given its static length.
+
+    The slices are checked at run time (``SliceLength``): a vector shorter
+    than a slice's stop raises an error instead of giving a shorter slice.
+    """
+    vectors = [v for v in vectors if v.ndim == 1 and v.type.shape[0] is None]
+    replace = {}
+    for node in io_toposort(vectors, list(outputs)):
+        if not node.inputs or not any(node.inputs[0] is v for v in vectors):
+            continue
+        bounds = _index_range(node, None)
+        out = node.outputs[0]
+        if bounds is None or bounds[1] is None or out.ndim != 1:
+            continue
+        start, stop = bounds
+        name = node.inputs[0].name or "the vector"
+        check = SliceLength((0,), f"{name}[{start}:{stop}]")
+        replace[out] = check(out, constant(np.int64(stop - start)))
+    return clone_replace(list(outputs), replace) if replace else list(outputs)
 
 
 def overlaps(bounds, run):

@@ -32,7 +32,14 @@ from nbgrad.graph.basic import Apply, Variable
 from nbgrad.graph.nograd import DisconnectedType, NullType, disconnected_type
 from nbgrad.graph.op import Op
 from nbgrad.graph.replace import clone_replace
-from nbgrad.row_runs import clone_with_zeros, overlaps, row_runs
+from nbgrad.row_runs import (
+    LengthAtLeast,
+    clone_with_zeros,
+    overlaps,
+    row_runs,
+    static_width,
+    with_slice_lengths,
+)
 from nbgrad.graph.traversal import io_toposort
 from nbgrad.tensor.basic import as_tensor_variable, constant
 from nbgrad.tensor.batching import any_batched, is_batched
@@ -404,6 +411,8 @@ def batched_lop(expression, wrt, consider_constant=None, disconnected_inputs="ra
         n = constant(np.int64(size)) if size is not None else _prod_shapes(dims)
         groups = row_runs(vjps, cotangent, size) if expression.ndim == 1 else None
         if groups is not None:
+            if size is None and static_width(groups[1]) is not None:
+                vjps = with_slice_lengths(vjps, wrt_list)
             rows = _grouped_identity_rows(vjps, cotangent, expression, groups)
         elif expression.ndim == 1:  # the identity's rows are banded: its diagonal is ones
             basis = _identity_basis(expression)
@@ -421,26 +430,44 @@ def _grouped_identity_rows(vjps, cotangent, expression, groups):
     Each run of rows (``nbgrad.row_runs.row_runs``) is a banded batch
     ``{-start: ones}``; the slices of the cotangent it does not touch are
     symbolic zeros (``clone_with_zeros``), so the terms they feed are left out.
+    Where the length is known only at run time but every slice ends at a
+    constant (at most ``width``), the runs below ``width`` take their rows from
+    a constant identity of size ``width`` (the slices read the same entries
+    of it), and the length is checked to be at least ``width``.
     """
     runs, reads = groups
     size = expression.type.shape[0]
+    width = static_width(reads) if size is None else size
     ones = ones_like(expression)
     pieces = [[] for _ in vjps]
     for r0, r1 in runs:
-        if size is not None:
-            basis = constant(np.eye(size, dtype=expression.dtype)[r0:r1])
+        if width is not None and r1 is not None:
+            basis = constant(np.eye(width, dtype=expression.dtype)[r0:r1])
             count = constant(np.int64(r1 - r0))
+        elif width is not None:  # the rows after every slice: the products are zero there
+            length = LengthAtLeast(width, _vector_name(expression))(shape_i(expression, 0))
+            basis, count = None, length - r0
         else:
             basis = eye(shape_i(expression, 0), dtype=expression.dtype)[r0:r1]
             count = shape_i(basis, 0)
         zeros = [s for s, bounds in reads.items() if not overlaps(bounds, (r0, r1))]
         run_vjps = clone_with_zeros(vjps, cotangent, zeros, expression) if zeros else list(vjps)
-        rows = vectorize_banded(
-            run_vjps, {cotangent: basis}, {basis: {-r0: ones}}, equal_lengths={cotangent: expression}
-        )
+        if basis is None:
+            rows = run_vjps
+        elif size is None and width is not None:  # a constant basis of that width, and its diagonal
+            diagonal = constant(np.ones(width, dtype=expression.dtype))
+            rows = vectorize_banded(run_vjps, {cotangent: basis}, {basis: {-r0: diagonal}})
+        else:
+            rows = vectorize_banded(
+                run_vjps, {cotangent: basis}, {basis: {-r0: ones}}, equal_lengths={cotangent: expression}
+            )
         for piece, r, v in zip(pieces, rows, vjps):
             piece.append(r if r.ndim == v.ndim + 1 else broadcast_batch(r, count))
     return [join(0, *piece) for piece in pieces]
+
+
+def _vector_name(v):
+    return f"the vector {v.name!r}" if v.name else "the vector differentiated"
 
 
 def batched_rop(expression, wrt, disconnected_inputs="raise"):

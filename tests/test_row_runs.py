@@ -165,3 +165,60 @@ def test_hessians_of_pieces_match_forward_mode(cuts, seed):
     forward = nbgrad.function([x], T.jacobian(grad(cost, x), x, mode="forward"))
     xv = np.random.default_rng(seed).standard_normal(n) * 0.5
     np.testing.assert_allclose(reverse(xv), forward(xv), rtol=1e-10, atol=1e-12)
+
+
+def _op_names(f):
+    return [type(n.op).__name__ for n in f.maker.fgraph.toposort()]
+
+
+def test_the_dynamic_hessian_gets_the_one_hot_batches_and_the_static_values():
+    """``T.dvector`` parameters: the slices' constant bounds give the runs static sizes."""
+    th, x, y = _inputs(False)
+    f = nbgrad.function([th, x, y], T.hessian(_mlp_loss(th, x, y), th))
+    names = _op_names(f)
+    assert "OneHot" in names and "SliceLength" in names and "Eye" not in names
+    sth, sx, sy = _inputs(True)
+    static = nbgrad.function([sth, sx, sy], T.hessian(_mlp_loss(sth, sx, sy), sth))
+    theta, xv, yv = _values(4)
+    np.testing.assert_allclose(f(theta, xv, yv), static(theta, xv, yv), rtol=1e-12, atol=1e-14)
+
+
+def test_a_longer_dynamic_vector_has_zero_rows_after_the_slices():
+    th, x, y = _inputs(False)
+    loss = _mlp_loss(th, x, y)
+    f = nbgrad.function([th, x, y], T.hessian(loss, th))
+    g = nbgrad.function([th, x, y], grad(loss, th))
+    theta, xv, yv = _values(5)
+    theta = np.concatenate([theta, [0.3, -0.2]])
+    hess = f(theta, xv, yv)
+    assert hess.shape == (P + 2, P + 2) and not hess[P:].any() and not hess[:, P:].any()
+    np.testing.assert_allclose(
+        hess, _finite_difference_hessian(lambda t: g(t, xv, yv), theta), rtol=1e-6, atol=1e-7
+    )
+
+
+def test_a_dynamic_vector_shorter_than_a_slice_raises_naming_the_sizes():
+    x = T.dvector("x")
+    cost = (x[:3] ** 2).sum() * T.exp(x[3:5]).sum()
+    f = nbgrad.function([x], T.hessian(cost, x))
+    forward = nbgrad.function([x], T.jacobian(grad(cost, x), x, mode="forward"))
+    xv = np.linspace(0.1, 0.9, 5)
+    np.testing.assert_allclose(f(xv), forward(xv), rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match=r"x\[3:5\] has 1 entries, not 2"):
+        f(np.ones(4))
+
+
+def test_a_dynamic_expression_shorter_than_its_slices_raises_naming_the_sizes():
+    """The rows after the slices are counted from the length, checked to reach the slices' end."""
+    x, z = T.dvector("x"), T.dvector("z")
+    e = T.set_subtensor(T.zeros_like(z)[:3], T.sum(x**2))
+    e.name = "e"
+    f = nbgrad.function([x, z], T.jacobian(e, x))
+    assert "LengthAtLeast" in _op_names(f)
+    xv = np.array([1.0, 2.0])
+    np.testing.assert_allclose(f(xv, np.zeros(4)), [[2.0, 4.0]] * 3 + [[0.0, 0.0]])
+    with pytest.raises(
+        ValueError,
+        match="'e' has length 2, but its derivative reads its entries through slices that end at 3",
+    ):
+        f(xv, np.zeros(2))

@@ -99,6 +99,8 @@ def _from_diagonals(node):
 def _from_reshape(node, depth):
     hot = _hot(node.inputs[0], depth + 1)
     target = _const_ints(node.inputs[1])
+    if target is None and None not in node.outputs[0].type.shape:  # sizes the reshape's type knows
+        target = node.outputs[0].type.shape
     if hot is None or target is None or hot.rest() or target[0] != hot.n:
         return None
     shape = target[1:]
@@ -226,10 +228,13 @@ def _push_elemwise(node, i, hot):
         return None
     if not (is_op(out, "mul") or is_op(out, "neg") or is_op(out, "true_div")):
         return None
-    if None in out.type.shape[1:] or tuple(out.type.shape[1:]) != hot.shape:
+    core = tuple(out.type.shape[1:])
+    if len(core) != len(hot.shape) or any(core[a] != hot.shape[a] for a in hot.axes):
+        return None
+    if any(c is not None and h is not None and c != h for c, h in zip(core, hot.shape)):
         return None
     args = [hot.values if j == i else _taken_at(u, hot) for j, u in enumerate(node.inputs)]
-    return _Hot(hot.shape, hot.axes, hot.index, node.op(*args))
+    return _Hot(core, hot.axes, hot.index, node.op(*args))
 
 
 def _push_sum(node, hot):

@@ -21,7 +21,8 @@ __all__ = ["OneHot", "OneHotOf"]
 class _Placement(Op):
     """What ``OneHot`` and ``OneHotOf`` share: the core shape, the one-hot axes and their positions.
 
-    ``shape`` is the static shape of one batch entry; ``axes`` the (sorted) axes of it
+    ``shape`` is the static shape of one batch entry (None on an axis other than
+    ``axes``: the values' size there, known at run time); ``axes`` the (sorted) axes of it
     along which entry ``i`` is nonzero at one place only, ``index[j][i]`` that place
     along ``axes[j]``. The values have the batch axis and the other axes of ``shape``,
     in order.
@@ -30,7 +31,7 @@ class _Placement(Op):
     __props__ = ("shape", "axes", "index")
 
     def __init__(self, shape, axes, index):
-        self.shape = tuple(int(s) for s in shape)
+        self.shape = tuple(None if s is None else int(s) for s in shape)
         self.axes = tuple(int(a) for a in axes)
         self.index = tuple(tuple(int(i) for i in ix) for ix in index)
         if not self.axes or len(self.index) != len(self.axes) or list(self.axes) != sorted(set(self.axes)):
@@ -41,7 +42,11 @@ class _Placement(Op):
                 f"{type(self).__name__}: the index vectors have different lengths {sorted(sizes)}"
             )
         for a, ix in zip(self.axes, self.index):
-            if not 0 <= a < len(self.shape) or any(not 0 <= i < self.shape[a] for i in ix):
+            if (
+                not 0 <= a < len(self.shape)
+                or self.shape[a] is None
+                or any(not 0 <= i < self.shape[a] for i in ix)
+            ):
                 raise ValueError(
                     f"{type(self).__name__}: an index along axis {a} is outside the shape {self.shape}"
                 )
@@ -59,6 +64,11 @@ class _Placement(Op):
         for a, ix in zip(self.axes, self.index):
             where[1 + a] = np.asarray(ix, dtype=np.int64)
         return tuple(where)
+
+    def full_shape(self, values_shape):
+        """The batch's shape ``(n, *shape)``, its unknown sizes taken from ``values_shape``."""
+        rest = iter(values_shape[1:])
+        return (self.batch, *[next(rest) if a not in self.axes else s for a, s in enumerate(self.shape)])
 
     def _desc(self):
         return f"axes={','.join(map(str, self.axes))}"
@@ -90,17 +100,19 @@ class OneHot(_Placement):
         return self.make_thunk(node, xp)(*inputs)
 
     def make_thunk(self, node, xp):
-        where, full, dtype = self._where(), (self.batch, *self.shape), node.outputs[0].dtype
+        where, dtype = self._where(), node.outputs[0].dtype
+        full = (self.batch, *self.shape) if None not in self.shape else None
+        full_shape = self.full_shape
 
         def one_hot(values):
-            out = xp.zeros(full, dtype=dtype)
+            out = xp.zeros(full or full_shape(values.shape), dtype=dtype)
             out[where] = values
             return out
 
         return one_hot
 
     def infer_shape(self, fgraph, node, input_shapes):
-        return [(self.batch, *self.shape)]
+        return [self.full_shape(input_shapes[0])]
 
     def L_op(self, inputs, outputs, output_grads):
         return [OneHotOf(self.shape, self.axes, self.index)(output_grads[0])]
@@ -127,7 +139,8 @@ class OneHotOf(_Placement):
         return xp.asarray(inputs[0][self._where()])
 
     def infer_shape(self, fgraph, node, input_shapes):
-        return [self.values_shape()]
+        rest = [a for a in range(len(self.shape)) if a not in self.axes]
+        return [(self.batch, *[input_shapes[0][1 + a] for a in rest])]
 
     def L_op(self, inputs, outputs, output_grads):
         return [OneHot(self.shape, self.axes, self.index)(output_grads[0])]

@@ -311,6 +311,10 @@ class Reshape(Op):
             if None not in rest and rest:
                 fill = total // max(int(np.prod(rest)), 1)
                 static = tuple(fill if s == -1 else s for s in _static_entries(shp))
+        elif None not in known and static.count(None) == 1:  # the size the others leave, or a run-time error
+            rest = int(np.prod([s for s in static if s is not None]))
+            if rest and int(np.prod(known)) % rest == 0:
+                static = tuple(int(np.prod(known)) // rest if s is None else s for s in static)
         return Apply(self, [x, shp], [TensorType(x.dtype, static)()])
 
     def perform(self, node, inputs, xp):

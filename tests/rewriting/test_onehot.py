@@ -28,6 +28,26 @@ def test_one_hot_writes_and_reads_its_places():
     np.testing.assert_array_equal(OneHotOf((2, 3), (1,), ((2, 0, 1),))(dense).eval(), values)
 
 
+def test_one_hot_takes_the_sizes_of_its_other_axes_from_the_values():
+    """An axis that is not one-hot may have a size known only at run time (a batch of examples)."""
+    op = OneHot((None, 3), (1,), ((2, 0, 1),))
+    v = T.dmatrix("v")
+    out = op(v)
+    assert out.type.shape == (3, None, 3)
+    values = rng.standard_normal((3, 5))
+    dense = nbgrad.function([v], out)(values)
+    expected = np.zeros((3, 5, 3))
+    for i, c in enumerate((2, 0, 1)):
+        expected[i, :, c] = values[i]
+    np.testing.assert_array_equal(dense, expected)
+    np.testing.assert_array_equal(nbgrad.function([v], out.shape)(values), (3, 5, 3))
+    z = T.tensor3("z")
+    back = OneHotOf((None, 3), (1,), ((2, 0, 1),))(z)
+    np.testing.assert_array_equal(nbgrad.function([z], back)(expected), values)
+    with pytest.raises(ValueError, match="outside the shape"):
+        OneHot((2, None), (1,), ((0,),))
+
+
 def test_one_hot_and_its_transpose_have_finite_difference_gradients():
     index = ((1, 0, 1), (2, 2, 0))
     verify_grad(lambda v: OneHot((2, 3), (0, 1), index)(v) * 1.5, [rng.standard_normal(3)])
@@ -145,6 +165,22 @@ def test_the_mlp_hessian_has_no_dense_block_of_its_first_layer():
     assert "push_one_hot" in f.maker.rewrites_applied
     blocks = [v for v in f.maker.fgraph.variables if v.type.shape == (d * h, n, h)]
     assert not blocks, [str(v.owner.op) for v in blocks]
+    values = [rng.standard_normal(p) * 0.3, rng.standard_normal((n, d)), rng.standard_normal(n)]
+    g = nbgrad.function([th, x, y], hess, mode=WITHOUT)
+    assert same_values(f(*values), g(*values), rtol=1e-10)
+
+
+def test_the_dynamic_mlp_hessian_has_no_dense_block_of_its_first_layer():
+    """The same model with ``T.dvector`` parameters and a ``T.dmatrix`` batch."""
+    d, h, n = 10, 35, 64
+    p = d * h + 2 * h + 1
+    th, x, y = T.dvector("th"), T.dmatrix("x"), T.dvector("y")
+    w1, b1, w2 = th[: d * h].reshape((d, h)), th[d * h : d * h + h], th[d * h + h : d * h + 2 * h]
+    loss = T.mean((T.dot(T.tanh(T.dot(x, w1) + b1), w2) + th[p - 1] - y) ** 2)
+    hess = T.hessian(loss, th)
+    f = nbgrad.function([th, x, y], hess)
+    assert "push_one_hot" in f.maker.rewrites_applied
+    assert any(isinstance(node.op, OneHot) for node in f.maker.fgraph.toposort())
     values = [rng.standard_normal(p) * 0.3, rng.standard_normal((n, d)), rng.standard_normal(n)]
     g = nbgrad.function([th, x, y], hess, mode=WITHOUT)
     assert same_values(f(*values), g(*values), rtol=1e-10)
