@@ -91,9 +91,10 @@ def _fires():
         "sum_of_increments": ([v4], T.inc_subtensor(T.zeros((4,))[:3], v4[:3])
                               + T.inc_subtensor(T.zeros((4,))[3:], T.exp(v4[3:])),
                               T.inc_subtensor(T.inc_subtensor(T.zeros((4,))[:3], v4[:3])[3:], T.exp(v4[3:]))),
-        # the shape (3 * 4,) is a constant once folded: the result's size is known
-        "refine_static_shape": ([f], T.exp(f.reshape((f.shape[0] * f.shape[1],))),
-                                T.exp(f.reshape(T.constant(np.array([12]))))),
+        # the shape (4, 3) is a constant once folded: the result's sizes are known (with one
+        # unknown size the reshape already knows it when it is built)
+        "refine_static_shape": ([f], T.exp(f.reshape((f.shape[1], f.shape[0]))),
+                                T.exp(f.reshape(T.constant(np.array([4, 3]))))),
         "sum_of_scaled_matrix": ([m, x], T.concatenate([T.sum(m * x.dimshuffle("x", 0), axis=1),
                                                         T.sum(T.exp(m) * m[:, 0].dimshuffle(0, "x"), axis=0)]),
                                  T.concatenate([T.dot(m, x), T.dot(m[:, 0], T.exp(m))])),
