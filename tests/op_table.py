@@ -22,6 +22,7 @@ from nbgrad.ifelse import ifelse
 from nbgrad.printing.runtime import Print
 from nbgrad.random.op import RandomVariable
 from nbgrad.rewriting.inplace import InplaceElemwise
+from nbgrad.row_runs import LengthAtLeast, SliceLength
 from nbgrad.rewriting.algebraic import unit_of as _unit
 from nbgrad.rewriting.stabilize import LogOfSoftmax, LogOfSumExp, log_sigmoid as _log_sigmoid
 from nbgrad.scalar import basic as _ps
@@ -500,6 +501,10 @@ ROWS = [
     OpRow("one_hot", lambda v: OneHot(*_ONE_HOT)(v), _one_hot, (((3, 2),),), (REAL,)),
     OpRow("one_hot_of", lambda z: OneHotOf(*_ONE_HOT)(z), lambda z: z[np.arange(3), :, [2, 0, 1]],
           (((3, 2, 3),),), (REAL,)),
+    OpRow("slice_length", lambda x: SliceLength((0,), "x[0:4]")(x, 4), lambda x: x, (((4,),), ((4, 2),)),
+          (REAL,), FLOATS),
+    OpRow("length_at_least", lambda n: LengthAtLeast(2, "n")(n), lambda n: n, (((),), ((3,),)),
+          (Domain(2, 9),), INTS, grad=False),
     OpRow("blockwise", lambda a, b: Blockwise(Dot(), (True, False))(a, b), np.matmul,
           (((2, 3, 4), (4,)),), (REAL, REAL)),
     # ------------------------------------------------------------ cumulative sums and products
@@ -651,6 +656,7 @@ EAGER = {
     "scan_recurrence": _eager_recurrence,
     "log_of_softmax": lambda x: ne.log_softmax(x, dim=-1), "log_of_sum_exp": lambda x: ne.logsumexp(x, dim=1),
     "diagonals": _INTERNAL, "diagonals_of": _INTERNAL, "one_hot": _INTERNAL, "one_hot_of": _INTERNAL, "blockwise": _INTERNAL,
+    "slice_length": _INTERNAL, "length_at_least": _INTERNAL,
     "cumsum": "nbgrad.eager has no cumulative sum", "cumprod": "nbgrad.eager has no cumulative product",
     "sort": lambda x: ne.sort(x).values, "sort_descending_axis0": lambda x: x.sort(0, descending=True)[0],
     "sort_flat": lambda x: ne.sort(x.flatten()).values, "argsort": ne.argsort,
