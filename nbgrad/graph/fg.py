@@ -241,6 +241,28 @@ class FunctionGraph:
         self.history.append(reason)
         self._prune(var)
 
+    def swap_inputs(self, node, reason=None):
+        """Exchange the two inputs of ``node`` in place (for a commutative op).
+
+        The node and its output stay; only the two client entries of its inputs change, as
+        if the node had been rebuilt with its inputs exchanged and put in its place: each
+        input's use moves to the end of that input's clients. Nothing is pruned.
+        """
+        if node not in self.apply_nodes or len(node.inputs) != 2:
+            raise ValueError(
+                f"swap_inputs{f' ({reason})' if reason else ''}: expected a node of this graph "
+                f"with two inputs, got {node} with {len(node.inputs)}"
+            )
+        a, b = node.inputs
+        clients = self.clients
+        del clients[a][(node, 0)]
+        del clients[b][(node, 1)]
+        node.inputs[0], node.inputs[1] = b, a
+        clients[b][(node, 0)] = None
+        clients[a][(node, 1)] = None
+        self._order = None
+        self.history.append(reason)
+
     def replace_all(self, pairs, reason=None):
         for old, new in pairs:
             self.replace(old, new, reason)

@@ -15,7 +15,7 @@ import numpy as np
 
 from nbgrad.gradient import _GradientOp
 from nbgrad.graph.basic import Constant
-from nbgrad.rewriting.db import node_rewriter
+from nbgrad.rewriting.db import SWAP_INPUTS, node_rewriter
 from nbgrad.rewriting.patterns import (
     S, chain_inner, chain_leaves, dim_var, neutral_const, same_shape, sop, tree_rebuild,
     shape_entry_key, dim_key,
@@ -96,7 +96,10 @@ def commutative_order(fgraph, node):
         # when one operand is a constant without zeros (equal operands are then identical)
         if not any(isinstance(v, Constant) and bool((np.asarray(v.data) != 0).all()) for v in (a, b)):
             return None
-    return [node.op(b, a)]
+    out = node.outputs[0]
+    if out.name is not None or out.tag.__dict__:
+        return [node.op(b, a)]  # a new, unnamed output without tags, as before the swap
+    return SWAP_INPUTS
 
 
 @node_rewriter(("canonicalize", "simplify"), tracks=(ShapeI,))

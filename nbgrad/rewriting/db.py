@@ -1,7 +1,9 @@
 """The rewrite database: named rewrites in ordered, tagged phases, and modes as tag queries.
 
 A *node rewrite* is a small function ``fn(fgraph, node)`` that returns ``None``
-(no change) or a list with one replacement variable per output of ``node``.
+(no change), a list with one replacement variable per output of ``node``, or
+``SWAP_INPUTS`` (the two inputs of ``node``, a commutative operation, are to be
+exchanged in place: same value, no new node).
 A *graph rewrite* is a function ``fn(fgraph)`` that changes the graph itself
 and returns how many times it fired. Both are registered in a phase (see
 ``nbgrad.rewriting.passes`` for the phase list) with tags; a ``Mode`` selects
@@ -13,7 +15,14 @@ import sys
 
 from nbgrad.config import config
 
-__all__ = ["Mode", "Rewrite", "RewriteDB", "node_rewriter", "graph_rewriter", "db", "get_mode"]
+__all__ = [
+    "Mode", "Rewrite", "RewriteDB", "node_rewriter", "graph_rewriter", "db", "get_mode", "SWAP_INPUTS",
+]
+
+#: What a node rewrite returns to have the driver exchange the two inputs of the node, a
+#: commutative operation, in place (``FunctionGraph.swap_inputs``) instead of building a
+#: node with its inputs exchanged and replacing the node by it.
+SWAP_INPUTS = "swap inputs"
 
 
 class Rewrite:

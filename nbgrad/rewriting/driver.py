@@ -15,9 +15,10 @@ import warnings
 from collections import deque
 
 from nbgrad.config import config
+from nbgrad.graph import basic
 from nbgrad.graph.basic import traces_set_by_caller
 from nbgrad.graph.fg import without_cyclic_gc
-from nbgrad.rewriting.db import db, get_mode, report
+from nbgrad.rewriting.db import SWAP_INPUTS, db, get_mode, report
 from nbgrad.rewriting.patterns import chain_interior, chains_remembered, forget_chains
 
 __all__ = ["rewrite_graph", "RewriteWarning", "replace_node"]
@@ -71,6 +72,18 @@ def replace_node(fgraph, node, new_outputs, reason):
         if new is not None and new is not old:
             fgraph.replace(old, new, reason=reason)
     return created
+
+
+def swap_node_inputs(fgraph, node, reason):
+    """Exchange the two inputs of ``node``, a commutative operation, in place.
+
+    The graph ends as if the node had been rebuilt with its inputs exchanged and put in its
+    place (``replace_node``), without building and pruning a node: its output takes a new
+    ``auto_name``, the sort key of operands (``commutative_order``, ``merge``) that a rebuilt
+    node's output would have had.
+    """
+    fgraph.swap_inputs(node, reason)
+    node.outputs[0].auto_name = f"_{next(basic._ids)}"
 
 
 class _Dispatch:
@@ -194,17 +207,31 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
                 continue
             if not new:
                 continue
-            if all(n is o for n, o in zip(new, node.outputs)):
+            if new is SWAP_INPUTS:
+                forget_chains()
+                before = str(node) if verbose else None
+                try:
+                    swap_node_inputs(fgraph, node, r.name)
+                except Exception as exc:  # noqa: BLE001
+                    _on_error(r, node, exc)
+                    continue
+                created = [node]
+                new = node.outputs
+                applied.append(r.name)
+                if verbose:
+                    report(r.name, before, ", ".join(map(str, new)))
+            elif all(n is o for n, o in zip(new, node.outputs)):
                 continue
-            forget_chains()
-            try:
-                created = replace_node(fgraph, node, new, r.name)
-            except Exception as exc:  # noqa: BLE001
-                _on_error(r, node, exc)
-                continue
-            applied.append(r.name)
-            if verbose:
-                report(r.name, node, ", ".join(map(str, new)))
+            else:
+                forget_chains()
+                try:
+                    created = replace_node(fgraph, node, new, r.name)
+                except Exception as exc:  # noqa: BLE001
+                    _on_error(r, node, exc)
+                    continue
+                applied.append(r.name)
+                if verbose:
+                    report(r.name, node, ", ".join(map(str, new)))
             budget -= 1
             if budget < 0:
                 warnings.warn("rewriting stopped: too many replacements (a rewrite cycle?)",

@@ -169,11 +169,49 @@ def test_a_changed_graph_is_sorted_again():
     assert len(fg.toposort()) == 2
 
 
+def test_swap_inputs_moves_the_two_uses_and_keeps_the_node():
+    x, y = T.dscalar("x"), T.dscalar("y")
+    fg = FunctionGraph([x, y], [T.exp(x) * y, T.exp(x) + 1])
+    mul = fg.outputs[0].owner
+    e = mul.inputs[0]
+    before = fg.toposort()
+    fg.swap_inputs(mul, reason="test")
+    assert mul.inputs == [y, e] and fg.outputs[0].owner is mul and mul in fg.apply_nodes
+    # each use moved to the end of its input's clients, as a rebuilt node's would be
+    assert list(fg.clients[y]) == [(mul, 0)]
+    assert list(fg.clients[e])[-1] == (mul, 1) and (mul, 0) not in fg.clients[e]
+    assert fg.toposort() is not before and set(fg.toposort()) == set(before)
+    assert fg.history[-1] == "test"
+    with pytest.raises(ValueError, match="two inputs"):
+        fg.swap_inputs(e.owner)
+
+
+def test_commutative_operands_are_swapped_without_a_new_node(monkeypatch):
+    from nbgrad.rewriting import Mode, rewrite_graph
+
+    s = T.dscalar("s")
+    fg = FunctionGraph([s], [T.mul(T.constant(2.0), T.exp(s))])
+    mul, out = fg.outputs[0].owner, fg.outputs[0]
+    built = []
+    apply_init = basic.Apply.__init__
+
+    def counting_init(self, *args):
+        built.append(self)
+        apply_init(self, *args)
+
+    monkeypatch.setattr(basic.Apply, "__init__", counting_init)
+    applied = rewrite_graph(fg, Mode("NONE", including=["commutative_order"]))
+    monkeypatch.undo()
+    assert applied == ["commutative_order"] and not built
+    assert fg.outputs[0] is out and out.owner is mul and str(mul.inputs[1]) == "2"
+    assert fg.outputs[0].owner.inputs[0].owner.op == T.exp(s).owner.op
+
+
 def test_compiling_frees_the_nodes_it_drops(monkeypatch):
     # the collector is paused while compiling; the pause ends with a collection that frees
     # the cyclic garbage made inside it (each replaced node and its outputs form a cycle)
     x = T.dvector("x")
-    out = _chain_grad(x, 50)
+    out = _chain_grad(x, 100)
     dropped = []
     replace = FunctionGraph.replace
 
