@@ -338,9 +338,23 @@ def _push(node):
     return None
 
 
+def _may_hold_one_hot(fgraph):
+    """Whether ``fgraph`` has a node or constant that ``_hot`` starts a one-hot batch from:
+    a ``OneHot`` or ``Diagonals`` node, or a constant of three dimensions or more (reshapes,
+    transposes and allocs only carry a batch found behind them)."""
+    if any(isinstance(node.op, (OneHot, Diagonals)) for node in fgraph.apply_nodes):
+        return True
+    return any(
+        v.owner is None and isinstance(v, Constant) and getattr(v.type, "ndim", 0) >= 3
+        for v in fgraph.variables
+    )
+
+
 @graph_rewriter("specialize", tags=("fast_run", "one_hot"))
 def push_one_hot(fgraph):
     """Compute the operations that keep a one-hot batch on its nonzero values (see the module)."""
+    if not _may_hold_one_hot(fgraph):
+        return 0
     n = 0
     changed = True
     while changed:

@@ -371,3 +371,25 @@ def test_a_variable_tag_is_made_on_first_use_and_copied_with_its_notes():
     assert y.tag.note == "kept"
     with pytest.raises(AttributeError, match="'TensorVariable' object has no attribute 'no_such_attribute'"):
         y.no_such_attribute  # noqa: B018
+
+
+def test_one_hot_batches_are_not_looked_for_where_none_can_start(monkeypatch):
+    # push_one_hot reads every node's inputs only in a graph with a OneHot or Diagonals
+    # node or a constant of three dimensions or more
+    from nbgrad.rewriting import onehot
+
+    calls = []
+    push = onehot._push
+
+    def counting_push(node):
+        calls.append(node)
+        return push(node)
+
+    monkeypatch.setattr(cache, "enabled", False)
+    monkeypatch.setattr(onehot, "_push", counting_push)
+    x = T.dvector("x")
+    nbgrad.function([x], _tree(x, 64))
+    assert calls == []
+    t = T.dtensor3("t")
+    nbgrad.function([t], t * np.ones((2, 3, 4)))
+    assert calls
