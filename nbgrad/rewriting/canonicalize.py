@@ -97,8 +97,9 @@ def commutative_order(fgraph, node):
         if not any(isinstance(v, Constant) and bool((np.asarray(v.data) != 0).all()) for v in (a, b)):
             return None
     out = node.outputs[0]
-    if out.name is not None or out.tag.__dict__:
-        return [node.op(b, a)]  # a new, unnamed output without tags, as before the swap
+    tag = out.__dict__.get("tag")  # made on first use: reading ``out.tag`` would make one
+    if out.name is not None or (tag is not None and tag.__dict__):
+        return [node.op(b, a)]  # a new, unnamed output without notes, as before the swap
     return SWAP_INPUTS
 
 
