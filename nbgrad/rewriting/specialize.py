@@ -5,10 +5,11 @@ import numpy as np
 from nbgrad.rewriting.db import node_rewriter
 from nbgrad.rewriting.patterns import S, chain_leaves, is_op, same_shape, scalar_const, tree_leaves
 from nbgrad.tensor import math as tm
-from nbgrad.tensor.elemwise import DimShuffle, SumToShape
+from nbgrad.tensor.elemwise import DimShuffle, Elemwise, SumToShape
 from nbgrad.tensor.math import Dot, Matmul, Sum
 from nbgrad.tensor.nnet import Softmax
 from nbgrad.tensor.shape import Reshape, Shape
+from nbgrad.tensor.subtensor import Subtensor
 
 
 def _const_exp(e):
@@ -224,7 +225,17 @@ def sum_of_broadcast_axes(fgraph, node):
     return [_same(new, node.outputs[0])]
 
 
-@node_rewriter(("canonicalize", "simplify", "specialize"), tracks=(Reshape, DimShuffle, Dot, Matmul))
+def _elemwise_could_refine(node, out):
+    """Whether some input of an elementwise ``node`` fixes a size (other than 1) that ``out``
+    leaves unknown: read off the inputs' static shapes, without building a node."""
+    for d, s in enumerate(out.type.shape):
+        if s is None and any(i.type.shape[d] not in (None, 1) for i in node.inputs):
+            return True
+    return False
+
+
+@node_rewriter(("canonicalize", "simplify", "specialize"),
+               tracks=(Reshape, DimShuffle, Dot, Matmul, Elemwise, Subtensor))
 def refine_static_shape(fgraph, node):
     """A node built before its inputs' sizes were known gets the static sizes they give now.
 
@@ -238,6 +249,8 @@ def refine_static_shape(fgraph, node):
     """
     out = node.outputs[0]
     if len(node.outputs) != 1 or None not in out.type.shape:
+        return None
+    if isinstance(node.op, Elemwise) and not _elemwise_could_refine(node, out):
         return None
     new = node.op.make_node(*node.inputs)
     if list(new.inputs) != list(node.inputs):
