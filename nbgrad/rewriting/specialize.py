@@ -234,8 +234,7 @@ def _elemwise_could_refine(node, out):
     return False
 
 
-@node_rewriter(("canonicalize", "simplify", "specialize"),
-               tracks=(Reshape, DimShuffle, Dot, Matmul, Elemwise, Subtensor))
+@node_rewriter(("canonicalize", "simplify", "specialize"), tracks=(Reshape, DimShuffle, Dot, Matmul))
 def refine_static_shape(fgraph, node):
     """A node built before its inputs' sizes were known gets the static sizes they give now.
 
@@ -250,8 +249,25 @@ def refine_static_shape(fgraph, node):
     out = node.outputs[0]
     if len(node.outputs) != 1 or None not in out.type.shape:
         return None
+    return _retyped(node, out)
+
+
+@node_rewriter("specialize", tracks=(Elemwise, Subtensor))
+def refine_static_shape_late(fgraph, node):
+    """``refine_static_shape`` for elementwise nodes and subtensors, once, before the
+    specialize phase's contractions read the sizes (every elementwise node meets it, so it
+    runs in one phase only and first checks, from the operands' static shapes alone, that
+    some size would become known)."""
+    out = node.outputs[0]
+    if len(node.outputs) != 1 or None not in out.type.shape:
+        return None
     if isinstance(node.op, Elemwise) and not _elemwise_could_refine(node, out):
         return None
+    return _retyped(node, out)
+
+
+def _retyped(node, out):
+    """``node`` built again from its current inputs, if that only makes its type more precise."""
     new = node.op.make_node(*node.inputs)
     if list(new.inputs) != list(node.inputs):
         return None  # the node would convert an input: not the same computation

@@ -22,7 +22,7 @@ def test_an_elementwise_node_gets_the_sizes_its_operands_have_now():
     out = T.exp(r) * 2.0
     assert out.type.shape == (None, None)
     fg, applied = rewritten([f], out, PLAIN)
-    assert "refine_static_shape" in applied
+    assert "refine_static_shape_late" in applied
     assert fg.outputs[0].type.shape == (4, 3)
     assert all(n.outputs[0].type.shape == (4, 3) for n in fg.apply_nodes if isinstance(n.op, Elemwise))
     value = np.arange(12.0).reshape(3, 4) / 10

@@ -136,6 +136,7 @@ def test_every_rewrite_has_a_firing_test():
     tested |= {"inc_subtensor_inplace"}  # tests/rewriting/test_subtensor.py
     tested |= {"contract_products"}  # tests/rewriting/test_contraction.py
     tested |= {"push_one_hot"}  # tests/rewriting/test_onehot.py
+    tested |= {"refine_static_shape_late"}  # tests/rewriting/test_refine_static_shape.py
     ours = {n for n, r in db.by_name.items() if r.fn.__module__.startswith("nbgrad.rewriting")}
     assert ours <= tested, ours - tested
 
