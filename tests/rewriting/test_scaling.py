@@ -51,6 +51,17 @@ def _chain_grad(x, n):
 FAMILIES = {"chain": _chain, "tree": _tree, "sum": _long_sum, "grad": _chain_grad}
 
 
+def _compile_cold(monkeypatch, x, out):
+    """Compile ``out`` with no compile cache while ``monkeypatch``'s counters are in place,
+    take them away, and check that the function runs."""
+    monkeypatch.setattr(cache, "enabled", False)
+    try:
+        f = nbgrad.function([x], out)
+    finally:
+        monkeypatch.undo()
+    assert np.all(np.isfinite(f(np.array([0.1, -0.2]))))
+
+
 def _compile_work(monkeypatch, family, n):
     """(rewrite attempts, nodes built, whole-graph sorts asked for, nodes sorted, graphs
     walked to sort them) compiling size n."""
@@ -89,12 +100,7 @@ def _compile_work(monkeypatch, family, n):
     monkeypatch.setattr(basic.Apply, "__init__", counting_init)
     monkeypatch.setattr(fg_module, "io_toposort", counting_io_toposort)
     monkeypatch.setattr(FunctionGraph, "toposort", counting_toposort)
-    monkeypatch.setattr(cache, "enabled", False)
-    try:
-        f = nbgrad.function([x], out)
-    finally:
-        monkeypatch.undo()
-    assert np.all(np.isfinite(f(np.array([0.1, -0.2]))))
+    _compile_cold(monkeypatch, x, out)
     return counts
 
 
@@ -128,12 +134,7 @@ def _count_calls(monkeypatch, owner, name, build):
     x = T.dvector("x")
     out = build(x)
     monkeypatch.setattr(owner, name, counting)
-    monkeypatch.setattr(cache, "enabled", False)
-    try:
-        f = nbgrad.function([x], out)
-    finally:
-        monkeypatch.undo()
-    assert np.all(np.isfinite(f(np.array([0.1, -0.2]))))
+    _compile_cold(monkeypatch, x, out)
     return len(calls)
 
 
