@@ -287,25 +287,34 @@ def _program(comp):
     (``_EXPANDED``), and a call made twice is made once (``_Steps``).
     """
     steps = _Steps()
-    names = {v: f"a{k}" for k, v in enumerate(comp.inputs)}
-    last = len(comp.nodes) - 1
-    for k, node in enumerate(comp.nodes):
-        args = []
-        for i in node.inputs:
-            if i not in names:
-                names[i] = steps.constant(np.asarray(i.data), i.dtype)
-            args.append(names[i])
-        sop, dtypes = node.op.scalar_op, [i.dtype for i in node.inputs]
+    nin, constants = comp.nin, comp.step_constants
+    names = [f"a{k}" for k in range(nin)] + [None] * len(constants)
+    dtypes_of = list(comp.in_dtypes) + [d for _, d in constants]
+    results, result_dtypes = [], []
+    last = len(comp.steps) - 1
+    for k, (sop, dtype, operands) in enumerate(comp.steps):
+        args, dtypes = [], []
+        for r in operands:
+            if r < 0:
+                args.append(results[-1 - r])
+                dtypes.append(result_dtypes[-1 - r])
+                continue
+            if names[r] is None:
+                value, cdtype = constants[r - nin]
+                names[r] = steps.constant(np.asarray(value), cdtype)
+            args.append(names[r])
+            dtypes.append(dtypes_of[r])
         expand = _EXPANDED.get(type(sop))
         if expand is not None and len(dtypes) == 1 and np.dtype(dtypes[0]).kind == "f":
-            dtype = dtypes[0]
+            in_dtype = dtypes[0]
             # The last node's last call is always a new one (that writes the result): every
             # other node computes its argument, so none computed the same call before.
-            names[node.outputs[0]] = expand(lambda fn, *a, _d=dtype: steps.step(fn, a, _d), args[0],
-                                            lambda v, _d=dtype: steps.constant(v, _d))
+            name = expand(lambda fn, *a, _d=in_dtype: steps.step(fn, a, _d), args[0],
+                          lambda v, _d=in_dtype: steps.constant(v, _d))
         else:
-            names[node.outputs[0]] = steps.step(cpu_impl(sop, dtypes), args, node.outputs[0].dtype,
-                                                fresh=k == last)
+            name = steps.step(cpu_impl(sop, dtypes), args, dtype, fresh=k == last)
+        results.append(name)
+        result_dtypes.append(dtype)
     return steps.env, _live(steps.calls)
 
 
@@ -722,8 +731,8 @@ def _kernel_plan(comp):
     if plan is not None:
         return plan, plan.env(constants)
     env, calls = _program(comp)
-    plan = _KernelPlan(env, calls, comp.nin, comp.outputs[0].dtype,
-                       all(n.op.scalar_op.cheap for n in comp.nodes))
+    plan = _KernelPlan(env, calls, comp.nin, comp.output_dtype(),
+                       all(sop.cheap for sop, _, _ in comp.steps))
     if key is not None:
         if len(_PLANS) >= 4096:
             _PLANS.clear()
@@ -739,11 +748,11 @@ def _shape(comp):
     writes out as several calls (``_EXPANDED``): its steps may coincide with the kernel's
     own constants.
     """
-    if any(type(node.op.scalar_op) in _EXPANDED for node in comp.nodes):
+    if any(type(sop) in _EXPANDED for sop, _, _ in comp.steps):
         return None, None
-    constants = [(np.asarray(c.data), c.dtype) for c in comp.constants]
-    dtypes = tuple(v.dtype for v in comp.inputs) + tuple(d for _, d in constants)
-    return (comp.structure, dtypes, comp.outputs[0].dtype), constants
+    constants = [(np.asarray(value), dtype) for value, dtype in comp.constant_values]
+    dtypes = comp.in_dtypes + tuple(d for _, d in constants)
+    return (comp.structure, dtypes, comp.output_dtype()), constants
 
 
 #: Fewest fresh arrays a kernel's small form must save to keep its temporaries in dead ones

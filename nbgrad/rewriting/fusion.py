@@ -48,11 +48,16 @@ def _cluster(fgraph, root):
             found.append(p)
             if len(members) >= MAX_FUSED:
                 break
-        if len(found) > 1:
+        if len(found) == 2:
             # the producer computed from fewer values is taken up first (pushed last): a side
             # branch of a chain (``1 - y²`` beside the running product of a gradient, a term
             # beside the running sum) is fused whole before the chain goes on, so that a
-            # cluster cut at MAX_FUSED leaves no branch behind half fused
+            # cluster cut at MAX_FUSED leaves no branch behind half fused (stable: of two
+            # alike, the first found is pushed first)
+            a, b = found
+            if _computed_values(a) < _computed_values(b):
+                found.reverse()
+        elif len(found) > 2:
             found.sort(key=_computed_values, reverse=True)
         stack.extend(found)
     return members
@@ -60,7 +65,8 @@ def _cluster(fgraph, root):
 
 def _computed_values(node):
     """How many of ``node``'s operands are computed (have an owner)."""
-    return sum(1 for v in node.inputs if v.owner is not None)
+    owners = [v.owner for v in node.inputs]
+    return len(owners) - owners.count(None)
 
 
 def _recomputed(fgraph, members):
@@ -133,41 +139,100 @@ def _fuse_sweep(fgraph):
         members.update(again)
         recomputed = recomputed or bool(again)
         nodes = sorted(members, key=position.__getitem__)  # inputs first
-        # one pass, inputs first: a member's operand is an earlier member's result (already
-        # in ``inner_of``), a one-element constant (written in), or an input of the kernel
-        outer, inner_of, inner_inputs = [], {}, []
-        traces = []
-        lifted = {}  # one Elemwise op per scalar op of this cluster
-        for nd in nodes:
-            ins = []
-            for v in nd.inputs:
-                iv = inner_of.get(v)
-                if iv is None:
-                    if isinstance(v, Constant) and np.size(v.data) == 1:
-                        iv = _inner_constant(v, types)
-                    else:
-                        iv = types[v.dtype]()
-                        inner_inputs.append(iv)
-                        outer.append(v)
-                    inner_of[v] = iv
-                ins.append(iv)
-            sop = nd.op.scalar_op
-            if isinstance(sop, Composite):
-                res = clone_replace(sop.outputs[0], dict(zip(sop.inputs, ins)))
-                traces.extend(sop.traces)
-            else:
-                op = lifted.get(id(sop))
-                if op is None:
-                    op = lifted[id(sop)] = Elemwise(sop)
-                res = _inner_node(op, ins, types[nd.outputs[0].dtype])
-            inner_of[nd.outputs[0]] = res
-            traces.append(getattr(nd.tag, "trace", None))
-        if not outer:
+        if any(isinstance(nd.op.scalar_op, Composite) for nd in nodes):
+            comp, outer = _composite_of_graph(nodes, root, types)
+        else:
+            comp, outer = _composite_of_steps(nodes, root, members)
+        if comp is None:
             continue
-        comp = Composite(inner_inputs, [inner_of[root.outputs[0]]], traces=traces)
         new = Elemwise(comp)(*outer)
         if new.type.broadcastable != root.outputs[0].type.broadcastable:
             continue
         replace_node(fgraph, root, [new], "fuse_elemwise")
         n += 1
     return n, recomputed
+
+
+def _composite_of_graph(nodes, root, types):
+    """``(Composite, its outer inputs)`` of the cluster ``nodes`` (inputs first) whose result
+    is ``root``'s, from its inner graph: the members that are Composites are written in
+    (``(None, [])`` for a cluster that reads no variable)."""
+    # one pass, inputs first: a member's operand is an earlier member's result (already
+    # in ``inner_of``), a one-element constant (written in), or an input of the kernel
+    outer, inner_of, inner_inputs = [], {}, []
+    traces = []
+    lifted = {}  # one Elemwise op per scalar op of this cluster
+    for nd in nodes:
+        ins = []
+        for v in nd.inputs:
+            iv = inner_of.get(v)
+            if iv is None:
+                if isinstance(v, Constant) and np.size(v.data) == 1:
+                    iv = _inner_constant(v, types)
+                else:
+                    iv = types[v.dtype]()
+                    inner_inputs.append(iv)
+                    outer.append(v)
+                inner_of[v] = iv
+            ins.append(iv)
+        sop = nd.op.scalar_op
+        if isinstance(sop, Composite):
+            res = clone_replace(sop.outputs[0], dict(zip(sop.inputs, ins)))
+            traces.extend(sop.traces)
+        else:
+            op = lifted.get(id(sop))
+            if op is None:
+                op = lifted[id(sop)] = Elemwise(sop)
+            res = _inner_node(op, ins, types[nd.outputs[0].dtype])
+        inner_of[nd.outputs[0]] = res
+        traces.append(getattr(nd.tag, "trace", None))
+    if not outer:
+        return None, outer
+    return Composite(inner_inputs, [inner_of[root.outputs[0]]], traces=traces), outer
+
+
+def _composite_of_steps(nodes, root, members):
+    """``_composite_of_graph`` for a cluster without Composites, made from its steps
+    (``Composite.from_steps``) without an inner graph: the same op.
+
+    The kernel's inputs and constants are numbered as met, inputs first (``nodes``' order);
+    its steps follow the order ``io_toposort`` gives the inner graph's nodes: depth first
+    from the result, operands left to right.
+    """
+    ref = {}  # operand -> its reference (kernel inputs, constants; members' results once made)
+    outer, constants, traces = [], [], []
+    for nd in nodes:
+        for v in nd.inputs:
+            if v in ref or v.owner in members:
+                continue
+            if isinstance(v, Constant) and np.size(v.data) == 1:
+                ref[v] = None  # numbered after the inputs, below
+                constants.append(v)
+            else:
+                ref[v] = len(outer)
+                outer.append(v)
+        traces.append(getattr(nd.tag, "trace", None))
+    if not outer:
+        return None, outer
+    for k, c in enumerate(constants, len(outer)):
+        ref[c] = k
+    steps = []
+    unvisited = set(members)
+    unvisited.discard(root)
+    path, pending = [root], [iter(root.inputs)]
+    while path:
+        for v in pending[-1]:
+            p = v.owner
+            if p in unvisited:
+                unvisited.discard(p)
+                path.append(p)
+                pending.append(iter(p.inputs))
+                break
+        else:
+            pending.pop()
+            nd = path.pop()
+            out = nd.outputs[0]
+            ref[out] = -1 - len(steps)
+            steps.append((nd.op.scalar_op, out.dtype, tuple([ref[v] for v in nd.inputs])))
+    return Composite.from_steps([v.dtype for v in outer], [(c.data, c.dtype) for c in constants], steps,
+                                traces), outer

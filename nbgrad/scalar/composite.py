@@ -23,10 +23,8 @@ from nbgrad.scalar.basic import DISCONNECTED, PREC_ATOM, ScalarOp
 __all__ = ["Composite"]
 
 
-def _const_text(c, exact):
-    v = np.asarray(c.data).reshape(-1)[0]
-    if exact:
-        return f"{c.dtype}:{v!r}"
+def _const_text(value):
+    v = np.asarray(value).reshape(-1)[0]
     return f"{v:g}" if isinstance(v, np.floating) else str(v)
 
 
@@ -34,20 +32,45 @@ def _const_text(c, exact):
 MAX_NAME_LENGTH = 2000
 
 
-def _expr(var, names, nodes):
-    """Infix text of the inner graph with inner inputs named by ``names``, or None if too long."""
-    if _surely_too_long(names, nodes):
+def _steps_of(inputs, output, nodes):
+    """``(constants, steps, output reference)`` of an inner graph whose nodes are ``nodes``,
+    in order: the form ``Composite.from_steps`` takes, with the inner constants themselves
+    (in the order they are read) in ``constants``."""
+    nin = len(inputs)
+    ref = {v: k for k, v in enumerate(inputs)}
+    constants = []
+
+    def operand(v):
+        r = ref.get(v)
+        if r is None:
+            r = ref[v] = nin + len(constants)
+            constants.append(v)
+        return r
+
+    steps = []
+    for n, node in enumerate(nodes):
+        steps.append((node.op.scalar_op, node.outputs[0].dtype, tuple([operand(i) for i in node.inputs])))
+        ref[node.outputs[0]] = -1 - n
+    return constants, steps, operand(output)
+
+
+def _expr(nin, constants, steps, out):
+    """Infix text of the inner graph with inner input ``k`` named ``i<k>``, or None if too long."""
+    if _surely_too_long(nin, steps):
         return None
-    text = dict(names)
+    text = [f"i{k}" for k in range(nin)] + [None] * len(constants)
+    done = []
 
-    def arg(v):
-        if v in text:
-            return text[v]
-        return _const_text(v, exact=False)
+    def arg(r):
+        if r < 0:
+            return done[-1 - r]
+        t = text[r]
+        if t is None:
+            t = text[r] = _const_text(constants[r - nin][0])
+        return t
 
-    for node in nodes:
-        sop = node.op.scalar_op
-        args = [arg(i) for i in node.inputs]
+    for sop, _, operands in steps:
+        args = [arg(r) for r in operands]
         if sop.symbol and len(args) == 2:
             s = f"({args[0]} {sop.symbol} {args[1]})"
         elif sop.symbol and len(args) == 1:
@@ -56,19 +79,20 @@ def _expr(var, names, nodes):
             s = f"{sop.name}({', '.join(args)})"
         if len(s) > MAX_NAME_LENGTH:
             return None
-        text[node.outputs[0]] = s
-    return arg(var)
+        done.append(s)
+    return arg(out)
 
 
-def _surely_too_long(names, nodes):
+def _surely_too_long(nin, steps):
     """Whether the text of some node (so of the whole formula, which contains it) is longer
     than ``MAX_NAME_LENGTH`` even with every constant written in one character: then
     ``_expr`` gives None, found without formatting a constant or joining a string."""
-    length = {v: len(t) for v, t in names.items()}
-    for node in nodes:
-        sop = node.op.scalar_op
-        operands = node.inputs
-        n = sum([length.get(i, 1) for i in operands])
+    length = [len(f"i{k}") for k in range(nin)]
+    done = []
+    for sop, _, operands in steps:
+        n = 0
+        for r in operands:
+            n += done[-1 - r] if r < 0 else length[r] if r < nin else 1
         if sop.symbol and len(operands) == 2:
             n += 4 + len(str(sop.symbol))
         elif sop.symbol and len(operands) == 1:
@@ -77,44 +101,76 @@ def _surely_too_long(names, nodes):
             n += len(str(sop.name)) + 2 + 2 * max(len(operands) - 1, 0)
         if n > MAX_NAME_LENGTH:
             return True
-        length[node.outputs[0]] = n
+        done.append(n)
     return False
 
 
-def _structure(inputs, outputs, nodes):
+def _structure(nin, constants, steps, out):
     """``(structure, numbered)``: an exact, linear-size key of the inner graph, as one flat tuple.
 
-    For each node in order: its scalar op, its number of operands and a reference per operand
-    (``k`` for inner input ``k``, ``-1 - n`` for the result of node ``n``, ``"c<m>"`` for
+    For each step in order: its scalar op, its number of operands and a reference per operand
+    (``k`` for inner input ``k``, ``-1 - n`` for the result of step ``n``, ``"c<m>"`` for
     constant number ``m``); last, the reference of the output. Constants are numbered by
     dtype and bytes in the order they are read: ``numbered`` maps each ``(dtype, bytes)`` to
-    ``(its reference, the first constant of that value)``, in that order.
+    ``(its reference, the index in ``constants`` of the first constant of that value)``, in
+    that order.
     """
-    ref = {v: k for k, v in enumerate(inputs)}
     numbered = {}
+    named = [None] * len(constants)  # constant -> its reference, once read
     flat = []
-    for n, node in enumerate(nodes):
-        operands = node.inputs
-        flat.append(node.op.scalar_op)
-        flat.append(len(operands))
-        for i in operands:
-            r = ref.get(i)
-            if r is None:
-                r = ref[i] = _constant_ref(i, numbered)
-            flat.append(r)
-        ref[node.outputs[0]] = -1 - n
-    out = outputs[0]
-    r = ref.get(out)
-    flat.append(r if r is not None else _constant_ref(out, numbered))
+    append = flat.append
+
+    def constant_ref(r):
+        name = named[r - nin]
+        if name is None:
+            value, dtype = constants[r - nin]
+            key = (dtype, np.asarray(value).tobytes())
+            found = numbered.get(key)
+            if found is None:
+                found = numbered[key] = (f"c{len(numbered)}", r - nin)
+            name = named[r - nin] = found[0]
+        return name
+
+    for sop, _, operands in steps:
+        append(sop)
+        append(len(operands))
+        for r in operands:
+            append(r if r < nin else constant_ref(r))
+    append(out if out < nin else constant_ref(out))
     return tuple(flat), numbered
 
 
-def _constant_ref(c, numbered):
-    value = (c.dtype, np.asarray(c.data).tobytes())
-    found = numbered.get(value)
-    if found is None:
-        found = numbered[value] = (f"c{len(numbered)}", c)
-    return found[0]
+def _graph_of(in_dtypes, constants, steps, out):
+    """``(inputs, outputs, nodes, constants)``: the inner graph of ``steps`` (``from_steps``),
+    one 0-d type per dtype and one ``Elemwise`` per scalar op."""
+    # lazy: upward: the inner graph is made of tensor variables and Elemwise nodes
+    from nbgrad.graph.basic import Apply, traces_set_by_caller
+    from nbgrad.tensor.elemwise import Elemwise
+    from nbgrad.tensor.type import TensorType
+    from nbgrad.tensor.variable import TensorConstant
+
+    types, lifted = {}, {}
+
+    def type_of(dtype):
+        t = types.get(dtype)
+        if t is None:
+            t = types[dtype] = TensorType(dtype, ())
+        return t
+
+    inputs = [type_of(d)() for d in in_dtypes]
+    inner_constants = [TensorConstant(type_of(d), np.asarray(v).reshape(())) for v, d in constants]
+    values = inputs + inner_constants
+    nodes, results = [], []
+    with traces_set_by_caller():  # inner nodes have no trace: the Composite keeps its nodes'
+        for sop, dtype, operands in steps:
+            op = lifted.get(id(sop))
+            if op is None:
+                op = lifted[id(sop)] = Elemwise(sop)
+            node = Apply(op, [results[-1 - r] if r < 0 else values[r] for r in operands], [type_of(dtype)()])
+            nodes.append(node)
+            results.append(node.outputs[0])
+    output = results[-1 - out] if out < 0 else values[out]
+    return inputs, [output], nodes, inner_constants
 
 
 class Composite(ScalarOp):
@@ -155,23 +211,92 @@ class Composite(ScalarOp):
         for v in list(inputs) + list(outputs):
             if v.ndim != 0:
                 raise TypeError(f"Composite: inner variables must be 0-d, {v} has type {v.type}")
-        self.inputs = list(inputs)
-        self.outputs = list(outputs)
-        self.nin = len(self.inputs)
-        self.nodes = io_toposort(self.inputs, self.outputs)
-        names = {v: f"i{k}" for k, v in enumerate(self.inputs)}
-        self.expr = _expr(self.outputs[0], names, self.nodes)
-        self.structure, numbered = _structure(self.inputs, self.outputs, self.nodes)
-        self.constants = [c for _, c in numbered.values()]
-        self.key = (self.structure, tuple(numbered), tuple(v.dtype for v in self.inputs),
-                    self.outputs[0].dtype)
+        inputs, outputs = list(inputs), list(outputs)
+        nodes = io_toposort(inputs, outputs)
+        constants, steps, out = _steps_of(inputs, outputs[0], nodes)
+        self._define([v.dtype for v in inputs], [(c.data, c.dtype) for c in constants], steps, out, traces)
+        self._graph = (inputs, outputs, nodes, constants)
+
+    @classmethod
+    def from_steps(cls, in_dtypes, constants, steps, traces=()):
+        """The Composite computing ``steps`` in order, the last giving its result.
+
+        ``in_dtypes`` are the dtypes of its inputs; ``constants`` the ``(value, dtype)`` of
+        its one-element constants; ``steps`` a list of ``(scalar op, result dtype, operand
+        references)``, where reference ``k`` is input ``k`` (``k < len(in_dtypes)``) or
+        constant ``k - len(in_dtypes)``, and ``-1 - n`` is the result of step ``n``. The op
+        is the one ``Composite(inputs, outputs)`` gives for the inner graph of these steps,
+        whose nodes ``io_toposort`` gives in the order of ``steps``; that graph (``inputs``,
+        ``outputs``, ``nodes``) is made when first read: fusion makes many Composites that
+        only their kernels read, and these read the steps.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nbgrad.scalar.basic import Exp, Mul
+        >>> comp = Composite.from_steps(["float64"], [(np.float64(2.0), "float64")],
+        ...                             [(Exp(), "float64", (0,)), (Mul(), "float64", (-1, 1))])
+        >>> comp.name
+        'Composite{(exp(i0) * 2)}'
+        """
+        self = cls.__new__(cls)
+        self._define(list(in_dtypes), list(constants), list(steps), -len(steps), traces)
+        self._graph = None
+        return self
+
+    def _define(self, in_dtypes, constants, steps, out, traces):
+        """Everything but the inner graph, from the steps (see ``from_steps``)."""
+        nin = self.nin = len(in_dtypes)
+        self.in_dtypes = tuple(in_dtypes)
+        self.steps = steps  # (scalar op, result dtype, operand references), see from_steps
+        # (value, dtype) of the constant that reference nin + k reads
+        self.step_constants = constants
+        self._out = out
+        out_dtype = self._out_dtype = (steps[-1 - out][1] if out < 0 else in_dtypes[out] if out < nin
+                                       else constants[out - nin][1])
+        self.expr = _expr(nin, constants, steps, out)
+        self.structure, numbered = _structure(nin, constants, steps, out)
+        self._first_constants = [k for _, k in numbered.values()]
+        self.key = (self.structure, tuple(numbered), self.in_dtypes, out_dtype)
         self.name = (f"Composite{{{self.expr}}}" if self.expr is not None
-                     else f"Composite{{{len(self.nodes)} ops}}")
+                     else f"Composite{{{len(steps)} ops}}")
         self.traces = tuple(t for t in traces if t)
         self._impls = {}
 
+    # ---------------------------------------------------------------- the inner graph
+    @property
+    def inputs(self):
+        """The inner inputs: 0-d variables standing for the outer inputs, in order."""
+        return self._inner_graph()[0]
+
+    @property
+    def outputs(self):
+        """A list with the inner result, computed from ``inputs`` by ``Elemwise`` nodes."""
+        return self._inner_graph()[1]
+
+    @property
+    def nodes(self):
+        """The inner nodes, in order (the order of ``steps``)."""
+        return self._inner_graph()[2]
+
+    @property
+    def constants(self):
+        """One inner constant per value (by dtype and bytes), in the order of ``structure``."""
+        constants = self._inner_graph()[3]
+        return [constants[k] for k in self._first_constants]
+
+    @property
+    def constant_values(self):
+        """``(value, dtype)`` of each of ``constants``, read without making the inner graph."""
+        return [self.step_constants[k] for k in self._first_constants]
+
+    def _inner_graph(self):
+        if self._graph is None:
+            self._graph = _graph_of(self.in_dtypes, self.step_constants, self.steps, self._out)
+        return self._graph
+
     def output_dtype(self, *dtypes):
-        return self.outputs[0].dtype
+        return self._out_dtype
 
     # ---------------------------------------------------------------- saving
     def inner_graph_form(self):

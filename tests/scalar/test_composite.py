@@ -64,3 +64,41 @@ def test_composites_are_equal_when_their_graphs_and_constant_values_are():
     assert Composite([x, y], [x + y]) != Composite([x, y], [y + x])
     xf = T.scalar("xf", dtype="float32")
     assert Composite([x], [T.sin(x)]) != Composite([xf], [T.sin(xf)])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_composite_from_its_steps_is_the_one_from_its_inner_graph(seed):
+    # ``from_steps`` (what fusion makes) gives the op, name and key that the inner graph of
+    # those steps gives, and that graph when read: nodes in the order of the steps, one
+    # inner constant per constant, no trace
+    rng = np.random.default_rng(seed)
+    x, y = T.dscalar("x"), T.dscalar("y")
+    terms = _random_terms(rng, [x, y], int(rng.integers(2, 60)), [2.0, -0.0, 0.0, 1.5])
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    comp = Composite([x, y], [out])
+    constants, steps, ref = composite._steps_of(comp.inputs, comp.outputs[0], comp.nodes)
+    assert ref == -len(steps)
+    made = Composite.from_steps(["float64", "float64"], [(c.data, c.dtype) for c in constants], steps)
+    assert made == comp and hash(made) == hash(comp)
+    assert made.name == comp.name and made.structure == comp.structure
+    assert [d for _, d in made.constant_values] == [c.dtype for c in comp.constants]
+    assert [v.tobytes() for v, _ in made.constant_values] == [c.data.tobytes() for c in comp.constants]
+    assert [n.op for n in made.nodes] == [n.op for n in comp.nodes]
+    assert all(n.tag.trace is None for n in made.nodes)
+    assert Composite(made.inputs, made.outputs) == comp
+    assert [c.data.tobytes() for c in made.constants] == [c.data.tobytes() for c in comp.constants]
+    args = rng.normal(size=(2, 5))
+    np.testing.assert_array_equal(made.impl(np)(*args), comp.impl(np)(*args))
+
+
+def test_from_steps_makes_no_inner_graph():
+    from nbgrad.scalar.basic import Exp, Mul
+
+    comp = Composite.from_steps(["float64"], [(np.float64(2.0), "float64")],
+                                [(Exp(), "float64", (0,)), (Mul(), "float64", (-1, 1))])
+    assert comp._graph is None and comp.output_dtype("float64") == "float64"
+    np.testing.assert_allclose(comp.impl(np)(np.zeros(3)), [2.0, 2.0, 2.0])
+    assert comp._graph is None  # the kernel reads the steps
+    assert comp.name == "Composite{(exp(i0) * 2)}" and len(comp.nodes) == 2
