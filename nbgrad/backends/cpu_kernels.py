@@ -222,8 +222,10 @@ _EXPANDED = {Sigmoid: _sigmoid_steps, LogSigmoid: _log_sigmoid_steps, Softplus: 
 
 
 def _kernel_constant(value, dtype):
-    """A kernel's constant: ``value`` as a read-only 0-d array of ``dtype``."""
-    return _typed_constant(dtype)(np.asarray(value, dtype=dtype).reshape(()))
+    """A kernel's constant: ``value`` as a read-only 0-d array of ``dtype`` (a copy)."""
+    c = np.array(value, dtype=dtype).reshape(())
+    c.setflags(write=False)
+    return c
 
 
 class _Steps:
@@ -392,6 +394,29 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False, inli
     (``(lines, env)``: the body of ``small`` and the names it reads) is written in place of
     the call to ``small``, which saves a call on the path of small arrays.
     """
+    inlined = inline is not None and not out_param
+    pair = getattr(check, "same_shape", None)
+    key = (nin, full, out_param, pair if pair is not None else check is not None,
+           (tuple(inline[0]), inline[1]) if inlined else None, MIN_REUSED_SIZE)
+    code = _DISPATCH_CODE.get(key)
+    if code is None:
+        if len(_DISPATCH_CODE) >= 4096:
+            _DISPATCH_CODE.clear()
+        code = _DISPATCH_CODE[key] = _code(_size_dispatch_source(nin, full, check, out_param, inline), "size-dispatch")
+    scope = {"size": np.size, "small": small, "big": big, "check": check}
+    if inlined:
+        scope.update(inline[2])
+    exec(code, scope)
+    return scope["thunk"]
+
+
+#: The code of ``_size_dispatch``'s thunks by what decides their source: most nodes of a
+#: graph share a few (a 10⁴-deep chain's thunks, one), so each is written once.
+_DISPATCH_CODE = {}
+
+
+def _size_dispatch_source(nin, full, check, out_param, inline):
+    """The source of ``_size_dispatch``'s thunk."""
     params = ", ".join(f"a{k}" for k in range(nin))
     operands = "(" + "".join(f"a{k}, " for k in range(nin)) + ")"
     if full is not None:
@@ -408,11 +433,7 @@ def _size_dispatch(nin, small, big, full=None, check=None, out_param=False, inli
     else:
         lines.append(f"        return small({params})")
     lines.append(f"    return big({operands})")
-    scope = {"size": np.size, "small": small, "big": big, "check": check}
-    if inline is not None and not out_param:
-        scope.update(inline[2])
-    exec(_code("\n".join(lines) + "\n", "size-dispatch"), scope)
-    return scope["thunk"]
+    return "\n".join(lines) + "\n"
 
 
 def _check_lines(check, operands):
@@ -493,7 +514,7 @@ def result_keeping(fn, in_dtypes, dtype, full=None, size=None, check=None):
     True
     """
     dtype = np.dtype(dtype)
-    if not _writes_into(fn, tuple(np.dtype(d) for d in in_dtypes), dtype):
+    if not _writes_into(fn, tuple([np.dtype(d) for d in in_dtypes]), dtype):
         return fn
     kept = [None]
 

@@ -101,9 +101,12 @@ class Elemwise(Op):
 
     def _make_thunk(self, node, xp, check):
         """``(thunk, whether it calls check itself)``."""
+        out_type = node.outputs[0].type
+        if xp is np and out_type.ndim != 0:
+            return self._numpy_thunk(node, out_type, check)
         fn = self.scalar_op.impl(xp)
-        if xp is np and node.outputs[0].ndim == 0:
-            dtype = np.dtype(node.outputs[0].dtype)
+        if xp is np:
+            dtype = np.dtype(out_type.dtype)
             if isinstance(self.scalar_op, Composite):  # one element: the direct form, no size test
                 fn = fn.small
 
@@ -111,26 +114,31 @@ class Elemwise(Op):
                 return np.asarray(fn(*args), dtype=dtype)
 
             return scalar_thunk, False
-        if xp is not np and any(_may_be_host(i) for i in node.inputs):
+        if any(_may_be_host(i) for i in node.inputs):
             return _host_mixing_thunk(fn, self.scalar_op.impl(np), xp), False
-        if xp is np:
-            # Decided from the types, once: an operand that has the result's shape (its
-            # size picks the small or large form) or the result's static size.
-            out_shape = node.outputs[0].type.shape
-            full = next((k for k, x in enumerate(node.inputs)
-                         if all(s != 1 or o == 1 for s, o in zip(x.type.shape, out_shape))), None)
-            size = int(np.prod(out_shape)) if None not in out_shape else None
-            if isinstance(self.scalar_op, Composite):  # a Composite keeps its own results
-                # an operand of the result's broadcast pattern has its shape (a size that is
-                # not known never stretches); one broadcast on every axis may come 0-d (linker)
-                out_bc = node.outputs[0].type.broadcastable
-                whole = [x.type.broadcastable == out_bc and not all(out_bc) for x in node.inputs]
-                return node_evaluator(self.scalar_op, self.nin, full, size, check, whole), True
-            in_dtypes = [i.dtype for i in node.inputs]
-            thunk = result_keeping(cpu_impl(self.scalar_op, in_dtypes), in_dtypes,
-                                   node.outputs[0].dtype, full, size, check)
-            return thunk, getattr(thunk, "checks", False)
         return fn, False
+
+    def _numpy_thunk(self, node, out_type, check):
+        """``_make_thunk`` on NumPy for a result of one dimension or more."""
+        # Decided from the types, once: an operand that has the result's shape (its
+        # size picks the small or large form) or the result's static size.
+        out_shape = out_type.shape
+        full = None
+        for k, x in enumerate(node.inputs):
+            shape = x.type.shape
+            if shape == out_shape or all(s != 1 or o == 1 for s, o in zip(shape, out_shape)):
+                full = k
+                break
+        size = int(np.prod(out_shape)) if None not in out_shape else None
+        if isinstance(self.scalar_op, Composite):  # a Composite keeps its own results
+            # an operand of the result's broadcast pattern has its shape (a size that is
+            # not known never stretches); one broadcast on every axis may come 0-d (linker)
+            out_bc = out_type.broadcastable
+            whole = [x.type.broadcastable == out_bc and not all(out_bc) for x in node.inputs]
+            return node_evaluator(self.scalar_op, self.nin, full, size, check, whole), True
+        in_dtypes = [i.type.dtype for i in node.inputs]
+        thunk = result_keeping(cpu_impl(self.scalar_op, in_dtypes), in_dtypes, out_type.dtype, full, size, check)
+        return thunk, getattr(thunk, "checks", False)
 
     def infer_shape(self, fgraph, node, input_shapes):
         # Every input whose type does not broadcast on an axis has the output's size

@@ -424,3 +424,24 @@ def test_fusion_makes_no_inner_graph_that_nothing_reads(monkeypatch):
         assert again == comp and again.name == comp.name and again.nodes == comp.nodes
     v = np.array([0.1, -0.2])
     np.testing.assert_allclose(f(v), sum(np.sin(v * (1.0 + k / 800)) for k in range(800)), rtol=1e-12)
+
+
+def test_the_size_tests_of_thunks_are_written_once_per_form(monkeypatch):
+    # every elementwise node's thunk picks its small or large form by a generated size test;
+    # the thunks of a chain's nodes share one form, whose source is written once, not per node
+    from nbgrad.backends import cpu_kernels
+
+    written = []
+    source = cpu_kernels._size_dispatch_source
+
+    def counting_source(*args):
+        written.append(args[0])
+        return source(*args)
+
+    for n in (400, 800):
+        monkeypatch.setattr(cpu_kernels, "_DISPATCH_CODE", {})
+        monkeypatch.setattr(cpu_kernels, "_size_dispatch_source", counting_source)
+        written.clear()
+        x = T.dvector("x")
+        _compile_cold(monkeypatch, x, _chain_grad(x, n))
+        assert 0 < len(written) <= 4, (n, written)
