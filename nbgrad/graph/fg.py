@@ -18,10 +18,14 @@ def without_cyclic_gc():
     Rewriting a graph of n nodes allocates O(n) variables and nodes that stay alive, and
     each full collection walks every live object: left on, the collector made compiling
     a 30 000-term sum take twice as long. Reference counting still frees what is dropped.
-    Blocks nest: the outermost one (a whole compile) ends with one collection of the
-    young generation, which frees the cycles dropped inside the block (replaced graph
-    nodes) and walks each object allocated there once, instead of a collection per inner
-    block, each of which may cascade into a collection of the older generations.
+    Blocks nest: the outermost one (a whole compile) ends by moving the objects made in it
+    into the oldest generation (``gc.freeze`` then ``gc.unfreeze``), which walks none of
+    them. Most of them live as long as the compiled function, and a collection of the young
+    generation would walk each of them (721 000 objects, 0.17 s, for the gradient of a
+    10⁴-deep chain, to free 60 000; 1.1 s for a tree of 10⁵ terms, to free a few hundred):
+    the cycles a compile drops (replaced nodes) are freed by the next full collection
+    instead. Where the caller has frozen objects of its own, which ``gc.unfreeze`` would
+    release too, the block ends with that collection of the young generation.
     """
     if not gc.isenabled():
         yield
@@ -31,7 +35,11 @@ def without_cyclic_gc():
         yield
     finally:
         gc.enable()
-        gc.collect(0)
+        if gc.get_freeze_count():
+            gc.collect(0)
+        else:
+            gc.freeze()
+            gc.unfreeze()  # the frozen objects join the oldest generation
 
 
 class ClientList(dict):

@@ -209,8 +209,9 @@ def test_commutative_operands_are_swapped_without_a_new_node(monkeypatch):
 
 
 def test_compiling_frees_the_nodes_it_drops(monkeypatch):
-    # the collector is paused while compiling; the pause ends with a collection that frees
-    # the cyclic garbage made inside it (each replaced node and its outputs form a cycle)
+    # the collector is paused while compiling; what the compile made joins the oldest
+    # generation, and the next full collection frees the cyclic garbage among it (each
+    # replaced node and its outputs form a cycle): a compile leaks nothing
     x = T.dvector("x")
     out = _chain_grad(x, 100)
     dropped = []
@@ -227,6 +228,7 @@ def test_compiling_frees_the_nodes_it_drops(monkeypatch):
     f = nbgrad.function([x], out)
     monkeypatch.undo()
     assert gc.isenabled()
+    gc.collect()
     # the graph keeps its clone map (user node -> its first copy); nothing else survives
     kept = set(map(id, f.maker.fgraph.equiv.values()))
     alive = [r for r in dropped if r() is not None and id(r()) not in kept]
@@ -235,6 +237,42 @@ def test_compiling_frees_the_nodes_it_drops(monkeypatch):
     del f
     gc.collect()
     assert fgraph() is None
+
+
+def test_a_compile_walks_none_of_the_objects_it_made(monkeypatch):
+    # no collection runs during a compile, and what it made is moved to the oldest
+    # generation without one: the young generation is empty after it
+    x = T.dvector("x")
+    out = _chain_grad(x, 300)
+    collections = []
+
+    def seen(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    monkeypatch.setattr(cache, "enabled", False)
+    gc.collect()
+    gc.callbacks.append(seen)
+    try:
+        nbgrad.function([x], out)
+        after = gc.get_count()
+    finally:
+        gc.callbacks.remove(seen)
+    assert collections == [] and after[0] < 100, (collections, after)
+
+
+def test_objects_frozen_by_the_caller_stay_frozen():
+    # ``gc.unfreeze`` would release the caller's frozen objects too: then the compile ends
+    # with a collection of the young generation instead
+    x = T.dvector("x")
+    mine = [[]]
+    gc.freeze()
+    try:
+        nbgrad.function([x], _chain_grad(x, 20))
+        assert all(o is not mine for o in gc.get_objects())  # still frozen
+    finally:
+        gc.unfreeze()
+    assert any(o is mine for o in gc.get_objects())
 
 
 def test_a_compile_leaves_the_collector_as_it_found_it():
