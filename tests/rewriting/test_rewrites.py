@@ -385,3 +385,24 @@ def test_sum_of_scaled_stack_of_matrices_is_a_matmul():
     # over a leading (batch) axis there is no matrix product
     fg, applied = rewritten([a, w], T.sum(a * w.dimshuffle(0, "x", "x"), axis=0), Mode(excluding=["fusion", "inplace"]))
     assert "sum_of_scaled_matrix" not in applied
+
+
+@pytest.mark.parametrize("data, order", [
+    (2.5, ("x",)),
+    (2.5, ("x", "x")),
+    (np.arange(6.0).reshape(2, 3), (1, 0)),
+    (np.arange(6.0).reshape(2, 3), ("x", 1, "x", 0)),
+    (np.arange(3.0).reshape(1, 3), (1,)),
+    (np.arange(3, dtype="int8"), (0, "x")),
+])
+def test_a_dimshuffled_constant_folds_to_its_view_without_a_thunk(monkeypatch, data, order):
+    from nbgrad.rewriting.constant_folding import constant_folding
+
+    c = T.constant(data)
+    node = DimShuffle(c.ndim, order)(c).owner
+    want = node.op.make_thunk(node, np)(c.data)
+    monkeypatch.setattr(DimShuffle, "make_thunk", lambda *a: pytest.fail("a thunk was made"))
+    (folded,) = constant_folding(None, node)
+    assert folded.type == node.outputs[0].type
+    assert folded.data.dtype == want.dtype and folded.data.shape == want.shape
+    np.testing.assert_array_equal(folded.data, want)
