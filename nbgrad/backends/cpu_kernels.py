@@ -12,6 +12,7 @@ previous result once nobody holds it. The GPU twin is ``cuda_codegen``.
 import itertools
 import os
 import threading
+from operator import itemgetter
 from sys import getrefcount
 
 import numpy as np
@@ -769,10 +770,10 @@ def _shape(comp):
     writes out as several calls (``_EXPANDED``): its steps may coincide with the kernel's
     own constants.
     """
-    if any(type(sop) in _EXPANDED for sop, _, _ in comp.steps):
+    if not _EXPANDED.keys().isdisjoint(map(type, map(itemgetter(0), comp.steps))):
         return None, None
-    constants = [(np.asarray(value), dtype) for value, dtype in comp.constant_values]
-    dtypes = comp.in_dtypes + tuple(d for _, d in constants)
+    constants = comp.constant_values
+    dtypes = comp.in_dtypes + tuple([d for _, d in constants])
     return (comp.structure, dtypes, comp.output_dtype()), constants
 
 

@@ -203,7 +203,7 @@ def _composite_of_steps(nodes, root, members):
     outer, constants, traces = [], [], []
     for nd in nodes:
         for v in nd.inputs:
-            if v in ref or v.owner in members:
+            if v.owner in members or v in ref:
                 continue
             if isinstance(v, Constant) and np.size(v.data) == 1:
                 ref[v] = None  # numbered after the inputs, below

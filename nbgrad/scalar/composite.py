@@ -86,23 +86,41 @@ def _expr(nin, constants, steps, out):
 def _surely_too_long(nin, steps):
     """Whether the text of some node (so of the whole formula, which contains it) is longer
     than ``MAX_NAME_LENGTH`` even with every constant written in one character: then
-    ``_expr`` gives None, found without formatting a constant or joining a string."""
+    ``_expr`` gives None, found without formatting a constant or joining a string.
+
+    The formula's text holds each step's own characters (its symbol or name, parentheses
+    and separators) at least once: when these alone are too many, it is too long, found
+    without adding up the operands' texts step by step.
+    """
+    own = {}  # (scalar op, operand count) -> the characters a step adds to its operands'
+    total = 0
+    for sop, _, operands in steps:
+        key = (id(sop), len(operands))
+        n = own.get(key)
+        if n is None:
+            n = own[key] = _own_length(sop, len(operands))
+        total += n
+    if total > MAX_NAME_LENGTH:
+        return True
     length = [len(f"i{k}") for k in range(nin)]
     done = []
     for sop, _, operands in steps:
-        n = 0
+        n = own[id(sop), len(operands)]
         for r in operands:
             n += done[-1 - r] if r < 0 else length[r] if r < nin else 1
-        if sop.symbol and len(operands) == 2:
-            n += 4 + len(str(sop.symbol))
-        elif sop.symbol and len(operands) == 1:
-            n += 2 + len(str(sop.symbol))
-        else:
-            n += len(str(sop.name)) + 2 + 2 * max(len(operands) - 1, 0)
         if n > MAX_NAME_LENGTH:
             return True
         done.append(n)
     return False
+
+
+def _own_length(sop, n_operands):
+    """The characters that the text of ``sop`` applied to ``n_operands`` adds to theirs."""
+    if sop.symbol and n_operands == 2:
+        return 4 + len(str(sop.symbol))
+    if sop.symbol and n_operands == 1:
+        return 2 + len(str(sop.symbol))
+    return len(str(sop.name)) + 2 + 2 * max(n_operands - 1, 0)
 
 
 def _structure(nin, constants, steps, out):
@@ -228,7 +246,8 @@ class Composite(ScalarOp):
         is the one ``Composite(inputs, outputs)`` gives for the inner graph of these steps,
         whose nodes ``io_toposort`` gives in the order of ``steps``; that graph (``inputs``,
         ``outputs``, ``nodes``) is made when first read: fusion makes many Composites that
-        only their kernels read, and these read the steps.
+        only their kernels read, and these read the steps. Each step but the last is read
+        by a later one.
 
         Examples
         --------

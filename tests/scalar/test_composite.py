@@ -102,3 +102,25 @@ def test_from_steps_makes_no_inner_graph():
     np.testing.assert_allclose(comp.impl(np)(np.zeros(3)), [2.0, 2.0, 2.0])
     assert comp._graph is None  # the kernel reads the steps
     assert comp.name == "Composite{(exp(i0) * 2)}" and len(comp.nodes) == 2
+
+
+def test_a_formula_too_long_by_its_steps_alone_is_found_without_reading_operands():
+    # 600 sums: their own characters, "( + )" each, are over MAX_NAME_LENGTH, so the name
+    # is the size, found without adding up the text of the operands step by step
+    from nbgrad.scalar.basic import Add
+
+    read = []
+
+    class Operands(tuple):
+        def __iter__(self):
+            read.append(self)
+            return super().__iter__()
+
+    add = Add()
+    steps = [(add, "float64", Operands((0, 0)))]
+    steps += [(add, "float64", Operands((-k, 0))) for k in range(1, 600)]
+    assert composite._surely_too_long(1, steps)
+    assert read == []
+    assert not composite._surely_too_long(1, steps[:5]) and len(read) == 5
+    comp = Composite.from_steps(["float64"], [], steps)
+    assert comp.name == "Composite{600 ops}"
