@@ -620,7 +620,7 @@ def _cancel_through_sum(fgraph, leaves, out):
 
 
 @node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"), tracks=(S["mul"],),
-               chain=True)
+               chain=True, reads=_MAY_CANCEL)
 def cancel_reciprocal(fgraph, node):
     """(1/a) · a → 1 inside a product, for a = sigmoid(x), 1 - sigmoid(x) or exp(x)
     (``unit(x)``, 1 or nan, where nothing else left in the product carries a nan of x).

@@ -230,7 +230,7 @@ def _neutral_alloc(v, leaves, k, dtype):
     return None
 
 
-@node_rewriter(("canonicalize", "simplify"), tracks=(S["mul"], S["add"]), chain=True)
+@node_rewriter(("canonicalize", "simplify"), tracks=(S["mul"], S["add"]), chain=True, reads=(Constant, Alloc))
 def constant_chain(fgraph, node):
     """Products and sums of several operands, read as one chain: ``x * 2 * 2`` → ``x * 4``,
     ``x + 1 + 2`` → ``x + 3`` (see the module docstring for which constants fold), and an

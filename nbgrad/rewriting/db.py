@@ -38,7 +38,10 @@ class Rewrite:
     the rewrite changes only nodes with an input computed by an op (or an ``Elemwise``
     whose scalar op) is an instance of one of them, or an input that is an instance of
     one of them (``Constant``: a constant operand), and the driver does not call it on
-    other nodes. Empty: no such condition.
+    other nodes. Empty: no such condition. For a ``chain`` rewrite the condition is on the
+    chain's operands: the driver checks it on a node's inputs only when no input is computed
+    by the node's own scalar op (the inputs are then the operands), and calls it on the
+    other roots.
     """
 
     def __init__(self, fn, name, phase, tags, kind, tracks=(), chain=False, reads=()):

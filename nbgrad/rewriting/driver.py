@@ -121,8 +121,12 @@ class _Dispatch:
         return sel
 
     def select_inputs(self, key, rws):
-        kinds = key[1]
-        rws = [r for r in rws if not r.reads or any(_reads(k, t) for k in kinds for t in r.reads)]
+        own, kinds = key
+        # a chain rewrite's ``reads`` is about the chain's operands, which are the node's
+        # inputs unless an input is computed by the node's own scalar op (a link of the chain)
+        linked = any(type(k) is tuple and k[1] is own[1] for k in kinds)
+        rws = [r for r in rws
+               if not r.reads or (r.chain and linked) or any(_reads(k, t) for k in kinds for t in r.reads)]
         sel = self.by_inputs[key] = (rws, _unchained(rws))
         return sel
 

@@ -104,7 +104,8 @@ def _factors(fgraph, v, root):
     return tree_leaves(v, inner)
 
 
-@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["mul"],), chain=True)
+@node_rewriter("specialize", tags=("fast_run", "stability"), tracks=(S["mul"],), chain=True,
+               reads=(S["sigmoid"],))
 def sigmoid_exp_product(fgraph, node):
     """sigmoid(x) · exp(-x) → sigmoid(-x) inside a product (the logistic gradient).
 

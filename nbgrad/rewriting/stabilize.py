@@ -249,7 +249,7 @@ def one_minus_sigmoid(fgraph, node):
     return None if new is None else [new]
 
 
-@node_rewriter("specialize", tags=_TAGS, tracks=(S["mul"],), chain=True)
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["mul"],), chain=True, reads=(S["exp"],))
 @_make("exp_times_sigmoid_neg")
 def exp_times_sigmoid_neg(fgraph, node):
     """exp(x) · sigmoid(-x) → sigmoid(x) inside a product.
@@ -544,7 +544,7 @@ def _aligned(found, x):
     return fx is x and dims == [None if d == axis else d for d in range(x.ndim)]
 
 
-@node_rewriter("specialize", tags=_TAGS, tracks=(S["mul"], S["true_div"]), chain=True)
+@node_rewriter("specialize", tags=_TAGS, tracks=(S["mul"], S["true_div"]), chain=True, reads=(S["exp"],))
 @_make("exp_over_sum_exp")
 def exp_over_sum_exp(fgraph, node):
     """exp(x) · (w / sum(exp(x), axis)) → softmax(x, axis) · w, also exp(x) / sum(exp(x), axis).

@@ -38,7 +38,7 @@ def _increment_of_zeros(fgraph, leaf, out):
             and _positive_zeros(node.inputs[0]) and same_shape(leaf, out))
 
 
-@node_rewriter("simplify", tracks=(S["add"],), chain=True)
+@node_rewriter("simplify", tracks=(S["add"],), chain=True, reads=(IncSubtensor,))
 def sum_of_increments(fgraph, node):
     """inc(0, y1, i1) + inc(0, y2, i2) + ... → inc(inc(inc(0, y1, i1), y2, i2), ...).
 

@@ -148,6 +148,32 @@ def test_the_factors_of_a_product_are_read_once_per_phase(monkeypatch):
     assert reads <= 3 * n + 10, reads
 
 
+def test_chain_rewrites_skip_products_without_the_operands_they_read(monkeypatch):
+    # the tree's products x * c hold no reciprocal, sum, sigmoid or exp: the chain rewrites
+    # that need one are not tried on them (only at the root of the sum, which has no such
+    # reads condition of its own)
+    names = ("cancel_reciprocal", "sigmoid_exp_product", "exp_times_sigmoid_neg", "exp_over_sum_exp")
+    tried = []
+    for name in names:
+        r = db.by_name[name]
+
+        def run(fgraph, node, fn=r.fn, name=name):
+            tried.append(name)
+            return fn(fgraph, node)
+        monkeypatch.setattr(r, "fn", run)
+    x = T.dvector("x")
+    _compile_cold(monkeypatch, x, _tree(x, 200))
+    assert len(tried) <= 2 * len(names), tried
+
+
+def test_chain_rewrites_read_operands_below_the_inputs_of_the_root():
+    # the root's inputs are a product and y: the constants, the exp and the sigmoid that the
+    # chain rewrites read are operands further down the chain
+    x, y = T.dvector("x"), T.dvector("y")
+    f = nbgrad.function([x, y], [x * 2 * 2 * y, T.exp(x) * T.sigmoid(-x) * y])
+    assert {"constant_chain", "exp_times_sigmoid_neg"} <= set(f.maker.rewrites_applied)
+
+
 def test_products_and_sums_of_atoms_are_not_read_as_polynomials(monkeypatch):
     from nbgrad.rewriting import polynomial
 
@@ -297,25 +323,39 @@ def _reads_one_of(node, classes):
     return False
 
 
+def _chain_link_input(node):
+    """True if an input of ``node`` is computed by an Elemwise of its scalar op (a link of
+    the chain whose operands a chain rewrite's ``reads`` is about)."""
+    sop = type(node.op.scalar_op)
+    return any(getattr(i.owner, "op", None) is not None
+               and type(getattr(i.owner.op, "scalar_op", None)) is sop for i in node.inputs)
+
+
 def test_rewrites_that_read_an_op_meet_only_the_nodes_that_read_it(monkeypatch):
     tried = []
     reading = {r.name: r for r in db.by_name.values() if r.reads}
     expected = {"elemwise_alloc", "elemwise_alloc_checked", "elemwise_of_fill", "mul_by_one", "neg_neg"}
     assert expected | {"one_minus_sigmoid", "factor_dot_sum"} <= set(reading)
     for r in reading.values():
-        def run(fgraph, node, fn=r.fn, name=r.name):
-            tried.append((name, node))
+        def run(fgraph, node, fn=r.fn, name=r.name, rw=r):
+            # (checked now: a later rewrite may change the node's inputs in place)
+            reads = _reads_one_of(node, rw.reads) or rw.chain and _chain_link_input(node)
+            tried.append((name, str(node), reads))
             return fn(fgraph, node)
         monkeypatch.setattr(r, "fn", run)
     monkeypatch.setattr(cache, "enabled", False)
     x = T.dvector("x")
-    # Allocs (ones_like, the gradient's seed), constants, negations and one 1 - sigmoid
+    # Allocs (ones_like, the gradient's seed), constants, negations, one 1 - sigmoid, products
+    # (chain rewrites read their operands: constant_chain a constant or an alloc, the others
+    # a sigmoid, an exp, a reciprocal, a sum or a product)
     out = T.grad(T.sum(T.tanh(x) * T.exp(x)), x) + T.ones_like(x) * 2 - (1 - T.sigmoid(-x))
+    out = out * T.sin(x) * T.cos(x) + T.exp(x) * T.sigmoid(x)
     f = nbgrad.function([x], out)
     monkeypatch.undo()
-    assert {"elemwise_alloc", "mul_by_one", "one_minus_sigmoid"} <= {name for name, _ in tried}
-    for name, node in tried:
-        assert _reads_one_of(node, reading[name].reads), (name, node, reading[name].reads)
+    assert {"elemwise_alloc", "mul_by_one", "one_minus_sigmoid", "constant_chain",
+            "sigmoid_exp_product"} <= {name for name, _, _ in tried}
+    for name, node, reads in tried:
+        assert reads, (name, node, reading[name].reads)
     assert np.all(np.isfinite(f(np.array([0.1, -0.2]))))
 
 
