@@ -17,7 +17,7 @@ from nbgrad.gradient import _GradientOp
 from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import SWAP_INPUTS, node_rewriter
 from nbgrad.rewriting.patterns import (
-    S, chain_inner, chain_leaves, dim_var, neutral_const, same_shape, sop, tree_rebuild,
+    S, chain_inner, chain_leaves, dim_var, neutral_const, same_shape, sop, tree_relink,
     shape_entry_key, dim_key,
 )
 from nbgrad.scalar import basic as ps
@@ -269,14 +269,10 @@ def constant_chain(fgraph, node):
                 leaves[k], changed = None, True
     if not changed or all(v is None for v in leaves):
         return None
-    op = tm.mul if kind == "mul" else tm.add
-
-    def combine(u, args):
-        # the same tree, with leaves replaced and dropped ones (None) left out
-        a, b = args
-        return b if a is None else a if b is None else op(a, b)
-
-    new = tree_rebuild(out, chain_inner(fgraph, out, kind, out.dtype), leaves, combine)
+    # the same tree, with leaves replaced and dropped ones (None) left out; its links whose
+    # operands keep their types stay in place (the driver applies the edit)
+    edit = tree_relink(out, chain_inner(fgraph, out, kind, out.dtype), leaves, tm.mul if kind == "mul" else tm.add)
+    new = edit.result
     # dropped allocs had the shape of an operand that stays, dropped constants only a rank:
     # the broadcast shape is unchanged when the rank is
     if new.ndim != out.ndim or new.dtype != out.dtype:
@@ -284,7 +280,7 @@ def constant_chain(fgraph, node):
     if new.type.shape != out.type.shape and any(
             a is not None and b is not None and a != b for a, b in zip(new.type.shape, out.type.shape)):
         return None
-    return [new]
+    return edit
 
 
 __all__ = ["remove_gradient_ops", "dimshuffle_identity", "dimshuffle_dimshuffle",

@@ -19,7 +19,7 @@ from nbgrad.graph import basic
 from nbgrad.graph.basic import traces_set_by_caller
 from nbgrad.graph.fg import without_cyclic_gc
 from nbgrad.rewriting.db import SWAP_INPUTS, db, get_mode, report
-from nbgrad.rewriting.patterns import chain_interior, chains_remembered, forget_chains
+from nbgrad.rewriting.patterns import TreeEdit, chain_interior, chains_remembered, forget_chains
 
 __all__ = ["rewrite_graph", "RewriteWarning", "replace_node"]
 
@@ -72,6 +72,87 @@ def replace_node(fgraph, node, new_outputs, reason):
         if new is not None and new is not old:
             fgraph.replace(old, new, reason=reason)
     return created
+
+
+def apply_tree_edit(fgraph, node, edit, reason):
+    """Apply ``edit`` (a ``TreeEdit`` of the tree under ``node``'s output); return the nodes
+    that a replacement of the root by the rebuilt tree would have created, in the order of
+    ``replace_node``: the kept vertices among them.
+
+    Besides the changed operands, what a rebuilt copy would have differently is given to
+    each kept vertex: its output's ``auto_name``, the trace of ``node``, and the place of
+    its uses in its operands' client lists (at the end, in the order the copies would have
+    joined the graph).
+    """
+    kept = {n for n, _ in edit.kept}
+    fresh = set()  # the nodes built anew (not yet in the graph)
+    for _, v in edit.replaced:
+        fresh.update(_new_nodes(fgraph, [v]))
+    for old, v in edit.replaced:
+        fgraph.replace(old, v, reason=reason)
+
+    def new(n):
+        return n in kept or n in fresh
+
+    result = edit.result
+    created = _new_nodes_where(result, new)
+    joined = _joining_order(result, new)
+    trace = getattr(node.tag, "trace", None)
+    for n, name in edit.kept:
+        n.outputs[0].auto_name = name
+    clients = fgraph.clients
+    for n in joined:
+        for j, i in enumerate(n.inputs):
+            uses = clients[i]
+            del uses[(n, j)]
+            uses[(n, j)] = None
+    for n in created:
+        n.tag.trace = trace
+    return created
+
+
+def _new_nodes_where(v, new):
+    """``_new_nodes(fgraph, [v])`` where the nodes not yet in the graph are those for which
+    ``new`` is true."""
+    out, seen = [], set()
+    stack = [(v, False)]
+    while stack:
+        v, done = stack.pop()
+        node = v.owner
+        if node is None or node in seen or not new(node):
+            continue
+        if done:
+            seen.add(node)
+            out.append(node)
+            continue
+        stack.append((v, True))
+        for i in node.inputs:
+            if i.owner is not None and i.owner not in seen and new(i.owner):
+                stack.append((i, False))
+    return out
+
+
+def _joining_order(v, new):
+    """The order in which ``FunctionGraph.replace`` would add the nodes computing ``v`` to the
+    graph (``_import_node``), where the nodes not yet in it are those for which ``new`` is
+    true."""
+    node = v.owner
+    if node is None or not new(node):
+        return []
+    out, stack, expanded, pushed = [], [node], set(), {node}
+    while stack:
+        n = stack.pop()
+        if n not in expanded:
+            expanded.add(n)
+            stack.append(n)
+            for i in reversed(n.inputs):
+                p = i.owner
+                if p is not None and p not in pushed and new(p):
+                    pushed.add(p)
+                    stack.append(p)
+            continue
+        out.append(n)
+    return out
 
 
 def swap_node_inputs(fgraph, node, reason):
@@ -180,6 +261,7 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
     # roots are queued once the queue is empty (one walk up each chain, however many
     # links changed)
     stale_links = []
+    moved = {}  # node: how many of its entries in ``queue`` are to be passed over
     budget = 50 * len(queue) + 1000
     while queue or stale_links:
         if not queue:
@@ -190,6 +272,12 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
             stale_links = []
             continue
         node = queue.popleft()
+        if moved and node in moved:  # an entry left behind by a vertex kept in place
+            if moved[node] == 1:
+                del moved[node]
+            else:
+                moved[node] -= 1
+            continue
         queued.discard(node)
         if node not in apply_nodes:
             continue
@@ -221,6 +309,27 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
                     continue
                 created = [node]
                 new = node.outputs
+                applied.append(r.name)
+                if verbose:
+                    report(r.name, before, ", ".join(map(str, new)))
+            elif type(new) is TreeEdit:
+                forget_chains()
+                before = str(node) if verbose else None
+                try:
+                    created = apply_tree_edit(fgraph, node, new, r.name)
+                except Exception as exc:  # noqa: BLE001
+                    _on_error(r, node, exc)
+                    continue
+                # a kept vertex takes the place in the queue that its rebuilt copy would have:
+                # the last; an earlier entry of it is passed over (``moved``)
+                for n, _ in new.kept:
+                    if n in queued:
+                        moved[n] = moved.get(n, 0) + 1
+                        queued.discard(n)
+                if stale_links:
+                    kept = {n for n, _ in new.kept}
+                    stale_links = [n for n in stale_links if n not in kept]
+                new = [new.result]
                 applied.append(r.name)
                 if verbose:
                     report(r.name, before, ", ".join(map(str, new)))

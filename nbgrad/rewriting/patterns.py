@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 
+from nbgrad.graph import basic
 from nbgrad.graph.basic import Constant
 from nbgrad.scalar import basic as ps
 from nbgrad.tensor.basic import constant
@@ -14,7 +15,8 @@ from nbgrad.tensor.type import TensorType
 
 __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
            "known_nonzero", "known_nonnegative", "dim_key", "dim_var", "neutral_const", "chain_leaves",
-           "chain_inner", "chain_interior", "tree_leaves", "tree_rebuild", "zero_sign_ignored"]
+           "chain_inner", "chain_interior", "tree_leaves", "tree_rebuild", "tree_relink", "TreeEdit",
+           "zero_sign_ignored"]
 
 S = ps.scalar_ops  # scalar op classes by name: S["mul"], S["exp"], ...
 _MISSING = object()
@@ -261,6 +263,76 @@ def tree_rebuild(v, inner, new_leaves, combine):
         else:
             results.append(next(it))
     return results[0]
+
+
+class TreeEdit:
+    """The tree under ``root`` rebuilt as ``tree_rebuild`` would, most of its inner vertices
+    kept in place: what a node rewrite returns for the driver to apply (``apply_tree_edit``).
+
+    The graph ends as after replacing ``root`` by ``tree_rebuild``'s result: a vertex whose
+    new operands have its own type is kept, and takes the ``auto_name`` its rebuilt copy
+    would have had; the others are built anew. Rebuilding the 10⁴-link product of a gradient
+    to drop its leading ``1`` then builds one node instead of 10⁴, and prunes one.
+
+    ``result``: the new root (``root`` itself when kept); ``kept``: (node, new auto_name) of
+    the vertices kept, in the order their copies would have been built; ``replaced``: (old,
+    new) for each operand of a kept vertex (and for ``root``) that changes, inner ones first:
+    an inner vertex, used only inside the tree (a vertex with a changed leaf is built anew).
+    """
+
+    __slots__ = ("root", "result", "kept", "replaced")
+
+    def __init__(self, root, result, kept, replaced):
+        self.root, self.result, self.kept, self.replaced = root, result, kept, replaced
+
+
+def tree_relink(v, inner, new_leaves, op):
+    """``tree_rebuild(v, inner, new_leaves, combine)`` as a ``TreeEdit``, for the ``combine``
+    that applies the binary ``op`` to two operands and leaves out an operand that is None
+    (a vertex with both left out is None)."""
+    it = iter(new_leaves)
+    results, kept, replaced = [], [], []
+    stack = [(v, False)]
+    while stack:
+        u, expanded = stack.pop()
+        if not expanded:
+            if inner(u):
+                stack.append((u, True))
+                stack.extend((i, False) for i in reversed(u.owner.inputs))
+            else:
+                results.append(next(it))
+            continue
+        node = u.owner
+        inputs = node.inputs
+        n = len(inputs)
+        args = results[len(results) - n:]
+        del results[len(results) - n:]
+        if _stays(u, node, op, args) and all(a is i or inner(i) for i, a in zip(inputs, args)):
+            kept.append((node, f"_{next(basic._ids)}"))  # the id its rebuilt copy would have taken
+            replaced.extend((i, a) for i, a in zip(inputs, args) if a is not i)
+            results.append(u)
+            continue
+        a, b = args
+        results.append(b if a is None else a if b is None else op(a, b))
+    new = results[0]
+    if new is not v and new is not None:
+        replaced.append((v, new))
+    return TreeEdit(v, new, kept, replaced)
+
+
+def _stays(u, node, op, args):
+    """Whether the vertex ``u`` may stay in place with the operands ``args``: its rebuilt copy
+    ``op(*args)`` would be the same node (same op, same type; an output without name or notes
+    and a node with nothing but its trace, which a copy would not have)."""
+    if node.op is not op or len(args) != 2 or u.name is not None:
+        return False
+    tag = u.__dict__.get("tag")
+    if tag is not None and tag.__dict__ or node.tag.__dict__.keys() != {"trace"}:
+        return False
+    t = u.type
+    if type(t) is not TensorType or any(a is None or a.type != t for a in args):
+        return False
+    return op.scalar_op.output_dtype(t.dtype, t.dtype) == t.dtype
 
 
 def chain_inner(fgraph, root, kind, dtype):

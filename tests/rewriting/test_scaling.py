@@ -174,6 +174,113 @@ def test_chain_rewrites_read_operands_below_the_inputs_of_the_root():
     assert {"constant_chain", "exp_times_sigmoid_neg"} <= set(f.maker.rewrites_applied)
 
 
+def test_a_product_rebuilt_for_its_innermost_factor_keeps_its_other_links(monkeypatch):
+    # the gradient of a chain is a product of n links whose innermost operand is the seed
+    # alloc(1, ...): constant_chain drops it, building one link, not n
+    from nbgrad.rewriting.canonicalize import constant_chain
+
+    r = db.by_name["constant_chain"]
+    built = []
+
+    def counting(fgraph, node):
+        before = len(built)
+        new = constant_chain(fgraph, node)
+        if new:
+            built.append(len(built) - before)
+        return new
+
+    apply_init = basic.Apply.__init__
+
+    def counting_init(self, *args):
+        built.append(None)
+        apply_init(self, *args)
+
+    monkeypatch.setattr(r, "fn", counting)
+    monkeypatch.setattr(basic.Apply, "__init__", counting_init)
+    x = T.dvector("x")
+    _compile_cold(monkeypatch, x, _chain_grad(x, 400))
+    fired = [n for n in built if n is not None]
+    assert len(fired) == 1 and fired[0] <= 2, fired
+
+
+def _ranks(fgraph):
+    """Each variable's position in the order of ``auto_name`` (the sort key of operands)."""
+    names = sorted({int(v.auto_name[1:]) for v in fgraph.variables})
+    return {v: names.index(int(v.auto_name[1:])) for v in fgraph.variables}
+
+
+def _described(fgraph):
+    """The graph as text: each node with its inputs, uses in client order, and ranks."""
+    ranks = _ranks(fgraph)
+    ids = {n: k for k, n in enumerate(fgraph.toposort())}
+
+    def name(v):
+        return f"n{ids[v.owner]}" if v.owner is not None else str(v)
+
+    lines = []
+    for node in fgraph.toposort():
+        out = node.outputs[0]
+        uses = [("out" if c == "output" else ids[c], j) for c, j in fgraph.clients[out]]
+        lines.append(f"n{ids[node]}={node.op}({', '.join(map(name, node.inputs))}) "
+                     f"rank={ranks[out]} uses={uses} trace={node.tag.trace}")
+    for v in fgraph.inputs:
+        lines.append(f"{v} uses={[(ids[c], j) for c, j in fgraph.clients[v]]}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("case", ["innermost", "dropped", "shared_leaf", "tree"])
+def test_a_tree_edit_leaves_the_graph_a_rebuilt_tree_would(monkeypatch, case):
+    from nbgrad.rewriting.driver import apply_tree_edit, replace_node
+    from nbgrad.rewriting.patterns import chain_inner, tree_leaves, tree_rebuild, tree_relink
+    from nbgrad.tensor import math as tm
+
+    def build():
+        x, y = T.dvector("x"), T.dvector("y")
+        a = T.exp(x)
+        if case == "tree":
+            t = ((a * T.sin(x)) * (T.cos(x) * y)) * ((x * T.tanh(y)) * (y * T.sin(y)))
+        else:
+            t = a * T.sin(x)
+            for k in range(6):
+                t = t * (T.cos(x) + k)
+        outs = [t * 1.0]
+        if case == "shared_leaf":
+            outs.append(a + 1)  # a leaf with a use outside the product
+        return FunctionGraph([x, y], outs)
+
+    def edited(fgraph):
+        # the new operands: the first replaced by its negation, or left out
+        root = fgraph.outputs[0].owner.inputs[0]
+        inner = chain_inner(fgraph, root, "mul", root.dtype)
+        leaves = tree_leaves(root, inner)
+        if case == "dropped":
+            leaves[1] = None
+        else:
+            leaves[0] = -leaves[0]
+        return root, inner, leaves
+
+    def combine(u, args):
+        a, b = args
+        return b if a is None else a if b is None else tm.mul(a, b)
+
+    texts = []
+    for relink in (False, True):
+        monkeypatch.setattr(basic, "_ids", iter(range(10 ** 6)))  # both graphs numbered alike
+        fgraph = build()
+        for n in fgraph.apply_nodes:
+            n.tag.trace = ("user.py", n.inputs[0].auto_name, "f")
+        root, inner, leaves = edited(fgraph)
+        node = root.owner
+        if relink:
+            edit = tree_relink(root, inner, leaves, tm.mul)
+            assert edit.kept, "some links keep their operands' types"
+            apply_tree_edit(fgraph, node, edit, "test")
+        else:
+            replace_node(fgraph, node, [tree_rebuild(root, inner, leaves, combine)], "test")
+        texts.append(_described(fgraph))
+    assert texts[0] == texts[1]
+
+
 def test_products_and_sums_of_atoms_are_not_read_as_polynomials(monkeypatch):
     from nbgrad.rewriting import polynomial
 
