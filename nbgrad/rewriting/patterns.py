@@ -118,13 +118,16 @@ def _dim(var, d):
     key = _memo_get(var, d)
     if key is not _MISSING:
         return key
-    stack = [(var, d)]
+    # each entry keeps its step once taken: a variable whose operands' keys are missing is
+    # met again after them, and its step is not taken twice
+    stack = [(var, d, None)]
     while stack:
-        v, dd = stack[-1]
-        if _memo_get(v, dd) is not _MISSING:
-            stack.pop()
-            continue
-        step = _dim_step(v, dd)
+        v, dd, step = stack[-1]
+        if step is None:
+            if _memo_get(v, dd) is not _MISSING:
+                stack.pop()
+                continue
+            step = _dim_step(v, dd)
         kind = step[0]
         if kind == "key":
             key = step[1]
@@ -133,8 +136,9 @@ def _dim(var, d):
         else:
             parts = [(step[1], step[2])] if kind == "via" else [(i, step[2]) for i in step[1]]
             keys = [_memo_get(*p) for p in parts]
-            missing = [p for p, k in zip(parts, keys) if k is _MISSING]
+            missing = [(*p, None) for p, k in zip(parts, keys) if k is _MISSING]
             if missing:
+                stack[-1] = (v, dd, step)
                 stack.extend(missing)
                 continue
             if kind == "via":

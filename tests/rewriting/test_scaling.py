@@ -203,6 +203,21 @@ def test_a_product_rebuilt_for_its_innermost_factor_keeps_its_other_links(monkey
     assert len(fired) == 1 and fired[0] <= 2, fired
 
 
+def test_the_size_of_a_chain_takes_one_step_per_link(monkeypatch):
+    # shape_i_through asks the size of the end of a gradient's tanh chain: each link's step
+    # (its op's size rule) is taken once, not again when the walk comes back to it
+    from nbgrad.rewriting import patterns
+
+    n = 400
+    x = T.dvector("x")
+    y = _chain(x, n)
+    calls = []
+    step = patterns._dim_step
+    monkeypatch.setattr(patterns, "_dim_step", lambda v, d: calls.append(v) or step(v, d))
+    assert patterns.dim_key(y, 0) == ("dim", x, 0)
+    assert len(calls) <= n + 2, len(calls)
+
+
 def _ranks(fgraph):
     """Each variable's position in the order of ``auto_name`` (the sort key of operands)."""
     names = sorted({int(v.auto_name[1:]) for v in fgraph.variables})
