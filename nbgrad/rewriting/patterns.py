@@ -296,13 +296,15 @@ def tree_relink(v, inner, new_leaves, op):
     (a vertex with both left out is None)."""
     it = iter(new_leaves)
     results, kept, replaced = [], [], []
+    vertices = set()
     stack = [(v, False)]
     while stack:
         u, expanded = stack.pop()
         if not expanded:
             if inner(u):
+                vertices.add(u)
                 stack.append((u, True))
-                stack.extend((i, False) for i in reversed(u.owner.inputs))
+                stack.extend([(i, False) for i in reversed(u.owner.inputs)])
             else:
                 results.append(next(it))
             continue
@@ -311,7 +313,7 @@ def tree_relink(v, inner, new_leaves, op):
         n = len(inputs)
         args = results[len(results) - n:]
         del results[len(results) - n:]
-        if _stays(u, node, op, args) and all(a is i or inner(i) for i, a in zip(inputs, args)):
+        if _stays(u, node, op, args) and all(a is i or i in vertices for i, a in zip(inputs, args)):
             kept.append((node, f"_{next(basic._ids)}"))  # the id its rebuilt copy would have taken
             replaced.extend((i, a) for i, a in zip(inputs, args) if a is not i)
             results.append(u)
@@ -334,8 +336,11 @@ def _stays(u, node, op, args):
     if tag is not None and tag.__dict__ or node.tag.__dict__.keys() != {"trace"}:
         return False
     t = u.type
-    if type(t) is not TensorType or any(a is None or a.type != t for a in args):
+    if type(t) is not TensorType:
         return False
+    for a in args:
+        if a is None or a.type is not t and a.type != t:
+            return False
     return op.scalar_op.output_dtype(t.dtype, t.dtype) == t.dtype
 
 
