@@ -320,6 +320,14 @@ def _factor_keys(fgraph, v, dtype):
     return keys
 
 
+def _may_hold_sigmoid(v):
+    """Whether ``_factor_keys`` of ``v`` may count a sigmoid: ``v`` is a sigmoid, its square or
+    power, or a product."""
+    if is_op(v, "sqr") or is_op(v, "pow"):
+        v = v.owner.inputs[0]
+    return is_op(v, "sigmoid") or is_op(v, "mul")
+
+
 @node_rewriter("specialize", tags=_TAGS, tracks=(S["sub"], S["add"]))
 @_make("sigmoid_minus_square")
 def sigmoid_minus_square(fgraph, node):
@@ -341,6 +349,8 @@ def sigmoid_minus_square(fgraph, node):
     for pos, neg in pairs:
         if pos is None or pos.dtype != out.dtype or neg.dtype != out.dtype:
             continue
+        if not (_may_hold_sigmoid(pos) or _may_hold_sigmoid(neg)):
+            continue  # no factor sigmoid(x) on either side (1 - tanh(y)², the tanh gradient's)
         p, q = _factor_keys(fgraph, pos, out.dtype), _factor_keys(fgraph, neg, out.dtype)
         diff = [k for k in set(p) | set(q) if p.get(k, 0) != q.get(k, 0)]
         if len(diff) != 1 or not isinstance(diff[0], tuple):

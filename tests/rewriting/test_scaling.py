@@ -218,6 +218,16 @@ def test_the_size_of_a_chain_takes_one_step_per_link(monkeypatch):
     assert len(calls) <= n + 2, len(calls)
 
 
+def test_differences_without_a_sigmoid_are_not_read_as_products(monkeypatch):
+    # sigmoid_minus_square meets each 1 - tanh(y)² of a chain's gradient: neither side is a
+    # sigmoid, its square or a product, so their factors are not read
+    from nbgrad.rewriting import stabilize
+
+    for n in (100, 200):
+        reads = _count_calls(monkeypatch, stabilize, "_factor_keys", lambda x, n=n: _chain_grad(x, n))
+        assert reads <= 4, (n, reads)
+
+
 def _ranks(fgraph):
     """Each variable's position in the order of ``auto_name`` (the sort key of operands)."""
     names = sorted({int(v.auto_name[1:]) for v in fgraph.variables})
