@@ -17,7 +17,7 @@ from nbgrad.gradient import _GradientOp
 from nbgrad.graph.basic import Constant
 from nbgrad.rewriting.db import SWAP_INPUTS, node_rewriter
 from nbgrad.rewriting.patterns import (
-    S, chain_inner, chain_leaves, dim_var, neutral_const, same_shape, sop, tree_relink,
+    S, chain_inner, chain_leaves, chain_links_below, dim_var, neutral_const, same_shape, sop, tree_relink,
     shape_entry_key, dim_key,
 )
 from nbgrad.scalar import basic as ps
@@ -238,8 +238,10 @@ def constant_chain(fgraph, node):
     (``alloc(1, x.shape[0]) * 2 * x`` → ``x * 2``)."""
     kind = "mul" if type(sop(node)) is S["mul"] else "add"
     out = node.outputs[0]
+    if len(node.inputs) < 3 and not chain_links_below(fgraph, node):
+        return None  # two operands (x * c): the identities of ``algebraic`` (x * 1, ...) apply
     leaves = chain_leaves(fgraph, out, out, kind, out.dtype)
-    if len(leaves) < 3:  # two operands: the identities of ``algebraic`` (x * 1, ...) apply
+    if len(leaves) < 3:
         return None
     if any(not isinstance(v, Constant) and v.dtype != out.dtype for v in leaves):
         return None

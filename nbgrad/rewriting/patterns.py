@@ -15,7 +15,7 @@ from nbgrad.tensor.type import TensorType
 
 __all__ = ["sop", "is_op", "scalar_const", "same_shape", "only_client", "known_finite",
            "known_nonzero", "known_nonnegative", "dim_key", "dim_var", "neutral_const", "chain_leaves",
-           "chain_inner", "chain_interior", "tree_leaves", "tree_rebuild", "tree_relink", "TreeEdit",
+           "chain_inner", "chain_interior", "chain_links_below", "tree_leaves", "tree_rebuild", "tree_relink", "TreeEdit",
            "zero_sign_ignored"]
 
 S = ps.scalar_ops  # scalar op classes by name: S["mul"], S["exp"], ...
@@ -395,6 +395,21 @@ def forget_chains():
     memo = getattr(_chains, "memo", None)
     if memo is not None:
         memo[1].clear()
+
+
+def chain_links_below(fgraph, node):
+    """True if an input of ``node`` is a link of its chain (``chain_inner``: computed by the
+    same scalar op, of the same dtype, used only by ``node``); else the chain under ``node``
+    is ``node`` alone and its operands are its inputs."""
+    op_class = type(node.op.scalar_op)
+    dtype = node.outputs[0].type.dtype
+    clients = fgraph.clients
+    for i in node.inputs:
+        owner = i.owner
+        if (owner is not None and isinstance(owner.op, Elemwise) and type(owner.op.scalar_op) is op_class
+                and i.type.dtype == dtype and len(clients.get(i, ())) == 1):
+            return True
+    return False
 
 
 def chain_interior(fgraph, node):

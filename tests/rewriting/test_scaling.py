@@ -228,6 +228,16 @@ def test_differences_without_a_sigmoid_are_not_read_as_products(monkeypatch):
         assert reads <= 4, (n, reads)
 
 
+def test_products_of_two_operands_are_not_read_as_chains(monkeypatch):
+    # the tree's products x * c are their own chains of two operands: constant_chain leaves
+    # them to the identities without reading them; only the root of the sum is read
+    from nbgrad.rewriting import patterns
+
+    for n in (100, 200):
+        reads = _count_calls(monkeypatch, patterns, "tree_leaves", lambda x, n=n: _tree(x, n))
+        assert reads <= 4, (n, reads)
+
+
 def _ranks(fgraph):
     """Each variable's position in the order of ``auto_name`` (the sort key of operands)."""
     names = sorted({int(v.auto_name[1:]) for v in fgraph.variables})
