@@ -38,15 +38,19 @@ class Rewrite:
     the rewrite changes only nodes with an input computed by an op (or an ``Elemwise``
     whose scalar op) is an instance of one of them, or an input that is an instance of
     one of them (``Constant``: a constant operand), and the driver does not call it on
-    other nodes. Empty: no such condition. For a ``chain`` rewrite the condition is on the
+    other nodes. Empty: no such condition. ``roots_only`` (node rewrites only): the rewrite
+    changes nothing on an inner link of a chain (``patterns.chain_interior``), and the driver
+    does not call it there; unlike a ``chain`` rewrite's, its node is not queued again when
+    a link below it changes. For a ``chain`` rewrite the condition is on the
     chain's operands: the driver checks it on a node's inputs only when no input is computed
     by the node's own scalar op (the inputs are then the operands), and calls it on the
     other roots.
     """
 
-    def __init__(self, fn, name, phase, tags, kind, tracks=(), chain=False, reads=()):
+    def __init__(self, fn, name, phase, tags, kind, tracks=(), chain=False, reads=(), roots_only=False):
         self.fn = fn
         self.chain = chain
+        self.roots_only = roots_only
         self.reads = tuple(reads)
         self.name = name
         self.phases = (phase,) if isinstance(phase, str) else tuple(phase)
@@ -101,7 +105,7 @@ class RewriteDB:
 db = RewriteDB()
 
 
-def node_rewriter(phase, tags=("fast_run",), tracks=(), name=None, chain=False, reads=()):
+def node_rewriter(phase, tags=("fast_run",), tracks=(), name=None, chain=False, reads=(), roots_only=False):
     """Register ``fn(fgraph, node) -> None | [replacement, ...]`` in ``phase``.
 
     ``phase`` may be a tuple of phases: the rewrite then runs in each of them
@@ -116,7 +120,7 @@ def node_rewriter(phase, tags=("fast_run",), tracks=(), name=None, chain=False, 
     """
 
     def deco(fn):
-        db.register(Rewrite(fn, name or fn.__name__, phase, tags, "node", tracks, chain, reads))
+        db.register(Rewrite(fn, name or fn.__name__, phase, tags, "node", tracks, chain, reads, roots_only))
         return fn
 
     return deco

@@ -171,9 +171,10 @@ class _Dispatch:
     """The rewrites applicable to a node.
 
     ``by_op`` caches, by (op class, scalar-op class), ``(rewrites, the same without the chain
-    rewrites or None when there are none, whether some of them read their inputs' kinds
-    (``Rewrite.reads``))``; ``by_inputs`` caches, for such op classes and by their inputs'
-    kinds (``_input_kinds``), the first two for a node with those inputs.
+    and roots-only rewrites or None when there are none, whether some of them read their
+    inputs' kinds (``Rewrite.reads``), whether some are chain rewrites)``; ``by_inputs``
+    caches, for such op classes and by their inputs' kinds (``_input_kinds``), the first,
+    second and fourth for a node with those inputs.
     """
 
     def __init__(self, rewrites):
@@ -182,12 +183,13 @@ class _Dispatch:
         self.by_inputs = {}
 
     def __call__(self, node):
-        """(rewrites, rewrites without the chain ones or None) for ``node``."""
+        """(rewrites, rewrites for an inner link of a chain or None, whether some are chain
+        rewrites) for ``node``."""
         op = node.op
         key = (type(op), type(getattr(op, "scalar_op", None)))
-        rws, unchained, reads = self.by_op.get(key) or self.select(key, op)
+        rws, unchained, reads, chained = self.by_op.get(key) or self.select(key, op)
         if not reads:
-            return rws, unchained
+            return rws, unchained, chained
         key = (key, _input_kinds(node.inputs))
         return self.by_inputs.get(key) or self.select_inputs(key, rws)
 
@@ -198,7 +200,7 @@ class _Dispatch:
             if not r.tracks or any(isinstance(op, t) or (sop is not None and isinstance(sop, t))
                                    for t in r.tracks)
         ]
-        sel = self.by_op[key] = (rws, _unchained(rws), any(r.reads for r in rws))
+        sel = self.by_op[key] = (rws, _unchained(rws), any(r.reads for r in rws), any(r.chain for r in rws))
         return sel
 
     def select_inputs(self, key, rws):
@@ -208,7 +210,7 @@ class _Dispatch:
         linked = any(type(k) is tuple and k[1] is own[1] for k in kinds)
         rws = [r for r in rws
                if not r.reads or (r.chain and linked) or any(_reads(k, t) for k in kinds for t in r.reads)]
-        sel = self.by_inputs[key] = (rws, _unchained(rws))
+        sel = self.by_inputs[key] = (rws, _unchained(rws), any(r.chain for r in rws))
         return sel
 
 
@@ -235,7 +237,11 @@ def _reads(kind, cls):
 
 
 def _unchained(rws):
-    return [r for r in rws if not r.chain] if any(r.chain for r in rws) else None
+    """The rewrites to try on an inner link of a chain (``chain_interior``), or None when
+    they are all of ``rws``."""
+    if not any(r.chain or r.roots_only for r in rws):
+        return None
+    return [r for r in rws if not (r.chain or r.roots_only)]
 
 
 def _chain_roots(fgraph, interior):
@@ -283,13 +289,13 @@ def _run_node_phase(fgraph, rewrites, applied, verbose):
             continue
         op = node.op  # dispatch(node), written out: this runs for every node of every phase
         key = (type(op), type(getattr(op, "scalar_op", None)))
-        selected, unchained, reads = by_op.get(key) or dispatch.select(key, op)
+        selected, unchained, reads, chained = by_op.get(key) or dispatch.select(key, op)
         if reads:
             key = (key, _input_kinds(node.inputs))
-            selected, unchained = by_inputs.get(key) or dispatch.select_inputs(key, selected)
+            selected, unchained, chained = by_inputs.get(key) or dispatch.select_inputs(key, selected)
         if unchained is not None and chain_interior(fgraph, node):
             selected = unchained
-            if next(iter(fgraph.clients[node.outputs[0]]))[0] not in queued:  # its one user
+            if chained and next(iter(fgraph.clients[node.outputs[0]]))[0] not in queued:  # its one user
                 stale_links.append(node)
         for r in selected:
             try:

@@ -388,7 +388,7 @@ def _one_level(reader, node):
 
 
 @node_rewriter(("simplify", "specialize"), tags=("fast_run", "stability"),
-               tracks=tuple(S[n] for n in ("add", "sub", "mul")))
+               tracks=tuple(S[n] for n in ("add", "sub", "mul")), roots_only=True)
 def collect_like_terms(fgraph, node):
     """Σ of products → the collected polynomial, shared factors taken out (see the module).
 
@@ -399,7 +399,7 @@ def collect_like_terms(fgraph, node):
     out = node.outputs[0]
     if out.dtype not in ("float16", "float32", "float64") or not isinstance(node.op, Elemwise):
         return None
-    if not _is_root(fgraph, node):
+    if not _is_root(fgraph, node):  # (the driver does not try an inner link of a chain)
         return None
     reader = _Reader(fgraph, out)
     if _one_level(reader, node):

@@ -238,6 +238,23 @@ def test_products_of_two_operands_are_not_read_as_chains(monkeypatch):
         assert reads <= 4, (n, reads)
 
 
+def test_like_terms_are_not_looked_for_at_inner_links_of_a_sum(monkeypatch):
+    # collect_like_terms reads a sum from its root: it is not tried on the tree's inner sums
+    # (only on its products and its root, in simplify and in specialize)
+    n = 200
+    r = db.by_name["collect_like_terms"]
+    tried = []
+
+    def run(fgraph, node, fn=r.fn):
+        tried.append(node)
+        return fn(fgraph, node)
+
+    monkeypatch.setattr(r, "fn", run)
+    x = T.dvector("x")
+    _compile_cold(monkeypatch, x, _tree(x, n))
+    assert len(tried) <= 2 * n + 4, len(tried)
+
+
 def _ranks(fgraph):
     """Each variable's position in the order of ``auto_name`` (the sort key of operands)."""
     names = sorted({int(v.auto_name[1:]) for v in fgraph.variables})
