@@ -310,9 +310,14 @@ class Composite(ScalarOp):
         return [self.step_constants[k] for k in self._first_constants]
 
     def _inner_graph(self):
-        if self._graph is None:
-            self._graph = _graph_of(self.in_dtypes, self.step_constants, self.steps, self._out)
-        return self._graph
+        graph = self._graph
+        if graph is None:
+            # threads reading a new kernel at once may each make a graph: ``setdefault`` (one
+            # step under the interpreter lock) keeps the first made, and every reader gets
+            # that one, so that ``inputs`` and ``outputs`` always come from one graph
+            made = _graph_of(self.in_dtypes, self.step_constants, self.steps, self._out)
+            graph = self._graph = self.__dict__.setdefault("_graph_made", made)
+        return graph
 
     def output_dtype(self, *dtypes):
         return self._out_dtype

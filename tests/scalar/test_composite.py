@@ -124,3 +124,26 @@ def test_a_formula_too_long_by_its_steps_alone_is_found_without_reading_operands
     assert not composite._surely_too_long(1, steps[:5]) and len(read) == 5
     comp = Composite.from_steps(["float64"], [], steps)
     assert comp.name == "Composite{600 ops}"
+
+
+def test_readers_of_a_new_kernel_get_one_inner_graph(monkeypatch):
+    # a second reader (another thread) makes and keeps the inner graph while the first is
+    # still making its own: the first then takes the kept one, so that every reader's
+    # ``inputs`` and ``outputs`` come from the same graph
+    from nbgrad.scalar.basic import Exp, Mul
+
+    comp = Composite.from_steps(["float64"], [(np.float64(2.0), "float64")],
+                                [(Exp(), "float64", (0,)), (Mul(), "float64", (-1, 1))])
+    made = composite._graph_of
+    other = []
+
+    def made_while_another_reads(*args):
+        if not other:
+            other.append(None)
+            other[0] = comp.inputs  # the other reader comes first and finishes first
+        return made(*args)
+
+    monkeypatch.setattr(composite, "_graph_of", made_while_another_reads)
+    first = comp.inputs
+    assert first is other[0]
+    assert comp.outputs[0].owner.inputs[0].owner.inputs[0] is first[0]
