@@ -243,7 +243,8 @@ def constant_chain(fgraph, node):
     leaves = chain_leaves(fgraph, out, out, kind, out.dtype)
     if len(leaves) < 3:
         return None
-    if any(not isinstance(v, Constant) and v.dtype != out.dtype for v in leaves):
+    dtype = out.type.dtype
+    if any(not isinstance(v, Constant) and v.type.dtype != dtype for v in leaves):
         return None
     changed = False
     for k, v in enumerate(leaves):

@@ -255,6 +255,25 @@ def test_like_terms_are_not_looked_for_at_inner_links_of_a_sum(monkeypatch):
     assert len(tried) <= 2 * n + 4, len(tried)
 
 
+def test_the_operands_of_a_sum_are_read_without_a_call_per_vertex(monkeypatch):
+    # the root of the tree's sum is read in canonicalize and simplify (constant_chain): each
+    # of its 2n - 1 vertices and n operands is tested in the reading loop itself
+    from nbgrad.rewriting import patterns
+
+    n = 200
+    tests = []
+    chain_inner = patterns.chain_inner
+
+    def counting_chain_inner(*args):
+        inner = chain_inner(*args)
+        return lambda u: tests.append(u) or inner(u)
+
+    monkeypatch.setattr(patterns, "chain_inner", counting_chain_inner)
+    x = T.dvector("x")
+    _compile_cold(monkeypatch, x, _tree(x, n))
+    assert len(tests) <= 10, len(tests)
+
+
 def _ranks(fgraph):
     """Each variable's position in the order of ``auto_name`` (the sort key of operands)."""
     names = sorted({int(v.auto_name[1:]) for v in fgraph.variables})
