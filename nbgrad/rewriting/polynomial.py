@@ -399,6 +399,8 @@ def collect_like_terms(fgraph, node):
     out = node.outputs[0]
     if out.dtype not in ("float16", "float32", "float64") or not isinstance(node.op, Elemwise):
         return None
+    if type(node.op.scalar_op) is ps.Mul and not any(_kind(i, out.dtype) for i in node.inputs):
+        return None  # a product of atoms and coefficients: one term (see ``_one_level``)
     if not _is_root(fgraph, node):  # (the driver does not try an inner link of a chain)
         return None
     reader = _Reader(fgraph, out)

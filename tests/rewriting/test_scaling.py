@@ -274,6 +274,16 @@ def test_the_operands_of_a_sum_are_read_without_a_call_per_vertex(monkeypatch):
     assert len(tests) <= 10, len(tests)
 
 
+def test_products_of_atoms_are_not_read_for_like_terms(monkeypatch):
+    # the tree's products x * c are one term each: collect_like_terms declines them without
+    # setting up a reading (only the root of the sum, in simplify and specialize)
+    from nbgrad.rewriting import polynomial
+
+    for n in (100, 200):
+        readers = _count_calls(monkeypatch, polynomial, "_Reader", lambda x, n=n: _tree(x, n))
+        assert readers <= 4, (n, readers)
+
+
 def _ranks(fgraph):
     """Each variable's position in the order of ``auto_name`` (the sort key of operands)."""
     names = sorted({int(v.auto_name[1:]) for v in fgraph.variables})
