@@ -243,6 +243,8 @@ def constant_chain(fgraph, node):
     leaves = chain_leaves(fgraph, out, out, kind, out.dtype)
     if len(leaves) < 3:
         return None
+    if not any(isinstance(v, Constant) or v.owner is not None and isinstance(v.owner.op, Alloc) for v in leaves):
+        return None  # no constant to fold or drop, no alloc to drop (one pass: the root of a long sum)
     dtype = out.type.dtype
     if any(not isinstance(v, Constant) and v.type.dtype != dtype for v in leaves):
         return None

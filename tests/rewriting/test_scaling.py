@@ -284,6 +284,16 @@ def test_products_of_atoms_are_not_read_for_like_terms(monkeypatch):
         assert readers <= 4, (n, readers)
 
 
+def test_a_chain_without_constants_or_allocs_is_left_after_one_pass(monkeypatch):
+    # the root of the tree's sum has n operands sin(x * c): constant_chain finds no constant
+    # and no alloc among them in one pass, without asking each operand for a neutral alloc
+    from nbgrad.rewriting import canonicalize
+
+    n = 200
+    asked = _count_calls(monkeypatch, canonicalize, "_neutral_alloc", lambda x: _tree(x, n))
+    assert asked <= 10, asked
+
+
 def _ranks(fgraph):
     """Each variable's position in the order of ``auto_name`` (the sort key of operands)."""
     names = sorted({int(v.auto_name[1:]) for v in fgraph.variables})
