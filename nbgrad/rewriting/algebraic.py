@@ -341,7 +341,8 @@ def _nonzero_arg(a):
         return a.owner.inputs[0]
     if is_op(a, "sub"):
         one, s = a.owner.inputs
-        if scalar_const(one) == 1 and all(n == 1 for n in one.type.shape) and is_op(s, "sigmoid"):
+        # the sigmoid first: most differences in a product are not 1 - sigmoid(x)
+        if is_op(s, "sigmoid") and scalar_const(one) == 1 and all(n == 1 for n in one.type.shape):
             return s.owner.inputs[0]
     return None
 
