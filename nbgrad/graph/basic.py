@@ -100,7 +100,11 @@ class Variable:
 
     def clone(self):
         """A new, ownerless variable of the same type and name."""
-        cp = type(self)(self.type, None, None, self.name)
+        return self.copy_owned_by(None, None)
+
+    def copy_owned_by(self, owner, index):
+        """A new variable of the same type, name and notes: output ``index`` of ``owner``."""
+        cp = type(self)(self.type, owner, index, self.name)
         tag = self.__dict__.get("tag")
         if tag is not None and tag.__dict__:  # else the copy's own tag is made when first used
             cp.tag = tag.copy()
@@ -205,6 +209,18 @@ class Apply:
     @property
     def nout(self):
         return len(self.outputs)
+
+    def structural_copy(self, inputs):
+        """A copy of this node reading ``inputs`` (a list it keeps, of this node's input
+        types), with copies of its outputs (same types, names and notes) and its trace:
+        what a copy of a whole graph makes of each node, without ``make_node``."""
+        new = Apply.__new__(Apply)  # not ``__init__``: the trace is this node's
+        new.op = self.op
+        new.inputs = inputs
+        new.outputs = [o.copy_owned_by(new, k) for k, o in enumerate(self.outputs)]
+        tag = new.tag = _Tag()
+        tag.trace = self.tag.trace
+        return new
 
     def clone_with_new_inputs(self, inputs, strict=True):
         """Apply the same op to new inputs (through ``make_node``)."""

@@ -1,6 +1,5 @@
 """Cloning graphs and substituting variables."""
 
-from nbgrad.graph.basic import Apply
 from nbgrad.graph.traversal import io_toposort
 
 __all__ = ["clone_replace", "clone_get_equiv", "clone_in_order", "graph_replace"]
@@ -25,12 +24,14 @@ def clone_in_order(inputs, outputs, memo=None, copy_inputs=True):
         if v not in equiv:
             equiv[v] = v.clone() if copy_inputs else v
     get = equiv.get
+    # without a memo or copied inputs, each new input is an original input or constant, or
+    # the copy of a node's output, of its type: no node is made again through ``make_node``
     order = [] if not memo and not copy_inputs else None
     for node in io_toposort(list(equiv), outputs):
         inputs = node.inputs
         new_inputs = [get(i, i) for i in inputs]
-        if _same_types(new_inputs, inputs):
-            new_node = _structural_copy(node, new_inputs)
+        if order is not None or _same_types(new_inputs, inputs):
+            new_node = node.structural_copy(new_inputs)
             if order is not None:
                 order.append(new_node)
         else:
@@ -50,13 +51,6 @@ def _same_types(new_inputs, inputs):
         if a.type is not b.type and a.type != b.type:
             return False
     return True
-
-
-def _structural_copy(node, new_inputs):
-    outs = [o.clone() for o in node.outputs]
-    new = Apply(node.op, new_inputs, outs)
-    new.tag.trace = node.tag.trace
-    return new
 
 
 def clone_replace(outputs, replace=None):
@@ -82,7 +76,7 @@ def clone_replace(outputs, replace=None):
         if all(a is b for a, b in zip(new_inputs, node.inputs)):
             continue
         if all(a.type == b.type for a, b in zip(new_inputs, node.inputs)):
-            new_node = _structural_copy(node, new_inputs)
+            new_node = node.structural_copy(new_inputs)
         else:
             new_node = node.clone_with_new_inputs(new_inputs)
         for o, no in zip(node.outputs, new_node.outputs):

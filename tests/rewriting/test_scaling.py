@@ -20,6 +20,7 @@ from nbgrad.graph.fg import FunctionGraph
 from nbgrad.rewriting import cache
 from nbgrad.rewriting.db import db
 from nbgrad.scalar.composite import Composite
+from nbgrad.tensor.type import TensorType
 
 
 def _chain(x, n):
@@ -97,7 +98,14 @@ def _compile_work(monkeypatch, family, n):
         counts["walks"] += 1
         return io_toposort(inputs, outputs)
 
+    structural_copy = basic.Apply.structural_copy
+
+    def counting_copy(self, inputs):  # the copy of the graph, node by node
+        counts["nodes"] += 1
+        return structural_copy(self, inputs)
+
     monkeypatch.setattr(basic.Apply, "__init__", counting_init)
+    monkeypatch.setattr(basic.Apply, "structural_copy", counting_copy)
     monkeypatch.setattr(fg_module, "io_toposort", counting_io_toposort)
     monkeypatch.setattr(FunctionGraph, "toposort", counting_toposort)
     _compile_cold(monkeypatch, x, out)
@@ -699,7 +707,14 @@ def test_fusion_makes_no_inner_graph_that_nothing_reads(monkeypatch):
         made.append(outputs[0].ndim)
         apply_init(self, op, inputs, outputs)
 
+    structural_copy = basic.Apply.structural_copy
+
+    def counting_copy(self, inputs):  # the copy of the graph, node by node
+        made.append(self.outputs[0].ndim)
+        return structural_copy(self, inputs)
+
     monkeypatch.setattr(basic.Apply, "__init__", counting_init)
+    monkeypatch.setattr(basic.Apply, "structural_copy", counting_copy)
     f = nbgrad.function([x], out)
     monkeypatch.undo()
     assert len(made) > 2000 and made.count(0) == 0, (len(made), made.count(0))
@@ -732,3 +747,28 @@ def test_the_size_tests_of_thunks_are_written_once_per_form(monkeypatch):
         x = T.dvector("x")
         _compile_cold(monkeypatch, x, _chain_grad(x, n))
         assert 0 < len(written) <= 4, (n, written)
+
+
+def test_a_copy_into_a_function_graph_runs_no_node_constructor(monkeypatch):
+    # each node is copied with its op, trace, and outputs' names and notes, without
+    # ``Apply.__init__`` (which looks for a trace) or a comparison of input types
+    x = T.dvector("x")
+    y = T.tanh(x * 2)
+    y.name = "y"
+    y.tag.note = "kept"
+    out = _chain_grad(y, 30)
+    calls = []
+    init = basic.Apply.__init__
+    monkeypatch.setattr(basic.Apply, "__init__", lambda self, *a: calls.append(1) or init(self, *a))
+    monkeypatch.setattr(TensorType, "__eq__", lambda *a: pytest.fail("types compared"))
+    fg = FunctionGraph([x], [out])
+    monkeypatch.undo()
+    assert calls == []
+    originals = {n: c for n, c in fg.equiv.items() if isinstance(n, basic.Apply)}
+    assert len(originals) == len(fg.apply_nodes) > 150
+    for node, copy in originals.items():
+        assert copy.op is node.op and copy.tag.trace == node.tag.trace
+        assert [i.type for i in copy.inputs] == [i.type for i in node.inputs]
+        assert all(o.owner is copy and o.index == k for k, o in enumerate(copy.outputs))
+    copy_y = fg.equiv[y]
+    assert copy_y.name == "y" and copy_y.tag.note == "kept" and copy_y is not y
