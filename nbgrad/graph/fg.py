@@ -121,8 +121,10 @@ class FunctionGraph:
             self._import_var(o)
             self.clients[o].append(("output", i))
         self.history = []
-        # toposort's answer while the graph is unchanged (a copy comes in its order)
+        # toposort's answer while the graph is unchanged (a copy comes in its order), and
+        # whether nodes have left the graph since (``replace``)
         self._order = order
+        self._order_pruned = False
 
     # --- construction -------------------------------------------------
     def _import_var(self, var):
@@ -234,7 +236,15 @@ class FunctionGraph:
                     f"{new_var} ({new_var.type})"
                 )
             new_var = converted
-        self._order = None
+        if self._order is not None:
+            owner = var.owner
+            if new_var.owner is None and (owner is None or all(i.owner is None for i in owner.inputs)):
+                # a constant or an input in place of a constant or a node that reads only
+                # those (a folded constant, a merged one): the sort of the new graph is the
+                # order kept, less the node that goes (``toposort``)
+                self._order_pruned = True
+            else:
+                self._order = None
         self._import_var(new_var)
         clients = self.clients
         new_uses = clients[new_var]
@@ -279,12 +289,18 @@ class FunctionGraph:
     def toposort(self):
         """The apply nodes, each after the owners of its inputs (a new list).
 
-        The order is kept until the next ``replace``: the phases that follow one another
-        without changing the graph (a rewrite phase that found nothing, the linker after
-        the last rewrite) do not sort it again.
+        The order is kept until the next ``replace`` that may move a node (one that puts a
+        constant or an input in place of a constant or of a node reading only those leaves
+        the order of the others as a new sort gives it): the phases that follow one another
+        without such a change (a rewrite phase that found nothing or folded constants,
+        ``merge`` of constants, the linker after the last rewrite) do not sort it again.
         """
         if self._order is None:
             self._order = io_toposort(self.inputs, self.outputs)
+        elif self._order_pruned:
+            apply_nodes = self.apply_nodes
+            self._order = [n for n in self._order if n in apply_nodes]
+        self._order_pruned = False
         return list(self._order)
 
     def constants(self):

@@ -772,3 +772,34 @@ def test_a_copy_into_a_function_graph_runs_no_node_constructor(monkeypatch):
         assert all(o.owner is copy and o.index == k for k, o in enumerate(copy.outputs))
     copy_y = fg.equiv[y]
     assert copy_y.name == "y" and copy_y.tag.note == "kept" and copy_y is not y
+
+
+def test_a_folded_or_merged_constant_keeps_the_graphs_order(monkeypatch):
+    # putting a constant in place of a node that reads only constants (constant folding)
+    # or of another constant (merge) moves no other node: the order is kept, less the
+    # node that goes, and is the order a new sort gives; other replacements sort again
+    from nbgrad.graph.traversal import io_toposort
+    from nbgrad.rewriting.constant_folding import constant_folding
+
+    x = T.dvector("x")
+    terms = [T.sin(x * (k + 1.5)) + T.exp(x * 2.0) for k in range(6)]
+    out = terms[0]
+    for t in terms[1:]:
+        out = out * t
+    fg = FunctionGraph([x], [out])
+    sorts = []
+    monkeypatch.setattr(fg_module, "io_toposort", lambda *a: sorts.append(1) or io_toposort(*a))
+    fg.toposort()
+    folded = [n for n in fg.toposort() if all(isinstance(i, basic.Constant) for i in n.inputs)]
+    assert len(folded) == 12
+    for n in folded:
+        fg.replace(n.outputs[0], constant_folding(fg, n)[0], reason="test")
+    assert fg.toposort() == io_toposort(fg.inputs, fg.outputs) and sorts == []
+    twos = [c for c in fg.variables if isinstance(c, basic.Constant) and float(c.data[0]) == 2.0]
+    assert len(twos) == 6
+    for c in twos[1:]:
+        fg.replace(c, twos[0], reason="test")
+    assert fg.toposort() == io_toposort(fg.inputs, fg.outputs) and sorts == []
+    exps = [n for n in fg.toposort() if n.op == T.exp(x).owner.op]
+    fg.replace(exps[1].outputs[0], exps[0].outputs[0], reason="test")  # a node moves
+    assert fg.toposort() == io_toposort(fg.inputs, fg.outputs) and sorts == [1]
