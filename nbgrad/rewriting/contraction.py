@@ -413,9 +413,9 @@ def contract_products(fgraph):
         if node not in fgraph.apply_nodes or len(node.outputs) != 1:
             continue
         e = node.outputs[0]
-        if not (is_op(e, "mul") or is_op(e, "add") or is_op(e, "sub") or is_op(e, "neg")):
+        if e.ndim < 2 or not e.dtype.startswith("float"):  # first: most nodes stop here
             continue
-        if not e.dtype.startswith("float") or e.ndim < 2:
+        if not (is_op(e, "mul") or is_op(e, "add") or is_op(e, "sub") or is_op(e, "neg")):
             continue
         if _rewrite(fgraph, e):
             n += 1

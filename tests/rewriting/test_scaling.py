@@ -803,3 +803,17 @@ def test_a_folded_or_merged_constant_keeps_the_graphs_order(monkeypatch):
     exps = [n for n in fg.toposort() if n.op == T.exp(x).owner.op]
     fg.replace(exps[1].outputs[0], exps[0].outputs[0], reason="test")  # a node moves
     assert fg.toposort() == io_toposort(fg.inputs, fg.outputs) and sorts == [1]
+
+
+def test_contracting_products_looks_no_further_at_vectors(monkeypatch):
+    # only products of two or more dimensions can be contracted: the gradient of a chain of
+    # vectors has none, and its nodes' ops are not read
+    from nbgrad.rewriting import contraction
+
+    x = T.dvector("x")
+    fg = FunctionGraph([x], [_chain_grad(x, 100)])
+    read = []
+    is_op = contraction.is_op
+    monkeypatch.setattr(contraction, "is_op", lambda *a: read.append(1) or is_op(*a))
+    assert contraction.contract_products(fg) == 0
+    assert read == []
