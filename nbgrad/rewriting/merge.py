@@ -8,20 +8,27 @@ from nbgrad.rewriting.db import graph_rewriter
 def merge(fgraph):
     """Keep one of each constant value and one node per (op, inputs); returns merges made."""
     n = 0
-    consts = {}
-    for c in sorted((v for v in fgraph.variables if isinstance(v, Constant)),
-                    key=lambda v: int(v.auto_name[1:])):
-        if c not in fgraph.variables:
+    # equal constants by value; in each group the first made is kept and the others are
+    # replaced in the order they were made (groups are independent: no sort of all constants)
+    groups = {}
+    for c in fgraph.variables:
+        if not isinstance(c, Constant):
             continue
         try:
             key = c.signature()
             hash(key)
         except TypeError:
             continue
-        keep = consts.setdefault(key, c)
-        if keep is not c and fgraph.clients.get(c):
-            fgraph.replace(c, keep, reason="merge")
-            n += 1
+        groups.setdefault(key, []).append(c)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda v: int(v.auto_name[1:]))
+        keep = group[0]
+        for c in group[1:]:
+            if fgraph.clients.get(c):
+                fgraph.replace(c, keep, reason="merge")
+                n += 1
     seen = {}
     for node in fgraph.toposort():
         if node not in fgraph.apply_nodes:
