@@ -8,7 +8,7 @@ from nbgrad.graph.basic import Constant, traces_set_by_caller
 from nbgrad.graph.replace import clone_in_order
 from nbgrad.graph.traversal import io_toposort
 
-__all__ = ["FunctionGraph", "ClientList", "without_cyclic_gc"]
+__all__ = ["FunctionGraph", "ClientList", "import_order", "without_cyclic_gc"]
 
 
 @contextlib.contextmanager
@@ -40,6 +40,28 @@ def without_cyclic_gc():
         else:
             gc.freeze()
             gc.unfreeze()  # the frozen objects join the oldest generation
+
+
+def import_order(node, joins):
+    """The nodes a ``FunctionGraph`` adds, in order, when it imports ``node``: depth first
+    from an explicit stack (deep graphs), each node after its inputs' owners, through the
+    owners ``p`` of inputs ``i`` for which ``joins(p, i)`` is true, each pushed once."""
+    # a node is on ``stack`` twice: first to push its inputs' owners (``expanded`` has no
+    # entry for it yet), then, once they are listed, to be listed itself
+    out, stack, expanded, pushed = [], [node], set(), {node}
+    while stack:
+        n = stack.pop()
+        if n not in expanded:
+            expanded.add(n)
+            stack.append(n)
+            for i in reversed(n.inputs):
+                p = i.owner
+                if p is not None and p not in pushed and joins(p, i):
+                    pushed.add(p)
+                    stack.append(p)
+            continue
+        out.append(n)
+    return out
 
 
 class ClientList(dict):
@@ -138,27 +160,11 @@ class FunctionGraph:
             self._import_node(node)
 
     def _import_node(self, node):
-        # depth first from an explicit stack (deep graphs), each node pushed once
         variables, apply_nodes = self.variables, self.apply_nodes
         if all(i in variables for i in node.inputs):
             self._add_node(node)  # a rewrite's one new node over values of the graph
             return
-        # a node is on ``stack`` twice: first to push its inputs' owners (``expanded`` has
-        # no entry for it yet), then, once they are imported, to be imported itself
-        stack = [node]
-        expanded = set()
-        pushed = {node}
-        while stack:
-            n = stack.pop()
-            if n not in expanded:
-                expanded.add(n)
-                stack.append(n)
-                for i in reversed(n.inputs):
-                    p = i.owner
-                    if p is not None and i not in variables and p not in apply_nodes and p not in pushed:
-                        pushed.add(p)
-                        stack.append(p)
-                continue
+        for n in import_order(node, lambda p, i: i not in variables and p not in apply_nodes):
             if n not in apply_nodes:
                 self._add_node(n)
 

@@ -17,7 +17,7 @@ from collections import deque
 from nbgrad.config import config
 from nbgrad.graph import basic
 from nbgrad.graph.basic import traces_set_by_caller
-from nbgrad.graph.fg import without_cyclic_gc
+from nbgrad.graph.fg import import_order, without_cyclic_gc
 from nbgrad.rewriting.db import SWAP_INPUTS, db, get_mode, report
 from nbgrad.rewriting.patterns import TreeEdit, chain_interior, chains_remembered, forget_chains
 
@@ -39,23 +39,8 @@ def _on_error(rewrite, where, exc):
 
 def _new_nodes(fgraph, variables):
     """Apply nodes computing ``variables`` that are not yet in ``fgraph``, inputs first."""
-    out, seen = [], set()
-    stack = [(v, False) for v in variables]
     known = fgraph.variables
-    while stack:
-        v, done = stack.pop()
-        node = v.owner
-        if node is None or node in seen or v in known:
-            continue
-        if done:
-            seen.add(node)
-            out.append(node)
-            continue
-        stack.append((v, True))
-        for i in node.inputs:
-            if i not in known and i.owner is not None and i.owner not in seen:
-                stack.append((i, False))
-    return out
+    return _new_nodes_where(variables, lambda node: node.outputs[0] not in known)
 
 
 def replace_node(fgraph, node, new_outputs, reason):
@@ -95,7 +80,7 @@ def apply_tree_edit(fgraph, node, edit, reason):
         return n in kept or n in fresh
 
     result = edit.result
-    created = _new_nodes_where(result, new)
+    created = _new_nodes_where([result], new)
     joined = _joining_order(result, new)
     trace = getattr(node.tag, "trace", None)
     for n, name in edit.kept:
@@ -111,11 +96,11 @@ def apply_tree_edit(fgraph, node, edit, reason):
     return created
 
 
-def _new_nodes_where(v, new):
-    """``_new_nodes(fgraph, [v])`` where the nodes not yet in the graph are those for which
-    ``new`` is true."""
+def _new_nodes_where(variables, new):
+    """The nodes computing ``variables`` for which ``new`` is true (those not yet in the
+    graph), reached through such nodes only, each after those among its inputs' owners."""
     out, seen = [], set()
-    stack = [(v, False)]
+    stack = [(v, False) for v in variables]
     while stack:
         v, done = stack.pop()
         node = v.owner
@@ -134,25 +119,12 @@ def _new_nodes_where(v, new):
 
 def _joining_order(v, new):
     """The order in which ``FunctionGraph.replace`` would add the nodes computing ``v`` to the
-    graph (``_import_node``), where the nodes not yet in it are those for which ``new`` is
+    graph (``import_order``), where the nodes not yet in it are those for which ``new`` is
     true."""
     node = v.owner
     if node is None or not new(node):
         return []
-    out, stack, expanded, pushed = [], [node], set(), {node}
-    while stack:
-        n = stack.pop()
-        if n not in expanded:
-            expanded.add(n)
-            stack.append(n)
-            for i in reversed(n.inputs):
-                p = i.owner
-                if p is not None and p not in pushed and new(p):
-                    pushed.add(p)
-                    stack.append(p)
-            continue
-        out.append(n)
-    return out
+    return import_order(node, lambda p, i: new(p))
 
 
 def swap_node_inputs(fgraph, node, reason):
