@@ -250,17 +250,8 @@ def test_like_terms_are_not_looked_for_at_inner_links_of_a_sum(monkeypatch):
     # collect_like_terms reads a sum from its root: it is not tried on the tree's inner sums
     # (only on its products and its root, in simplify and in specialize)
     n = 200
-    r = db.by_name["collect_like_terms"]
-    tried = []
-
-    def run(fgraph, node, fn=r.fn):
-        tried.append(node)
-        return fn(fgraph, node)
-
-    monkeypatch.setattr(r, "fn", run)
-    x = T.dvector("x")
-    _compile_cold(monkeypatch, x, _tree(x, n))
-    assert len(tried) <= 2 * n + 4, len(tried)
+    tried = _count_calls(monkeypatch, db.by_name["collect_like_terms"], "fn", lambda x: _tree(x, n))
+    assert tried <= 2 * n + 4, tried
 
 
 def test_the_operands_of_a_sum_are_read_without_a_call_per_vertex(monkeypatch):
