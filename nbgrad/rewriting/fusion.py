@@ -4,6 +4,7 @@ import numpy as np
 
 from nbgrad.graph.basic import Apply, Constant
 from nbgrad.graph.replace import clone_replace
+from nbgrad.graph.traversal import io_toposort
 from nbgrad.rewriting.db import graph_rewriter
 from nbgrad.rewriting.driver import replace_node
 from nbgrad.scalar.composite import Composite
@@ -217,22 +218,11 @@ def _composite_of_steps(nodes, root, members):
     for k, c in enumerate(constants, len(outer)):
         ref[c] = k
     steps = []
-    unvisited = set(members)
-    unvisited.discard(root)
-    path, pending = [root], [iter(root.inputs)]
-    while path:
-        for v in pending[-1]:
-            p = v.owner
-            if p in unvisited:
-                unvisited.discard(p)
-                path.append(p)
-                pending.append(iter(p.inputs))
-                break
-        else:
-            pending.pop()
-            nd = path.pop()
-            out = nd.outputs[0]
-            ref[out] = -1 - len(steps)
-            steps.append((nd.op.scalar_op, out.dtype, tuple([ref[v] for v in nd.inputs])))
+    # the members, in the order io_toposort gives the inner graph (the kernel's inputs and
+    # constants stop the walk; every other operand is a member's result)
+    for nd in io_toposort(outer + constants, root.outputs):
+        out = nd.outputs[0]
+        ref[out] = -1 - len(steps)
+        steps.append((nd.op.scalar_op, out.dtype, tuple([ref[v] for v in nd.inputs])))
     return Composite.from_steps([v.dtype for v in outer], [(c.data, c.dtype) for c in constants], steps,
                                 traces), outer
